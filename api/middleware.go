@@ -1,0 +1,55 @@
+package api
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/gofiber/fiber/v2"
+)
+
+// requestLog logs every request with slog and counts it in
+// freshtrack_http_requests_total / freshtrack_http_errors_total and the
+// freshtrack_http_request_duration_seconds histogram, labelled by route
+// pattern (never the raw path, which would explode cardinality).
+func requestLog(log *slog.Logger) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		start := time.Now()
+		err := c.Next()
+		if err != nil {
+			// Let the error handler write the response now so the status is known.
+			if herr := c.App().ErrorHandler(c, err); herr != nil {
+				_ = c.SendStatus(fiber.StatusInternalServerError)
+			}
+		}
+		status := c.Response().StatusCode()
+		elapsed := time.Since(start)
+		route := c.Route().Path
+		if status == fiber.StatusNotFound && route == "/" {
+			route = "unmatched"
+		}
+		metrics.GetOrCreateCounter(fmt.Sprintf(`freshtrack_http_requests_total{path=%q}`, route)).Inc()
+		if status >= 500 {
+			metrics.GetOrCreateCounter(fmt.Sprintf(`freshtrack_http_errors_total{path=%q}`, route)).Inc()
+		}
+		metrics.GetOrCreateHistogram(fmt.Sprintf(`freshtrack_http_request_duration_seconds{path=%q}`, route)).Update(elapsed.Seconds())
+		level := slog.LevelInfo
+		switch {
+		case status >= 500:
+			level = slog.LevelError
+		case route == "/healthz" || route == "/readyz" || route == "/metrics":
+			level = slog.LevelDebug
+		}
+		log.LogAttrs(c.UserContext(), level, "request",
+			slog.String("method", c.Method()),
+			slog.String("path", c.Path()),
+			slog.Int("status", status),
+			slog.Duration("duration", elapsed),
+			slog.Int("bytes_in", len(c.Request().Body())),
+			slog.Int("bytes_out", len(c.Response().Body())),
+			slog.String("remote", c.IP()),
+		)
+		return nil
+	}
+}

@@ -1,0 +1,108 @@
+// Package api is FreshTrack's HTTP surface: the Fiber app, its middleware
+// (request logs, metrics, problem+json errors) and the operational endpoints.
+// Capability packages register their routes on the app it builds.
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/freshtrack/freshtrack/internal/problem"
+	"github.com/freshtrack/freshtrack/schema"
+)
+
+// Config configures the app.
+type Config struct {
+	// Pool is the database pool used by readiness checks.
+	Pool *pgxpool.Pool
+	// Logger receives request logs. Defaults to slog.Default().
+	Logger *slog.Logger
+	// Version is reported by /readyz.
+	Version string
+	// BodyLimit is the largest request body accepted, in bytes. Defaults to 16 MiB.
+	BodyLimit int
+}
+
+// New returns the Fiber app with the operational endpoints registered:
+// /healthz, /readyz and /metrics.
+func New(cfg Config) *fiber.App {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.BodyLimit == 0 {
+		cfg.BodyLimit = 16 << 20
+	}
+	app := fiber.New(fiber.Config{
+		AppName:               "freshtrack",
+		DisableStartupMessage: true,
+		ErrorHandler:          problem.Handler(cfg.Logger),
+		BodyLimit:             cfg.BodyLimit,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           120 * time.Second,
+	})
+	app.Use(requestLog(cfg.Logger))
+
+	app.Get("/healthz", func(c *fiber.Ctx) error {
+		return c.JSON(fiber.Map{"status": "ok"})
+	})
+	app.Get("/readyz", readyz(cfg))
+	app.Get("/metrics", func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentType, "text/plain; version=0.0.4; charset=utf-8")
+		metrics.WritePrometheus(c.Response().BodyWriter(), true)
+		return nil
+	})
+	return app
+}
+
+// NotFound registers the catch-all 404; call it after every route is added.
+func NotFound(app *fiber.App) {
+	app.Use(func(c *fiber.Ctx) error {
+		return problem.NotFound("route " + c.Method() + " " + c.Path())
+	})
+}
+
+// Readiness is the body of /readyz.
+type Readiness struct {
+	// Status is ready, degraded (serving, but TimescaleDB jobs fail) or not_ready.
+	Status        string      `json:"status"`
+	Database      string      `json:"database"`
+	Storage       schema.Mode `json:"storage"`
+	SchemaVersion uint        `json:"schema_version"`
+	SchemaLatest  uint        `json:"schema_latest"`
+	RiverVersion  int         `json:"river_version"`
+	FailingJobs   int         `json:"failing_jobs"`
+	Version       string      `json:"version"`
+	Detail        string      `json:"detail,omitempty"`
+}
+
+func readyz(cfg Config) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+		defer cancel()
+		st, err := schema.CheckCurrent(ctx, cfg.Pool)
+		r := Readiness{
+			Status: "ready", Database: "ok", Storage: st.Mode, Version: cfg.Version,
+			SchemaVersion: st.Version, SchemaLatest: st.Latest, RiverVersion: st.RiverVersion, FailingJobs: st.FailingJobs,
+		}
+		switch {
+		case errors.Is(err, schema.ErrOutdated):
+			r.Status, r.Detail = "not_ready", err.Error()
+		case err != nil:
+			r.Status, r.Database, r.Detail = "not_ready", "unreachable", err.Error()
+		case st.FailingJobs > 0:
+			r.Status, r.Detail = "degraded", "TimescaleDB background jobs are failing; see timescaledb_information.job_errors"
+		}
+		code := fiber.StatusOK
+		if r.Status == "not_ready" {
+			code = fiber.StatusServiceUnavailable
+		}
+		return c.Status(code).JSON(r)
+	}
+}

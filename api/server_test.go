@@ -1,0 +1,72 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/freshtrack/freshtrack/api"
+	"github.com/freshtrack/freshtrack/internal/pgtest"
+	"github.com/freshtrack/freshtrack/schema"
+)
+
+func get(t *testing.T, app *fiber.App, path string) (int, string, string) {
+	t.Helper()
+	resp, err := app.Test(httptest.NewRequest("GET", path, nil), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Content-Type"), string(body)
+}
+
+func TestReadyzReportsStorageMode(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewDB(t)
+	app := api.New(api.Config{Pool: pool, Logger: slog.New(slog.DiscardHandler), Version: "test"})
+	api.NotFound(app)
+
+	code, _, body := get(t, app, "/readyz")
+	var r api.Readiness
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		t.Fatalf("readyz body %q: %v", body, err)
+	}
+	if code != 200 || r.Status != "ready" || r.Storage != schema.Postgres || r.SchemaVersion != schema.LatestVersion() {
+		t.Fatalf("readyz = %d %s", code, body)
+	}
+
+	// An outdated schema makes the process not ready.
+	if err := schema.Down(context.Background(), pool, 1, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	code, _, body = get(t, app, "/readyz")
+	if code != 503 || !strings.Contains(body, `"not_ready"`) || !strings.Contains(body, "migrate up") {
+		t.Fatalf("readyz on an old schema = %d %s", code, body)
+	}
+}
+
+func TestOperationalEndpoints(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewDB(t)
+	app := api.New(api.Config{Pool: pool, Logger: slog.New(slog.DiscardHandler)})
+	api.NotFound(app)
+
+	if code, _, body := get(t, app, "/healthz"); code != 200 || !strings.Contains(body, "ok") {
+		t.Fatalf("healthz = %d %s", code, body)
+	}
+	code, ctype, body := get(t, app, "/no/such/route")
+	if code != 404 || ctype != "application/problem+json" || !strings.Contains(body, `"status":404`) {
+		t.Fatalf("unknown route = %d %s %s", code, ctype, body)
+	}
+	code, _, body = get(t, app, "/metrics")
+	if code != 200 || !strings.Contains(body, `freshtrack_http_requests_total{path="/healthz"}`) {
+		t.Fatalf("metrics = %d, missing request counter:\n%s", code, body)
+	}
+}

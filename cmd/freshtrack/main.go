@@ -1,0 +1,20 @@
+// Command freshtrack is the FreshTrack server and its administration tool.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "freshtrack:", err)
+		os.Exit(1)
+	}
+}

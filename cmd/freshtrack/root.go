@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/debug"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
+
+	"github.com/freshtrack/freshtrack/internal/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// env is what a command may touch of the outside world, so tests can run
+// commands in-process with their own output and environment.
+type env struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+func run(ctx context.Context, args []string, e env) error {
+	root := newRootCmd(e)
+	root.SetArgs(args)
+	return root.ExecuteContext(ctx)
+}
+
+func newRootCmd(e env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "freshtrack",
+		Short: "FreshTrack keeps cold food safe: sensor ingest, alerts, dashboards and HACCP reports",
+		Long: `FreshTrack stores every temperature reading from fridge, freezer and hot-holding
+sensors, turns excursions into alerts that reach a person, and serves dashboards
+and HACCP reports.
+
+Every flag can also be set with an environment variable, shown in brackets in
+each command's --help; flags win over the environment.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       buildVersion(),
+	}
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
+	root.AddCommand(
+		newServeCmd(e),
+		newMigrateCmd(e),
+		newVersionCmd(e),
+	)
+	return root
+}
+
+func buildVersion() string {
+	if version != "dev" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				return "dev-" + s.Value[:12]
+			}
+		}
+	}
+	return version
+}
+
+func newVersionCmd(e env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version and the schema version this binary expects",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			bi, _ := debug.ReadBuildInfo()
+			goVersion := "unknown"
+			if bi != nil {
+				goVersion = bi.GoVersion
+			}
+			fmt.Fprintf(e.stdout, "freshtrack %s (%s, schema %d)\n", buildVersion(), goVersion, latestSchema())
+			return nil
+		},
+	}
+}
+
+// newLogger builds the process logger from configuration.
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// openPool connects to the database and checks the connection, with a message
+// that says what to do when it fails.
+func openPool(ctx context.Context, cfg *config.Config) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	pc.MaxConns = int32(cfg.DBMaxConns)
+	pc.MinConns = 2
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", config.Redact(cfg.DatabaseURL), err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to %s: %w (is PostgreSQL running? set DATABASE_URL)", config.Redact(cfg.DatabaseURL), err)
+	}
+	return pool, nil
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/freshtrack/freshtrack/api"
+	"github.com/freshtrack/freshtrack/internal/config"
+	"github.com/freshtrack/freshtrack/jobs"
+	"github.com/freshtrack/freshtrack/schema"
+)
+
+func newServeCmd(e env) *cobra.Command {
+	var cfg config.Config
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the HTTP API, the ingest pipeline and the background workers",
+		Long: `Serve runs FreshTrack: the HTTP API (/v1, /healthz, /readyz, /metrics), the
+ingest pipeline and the River workers, in one process. --role splits them across
+processes. Serve refuses to start on a schema older than it expects; run
+'freshtrack migrate up' first or pass --migrate.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := cfg.Load(cmd.Flags(), e.getenv); err != nil {
+				return err
+			}
+			return serve(cmd.Context(), &cfg, e, nil)
+		},
+	}
+	cfg.Bind(cmd.Flags(), config.GroupDatabase, config.GroupServe, config.GroupLog)
+	return cmd
+}
+
+// loadServeConfig parses serve's flags and environment without running it.
+func loadServeConfig(e env, args ...string) (*config.Config, error) {
+	var cfg config.Config
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	cfg.Bind(fs, config.GroupDatabase, config.GroupServe, config.GroupLog)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return &cfg, cfg.Load(fs, e.getenv)
+}
+
+// serve runs until ctx is cancelled, then drains. ready, when not nil,
+// receives the listen address once the server accepts connections.
+func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) error {
+	log := newLogger(cfg, e.stderr)
+	log.Info("starting freshtrack", "version", buildVersion(), "config", *cfg)
+
+	pool, err := openPool(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	if cfg.Migrate {
+		if _, err := schema.Up(ctx, pool, schema.MigrateOptions{Storage: cfg.Storage, Logger: log}); err != nil {
+			return err
+		}
+	}
+	st, err := schema.CheckCurrent(ctx, pool)
+	if err != nil {
+		return err
+	}
+	store, err := schema.OpenStore(ctx, pool, log)
+	if err != nil {
+		return err
+	}
+	log.Info("database ready", "storage", st.Mode, "schema_version", st.Version, "river_version", st.RiverVersion)
+
+	river, err := jobs.New(pool, store, jobs.Config{
+		Workers:        cfg.Workers,
+		Work:           cfg.HasRole(config.RoleWorker),
+		RollupInterval: cfg.RollupInterval,
+		Upkeep:         schema.UpkeepConfig{PartitionsAhead: cfg.PartitionsAheadDays, Retention: cfg.Retention()},
+		Logger:         log,
+	})
+	if err != nil {
+		return err
+	}
+	if cfg.HasRole(config.RoleWorker) {
+		if err := river.Start(ctx); err != nil {
+			return fmt.Errorf("start river: %w", err)
+		}
+	}
+
+	app := api.New(api.Config{Pool: pool, Logger: log, Version: buildVersion()})
+	api.NotFound(app)
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (set FRESHTRACK_ADDR or --addr)", cfg.Addr, err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- app.Listener(ln) }()
+	log.Info("listening", "addr", ln.Addr().String())
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining requests and jobs", "timeout", cfg.ShutdownTimeout)
+	var errs []error
+	if err := app.ShutdownWithTimeout(cfg.ShutdownTimeout); err != nil {
+		errs = append(errs, fmt.Errorf("drain http: %w", err))
+	}
+	if cfg.HasRole(config.RoleWorker) {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		if err := river.Stop(stopCtx); err != nil {
+			errs = append(errs, fmt.Errorf("stop river: %w", err))
+		}
+		cancel()
+	}
+	if err := <-served; err != nil {
+		errs = append(errs, err)
+	}
+	log.Info("stopped")
+	return errors.Join(errs...)
+}

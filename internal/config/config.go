@@ -1,0 +1,298 @@
+// Package config holds FreshTrack's one configuration struct: every setting
+// with its default, the flags and environment variables that fill it, and the
+// validation that names a bad field before anything starts.
+package config
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/spf13/pflag"
+)
+
+// Storage modes accepted by FRESHTRACK_STORAGE.
+const (
+	StorageAuto      = "auto"
+	StoragePostgres  = "postgres"
+	StorageTimescale = "timescale"
+)
+
+// Roles a serve process can take (FRESHTRACK_ROLE).
+const (
+	RoleAPI    = "api"
+	RoleIngest = "ingest"
+	RoleWorker = "worker"
+)
+
+// Config is the whole configuration of a freshtrack process. Each field maps
+// 1:1 onto a flag and an environment variable (see Bind).
+type Config struct {
+	// DatabaseURL is the PostgreSQL connection string (DATABASE_URL).
+	// Defaults to postgres://postgres@127.0.0.1:5432/freshtrack?sslmode=disable.
+	DatabaseURL string
+	// DBMaxConns caps the connection pool shared by the API, the ingest writers
+	// and the River workers (FRESHTRACK_DB_MAX_CONNS). Defaults to 20.
+	DBMaxConns int
+	// RedisURL enables shared caches and cross-instance fan-out when set
+	// (REDIS_URL). Defaults to empty: everything runs in-process.
+	RedisURL string
+	// Addr is the HTTP listen address (FRESHTRACK_ADDR). Defaults to 127.0.0.1:8080.
+	Addr string
+	// Role lists what this serve process runs: api, ingest, worker
+	// (FRESHTRACK_ROLE). Defaults to all three.
+	Role []string
+	// Storage chooses the storage mode at migrate time: auto, timescale or
+	// postgres (FRESHTRACK_STORAGE). Defaults to auto (timescale when the
+	// extension is available).
+	Storage string
+	// Migrate runs pending migrations when serve starts (FRESHTRACK_MIGRATE).
+	// Defaults to false.
+	Migrate bool
+	// RetentionDays is how long raw readings are kept (FRESHTRACK_RETENTION_DAYS).
+	// Defaults to 730 (two years).
+	RetentionDays int
+	// PartitionsAheadDays is how many daily readings partitions postgres mode
+	// creates ahead of today (FRESHTRACK_PARTITIONS_AHEAD_DAYS). Defaults to 7.
+	PartitionsAheadDays int
+	// RollupInterval is how often postgres mode folds new readings into the
+	// downsampled series (FRESHTRACK_ROLLUP_INTERVAL). Defaults to 30s.
+	RollupInterval time.Duration
+	// Workers is the number of River workers for background jobs
+	// (FRESHTRACK_WORKERS). Defaults to 10.
+	Workers int
+	// ShutdownTimeout bounds the drain of in-flight requests and jobs on
+	// SIGTERM/SIGINT (FRESHTRACK_SHUTDOWN_TIMEOUT). Defaults to 15s.
+	ShutdownTimeout time.Duration
+	// LogLevel is debug, info, warn or error (FRESHTRACK_LOG_LEVEL). Defaults to info.
+	LogLevel string
+	// LogFormat is text or json (FRESHTRACK_LOG_FORMAT). Defaults to text.
+	LogFormat string
+}
+
+// Defaults returns a Config with every default filled in.
+func Defaults() Config {
+	var c Config
+	c.WithDefaults()
+	return c
+}
+
+// WithDefaults fills zero values with their defaults.
+func (c *Config) WithDefaults() {
+	c.DatabaseURL = cmp.Or(c.DatabaseURL, "postgres://postgres@127.0.0.1:5432/freshtrack?sslmode=disable")
+	c.DBMaxConns = cmp.Or(c.DBMaxConns, 20)
+	c.Addr = cmp.Or(c.Addr, "127.0.0.1:8080")
+	if len(c.Role) == 0 {
+		c.Role = []string{RoleAPI, RoleIngest, RoleWorker}
+	}
+	c.Storage = cmp.Or(c.Storage, StorageAuto)
+	c.RetentionDays = cmp.Or(c.RetentionDays, 730)
+	c.PartitionsAheadDays = cmp.Or(c.PartitionsAheadDays, 7)
+	c.RollupInterval = cmp.Or(c.RollupInterval, 30*time.Second)
+	c.Workers = cmp.Or(c.Workers, 10)
+	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, 15*time.Second)
+	c.LogLevel = cmp.Or(c.LogLevel, "info")
+	c.LogFormat = cmp.Or(c.LogFormat, "text")
+}
+
+// FieldError names the configuration field (as its environment variable) that
+// holds a bad value and says what is allowed.
+type FieldError struct {
+	Env     string
+	Value   string
+	Allowed string
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("invalid %s=%q: %s", e.Env, e.Value, e.Allowed)
+}
+
+// Validate reports the first bad field. It expects WithDefaults to have run.
+func (c *Config) Validate() error {
+	bad := func(env string, v any, allowed string) error {
+		return &FieldError{Env: env, Value: fmt.Sprint(v), Allowed: allowed}
+	}
+	if _, err := pgconn.ParseConfig(c.DatabaseURL); err != nil {
+		return bad("DATABASE_URL", Redact(c.DatabaseURL), "must be a PostgreSQL URL (postgres://user@host:5432/db) or key=value connection string")
+	}
+	if c.DBMaxConns < 4 || c.DBMaxConns > 1000 {
+		return bad("FRESHTRACK_DB_MAX_CONNS", c.DBMaxConns, "must be between 4 and 1000")
+	}
+	if c.RedisURL != "" {
+		u, err := url.Parse(c.RedisURL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+			return bad("REDIS_URL", Redact(c.RedisURL), "must be a redis://, rediss:// or unix:// URL, or empty")
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return bad("FRESHTRACK_ADDR", c.Addr, "must be host:port, e.g. 127.0.0.1:8080 or :8080")
+	}
+	if len(c.Role) == 0 {
+		return bad("FRESHTRACK_ROLE", "", "must list at least one of api, ingest, worker")
+	}
+	for _, r := range c.Role {
+		if r != RoleAPI && r != RoleIngest && r != RoleWorker {
+			return bad("FRESHTRACK_ROLE", strings.Join(c.Role, ","), "must be a comma-separated list of api, ingest, worker")
+		}
+	}
+	if c.Storage != StorageAuto && c.Storage != StoragePostgres && c.Storage != StorageTimescale {
+		return bad("FRESHTRACK_STORAGE", c.Storage, "must be auto, timescale or postgres")
+	}
+	if c.RetentionDays < 1 || c.RetentionDays > 36500 {
+		return bad("FRESHTRACK_RETENTION_DAYS", c.RetentionDays, "must be between 1 and 36500 days")
+	}
+	if c.PartitionsAheadDays < 1 || c.PartitionsAheadDays > 366 {
+		return bad("FRESHTRACK_PARTITIONS_AHEAD_DAYS", c.PartitionsAheadDays, "must be between 1 and 366 days")
+	}
+	if c.RollupInterval < time.Second || c.RollupInterval > time.Hour {
+		return bad("FRESHTRACK_ROLLUP_INTERVAL", c.RollupInterval, "must be between 1s and 1h")
+	}
+	if c.Workers < 1 || c.Workers > 10000 {
+		return bad("FRESHTRACK_WORKERS", c.Workers, "must be between 1 and 10000")
+	}
+	if c.ShutdownTimeout < 0 || c.ShutdownTimeout > 10*time.Minute {
+		return bad("FRESHTRACK_SHUTDOWN_TIMEOUT", c.ShutdownTimeout, "must be between 0s and 10m")
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
+		return bad("FRESHTRACK_LOG_LEVEL", c.LogLevel, "must be debug, info, warn or error")
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return bad("FRESHTRACK_LOG_FORMAT", c.LogFormat, "must be text or json")
+	}
+	return nil
+}
+
+// HasRole reports whether this process runs the given role.
+func (c *Config) HasRole(role string) bool { return slices.Contains(c.Role, role) }
+
+// Retention is RetentionDays as a duration.
+func (c *Config) Retention() time.Duration { return time.Duration(c.RetentionDays) * 24 * time.Hour }
+
+// LogValue keeps secrets out of logs: URLs are logged without passwords.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("database_url", Redact(c.DatabaseURL)),
+		slog.String("redis_url", Redact(c.RedisURL)),
+		slog.String("addr", c.Addr),
+		slog.String("role", strings.Join(c.Role, ",")),
+		slog.String("storage", c.Storage),
+		slog.Int("retention_days", c.RetentionDays),
+		slog.Int("db_max_conns", c.DBMaxConns),
+		slog.Int("workers", c.Workers),
+	)
+}
+
+// Redact returns a URL with its password replaced, for logs and messages.
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		if strings.Contains(raw, "@") {
+			return "(unparseable URL with credentials)"
+		}
+		return raw
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}
+
+// flagEnv maps a flag name to its environment variable.
+func flagEnv(name string) string {
+	switch name {
+	case "database-url":
+		return "DATABASE_URL"
+	case "redis-url":
+		return "REDIS_URL"
+	}
+	return "FRESHTRACK_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// Bind registers flags for the fields in groups on fs. Each flag's usage names
+// its environment variable; call Load after parsing to apply the environment
+// to flags that were not set on the command line.
+func (c *Config) Bind(fs *pflag.FlagSet, groups ...Group) {
+	d := Defaults()
+	u := func(name, text string) string { return text + " [$" + flagEnv(name) + "]" }
+	for _, g := range groups {
+		switch g {
+		case GroupDatabase:
+			fs.StringVar(&c.DatabaseURL, "database-url", d.DatabaseURL, u("database-url", "PostgreSQL connection URL"))
+			fs.IntVar(&c.DBMaxConns, "db-max-conns", d.DBMaxConns, u("db-max-conns", "maximum pooled database connections"))
+			fs.StringVar(&c.Storage, "storage", d.Storage, u("storage", "storage mode chosen at migrate time: auto, timescale or postgres"))
+			fs.IntVar(&c.RetentionDays, "retention-days", d.RetentionDays, u("retention-days", "days of raw readings to keep"))
+		case GroupServe:
+			fs.StringVar(&c.RedisURL, "redis-url", d.RedisURL, u("redis-url", "Redis URL for shared caches and fan-out (empty: in-process)"))
+			fs.StringVar(&c.Addr, "addr", d.Addr, u("addr", "HTTP listen address"))
+			fs.StringSliceVar(&c.Role, "role", d.Role, u("role", "roles this process runs: api, ingest, worker"))
+			fs.BoolVar(&c.Migrate, "migrate", d.Migrate, u("migrate", "run pending migrations before serving"))
+			fs.IntVar(&c.PartitionsAheadDays, "partitions-ahead-days", d.PartitionsAheadDays, u("partitions-ahead-days", "daily readings partitions to create ahead (postgres mode)"))
+			fs.DurationVar(&c.RollupInterval, "rollup-interval", d.RollupInterval, u("rollup-interval", "how often downsampled series are refreshed (postgres mode)"))
+			fs.IntVar(&c.Workers, "workers", d.Workers, u("workers", "River workers for background jobs"))
+			fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", d.ShutdownTimeout, u("shutdown-timeout", "time allowed to drain requests and jobs on shutdown"))
+		case GroupLog:
+			fs.StringVar(&c.LogLevel, "log-level", d.LogLevel, u("log-level", "log level: debug, info, warn, error"))
+			fs.StringVar(&c.LogFormat, "log-format", d.LogFormat, u("log-format", "log format: text or json"))
+		}
+	}
+}
+
+// Group selects a set of related flags for Bind.
+type Group int
+
+// Flag groups.
+const (
+	GroupDatabase Group = iota
+	GroupServe
+	GroupLog
+)
+
+// Load applies environment variables (looked up with getenv, usually
+// os.Getenv) to every flag of fs that was not set on the command line, fills
+// defaults and validates. Flags win over the environment.
+func (c *Config) Load(fs *pflag.FlagSet, getenv func(string) string) error {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	var errs []error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Changed {
+			return
+		}
+		env := flagEnv(f.Name)
+		v := getenv(env)
+		if v == "" {
+			return
+		}
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			if err := sv.Replace(strings.Split(v, ",")); err != nil {
+				errs = append(errs, &FieldError{Env: env, Value: v, Allowed: err.Error()})
+			}
+			return
+		}
+		if err := f.Value.Set(v); err != nil {
+			errs = append(errs, &FieldError{Env: env, Value: v, Allowed: "must be a valid " + f.Value.Type()})
+		}
+	})
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	c.WithDefaults()
+	return c.Validate()
+}
+
+// IsFieldError reports whether err is a configuration error.
+func IsFieldError(err error) bool {
+	var fe *FieldError
+	return errors.As(err, &fe)
+}

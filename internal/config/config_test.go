@@ -1,0 +1,116 @@
+package config
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func load(t *testing.T, args []string, env map[string]string) (Config, error) {
+	t.Helper()
+	var c Config
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	c.Bind(fs, GroupDatabase, GroupServe, GroupLog)
+	if err := fs.Parse(args); err != nil {
+		t.Fatalf("parse %v: %v", args, err)
+	}
+	return c, c.Load(fs, func(k string) string { return env[k] })
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	f := func(env map[string]string, wantEnv string) {
+		t.Helper()
+		_, err := load(t, nil, env)
+		if wantEnv == "" {
+			if err != nil {
+				t.Fatalf("env %v: unexpected error %v", env, err)
+			}
+			return
+		}
+		if err == nil {
+			t.Fatalf("env %v: want an error naming %s, got none", env, wantEnv)
+		}
+		if !IsFieldError(err) || !strings.Contains(err.Error(), wantEnv) {
+			t.Fatalf("env %v: error %q does not name %s", env, err, wantEnv)
+		}
+		if strings.Contains(err.Error(), "\n") {
+			t.Fatalf("error is not one line: %q", err)
+		}
+	}
+	f(nil, "")
+	f(map[string]string{"FRESHTRACK_STORAGE": "postgres"}, "")
+	f(map[string]string{"FRESHTRACK_STORAGE": "timescale"}, "")
+	f(map[string]string{"FRESHTRACK_STORAGE": "mysql"}, "FRESHTRACK_STORAGE")
+	f(map[string]string{"DATABASE_URL": "host=localhost user=postgres"}, "")
+	f(map[string]string{"DATABASE_URL": "mysql://x"}, "DATABASE_URL")
+	f(map[string]string{"REDIS_URL": "redis://127.0.0.1:6379/0"}, "")
+	f(map[string]string{"REDIS_URL": "http://nope"}, "REDIS_URL")
+	f(map[string]string{"FRESHTRACK_ADDR": "8080"}, "FRESHTRACK_ADDR")
+	f(map[string]string{"FRESHTRACK_ADDR": ":9000"}, "")
+	f(map[string]string{"FRESHTRACK_ROLE": "api,ingest"}, "")
+	f(map[string]string{"FRESHTRACK_ROLE": "api,cron"}, "FRESHTRACK_ROLE")
+	f(map[string]string{"FRESHTRACK_DB_MAX_CONNS": "2"}, "FRESHTRACK_DB_MAX_CONNS")
+	f(map[string]string{"FRESHTRACK_DB_MAX_CONNS": "lots"}, "FRESHTRACK_DB_MAX_CONNS")
+	f(map[string]string{"FRESHTRACK_RETENTION_DAYS": "-5"}, "FRESHTRACK_RETENTION_DAYS")
+	f(map[string]string{"FRESHTRACK_PARTITIONS_AHEAD_DAYS": "1000"}, "FRESHTRACK_PARTITIONS_AHEAD_DAYS")
+	f(map[string]string{"FRESHTRACK_ROLLUP_INTERVAL": "10ms"}, "FRESHTRACK_ROLLUP_INTERVAL")
+	f(map[string]string{"FRESHTRACK_ROLLUP_INTERVAL": "soon"}, "FRESHTRACK_ROLLUP_INTERVAL")
+	f(map[string]string{"FRESHTRACK_WORKERS": "0x"}, "FRESHTRACK_WORKERS")
+	f(map[string]string{"FRESHTRACK_SHUTDOWN_TIMEOUT": "1h"}, "FRESHTRACK_SHUTDOWN_TIMEOUT")
+	f(map[string]string{"FRESHTRACK_LOG_LEVEL": "verbose"}, "FRESHTRACK_LOG_LEVEL")
+	f(map[string]string{"FRESHTRACK_LOG_FORMAT": "xml"}, "FRESHTRACK_LOG_FORMAT")
+	f(map[string]string{"FRESHTRACK_MIGRATE": "maybe"}, "FRESHTRACK_MIGRATE")
+}
+
+func TestFlagsWinOverEnvironment(t *testing.T) {
+	t.Parallel()
+	c, err := load(t, []string{"--addr", "127.0.0.1:9999"}, map[string]string{
+		"FRESHTRACK_ADDR":    "127.0.0.1:1111",
+		"FRESHTRACK_WORKERS": "3",
+		"FRESHTRACK_ROLE":    "ingest",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:9999" {
+		t.Errorf("Addr = %q, want the flag's value", c.Addr)
+	}
+	if c.Workers != 3 {
+		t.Errorf("Workers = %d, want 3 from the environment", c.Workers)
+	}
+	if !c.HasRole(RoleIngest) || c.HasRole(RoleWorker) {
+		t.Errorf("Role = %v, want [ingest]", c.Role)
+	}
+	if c.RetentionDays != 730 || c.Retention() != 730*24*time.Hour {
+		t.Errorf("RetentionDays = %d, want the default 730", c.RetentionDays)
+	}
+}
+
+func TestSecretsStayOutOfLogs(t *testing.T) {
+	t.Parallel()
+	c := Defaults()
+	c.DatabaseURL = "postgres://app:s3cret-pw@db.example:5432/ft"
+	c.RedisURL = "redis://:r3dis-pw@cache:6379/0"
+	var b strings.Builder
+	slog.New(slog.NewTextHandler(&b, nil)).Info("config", "config", c)
+	out := b.String()
+	for _, secret := range []string{"s3cret-pw", "r3dis-pw"} {
+		if strings.Contains(out, secret) {
+			t.Fatalf("log line leaks %q: %s", secret, out)
+		}
+	}
+	if !strings.Contains(out, "db.example") {
+		t.Fatalf("log line lost the host: %s", out)
+	}
+	if got := Redact("postgres://u@h/db?password=hunter2"); strings.Contains(got, "hunter2") {
+		t.Fatalf("Redact kept a password query parameter: %s", got)
+	}
+	_, err := load(t, nil, map[string]string{"DATABASE_URL": "mysql://root:topsecret@h/db"})
+	if err == nil || strings.Contains(err.Error(), "topsecret") {
+		t.Fatalf("validation error leaks the password or is missing: %v", err)
+	}
+}

@@ -1,0 +1,91 @@
+// Package jobs builds FreshTrack's River client: the one place that knows
+// every worker, every queue and the periodic schedule. Capabilities define
+// their job args and workers beside their logic; jobs imports them, and none
+// of them imports jobs.
+package jobs
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/freshtrack/freshtrack/schema"
+)
+
+// Queues.
+const (
+	// QueueUpkeep runs storage upkeep, away from alert and notification work.
+	QueueUpkeep = "upkeep"
+)
+
+// Config configures the River client.
+type Config struct {
+	// Workers is the number of concurrent jobs on the default queue. Defaults to 10.
+	Workers int
+	// Work starts workers; without it the client only inserts jobs (a
+	// process running only the api or ingest roles).
+	Work bool
+	// RollupInterval is how often the downsampled series are refreshed.
+	// Defaults to 30s.
+	RollupInterval time.Duration
+	// Upkeep configures the storage upkeep workers.
+	Upkeep schema.UpkeepConfig
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// New returns a River client on pool with every FreshTrack worker registered
+// and the periodic schedule set. Start it with Start; stop it with Stop.
+func New(pool *pgxpool.Pool, store *schema.Store, cfg Config) (*river.Client[pgx.Tx], error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = 10
+	}
+	if cfg.RollupInterval == 0 {
+		cfg.RollupInterval = 30 * time.Second
+	}
+	rc := &river.Config{Logger: cfg.Logger}
+	if cfg.Work {
+		workers := river.NewWorkers()
+		river.AddWorker(workers, &schema.PartitionsWorker{Store: store, Config: cfg.Upkeep})
+		river.AddWorker(workers, &schema.RollupWorker{Store: store, Config: cfg.Upkeep})
+		river.AddWorker(workers, &schema.RetentionWorker{Store: store, Config: cfg.Upkeep})
+		rc.Workers = workers
+		rc.Queues = map[string]river.QueueConfig{
+			river.QueueDefault: {MaxWorkers: cfg.Workers},
+			QueueUpkeep:        {MaxWorkers: 2},
+		}
+		rc.PeriodicJobs = periodic(store, cfg)
+	}
+	client, err := river.NewClient(riverpgxv5.New(pool), rc)
+	if err != nil {
+		return nil, fmt.Errorf("river client: %w", err)
+	}
+	return client, nil
+}
+
+// periodic is the schedule of recurring jobs. River enqueues them on its
+// elected leader only; unique options keep at most one of each waiting.
+func periodic(store *schema.Store, cfg Config) []*river.PeriodicJob {
+	upkeep := &river.InsertOpts{Queue: QueueUpkeep, UniqueOpts: river.UniqueOpts{ByQueue: true}}
+	every := func(d time.Duration, args river.JobArgs) *river.PeriodicJob {
+		return river.NewPeriodicJob(river.PeriodicInterval(d),
+			func() (river.JobArgs, *river.InsertOpts) { return args, upkeep },
+			&river.PeriodicJobOpts{ID: args.Kind(), RunOnStart: true})
+	}
+	jobs := []*river.PeriodicJob{
+		every(time.Hour, schema.PartitionsArgs{}),
+		every(time.Hour, schema.RetentionArgs{}),
+	}
+	if store.Mode() == schema.Postgres {
+		jobs = append(jobs, every(cfg.RollupInterval, schema.RollupArgs{}))
+	}
+	return jobs
+}

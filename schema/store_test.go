@@ -1,0 +1,309 @@
+package schema_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/freshtrack/freshtrack/internal/pgtest"
+	"github.com/freshtrack/freshtrack/schema"
+)
+
+type reading struct {
+	t    time.Time
+	id   int64
+	temp float64
+}
+
+// write stores readings the way ingest does: partitions first, then COPY and
+// the rollup invalidations in one transaction.
+func write(t *testing.T, store *schema.Store, pool *pgxpool.Pool, rs []reading) error {
+	t.Helper()
+	ctx := context.Background()
+	times := make([]time.Time, len(rs))
+	seen := map[time.Time]bool{}
+	var buckets []time.Time
+	for i, r := range rs {
+		times[i] = r.t
+		if b := r.t.Truncate(schema.Bucket5m); !seen[b] {
+			seen[b] = true
+			buckets = append(buckets, b)
+		}
+	}
+	if err := store.EnsurePartitions(ctx, times...); err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"readings"}, []string{"time", "sensor_id", "temp_c"},
+			pgx.CopyFromSlice(len(rs), func(i int) ([]any, error) { return []any{rs[i].t, rs[i].id, rs[i].temp}, nil }))
+		if err != nil {
+			return err
+		}
+		return store.RecordWrites(ctx, tx, buckets)
+	})
+}
+
+func openStore(t *testing.T, opts ...pgtest.Option) (*schema.Store, *pgxpool.Pool) {
+	t.Helper()
+	pool := pgtest.NewDB(t, opts...)
+	store, err := schema.OpenStore(context.Background(), pool, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store, pool
+}
+
+func TestPartitionOnDemand(t *testing.T) {
+	t.Parallel()
+	store, pool := openStore(t)
+	ctx := context.Background()
+	far := []reading{
+		{time.Date(2031, 7, 4, 12, 0, 0, 0, time.UTC), 1, 3.5},
+		{time.Date(2019, 1, 1, 0, 0, 0, 0, time.UTC), 1, 4.5},
+		{time.Date(2019, 1, 1, 23, 59, 59, 999999000, time.UTC), 2, 5.5},
+	}
+	if err := write(t, store, pool, far); err != nil {
+		t.Fatalf("write far readings: %v", err)
+	}
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM readings`).Scan(&n); err != nil || n != 3 {
+		t.Fatalf("stored %d readings (%v), want 3", n, err)
+	}
+	for _, p := range []string{"readings_p20310704", "readings_p20190101"} {
+		var ok bool
+		if err := pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, p).Scan(&ok); err != nil || !ok {
+			t.Fatalf("partition %s missing (%v)", p, err)
+		}
+	}
+	// A store whose cache is stale (another process dropped the partition)
+	// sees the database's refusal as a missing partition and recovers.
+	if _, err := pool.Exec(ctx, `DROP TABLE readings_p20310704`); err != nil {
+		t.Fatal(err)
+	}
+	err := write(t, store, pool, far[:1])
+	if !schema.IsMissingPartition(err) {
+		t.Fatalf("write into a dropped partition = %v, want a missing-partition error", err)
+	}
+	store.ForgetPartitions()
+	if err := write(t, store, pool, far[:1]); err != nil {
+		t.Fatalf("write after ForgetPartitions: %v", err)
+	}
+}
+
+func TestPartitionsCreatedConcurrently(t *testing.T) {
+	t.Parallel()
+	_, pool := openStore(t)
+	ctx := context.Background()
+	day := time.Date(2040, 2, 29, 6, 0, 0, 0, time.UTC)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Separate stores: nothing cached, every one asks the database.
+			s, err := schema.OpenStore(ctx, pool, quiet)
+			if err == nil {
+				err = s.EnsurePartitions(ctx, day)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent partition creation: %v", err)
+		}
+	}
+}
+
+func TestDatabaseEnforcesUniqueReadings(t *testing.T) {
+	t.Parallel()
+	store, pool := openStore(t)
+	at := time.Now().UTC().Truncate(time.Second)
+	if err := write(t, store, pool, []reading{{at, 7, 2.0}}); err != nil {
+		t.Fatal(err)
+	}
+	err := write(t, store, pool, []reading{{at.Add(time.Second), 7, 2.5}, {at, 7, 9.9}})
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "23505" {
+		t.Fatalf("duplicate (sensor, time) = %v, want unique violation 23505", err)
+	}
+	var n int
+	var temp float64
+	if err := pool.QueryRow(context.Background(), `SELECT count(*), max(temp_c) FROM readings WHERE sensor_id = 7`).Scan(&n, &temp); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 || temp != 2.0 {
+		t.Fatalf("after a refused batch: %d readings, max %v; want the first one only", n, temp)
+	}
+}
+
+// TestRollupsMatchReadings writes random readings (late ones and several
+// batches into the same buckets included), refreshes, and compares every
+// resolution with aggregates computed straight from readings.
+func TestRollupsMatchReadings(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []schema.Mode{schema.Postgres, schema.Timescale} {
+		t.Run(string(mode), func(t *testing.T) {
+			t.Parallel()
+			store, pool := openStore(t, pgtest.WithMode(mode))
+			ctx := context.Background()
+			rng := rand.New(rand.NewPCG(1, uint64(len(mode))))
+			now := time.Date(2026, 3, 29, 12, 0, 0, 0, time.UTC)
+			used := map[[2]int64]bool{}
+			batch := func(from time.Time, span time.Duration, n int) []reading {
+				var rs []reading
+				for len(rs) < n {
+					r := reading{
+						t:    from.Add(time.Duration(rng.Int64N(int64(span)))).Truncate(time.Second),
+						id:   rng.Int64N(5) + 1,
+						temp: math.Round((rng.Float64()*30-10)*10) / 10,
+					}
+					k := [2]int64{r.id, r.t.Unix()}
+					if !used[k] {
+						used[k] = true
+						rs = append(rs, r)
+					}
+				}
+				return rs
+			}
+			for i := range 4 {
+				if err := write(t, store, pool, batch(now.Add(-3*time.Hour), 3*time.Hour, 200)); err != nil {
+					t.Fatalf("batch %d: %v", i, err)
+				}
+			}
+			if mode == schema.Postgres {
+				if _, err := store.RefreshRollups(ctx, now.Add(time.Hour)); err != nil {
+					t.Fatal(err)
+				}
+			} else if err := store.Materialize(ctx, now.AddDate(0, 0, -3), now.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			compare(t, pool)
+			// Late readings, two days back, into already materialised buckets.
+			if err := write(t, store, pool, batch(now.Add(-50*time.Hour), 2*time.Hour, 150)); err != nil {
+				t.Fatal(err)
+			}
+			if mode == schema.Postgres {
+				res, err := store.RefreshRollups(ctx, now.Add(time.Hour))
+				if err != nil || res.Buckets == 0 {
+					t.Fatalf("refresh after late data: %+v %v", res, err)
+				}
+			} else if err := store.Materialize(ctx, now.AddDate(0, 0, -3), now.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			compare(t, pool)
+		})
+	}
+}
+
+func compare(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	for _, level := range []struct{ table, width string }{
+		{"readings_5m", "5 minutes"}, {"readings_1h", "1 hour"}, {"readings_1d", "1 day"},
+	} {
+		var mismatches, rollupRows int
+		err := pool.QueryRow(context.Background(), `
+			WITH direct AS (
+				SELECT sensor_id, date_bin('`+level.width+`', time, timestamptz '2000-01-01 00:00:00+00') AS bucket,
+				       min(temp_c) AS t_min, max(temp_c) AS t_max, sum(temp_c) AS t_sum, count(*) AS n
+				  FROM readings GROUP BY 1, 2)
+			SELECT count(*) FILTER (WHERE d.sensor_id IS NULL OR r.sensor_id IS NULL
+			                          OR d.t_min <> r.t_min OR d.t_max <> r.t_max
+			                          OR abs(d.t_sum - r.t_sum) > 1e-9 OR d.n <> r.n),
+			       count(r.sensor_id)
+			  FROM direct d FULL JOIN `+level.table+` r USING (sensor_id, bucket)`).Scan(&mismatches, &rollupRows)
+		if err != nil {
+			t.Fatalf("%s: %v", level.table, err)
+		}
+		if mismatches != 0 || rollupRows == 0 {
+			t.Fatalf("%s: %d buckets differ from readings (%d rollup rows)", level.table, mismatches, rollupRows)
+		}
+	}
+}
+
+func TestRollupRefreshIsSafeConcurrently(t *testing.T) {
+	t.Parallel()
+	store, pool := openStore(t)
+	ctx := context.Background()
+	base := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	var rs []reading
+	for i := range 600 {
+		rs = append(rs, reading{base.Add(time.Duration(i) * 30 * time.Second), int64(i%3 + 1), float64(i % 17)})
+	}
+	if err := write(t, store, pool, rs); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var done, skipped int
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := store.RefreshRollups(ctx, base.Add(24*time.Hour))
+			if err != nil {
+				t.Errorf("refresh: %v", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if res.Skipped {
+				skipped++
+			} else {
+				done++
+			}
+		}()
+	}
+	wg.Wait()
+	if done == 0 {
+		t.Fatal("no refresh ran")
+	}
+	compare(t, pool)
+	var pending int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM rollup_invalidations`).Scan(&pending); err != nil || pending != 0 {
+		t.Fatalf("%d invalidations left (%v)", pending, err)
+	}
+}
+
+func TestRetentionDropsWholeOldPartitions(t *testing.T) {
+	t.Parallel()
+	store, pool := openStore(t)
+	ctx := context.Background()
+	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	rs := []reading{
+		{now.AddDate(0, 0, -40), 1, 1}, // older than 30 days: dropped
+		{now.AddDate(0, 0, -31), 1, 2}, // its day ended before the cutoff: dropped
+		{now.AddDate(0, 0, -30), 1, 3}, // the cutoff's day is kept whole
+		{now.AddDate(0, 0, -1), 1, 4},
+	}
+	if err := write(t, store, pool, rs); err != nil {
+		t.Fatal(err)
+	}
+	dropped, err := store.ApplyRetention(ctx, now, 30*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dropped) != 2 {
+		t.Fatalf("dropped %v, want the two partitions older than 30 days", dropped)
+	}
+	var temps []float64
+	rows, _ := pool.Query(ctx, `SELECT temp_c FROM readings ORDER BY time`)
+	temps, err = pgx.CollectRows(rows, pgx.RowTo[float64])
+	if err != nil || len(temps) != 2 || temps[0] != 3 || temps[1] != 4 {
+		t.Fatalf("readings left = %v (%v), want [3 4]", temps, err)
+	}
+	// Writing into a day whose partition retention dropped recreates it.
+	if err := write(t, store, pool, rs[:1]); err != nil {
+		t.Fatalf("write after retention: %v", err)
+	}
+}
