@@ -1,0 +1,60 @@
+package ingest
+
+import "math"
+
+// Reading is one decoded reading before its sensor is resolved. The parsers
+// (ParseJSON, ParseNDJSON, ParseTTN) fill it; nothing in it is validated
+// against limits yet (see Limits.Check).
+//
+// Sensor points into memory owned by the parser that produced it (the request
+// body or the parser's own buffer): it stays valid until that parser is used
+// again or returned to its pool. Copy it (or resolve it to a sensor key)
+// before then.
+type Reading struct {
+	// Sensor is the device's external id (a serial, or a TTN dev_eui).
+	Sensor []byte
+	// TimeMicros is the reading's time in microseconds since the Unix epoch
+	// (PostgreSQL's timestamptz resolution; finer digits are truncated).
+	TimeMicros int64
+	// TempC is the temperature in degrees Celsius. Always present in an
+	// accepted reading.
+	TempC float64
+	// Humidity in percent and Battery in percent; NaN when absent.
+	Humidity float64
+	Battery  float64
+}
+
+// Absent marks a missing optional value (Humidity, Battery).
+var Absent = math.NaN()
+
+// HasHumidity reports whether the reading carries a humidity value.
+func (r *Reading) HasHumidity() bool { return !math.IsNaN(r.Humidity) }
+
+// HasBattery reports whether the reading carries a battery level.
+func (r *Reading) HasBattery() bool { return !math.IsNaN(r.Battery) }
+
+// Rejection says why one reading of a batch was not stored. Index is the
+// reading's position in the batch (the line number, from 0, for NDJSON).
+type Rejection struct {
+	Index  int    `json:"index"`
+	Reason string `json:"reason"`
+}
+
+// Batch is the result of decoding one request body: the readings that decoded,
+// with for each its index in the request, and the ones that did not.
+type Batch struct {
+	Readings []Reading
+	// Index[i] is the position in the request of Readings[i].
+	Index    []int
+	Rejected []Rejection
+}
+
+// Reset empties b for reuse, keeping its capacity.
+func (b *Batch) Reset() {
+	b.Readings = b.Readings[:0]
+	b.Index = b.Index[:0]
+	b.Rejected = b.Rejected[:0]
+}
+
+// Total is the number of readings the request carried.
+func (b *Batch) Total() int { return len(b.Readings) + len(b.Rejected) }

@@ -1,0 +1,160 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Sensor resolution outcomes besides a sensor key (> 0).
+const (
+	sensorUnknown int64 = -1
+	sensorRetired int64 = -2
+	// sensorRejected marks a reading rejected before resolution; Resolve skips it.
+	sensorRejected int64 = -3
+)
+
+// SensorDirectory maps (organisation, external id) to sensor keys, cached in
+// process. A cache hit costs one map lookup without allocation; misses of a
+// request are looked up (and auto-registered when the organisation allows
+// it) with one query for all of them. Entries are re-checked after a TTL, so
+// a retired sensor stops being accepted within it.
+type SensorDirectory struct {
+	pool   *pgxpool.Pool
+	ttl    time.Duration
+	negTTL time.Duration
+	now    func() time.Time
+
+	mu   sync.RWMutex
+	orgs map[string]map[string]sensorEntry
+}
+
+type sensorEntry struct {
+	id      int64 // > 0, sensorUnknown or sensorRetired
+	checked int64 // unix nanos
+}
+
+// NewSensorDirectory returns a directory whose positive entries live ttl and
+// negative ones (unknown sensors) negTTL.
+func NewSensorDirectory(pool *pgxpool.Pool, ttl, negTTL time.Duration) *SensorDirectory {
+	return &SensorDirectory{pool: pool, ttl: ttl, negTTL: negTTL, now: time.Now, orgs: map[string]map[string]sensorEntry{}}
+}
+
+// Resolve fills ids[i] for readings[i]: the sensor key, sensorUnknown or
+// sensorRetired. Readings whose ids[i] is already non-zero are skipped
+// (callers mark rejected readings that way). With autoRegister, unknown
+// external ids are created as unassigned sensors of org.
+func (d *SensorDirectory) Resolve(ctx context.Context, org string, autoRegister bool, readings []Reading, ids []int64) error {
+	now := d.now().UnixNano()
+	var missing []string
+	d.mu.RLock()
+	m := d.orgs[org]
+	for i := range readings {
+		if ids[i] != 0 {
+			continue
+		}
+		e, ok := m[string(readings[i].Sensor)]
+		if ok && now-e.checked < d.ttlFor(e) {
+			ids[i] = e.id
+			continue
+		}
+		missing = append(missing, string(readings[i].Sensor))
+	}
+	d.mu.RUnlock()
+	if len(missing) == 0 {
+		return nil
+	}
+	missing = dedupe(missing)
+	found, err := d.lookup(ctx, org, autoRegister, missing)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	m = d.orgs[org]
+	if m == nil {
+		m = map[string]sensorEntry{}
+		d.orgs[org] = m
+	}
+	for _, ext := range missing {
+		id, ok := found[ext]
+		if !ok {
+			id = sensorUnknown
+		}
+		m[ext] = sensorEntry{id: id, checked: now}
+	}
+	d.mu.Unlock()
+	for i := range readings {
+		if ids[i] == 0 {
+			if id, ok := found[string(readings[i].Sensor)]; ok {
+				ids[i] = id
+			} else {
+				ids[i] = sensorUnknown
+			}
+		}
+	}
+	return nil
+}
+
+func (d *SensorDirectory) ttlFor(e sensorEntry) int64 {
+	if e.id == sensorUnknown {
+		return int64(d.negTTL)
+	}
+	return int64(d.ttl)
+}
+
+// Forget drops an organisation's cached sensors (after sensors were
+// retired or reassigned in this process).
+func (d *SensorDirectory) Forget(org string) {
+	d.mu.Lock()
+	delete(d.orgs, org)
+	d.mu.Unlock()
+}
+
+func (d *SensorDirectory) lookup(ctx context.Context, org string, autoRegister bool, exts []string) (map[string]int64, error) {
+	if autoRegister {
+		if _, err := d.pool.Exec(ctx, `
+			INSERT INTO sensors (org_id, external_id) SELECT $1, unnest($2::text[])
+			ON CONFLICT (org_id, external_id) DO NOTHING`, org, exts); err != nil {
+			return nil, fmt.Errorf("auto-register sensors: %w", err)
+		}
+	}
+	rows, err := d.pool.Query(ctx, `
+		SELECT external_id, id, retired_at IS NOT NULL FROM sensors
+		 WHERE org_id = $1 AND external_id = ANY($2::text[])`, org, exts)
+	if err != nil {
+		return nil, fmt.Errorf("look up sensors: %w", err)
+	}
+	found := make(map[string]int64, len(exts))
+	var (
+		ext     string
+		id      int64
+		retired bool
+	)
+	_, err = pgx.ForEachRow(rows, []any{&ext, &id, &retired}, func() error {
+		if retired {
+			id = sensorRetired
+		}
+		found[ext] = id
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("look up sensors: %w", err)
+	}
+	return found, nil
+}
+
+func dedupe(s []string) []string {
+	seen := make(map[string]struct{}, len(s))
+	out := s[:0]
+	for _, v := range s {
+		if _, ok := seen[v]; !ok {
+			seen[v] = struct{}{}
+			out = append(out, v)
+		}
+	}
+	return out
+}

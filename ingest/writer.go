@@ -1,0 +1,463 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/freshtrack/freshtrack/schema"
+)
+
+// Errors of Writer.Write. All three are retryable by the client.
+var (
+	// ErrOverloaded means the queue in front of the database is full.
+	ErrOverloaded = errors.New("ingest queue full")
+	// ErrNotStored means the flush holding the request failed and rolled
+	// back: nothing of the request was stored.
+	ErrNotStored = errors.New("readings were not stored")
+	// ErrClosed means the writer is shutting down.
+	ErrClosed = errors.New("ingest is shutting down")
+)
+
+// WriterConfig configures the group-commit writer.
+type WriterConfig struct {
+	// Writers is the number of connections draining the queue concurrently.
+	// Defaults to 2.
+	Writers int
+	// MaxBatchRows flushes as soon as this many rows are gathered. Defaults to 5000.
+	MaxBatchRows int
+	// FlushDelay is the longest a flush waits for more requests once it has
+	// one. Defaults to 2ms.
+	FlushDelay time.Duration
+	// QueueRows bounds the rows waiting for a flush; past it Write answers
+	// ErrOverloaded instead of growing memory. Defaults to 100000.
+	QueueRows int
+	// FlushTimeout bounds one flush's database work. Defaults to 30s.
+	FlushTimeout time.Duration
+}
+
+func (c *WriterConfig) withDefaults() {
+	if c.Writers <= 0 {
+		c.Writers = 2
+	}
+	if c.MaxBatchRows <= 0 {
+		c.MaxBatchRows = 5000
+	}
+	if c.FlushDelay <= 0 {
+		c.FlushDelay = 2 * time.Millisecond
+	}
+	if c.QueueRows <= 0 {
+		c.QueueRows = 100_000
+	}
+	if c.FlushTimeout <= 0 {
+		c.FlushTimeout = 30 * time.Second
+	}
+}
+
+// Result is what happened to one request's rows.
+type Result struct {
+	Accepted   int
+	Duplicates int
+}
+
+// Committed is published to subscribers after each flush commits: the rows
+// newly stored by it (duplicates excluded), in no particular order.
+type Committed struct {
+	Rows []Row
+	At   time.Time
+}
+
+type request struct {
+	rows []Row
+	res  Result
+	err  error
+	done chan struct{}
+}
+
+// Writer is the group-commit writer: requests hand it rows, a few writer
+// goroutines gather them into batches and store each batch with one binary
+// COPY in one transaction, and every request is answered only after the
+// transaction holding its rows committed (or failed as a whole).
+type Writer struct {
+	pool   *pgxpool.Pool
+	store  *schema.Store
+	cfg    WriterConfig
+	log    *slog.Logger
+	latest *Latest
+
+	mu     sync.RWMutex // guards closed and sends on queue
+	closed bool
+	queue  chan *request
+	queued atomic.Int64
+	wg     sync.WaitGroup
+
+	subMu sync.RWMutex
+	subs  map[*subscriber]struct{}
+
+	mAccepted, mDuplicates, mOverloaded, mFlushErrors *metrics.Counter
+	mFlushRows, mCommitSeconds                        *metrics.Histogram
+}
+
+type subscriber struct {
+	ch      chan Committed
+	dropped atomic.Int64
+}
+
+// NewWriter returns a started writer. latest, when not nil, is updated with
+// every committed row. Close it to drain and stop.
+func NewWriter(pool *pgxpool.Pool, store *schema.Store, latest *Latest, cfg WriterConfig, log *slog.Logger) *Writer {
+	cfg.withDefaults()
+	if log == nil {
+		log = slog.Default()
+	}
+	w := &Writer{
+		pool:   pool,
+		store:  store,
+		cfg:    cfg,
+		log:    log,
+		latest: latest,
+		// Every queued request holds at least one row, so this capacity
+		// means a send never blocks while queued rows are within QueueRows.
+		queue:         make(chan *request, cfg.QueueRows),
+		subs:          map[*subscriber]struct{}{},
+		mAccepted:     metrics.GetOrCreateCounter(`freshtrack_ingest_rows_total{result="accepted"}`),
+		mDuplicates:   metrics.GetOrCreateCounter(`freshtrack_ingest_rows_total{result="duplicate"}`),
+		mOverloaded:   metrics.GetOrCreateCounter(`freshtrack_ingest_overloaded_total`),
+		mFlushErrors:  metrics.GetOrCreateCounter(`freshtrack_ingest_flush_errors_total`),
+		mFlushRows:    metrics.GetOrCreateHistogram(`freshtrack_ingest_flush_rows`),
+		mCommitSeconds: metrics.GetOrCreateHistogram(`freshtrack_ingest_commit_seconds`),
+	}
+	metrics.GetOrCreateGauge(`freshtrack_ingest_queue_rows`, func() float64 { return float64(w.queued.Load()) })
+	metrics.GetOrCreateGauge(`freshtrack_ingest_queue_capacity_rows`, func() float64 { return float64(cfg.QueueRows) })
+	for range cfg.Writers {
+		w.wg.Add(1)
+		go w.run()
+	}
+	return w
+}
+
+// Config returns the writer's configuration, defaults filled in.
+func (w *Writer) Config() WriterConfig { return w.cfg }
+
+// Write stores rows and returns once the transaction holding them committed.
+// It fails fast with ErrOverloaded when the queue is full, and returns
+// ErrNotStored when the flush failed (nothing of rows was stored). If ctx ends
+// first, Write returns ctx's error; the rows may still be stored, which a
+// retry then reports as duplicates. rows must stay untouched until Write returns.
+func (w *Writer) Write(ctx context.Context, rows []Row) (Result, error) {
+	if len(rows) == 0 {
+		return Result{}, nil
+	}
+	n := int64(len(rows))
+	if n > int64(w.cfg.QueueRows) {
+		return Result{}, fmt.Errorf("%w: a request of %d rows exceeds the whole queue (%d rows)", ErrOverloaded, n, w.cfg.QueueRows)
+	}
+	if w.queued.Add(n) > int64(w.cfg.QueueRows) {
+		w.queued.Add(-n)
+		w.mOverloaded.Inc()
+		return Result{}, ErrOverloaded
+	}
+	req := &request{rows: rows, done: make(chan struct{})}
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		w.queued.Add(-n)
+		return Result{}, ErrClosed
+	}
+	w.queue <- req
+	w.mu.RUnlock()
+
+	select {
+	case <-req.done:
+		return req.res, req.err
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	}
+}
+
+// Close stops taking requests, flushes everything queued and waits for the
+// writers to finish.
+func (w *Writer) Close() {
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.queue)
+	}
+	w.mu.Unlock()
+	w.wg.Wait()
+}
+
+// Subscribe returns a channel receiving every committed flush. A subscriber
+// that falls more than buffer flushes behind misses flushes (counted in
+// freshtrack_ingest_subscriber_dropped_total) rather than slowing ingest;
+// it should resynchronise from the database. Call cancel to unsubscribe.
+func (w *Writer) Subscribe(buffer int) (<-chan Committed, func()) {
+	s := &subscriber{ch: make(chan Committed, buffer)}
+	w.subMu.Lock()
+	w.subs[s] = struct{}{}
+	w.subMu.Unlock()
+	return s.ch, func() {
+		w.subMu.Lock()
+		delete(w.subs, s)
+		w.subMu.Unlock()
+	}
+}
+
+func (w *Writer) run() {
+	defer w.wg.Done()
+	fl := &flusher{w: w}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	var batch []*request
+	for {
+		first, ok := <-w.queue
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], first)
+		rows := len(first.rows)
+		timer.Reset(w.cfg.FlushDelay)
+	gather:
+		for rows < w.cfg.MaxBatchRows {
+			select {
+			case r, ok := <-w.queue:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, r)
+				rows += len(r.rows)
+			case <-timer.C:
+				break gather
+			}
+		}
+		timer.Stop()
+		fl.flush(batch, rows)
+		w.queued.Add(-int64(rows))
+		clear(batch)
+	}
+}
+
+// flusher holds one writer goroutine's reusable buffers.
+type flusher struct {
+	w        *Writer
+	enc      copyEncoder
+	days     []time.Time
+	buckets  []time.Time
+	accepted []bool
+}
+
+const (
+	copySQL      = `COPY readings (time, sensor_id, temp_c, humidity, battery) FROM STDIN (FORMAT binary)`
+	stageSQL     = `CREATE TEMP TABLE IF NOT EXISTS readings_stage (seq int4, time timestamptz, sensor_id int8, temp_c float8, humidity float4, battery float4) ON COMMIT DELETE ROWS`
+	copyStageSQL = `COPY readings_stage (seq, time, sensor_id, temp_c, humidity, battery) FROM STDIN (FORMAT binary)`
+	// dedupSQL inserts the first occurrence of each (sensor, time) not yet
+	// stored and returns the staging seq of every row it inserted.
+	dedupSQL = `
+		WITH src AS (
+			SELECT DISTINCT ON (sensor_id, time) seq, time, sensor_id, temp_c, humidity, battery
+			  FROM readings_stage ORDER BY sensor_id, time, seq),
+		ins AS (
+			INSERT INTO readings (time, sensor_id, temp_c, humidity, battery)
+			SELECT time, sensor_id, temp_c, humidity, battery FROM src
+			ON CONFLICT DO NOTHING RETURNING sensor_id, time)
+		SELECT src.seq FROM src JOIN ins USING (sensor_id, time)`
+)
+
+func (f *flusher) flush(batch []*request, nrows int) {
+	w := f.w
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), w.cfg.FlushTimeout)
+	defer cancel()
+
+	f.days, f.buckets = f.days[:0], f.buckets[:0]
+	var lastDay, lastBucket int64 = -1 << 62, -1 << 62
+	f.enc.reset()
+	for _, r := range batch {
+		for i := range r.rows {
+			row := &r.rows[i]
+			f.enc.row(row, 0, false)
+			if d := floorDiv(row.TimeMicros, 86_400_000_000); d != lastDay {
+				lastDay = d
+				f.days = appendUnique(f.days, time.UnixMicro(d*86_400_000_000).UTC())
+			}
+			if b := floorDiv(row.TimeMicros, 300_000_000); b != lastBucket {
+				lastBucket = b
+				f.buckets = appendUnique(f.buckets, time.UnixMicro(b*300_000_000).UTC())
+			}
+		}
+	}
+	data := f.enc.finish()
+
+	dedup := false
+	err := w.store.EnsurePartitions(ctx, f.days...)
+	if err == nil {
+		err = f.commitFast(ctx, data)
+		if schema.IsMissingPartition(err) {
+			// Another process dropped a partition this one had cached.
+			w.store.ForgetPartitions()
+			if err = w.store.EnsurePartitions(ctx, f.days...); err == nil {
+				err = f.commitFast(ctx, data)
+			}
+		}
+		if isUniqueViolation(err) {
+			dedup = true
+			err = f.commitDedup(ctx, batch, nrows)
+		}
+	}
+	elapsed := time.Since(start)
+	if err != nil {
+		w.mFlushErrors.Inc()
+		w.log.Error("ingest flush failed; its requests get a retryable error", "rows", nrows, "requests", len(batch), "err", err)
+		for _, r := range batch {
+			r.err = fmt.Errorf("%w: %v", ErrNotStored, err)
+			close(r.done)
+		}
+		return
+	}
+	w.mCommitSeconds.Update(elapsed.Seconds())
+	w.mFlushRows.Update(float64(nrows))
+
+	var stored []Row
+	w.subMu.RLock()
+	publish := len(w.subs) > 0
+	w.subMu.RUnlock()
+	if publish {
+		stored = make([]Row, 0, nrows)
+	}
+	seq := 0
+	total := Result{}
+	for _, r := range batch {
+		if !dedup {
+			r.res = Result{Accepted: len(r.rows)}
+			if w.latest != nil {
+				w.latest.Update(r.rows)
+			}
+			if publish {
+				stored = append(stored, r.rows...)
+			}
+		} else {
+			for i := range r.rows {
+				if f.accepted[seq+i] {
+					r.res.Accepted++
+					if w.latest != nil {
+						w.latest.Update(r.rows[i : i+1])
+					}
+					if publish {
+						stored = append(stored, r.rows[i])
+					}
+				} else {
+					r.res.Duplicates++
+				}
+			}
+		}
+		seq += len(r.rows)
+		total.Accepted += r.res.Accepted
+		total.Duplicates += r.res.Duplicates
+	}
+	w.mAccepted.Add(total.Accepted)
+	w.mDuplicates.Add(total.Duplicates)
+	if publish {
+		w.publish(Committed{Rows: stored, At: time.Now()})
+	}
+	for _, r := range batch {
+		close(r.done)
+	}
+}
+
+func (w *Writer) publish(c Committed) {
+	w.subMu.RLock()
+	defer w.subMu.RUnlock()
+	for s := range w.subs {
+		select {
+		case s.ch <- c:
+		default:
+			s.dropped.Add(1)
+			metrics.GetOrCreateCounter(`freshtrack_ingest_subscriber_dropped_total`).Inc()
+		}
+	}
+}
+
+// commitFast is the common case: one binary COPY straight into readings.
+func (f *flusher) commitFast(ctx context.Context, data []byte) error {
+	w := f.w
+	return pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(data), copySQL); err != nil {
+			return fmt.Errorf("copy readings: %w", err)
+		}
+		return w.store.RecordWrites(ctx, tx, f.buckets)
+	})
+}
+
+// commitDedup redoes a batch that hit a unique violation through a staging
+// table and INSERT ... ON CONFLICT DO NOTHING, and marks in f.accepted which
+// rows (by position in the batch) were newly stored.
+func (f *flusher) commitDedup(ctx context.Context, batch []*request, nrows int) error {
+	w := f.w
+	f.enc.reset()
+	seq := int32(0)
+	for _, r := range batch {
+		for i := range r.rows {
+			f.enc.row(&r.rows[i], seq, true)
+			seq++
+		}
+	}
+	data := f.enc.finish()
+	if cap(f.accepted) < nrows {
+		f.accepted = make([]bool, nrows)
+	}
+	f.accepted = f.accepted[:nrows]
+	clear(f.accepted)
+	return pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, stageSQL); err != nil {
+			return fmt.Errorf("create staging table: %w", err)
+		}
+		if _, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(data), copyStageSQL); err != nil {
+			return fmt.Errorf("copy staging rows: %w", err)
+		}
+		rows, err := tx.Query(ctx, dedupSQL)
+		if err != nil {
+			return fmt.Errorf("insert new readings: %w", err)
+		}
+		var s int32
+		_, err = pgx.ForEachRow(rows, []any{&s}, func() error {
+			f.accepted[s] = true
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("insert new readings: %w", err)
+		}
+		return w.store.RecordWrites(ctx, tx, f.buckets)
+	})
+}
+
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+func appendUnique(s []time.Time, t time.Time) []time.Time {
+	for _, v := range s {
+		if v.Equal(t) {
+			return s
+		}
+	}
+	return append(s, t)
+}
