@@ -20,12 +20,8 @@ help: ## show this help
 build: ## build bin/freshtrack
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/freshtrack
 
-run: build ## migrate a dev database and serve on $(ADDR)
-	@db=$$(scripts/pg.sh database freshtrack "$${DATABASE_URL:-}") && \
-	export DATABASE_URL="$$db" FRESHTRACK_ADDR="$(ADDR)" && \
-	./$(BIN) migrate up && \
-	echo "freshtrack: serving on http://$(ADDR) — try: curl -s http://$(ADDR)/readyz" && \
-	exec ./$(BIN) serve
+run: build ## serve on $(ADDR) with a simulated demo fleet posting readings
+	@ADDR="$(ADDR)" scripts/run.sh
 
 test: ## run every test against a real PostgreSQL (go test -race ./...)
 	@[ -n "$(RACE)" ] || echo "make test: no C compiler found, running without -race (apt-get install gcc to enable it)"
@@ -41,9 +37,8 @@ lint: ## gofmt, go vet (and staticcheck when installed)
 fmt: ## format the code
 	gofmt -w $$(git ls-files '*.go')
 
-bench: ## run the Go benchmarks
-	@url=$$(scripts/pg.sh server "$${TEST_DATABASE_URL:-}" "$${DATABASE_URL:-}") && \
-	TEST_DATABASE_URL="$$url" $(GO) test -run '^$$' -bench . -benchmem ./...
+bench: build ## short benchmarks: Go micro-benchmarks, then freshtrack bench into bench/results/latest.json
+	@scripts/bench.sh
 
 db-stop: ## stop the throwaway PostgreSQL cluster, if one was started
 	scripts/pg.sh stop

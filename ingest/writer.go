@@ -128,13 +128,13 @@ func NewWriter(pool *pgxpool.Pool, store *schema.Store, latest *Latest, cfg Writ
 		latest: latest,
 		// Every queued request holds at least one row, so this capacity
 		// means a send never blocks while queued rows are within QueueRows.
-		queue:         make(chan *request, cfg.QueueRows),
-		subs:          map[*subscriber]struct{}{},
-		mAccepted:     metrics.GetOrCreateCounter(`freshtrack_ingest_rows_total{result="accepted"}`),
-		mDuplicates:   metrics.GetOrCreateCounter(`freshtrack_ingest_rows_total{result="duplicate"}`),
-		mOverloaded:   metrics.GetOrCreateCounter(`freshtrack_ingest_overloaded_total`),
-		mFlushErrors:  metrics.GetOrCreateCounter(`freshtrack_ingest_flush_errors_total`),
-		mFlushRows:    metrics.GetOrCreateHistogram(`freshtrack_ingest_flush_rows`),
+		queue:          make(chan *request, cfg.QueueRows),
+		subs:           map[*subscriber]struct{}{},
+		mAccepted:      metrics.GetOrCreateCounter(`freshtrack_ingest_rows_total{result="accepted"}`),
+		mDuplicates:    metrics.GetOrCreateCounter(`freshtrack_ingest_rows_total{result="duplicate"}`),
+		mOverloaded:    metrics.GetOrCreateCounter(`freshtrack_ingest_overloaded_total`),
+		mFlushErrors:   metrics.GetOrCreateCounter(`freshtrack_ingest_flush_errors_total`),
+		mFlushRows:     metrics.GetOrCreateHistogram(`freshtrack_ingest_flush_rows`),
 		mCommitSeconds: metrics.GetOrCreateHistogram(`freshtrack_ingest_commit_seconds`),
 	}
 	metrics.GetOrCreateGauge(`freshtrack_ingest_queue_rows`, func() float64 { return float64(w.queued.Load()) })
@@ -309,9 +309,19 @@ func (f *flusher) flush(batch []*request, nrows int) {
 				err = f.commitFast(ctx, data)
 			}
 		}
-		if isUniqueViolation(err) {
+		if isUniqueViolation(err) || isDeadlock(err) {
+			// A duplicate, or a concurrent flush holding some of the same
+			// (sensor, time) keys: redo the batch key-sorted through the
+			// staging table, which waits for the other and skips what it
+			// stored. Two unsorted COPYs can still deadlock against it;
+			// PostgreSQL then aborts one, and it is simply retried.
 			dedup = true
-			err = f.commitDedup(ctx, batch, nrows)
+			for attempt := 1; ; attempt++ {
+				err = f.commitDedup(ctx, batch, nrows)
+				if !isDeadlock(err) || attempt == 4 {
+					break
+				}
+			}
 		}
 	}
 	elapsed := time.Since(start)
@@ -443,6 +453,11 @@ func (f *flusher) commitDedup(ctx context.Context, batch []*request, nrows int) 
 func isUniqueViolation(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
+
+func isDeadlock(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "40P01"
 }
 
 func floorDiv(a, b int64) int64 {

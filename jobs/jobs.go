@@ -5,6 +5,7 @@
 package jobs
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
@@ -51,7 +52,9 @@ func New(pool *pgxpool.Pool, store *schema.Store, cfg Config) (*river.Client[pgx
 	if cfg.RollupInterval == 0 {
 		cfg.RollupInterval = 30 * time.Second
 	}
-	rc := &river.Config{Logger: cfg.Logger}
+	// River reports routine activity (job counts every few seconds) at info;
+	// keep its warnings and errors only.
+	rc := &river.Config{Logger: slog.New(minLevel{cfg.Logger.Handler(), slog.LevelWarn})}
 	if cfg.Work {
 		workers := river.NewWorkers()
 		river.AddWorker(workers, &schema.PartitionsWorker{Store: store, Config: cfg.Upkeep})
@@ -88,4 +91,22 @@ func periodic(store *schema.Store, cfg Config) []*river.PeriodicJob {
 		jobs = append(jobs, every(cfg.RollupInterval, schema.RollupArgs{}))
 	}
 	return jobs
+}
+
+// minLevel drops records below a level before they reach the handler.
+type minLevel struct {
+	slog.Handler
+	level slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.level && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(attrs), h.level}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{h.Handler.WithGroup(name), h.level}
 }

@@ -48,6 +48,9 @@ each command's --help; flags win over the environment.`,
 	root.AddCommand(
 		newServeCmd(e),
 		newMigrateCmd(e),
+		newOrgCmd(e),
+		newAPIKeyCmd(e),
+		newDemoCmd(e),
 		newVersionCmd(e),
 	)
 	return root

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/freshtrack/freshtrack/api"
+	"github.com/freshtrack/freshtrack/auth"
+	"github.com/freshtrack/freshtrack/ingest"
 	"github.com/freshtrack/freshtrack/internal/config"
 	"github.com/freshtrack/freshtrack/jobs"
 	"github.com/freshtrack/freshtrack/schema"
@@ -32,15 +35,35 @@ processes. Serve refuses to start on a schema older than it expects; run
 			return serve(cmd.Context(), &cfg, e, nil)
 		},
 	}
-	cfg.Bind(cmd.Flags(), config.GroupDatabase, config.GroupServe, config.GroupLog)
+	cfg.Bind(cmd.Flags(), config.GroupDatabase, config.GroupServe, config.GroupIngest, config.GroupLog)
 	return cmd
+}
+
+// ingestConfig maps configuration onto the ingest service's settings.
+func ingestConfig(cfg *config.Config) ingest.Config {
+	limits := ingest.DefaultLimits()
+	limits.MinTempC, limits.MaxTempC = cfg.IngestMinTempC, cfg.IngestMaxTempC
+	limits.MaxFutureSkew = cfg.IngestMaxFutureSkew
+	// Readings older than the retention period would be dropped at once.
+	limits.MaxAge = cfg.Retention()
+	return ingest.Config{
+		MaxBodyBytes: cfg.IngestMaxBodyBytes,
+		MaxReadings:  cfg.IngestMaxReadings,
+		Limits:       limits,
+		Writer: ingest.WriterConfig{
+			Writers:      cfg.IngestWriters,
+			MaxBatchRows: cfg.IngestBatchRows,
+			FlushDelay:   cfg.IngestFlushDelay,
+			QueueRows:    cfg.IngestQueueRows,
+		},
+	}
 }
 
 // loadServeConfig parses serve's flags and environment without running it.
 func loadServeConfig(e env, args ...string) (*config.Config, error) {
 	var cfg config.Config
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
-	cfg.Bind(fs, config.GroupDatabase, config.GroupServe, config.GroupLog)
+	cfg.Bind(fs, config.GroupDatabase, config.GroupServe, config.GroupIngest, config.GroupLog)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -90,13 +113,38 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 		}
 	}
 
-	app := api.New(api.Config{Pool: pool, Logger: log, Version: buildVersion()})
-	api.NotFound(app)
+	var rdb *redis.Client
+	if cfg.RedisURL != "" {
+		opts, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return fmt.Errorf("REDIS_URL: %w", err)
+		}
+		rdb = redis.NewClient(opts)
+		defer rdb.Close()
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			log.Warn("redis unreachable; caches fall back to the database until it answers", "redis_url", config.Redact(cfg.RedisURL), "err", err)
+		}
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (set FRESHTRACK_ADDR or --addr)", cfg.Addr, err)
 	}
+	defer ln.Close()
+
+	app := api.New(api.Config{Pool: pool, Logger: log, Version: buildVersion(), BodyLimit: 2*cfg.IngestMaxBodyBytes + 1<<20})
+	var ingester *ingest.Service
+	if cfg.HasRole(config.RoleIngest) {
+		keys := auth.NewKeyVerifier(pool, auth.KeyVerifierOptions{TTL: cfg.APIKeyCacheTTL, Redis: rdb, Logger: log})
+		defer keys.Close()
+		ingester, err = ingest.NewService(ctx, pool, store, keys, ingestConfig(cfg), log)
+		if err != nil {
+			return err
+		}
+		ingester.Register(app)
+	}
+	api.NotFound(app)
+
 	served := make(chan error, 1)
 	go func() { served <- app.Listener(ln) }()
 	log.Info("listening", "addr", ln.Addr().String())
@@ -113,6 +161,10 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 	var errs []error
 	if err := app.ShutdownWithTimeout(cfg.ShutdownTimeout); err != nil {
 		errs = append(errs, fmt.Errorf("drain http: %w", err))
+	}
+	if ingester != nil {
+		// Every request still in flight was answered above; flush the rest.
+		ingester.Close()
 	}
 	if cfg.HasRole(config.RoleWorker) {
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)

@@ -72,6 +72,57 @@ type Config struct {
 	// ShutdownTimeout bounds the drain of in-flight requests and jobs on
 	// SIGTERM/SIGINT (FRESHTRACK_SHUTDOWN_TIMEOUT). Defaults to 15s.
 	ShutdownTimeout time.Duration
+	// IngestMaxBodyBytes caps an ingest request body after gzip decoding
+	// (FRESHTRACK_INGEST_MAX_BODY_BYTES). Defaults to 8388608 (8 MiB).
+	IngestMaxBodyBytes int
+	// IngestMaxReadings caps the readings of one ingest request
+	// (FRESHTRACK_INGEST_MAX_READINGS). Defaults to 20000.
+	IngestMaxReadings int
+	// IngestQueueRows bounds the rows waiting for a database flush; beyond it
+	// requests get 503 with Retry-After (FRESHTRACK_INGEST_QUEUE_ROWS).
+	// Defaults to 100000.
+	IngestQueueRows int
+	// IngestWriters is the number of connections writing readings
+	// concurrently (FRESHTRACK_INGEST_WRITERS). Defaults to 2.
+	IngestWriters int
+	// IngestBatchRows flushes a batch once it has this many rows
+	// (FRESHTRACK_INGEST_BATCH_ROWS). Defaults to 5000.
+	IngestBatchRows int
+	// IngestFlushDelay is the longest a batch waits for more requests
+	// (FRESHTRACK_INGEST_FLUSH_DELAY). Defaults to 2ms.
+	IngestFlushDelay time.Duration
+	// IngestMaxFutureSkew is how far in the future a reading's time may be
+	// (FRESHTRACK_INGEST_MAX_FUTURE_SKEW). Defaults to 5m.
+	IngestMaxFutureSkew time.Duration
+	// IngestMinTempC and IngestMaxTempC bound plausible temperatures
+	// (FRESHTRACK_INGEST_MIN_TEMP_C, FRESHTRACK_INGEST_MAX_TEMP_C).
+	// Default to -100 and 200.
+	IngestMinTempC float64
+	IngestMaxTempC float64
+	// APIKeyCacheTTL is how long a verified API key is trusted before it is
+	// checked again, so a revoked key stops working within it
+	// (FRESHTRACK_APIKEY_CACHE_TTL). Defaults to 5s.
+	APIKeyCacheTTL time.Duration
+	// OIDCIssuer is the exact iss claim of user access tokens
+	// (FRESHTRACK_OIDC_ISSUER), e.g.
+	// https://api.stack-auth.com/api/v1/projects/<project id>. Defaults to
+	// empty: no sign-in unless DevAuth.
+	OIDCIssuer string
+	// OIDCAudience is the exact aud claim (FRESHTRACK_OIDC_AUDIENCE); for
+	// Stack Auth the project id. Defaults to empty.
+	OIDCAudience string
+	// OIDCJWKSURL is the issuer's key set (FRESHTRACK_OIDC_JWKS_URL). Empty
+	// uses OIDC discovery. Defaults to empty.
+	OIDCJWKSURL string
+	// OIDCAlgorithms are the accepted signing algorithms
+	// (FRESHTRACK_OIDC_ALGORITHMS). Defaults to ES256,RS256.
+	OIDCAlgorithms []string
+	// DevAuth also serves a development OIDC issuer on the (loopback only)
+	// listen address and trusts it (FRESHTRACK_DEV_AUTH). Defaults to false.
+	DevAuth bool
+	// DevAuthKey is the development issuer's signing key file, created when
+	// missing (FRESHTRACK_DEV_AUTH_KEY). Defaults to .freshtrack/dev-issuer.pem.
+	DevAuthKey string
 	// LogLevel is debug, info, warn or error (FRESHTRACK_LOG_LEVEL). Defaults to info.
 	LogLevel string
 	// LogFormat is text or json (FRESHTRACK_LOG_FORMAT). Defaults to text.
@@ -99,6 +150,21 @@ func (c *Config) WithDefaults() {
 	c.RollupInterval = cmp.Or(c.RollupInterval, 30*time.Second)
 	c.Workers = cmp.Or(c.Workers, 10)
 	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, 15*time.Second)
+	c.IngestMaxBodyBytes = cmp.Or(c.IngestMaxBodyBytes, 8<<20)
+	c.IngestMaxReadings = cmp.Or(c.IngestMaxReadings, 20_000)
+	c.IngestQueueRows = cmp.Or(c.IngestQueueRows, 100_000)
+	c.IngestWriters = cmp.Or(c.IngestWriters, 2)
+	c.IngestBatchRows = cmp.Or(c.IngestBatchRows, 5000)
+	c.IngestFlushDelay = cmp.Or(c.IngestFlushDelay, 2*time.Millisecond)
+	c.IngestMaxFutureSkew = cmp.Or(c.IngestMaxFutureSkew, 5*time.Minute)
+	if c.IngestMinTempC == 0 && c.IngestMaxTempC == 0 {
+		c.IngestMinTempC, c.IngestMaxTempC = -100, 200
+	}
+	c.APIKeyCacheTTL = cmp.Or(c.APIKeyCacheTTL, 5*time.Second)
+	if len(c.OIDCAlgorithms) == 0 {
+		c.OIDCAlgorithms = []string{"ES256", "RS256"}
+	}
+	c.DevAuthKey = cmp.Or(c.DevAuthKey, ".freshtrack/dev-issuer.pem")
 	c.LogLevel = cmp.Or(c.LogLevel, "info")
 	c.LogFormat = cmp.Or(c.LogFormat, "text")
 }
@@ -160,6 +226,51 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout < 0 || c.ShutdownTimeout > 10*time.Minute {
 		return bad("FRESHTRACK_SHUTDOWN_TIMEOUT", c.ShutdownTimeout, "must be between 0s and 10m")
+	}
+	if c.IngestMaxBodyBytes < 1024 || c.IngestMaxBodyBytes > 1<<30 {
+		return bad("FRESHTRACK_INGEST_MAX_BODY_BYTES", c.IngestMaxBodyBytes, "must be between 1024 and 1073741824 bytes")
+	}
+	if c.IngestMaxReadings < 1 || c.IngestMaxReadings > 1_000_000 {
+		return bad("FRESHTRACK_INGEST_MAX_READINGS", c.IngestMaxReadings, "must be between 1 and 1000000")
+	}
+	if c.IngestQueueRows < c.IngestMaxReadings || c.IngestQueueRows > 100_000_000 {
+		return bad("FRESHTRACK_INGEST_QUEUE_ROWS", c.IngestQueueRows, fmt.Sprintf("must be at least FRESHTRACK_INGEST_MAX_READINGS (%d) and at most 100000000", c.IngestMaxReadings))
+	}
+	if c.IngestWriters < 1 || c.IngestWriters > 64 || c.IngestWriters > c.DBMaxConns-2 {
+		return bad("FRESHTRACK_INGEST_WRITERS", c.IngestWriters, "must be between 1 and 64 and leave 2 of FRESHTRACK_DB_MAX_CONNS free")
+	}
+	if c.IngestBatchRows < 1 || c.IngestBatchRows > 1_000_000 {
+		return bad("FRESHTRACK_INGEST_BATCH_ROWS", c.IngestBatchRows, "must be between 1 and 1000000")
+	}
+	if c.IngestFlushDelay < 0 || c.IngestFlushDelay > time.Second {
+		return bad("FRESHTRACK_INGEST_FLUSH_DELAY", c.IngestFlushDelay, "must be between 0s and 1s")
+	}
+	if c.IngestMaxFutureSkew < 0 || c.IngestMaxFutureSkew > 24*time.Hour {
+		return bad("FRESHTRACK_INGEST_MAX_FUTURE_SKEW", c.IngestMaxFutureSkew, "must be between 0s and 24h")
+	}
+	if c.IngestMinTempC >= c.IngestMaxTempC {
+		return bad("FRESHTRACK_INGEST_MIN_TEMP_C", c.IngestMinTempC, fmt.Sprintf("must be below FRESHTRACK_INGEST_MAX_TEMP_C (%g)", c.IngestMaxTempC))
+	}
+	if c.APIKeyCacheTTL < 0 || c.APIKeyCacheTTL > time.Minute {
+		return bad("FRESHTRACK_APIKEY_CACHE_TTL", c.APIKeyCacheTTL, "must be between 0s and 1m")
+	}
+	if (c.OIDCIssuer == "") != (c.OIDCAudience == "") {
+		return bad("FRESHTRACK_OIDC_AUDIENCE", c.OIDCAudience, "set both FRESHTRACK_OIDC_ISSUER and FRESHTRACK_OIDC_AUDIENCE, or neither")
+	}
+	if c.OIDCIssuer != "" {
+		if u, err := url.Parse(c.OIDCIssuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return bad("FRESHTRACK_OIDC_ISSUER", c.OIDCIssuer, "must be the issuer's URL, e.g. https://api.stack-auth.com/api/v1/projects/<id>")
+		}
+	}
+	if c.OIDCJWKSURL != "" {
+		if u, err := url.Parse(c.OIDCJWKSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return bad("FRESHTRACK_OIDC_JWKS_URL", c.OIDCJWKSURL, "must be an http(s) URL or empty for discovery")
+		}
+	}
+	for _, a := range c.OIDCAlgorithms {
+		if !slices.Contains([]string{"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA"}, a) {
+			return bad("FRESHTRACK_OIDC_ALGORITHMS", strings.Join(c.OIDCAlgorithms, ","), "must list asymmetric JWS algorithms such as ES256,RS256 (never none or HS*)")
+		}
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
 		return bad("FRESHTRACK_LOG_LEVEL", c.LogLevel, "must be debug, info, warn or error")
@@ -240,6 +351,24 @@ func (c *Config) Bind(fs *pflag.FlagSet, groups ...Group) {
 			fs.DurationVar(&c.RollupInterval, "rollup-interval", d.RollupInterval, u("rollup-interval", "how often downsampled series are refreshed (postgres mode)"))
 			fs.IntVar(&c.Workers, "workers", d.Workers, u("workers", "River workers for background jobs"))
 			fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", d.ShutdownTimeout, u("shutdown-timeout", "time allowed to drain requests and jobs on shutdown"))
+		case GroupIngest:
+			fs.IntVar(&c.IngestMaxBodyBytes, "ingest-max-body-bytes", d.IngestMaxBodyBytes, u("ingest-max-body-bytes", "largest ingest body after gzip decoding"))
+			fs.IntVar(&c.IngestMaxReadings, "ingest-max-readings", d.IngestMaxReadings, u("ingest-max-readings", "most readings in one ingest request"))
+			fs.IntVar(&c.IngestQueueRows, "ingest-queue-rows", d.IngestQueueRows, u("ingest-queue-rows", "rows that may wait for a database flush before requests get 503"))
+			fs.IntVar(&c.IngestWriters, "ingest-writers", d.IngestWriters, u("ingest-writers", "connections writing readings concurrently"))
+			fs.IntVar(&c.IngestBatchRows, "ingest-batch-rows", d.IngestBatchRows, u("ingest-batch-rows", "rows per database flush"))
+			fs.DurationVar(&c.IngestFlushDelay, "ingest-flush-delay", d.IngestFlushDelay, u("ingest-flush-delay", "longest a flush waits for more requests"))
+			fs.DurationVar(&c.IngestMaxFutureSkew, "ingest-max-future-skew", d.IngestMaxFutureSkew, u("ingest-max-future-skew", "how far in the future a reading may be"))
+			fs.Float64Var(&c.IngestMinTempC, "ingest-min-temp-c", d.IngestMinTempC, u("ingest-min-temp-c", "lowest plausible temperature"))
+			fs.Float64Var(&c.IngestMaxTempC, "ingest-max-temp-c", d.IngestMaxTempC, u("ingest-max-temp-c", "highest plausible temperature"))
+			fs.DurationVar(&c.APIKeyCacheTTL, "apikey-cache-ttl", d.APIKeyCacheTTL, u("apikey-cache-ttl", "how long a verified API key is trusted; revocations apply within it"))
+		case GroupAuth:
+			fs.StringVar(&c.OIDCIssuer, "oidc-issuer", d.OIDCIssuer, u("oidc-issuer", "issuer (iss) of user access tokens"))
+			fs.StringVar(&c.OIDCAudience, "oidc-audience", d.OIDCAudience, u("oidc-audience", "audience (aud) of user access tokens"))
+			fs.StringVar(&c.OIDCJWKSURL, "oidc-jwks-url", d.OIDCJWKSURL, u("oidc-jwks-url", "issuer's JWKS URL (empty: OIDC discovery)"))
+			fs.StringSliceVar(&c.OIDCAlgorithms, "oidc-algorithms", d.OIDCAlgorithms, u("oidc-algorithms", "accepted token signing algorithms"))
+			fs.BoolVar(&c.DevAuth, "dev-auth", d.DevAuth, u("dev-auth", "also serve a development OIDC issuer (loopback addresses only); mint tokens with freshtrack dev-token"))
+			fs.StringVar(&c.DevAuthKey, "dev-auth-key", d.DevAuthKey, u("dev-auth-key", "development issuer's signing key file (created when missing)"))
 		case GroupLog:
 			fs.StringVar(&c.LogLevel, "log-level", d.LogLevel, u("log-level", "log level: debug, info, warn, error"))
 			fs.StringVar(&c.LogFormat, "log-format", d.LogFormat, u("log-format", "log format: text or json"))
@@ -254,6 +383,8 @@ type Group int
 const (
 	GroupDatabase Group = iota
 	GroupServe
+	GroupIngest
+	GroupAuth
 	GroupLog
 )
 

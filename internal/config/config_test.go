@@ -13,7 +13,7 @@ func load(t *testing.T, args []string, env map[string]string) (Config, error) {
 	t.Helper()
 	var c Config
 	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
-	c.Bind(fs, GroupDatabase, GroupServe, GroupLog)
+	c.Bind(fs, GroupDatabase, GroupServe, GroupIngest, GroupLog)
 	if err := fs.Parse(args); err != nil {
 		t.Fatalf("parse %v: %v", args, err)
 	}
@@ -59,11 +59,20 @@ func TestValidate(t *testing.T) {
 	f(map[string]string{"FRESHTRACK_PARTITIONS_AHEAD_DAYS": "1000"}, "FRESHTRACK_PARTITIONS_AHEAD_DAYS")
 	f(map[string]string{"FRESHTRACK_ROLLUP_INTERVAL": "10ms"}, "FRESHTRACK_ROLLUP_INTERVAL")
 	f(map[string]string{"FRESHTRACK_ROLLUP_INTERVAL": "soon"}, "FRESHTRACK_ROLLUP_INTERVAL")
-	f(map[string]string{"FRESHTRACK_WORKERS": "0x"}, "FRESHTRACK_WORKERS")
+	f(map[string]string{"FRESHTRACK_WORKERS": "ten"}, "FRESHTRACK_WORKERS")
 	f(map[string]string{"FRESHTRACK_SHUTDOWN_TIMEOUT": "1h"}, "FRESHTRACK_SHUTDOWN_TIMEOUT")
 	f(map[string]string{"FRESHTRACK_LOG_LEVEL": "verbose"}, "FRESHTRACK_LOG_LEVEL")
 	f(map[string]string{"FRESHTRACK_LOG_FORMAT": "xml"}, "FRESHTRACK_LOG_FORMAT")
 	f(map[string]string{"FRESHTRACK_MIGRATE": "maybe"}, "FRESHTRACK_MIGRATE")
+	f(map[string]string{"FRESHTRACK_INGEST_MAX_BODY_BYTES": "10"}, "FRESHTRACK_INGEST_MAX_BODY_BYTES")
+	f(map[string]string{"FRESHTRACK_INGEST_MAX_READINGS": "many"}, "FRESHTRACK_INGEST_MAX_READINGS")
+	f(map[string]string{"FRESHTRACK_INGEST_QUEUE_ROWS": "1000"}, "FRESHTRACK_INGEST_QUEUE_ROWS")
+	f(map[string]string{"FRESHTRACK_INGEST_WRITERS": "19"}, "FRESHTRACK_INGEST_WRITERS")
+	f(map[string]string{"FRESHTRACK_INGEST_BATCH_ROWS": "-1"}, "FRESHTRACK_INGEST_BATCH_ROWS")
+	f(map[string]string{"FRESHTRACK_INGEST_FLUSH_DELAY": "5s"}, "FRESHTRACK_INGEST_FLUSH_DELAY")
+	f(map[string]string{"FRESHTRACK_INGEST_MAX_FUTURE_SKEW": "48h"}, "FRESHTRACK_INGEST_MAX_FUTURE_SKEW")
+	f(map[string]string{"FRESHTRACK_INGEST_MIN_TEMP_C": "300"}, "FRESHTRACK_INGEST_MIN_TEMP_C")
+	f(map[string]string{"FRESHTRACK_APIKEY_CACHE_TTL": "1h"}, "FRESHTRACK_APIKEY_CACHE_TTL")
 }
 
 func TestFlagsWinOverEnvironment(t *testing.T) {

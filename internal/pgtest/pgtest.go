@@ -217,18 +217,26 @@ func buildTemplate(mode schema.Mode) (string, error) {
 	if _, err := admin.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(templateLockKey)); err != nil {
 		return "", err
 	}
-	defer func() { _, _ = admin.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, int64(templateLockKey)) }()
+	defer func() {
+		_, _ = admin.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, int64(templateLockKey))
+	}()
 
 	var exists bool
 	if err := admin.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
 		return "", err
 	}
 	if exists {
+		// Mark it used, so the week-old cleanup spares it.
+		_, _ = admin.Exec(ctx, fmt.Sprintf(`COMMENT ON DATABASE %s IS '%d'`, pgx.Identifier{name}.Sanitize(), time.Now().Unix()))
 		return name, nil
 	}
-	// Stale templates of this mode and orphaned shared test databases go.
-	rows, err := admin.Query(ctx, `SELECT datname FROM pg_database WHERE datname LIKE $1 OR datname LIKE 'freshtrack_build_%'`,
-		fmt.Sprintf("freshtrack_tpl_%s_%%", mode))
+	// Templates of other migration sets are left alone: another checkout
+	// may be testing with them right now. Those unused for a week go, and
+	// so do half-built ones older than an hour (a run killed mid-build).
+	rows, err := admin.Query(ctx, `
+		SELECT d.datname FROM pg_database d
+		 WHERE (d.datname LIKE 'freshtrack_tpl_%' AND coalesce(shobj_description(d.oid, 'pg_database'), '0')::bigint < extract(epoch FROM now() - interval '7 days'))
+		    OR (d.datname LIKE 'freshtrack_build_%' AND coalesce(shobj_description(d.oid, 'pg_database'), '0')::bigint < extract(epoch FROM now() - interval '1 hour'))`)
 	if err != nil {
 		return "", err
 	}
@@ -244,6 +252,10 @@ func buildTemplate(mode schema.Mode) (string, error) {
 	if _, err := admin.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{build}.Sanitize()); err != nil {
 		return "", fmt.Errorf("create template: %w", err)
 	}
+	stamp := func(db string) {
+		_, _ = admin.Exec(ctx, fmt.Sprintf(`COMMENT ON DATABASE %s IS '%d'`, pgx.Identifier{db}.Sanitize(), time.Now().Unix()))
+	}
+	stamp(build)
 	pool, err := pgxpool.New(ctx, DBURL(build))
 	if err != nil {
 		return "", err
@@ -256,6 +268,7 @@ func buildTemplate(mode schema.Mode) (string, error) {
 	if _, err := admin.Exec(ctx, `ALTER DATABASE `+pgx.Identifier{build}.Sanitize()+` RENAME TO `+pgx.Identifier{name}.Sanitize()); err != nil {
 		return "", fmt.Errorf("rename template: %w", err)
 	}
+	stamp(name)
 	return name, nil
 }
 

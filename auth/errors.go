@@ -1,0 +1,107 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// ErrNotFound is returned when an organisation or API key does not exist, has
+// been deleted, belongs to another organisation, or its id is not a UUID.
+var ErrNotFound = errors.New("not found")
+
+// ErrUnauthorized is returned by [KeyVerifier.Verify] for an API key that is
+// malformed, unknown or revoked, or whose organisation has been deleted. It
+// deliberately does not say which.
+var ErrUnauthorized = errors.New("invalid or revoked API key")
+
+// ValidationError reports a parameter that cannot be stored.
+type ValidationError struct {
+	// Field names the parameter in snake_case, as an API would ("name", "scopes").
+	Field string
+	// Reason says what is wrong and what is allowed.
+	Reason string
+}
+
+// Error implements error.
+func (e *ValidationError) Error() string {
+	return fmt.Sprintf("invalid %s: %s", e.Field, e.Reason)
+}
+
+// Querier is what a pool, a connection and a transaction have in common (the
+// same method set as schema.Querier). Every store function issues a single
+// statement, so it is atomic on a pool as well as inside a caller's
+// transaction.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// validUUID reports whether s is a UUID in the canonical 8-4-4-4-12 hex form.
+// Ids are checked before they reach PostgreSQL because a cast error there
+// would abort the caller's transaction.
+func validUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// pgCode returns the SQLSTATE and constraint name of a PostgreSQL error, or
+// empty strings for any other error.
+func pgCode(err error) (code, constraint string) {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code, pgErr.ConstraintName
+	}
+	return "", ""
+}
+
+// maxNameLen is the longest name the schema's CHECK constraints allow.
+const maxNameLen = 200
+
+// cleanName trims a display name and checks it against the schema's rules:
+// 1 to 200 characters, valid UTF-8, no control characters.
+func cleanName(field, s string) (string, error) {
+	s = strings.TrimSpace(s)
+	switch n := utf8.RuneCountInString(s); {
+	case !utf8.ValidString(s):
+		return "", &ValidationError{Field: field, Reason: "must be valid UTF-8"}
+	case n == 0:
+		return "", &ValidationError{Field: field, Reason: "must not be empty"}
+	case n > maxNameLen:
+		return "", &ValidationError{Field: field, Reason: fmt.Sprintf("must be at most %d characters, got %d", maxNameLen, n)}
+	}
+	if strings.ContainsFunc(s, unicode.IsControl) {
+		return "", &ValidationError{Field: field, Reason: "must not contain control characters"}
+	}
+	return s, nil
+}
+
+// actorOr returns actor, or "system" when it is empty.
+func actorOr(actor string) string {
+	if actor = strings.TrimSpace(actor); actor == "" {
+		return "system"
+	}
+	return actor
+}

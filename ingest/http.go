@@ -1,0 +1,420 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/freshtrack/freshtrack/auth"
+	"github.com/freshtrack/freshtrack/internal/problem"
+	"github.com/freshtrack/freshtrack/schema"
+)
+
+// Config configures the ingest service.
+type Config struct {
+	// MaxBodyBytes caps a request body after gzip decoding. Defaults to 8 MiB.
+	MaxBodyBytes int
+	// MaxReadings caps the readings of one request. Defaults to 20000.
+	MaxReadings int
+	// Limits are the per-reading plausibility checks. Defaults to DefaultLimits().
+	Limits Limits
+	// Writer configures the group-commit writer.
+	Writer WriterConfig
+	// PersistInterval is how often latest values are written to
+	// sensor_latest. Defaults to 2s.
+	PersistInterval time.Duration
+	// SensorTTL is how long a resolved sensor is trusted before it is checked
+	// again (so retirements apply within it). Defaults to 30s.
+	SensorTTL time.Duration
+	// OrgTTL is how long organisation settings (auto-registration, TTN
+	// field names) are cached. Defaults to 30s.
+	OrgTTL time.Duration
+}
+
+func (c *Config) withDefaults() {
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 8 << 20
+	}
+	if c.MaxReadings <= 0 {
+		c.MaxReadings = 20_000
+	}
+	if c.Limits == (Limits{}) {
+		c.Limits = DefaultLimits()
+	}
+	if c.PersistInterval <= 0 {
+		c.PersistInterval = 2 * time.Second
+	}
+	if c.SensorTTL <= 0 {
+		c.SensorTTL = 30 * time.Second
+	}
+	if c.OrgTTL <= 0 {
+		c.OrgTTL = 30 * time.Second
+	}
+}
+
+// Service is the ingest path: HTTP adapter, decoding, validation, sensor
+// resolution and the group-commit writer.
+type Service struct {
+	pool    *pgxpool.Pool
+	log     *slog.Logger
+	cfg     Config
+	keys    *auth.KeyVerifier
+	sensors *SensorDirectory
+	orgs    *orgCache
+	writer  *Writer
+	latest  *Latest
+	parsers ParserPool
+	reqs    sync.Pool // *reqCtx
+	gzips   sync.Pool // *gzip.Reader
+
+	stopPersist context.CancelFunc
+	persistDone chan struct{}
+
+	mRejected  map[string]*metrics.Counter
+	mReqRows   *metrics.Histogram
+	mBodyBytes *metrics.Histogram
+}
+
+// NewService builds the ingest service and starts its writer and the
+// persistence of latest values. Close stops them.
+func NewService(ctx context.Context, pool *pgxpool.Pool, store *schema.Store, keys *auth.KeyVerifier, cfg Config, log *slog.Logger) (*Service, error) {
+	cfg.withDefaults()
+	if log == nil {
+		log = slog.Default()
+	}
+	if cfg.MaxReadings > cfg.Writer.QueueRows && cfg.Writer.QueueRows > 0 {
+		return nil, fmt.Errorf("ingest queue (%d rows) must hold at least one full request (%d readings)", cfg.Writer.QueueRows, cfg.MaxReadings)
+	}
+	latest := NewLatest()
+	if err := latest.Load(ctx, pool, 3*24*time.Hour); err != nil {
+		return nil, err
+	}
+	s := &Service{
+		pool:       pool,
+		log:        log,
+		cfg:        cfg,
+		keys:       keys,
+		sensors:    NewSensorDirectory(pool, cfg.SensorTTL, 5*time.Second),
+		orgs:       &orgCache{pool: pool, ttl: cfg.OrgTTL, m: map[string]orgEntry{}},
+		latest:     latest,
+		writer:     NewWriter(pool, store, latest, cfg.Writer, log),
+		mReqRows:   metrics.GetOrCreateHistogram(`freshtrack_ingest_request_readings`),
+		mBodyBytes: metrics.GetOrCreateHistogram(`freshtrack_ingest_request_bytes`),
+		mRejected:  map[string]*metrics.Counter{},
+	}
+	for _, reason := range []string{"invalid", "out_of_range", "unknown_sensor", "retired_sensor"} {
+		s.mRejected[reason] = metrics.GetOrCreateCounter(`freshtrack_ingest_rows_total{result="rejected",reason="` + reason + `"}`)
+	}
+	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopPersist = cancel
+	s.persistDone = make(chan struct{})
+	go func() {
+		defer close(s.persistDone)
+		latest.RunPersist(pctx, pool, cfg.PersistInterval, log)
+	}()
+	return s, nil
+}
+
+// Writer is the service's group-commit writer (for subscribers).
+func (s *Service) Writer() *Writer { return s.writer }
+
+// Latest is the service's cache of latest values.
+func (s *Service) Latest() *Latest { return s.latest }
+
+// Close drains the writer and persists latest values one last time. Call it
+// after the HTTP server stopped taking requests.
+func (s *Service) Close() {
+	s.writer.Close()
+	s.stopPersist()
+	<-s.persistDone
+}
+
+// Register adds the ingest routes to app.
+func (s *Service) Register(app *fiber.App) {
+	app.Post("/v1/readings", s.postReadings)
+	app.Post("/v1/ingest/ttn", s.postTTN)
+}
+
+// reqCtx holds one request's reusable buffers.
+type reqCtx struct {
+	batch Batch
+	ids   []int64
+	rows  []Row
+	body  []byte
+	out   []byte
+}
+
+func (s *Service) getReq() *reqCtx {
+	if v := s.reqs.Get(); v != nil {
+		return v.(*reqCtx)
+	}
+	return &reqCtx{}
+}
+
+func (s *Service) putReq(rc *reqCtx) {
+	rc.batch.Reset()
+	rc.ids, rc.rows, rc.body, rc.out = rc.ids[:0], rc.rows[:0], rc.body[:0], rc.out[:0]
+	// Don't keep giant buffers from the odd huge request.
+	if cap(rc.body) > 1<<20 || cap(rc.rows) > 1<<16 {
+		return
+	}
+	s.reqs.Put(rc)
+}
+
+var errUnauthorized = &problem.Problem{
+	Type: problem.TypeBase + "unauthorized", Title: "Unauthorized", Status: fiber.StatusUnauthorized,
+	Detail: "send a valid API key as 'Authorization: Bearer ftk_...' or 'X-API-Key: ftk_...'",
+}
+
+func (s *Service) authenticate(c *fiber.Ctx) (auth.Principal, error) {
+	key, ok := auth.ParseAuthorization(c.Request().Header.Peek(fiber.HeaderAuthorization), c.Request().Header.Peek("X-API-Key"))
+	if !ok {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="freshtrack"`)
+		return auth.Principal{}, errUnauthorized
+	}
+	p, err := s.keys.Verify(c.UserContext(), key)
+	if errors.Is(err, auth.ErrUnauthorized) {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="freshtrack", error="invalid_token"`)
+		return p, errUnauthorized
+	}
+	if err != nil {
+		return p, problem.Unavailable("cannot verify the API key right now; retry shortly", 2)
+	}
+	if !slices.Contains(p.Scopes, "ingest") {
+		return p, problem.New(fiber.StatusForbidden, "forbidden", "Forbidden", "this API key lacks the ingest scope")
+	}
+	return p, nil
+}
+
+// readBody returns the request body, gzip-decoded when Content-Encoding says
+// so, refusing anything larger than MaxBodyBytes once decoded.
+func (s *Service) readBody(c *fiber.Ctx, rc *reqCtx) ([]byte, error) {
+	raw := c.Request().Body() // not c.Body(): that would decompress without a limit
+	tooLarge := problem.New(fiber.StatusRequestEntityTooLarge, "too-large", "Request body too large",
+		fmt.Sprintf("the body exceeds %d bytes (after decompression); send smaller batches", s.cfg.MaxBodyBytes))
+	enc := c.Request().Header.Peek(fiber.HeaderContentEncoding)
+	switch {
+	case len(enc) == 0 || string(enc) == "identity":
+		if len(raw) > s.cfg.MaxBodyBytes {
+			return nil, tooLarge
+		}
+		return raw, nil
+	case string(enc) == "gzip":
+	default:
+		return nil, problem.New(fiber.StatusUnsupportedMediaType, "unsupported-encoding", "Unsupported content encoding",
+			"Content-Encoding must be gzip or absent")
+	}
+	zr, _ := s.gzips.Get().(*gzip.Reader)
+	var err error
+	if zr == nil {
+		zr, err = gzip.NewReader(bytes.NewReader(raw))
+	} else {
+		err = zr.Reset(bytes.NewReader(raw))
+	}
+	if err != nil {
+		return nil, problem.BadRequest("the body is not valid gzip: " + err.Error())
+	}
+	defer s.gzips.Put(zr)
+	buf := bytes.NewBuffer(rc.body[:0])
+	n, err := buf.ReadFrom(io.LimitReader(zr, int64(s.cfg.MaxBodyBytes)+1))
+	rc.body = buf.Bytes()
+	if err != nil {
+		return nil, problem.BadRequest("the body is not valid gzip: " + err.Error())
+	}
+	if n > int64(s.cfg.MaxBodyBytes) {
+		return nil, tooLarge
+	}
+	return rc.body, nil
+}
+
+func (s *Service) postReadings(c *fiber.Ctx) error {
+	p, err := s.authenticate(c)
+	if err != nil {
+		return err
+	}
+	rc := s.getReq()
+	defer s.putReq(rc)
+	body, err := s.readBody(c, rc)
+	if err != nil {
+		return err
+	}
+	s.mBodyBytes.Update(float64(len(body)))
+	parser := s.parsers.Get()
+	defer s.parsers.Put(parser)
+	ct := c.Request().Header.ContentType()
+	if bytes.HasPrefix(ct, []byte("application/x-ndjson")) || bytes.HasPrefix(ct, []byte("application/jsonl")) {
+		err = parser.ParseNDJSON(body, &rc.batch)
+	} else {
+		err = parser.ParseJSON(body, &rc.batch)
+	}
+	if err != nil {
+		return problem.BadRequest(err.Error())
+	}
+	return s.store(c, p, rc)
+}
+
+func (s *Service) postTTN(c *fiber.Ctx) error {
+	p, err := s.authenticate(c)
+	if err != nil {
+		return err
+	}
+	rc := s.getReq()
+	defer s.putReq(rc)
+	body, err := s.readBody(c, rc)
+	if err != nil {
+		return err
+	}
+	org, err := s.orgs.get(c.UserContext(), p.OrgID)
+	if err != nil {
+		return err
+	}
+	parser := s.parsers.Get()
+	defer s.parsers.Put(parser)
+	if err := parser.ParseTTN(body, org.ttn, &rc.batch); err != nil {
+		return problem.BadRequest(err.Error())
+	}
+	return s.store(c, p, rc)
+}
+
+// store validates, resolves sensors, writes and answers. The parser holding
+// rc.batch's sensor bytes must still be checked out.
+func (s *Service) store(c *fiber.Ctx, p auth.Principal, rc *reqCtx) error {
+	ctx := c.UserContext()
+	b := &rc.batch
+	if b.Total() > s.cfg.MaxReadings {
+		return problem.New(fiber.StatusRequestEntityTooLarge, "too-many-readings", "Too many readings",
+			fmt.Sprintf("a request may carry at most %d readings, this one has %d; split it", s.cfg.MaxReadings, b.Total()))
+	}
+	s.mReqRows.Update(float64(b.Total()))
+	if n := len(b.Rejected); n > 0 {
+		s.mRejected["invalid"].Add(n)
+	}
+	org, err := s.orgs.get(ctx, p.OrgID)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UnixMicro()
+	rc.ids = slices.Grow(rc.ids[:0], len(b.Readings))[:len(b.Readings)]
+	for i := range b.Readings {
+		rc.ids[i] = 0
+		if reason := s.cfg.Limits.Check(&b.Readings[i], now); reason != "" {
+			b.Rejected = append(b.Rejected, Rejection{Index: b.Index[i], Reason: reason})
+			s.mRejected["out_of_range"].Inc()
+			rc.ids[i] = sensorRejected
+		}
+	}
+	if err := s.sensors.Resolve(ctx, p.OrgID, org.autoRegister, b.Readings, rc.ids); err != nil {
+		s.log.Error("resolve sensors", "org", p.OrgID, "err", err)
+		return problem.Unavailable("cannot look up sensors right now; retry shortly", 1)
+	}
+	for i := range b.Readings {
+		r := &b.Readings[i]
+		switch id := rc.ids[i]; {
+		case id > 0:
+			rc.rows = append(rc.rows, Row{TimeMicros: r.TimeMicros, SensorID: id, TempC: r.TempC, Humidity: r.Humidity, Battery: r.Battery})
+		case id == sensorUnknown:
+			reason := fmt.Sprintf("unknown sensor %q: register it first (or enable auto-registration for the organisation)", r.Sensor)
+			if org.autoRegister {
+				reason = fmt.Sprintf("sensor %q could not be registered", r.Sensor)
+			}
+			b.Rejected = append(b.Rejected, Rejection{Index: b.Index[i], Reason: reason})
+			s.mRejected["unknown_sensor"].Inc()
+		case id == sensorRetired:
+			b.Rejected = append(b.Rejected, Rejection{Index: b.Index[i], Reason: fmt.Sprintf("sensor %q is retired", r.Sensor)})
+			s.mRejected["retired_sensor"].Inc()
+		}
+	}
+	res, err := s.writer.Write(ctx, rc.rows)
+	switch {
+	case errors.Is(err, ErrOverloaded):
+		return problem.Unavailable("ingest queue full; retry after 1s or raise FRESHTRACK_INGEST_QUEUE_ROWS", 1)
+	case errors.Is(err, ErrClosed):
+		return problem.Unavailable("the server is shutting down; retry against another instance or after 5s", 5)
+	case errors.Is(err, ErrNotStored):
+		return problem.Unavailable("the readings could not be stored and none of them was; retry after 1s", 1)
+	case err != nil:
+		return err
+	}
+	slices.SortFunc(b.Rejected, func(x, y Rejection) int { return x.Index - y.Index })
+	rc.out = appendResponse(rc.out[:0], res, b.Rejected)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(rc.out)
+}
+
+func appendResponse(out []byte, res Result, rejected []Rejection) []byte {
+	out = append(out, `{"accepted":`...)
+	out = strconv.AppendInt(out, int64(res.Accepted), 10)
+	out = append(out, `,"duplicates":`...)
+	out = strconv.AppendInt(out, int64(res.Duplicates), 10)
+	out = append(out, `,"rejected":`...)
+	if len(rejected) == 0 {
+		out = append(out, "[]}"...)
+		return out
+	}
+	rej, _ := json.Marshal(rejected)
+	out = append(out, rej...)
+	return append(out, '}')
+}
+
+// orgCache caches the organisation settings that ingest needs.
+type orgCache struct {
+	pool *pgxpool.Pool
+	ttl  time.Duration
+	mu   sync.RWMutex
+	m    map[string]orgEntry
+}
+
+type orgEntry struct {
+	autoRegister bool
+	ttn          TTNFields
+	loaded       time.Time
+}
+
+func (o *orgCache) get(ctx context.Context, id string) (orgEntry, error) {
+	o.mu.RLock()
+	e, ok := o.m[id]
+	o.mu.RUnlock()
+	if ok && time.Since(e.loaded) < o.ttl {
+		return e, nil
+	}
+	org, err := auth.GetOrganization(ctx, o.pool, id)
+	if errors.Is(err, auth.ErrNotFound) {
+		return e, errUnauthorized
+	}
+	if err != nil {
+		return e, problem.Unavailable("cannot load the organisation right now; retry shortly", 1)
+	}
+	e = orgEntry{autoRegister: org.Settings.AutoRegisterSensors, ttn: DefaultTTNFields, loaded: time.Now()}
+	if t := org.Settings.TTN; t != nil {
+		if len(t.Temperature) > 0 {
+			e.ttn.Temperature = t.Temperature
+		}
+		if len(t.Humidity) > 0 {
+			e.ttn.Humidity = t.Humidity
+		}
+		if len(t.Battery) > 0 {
+			e.ttn.Battery = t.Battery
+		}
+	}
+	o.mu.Lock()
+	o.m[id] = e
+	o.mu.Unlock()
+	return e, nil
+}
+
+// SensorsChanged drops the cached sensors of an organisation, after sensors
+// were added, reassigned or retired through the API.
+func (s *Service) SensorsChanged(orgID string) { s.sensors.Forget(orgID) }
