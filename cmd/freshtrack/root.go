@@ -51,6 +51,7 @@ each command's --help; flags win over the environment.`,
 		newOrgCmd(e),
 		newAPIKeyCmd(e),
 		newDemoCmd(e),
+		newBenchCmd(e),
 		newVersionCmd(e),
 	)
 	return root

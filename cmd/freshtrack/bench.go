@@ -1,0 +1,150 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+
+	"github.com/freshtrack/freshtrack/bench"
+)
+
+func newBenchCmd(e env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure ingest, queries and alerting on this machine",
+		Long: `Bench runs FreshTrack's load benchmarks against the database in DATABASE_URL
+(migrated first with 'freshtrack migrate up'), in a scratch organisation.
+See bench/README.md for the workloads and the latest numbers.`,
+	}
+	cmd.AddCommand(newBenchIngestCmd(e), newBenchSeedCmd(e))
+	return cmd
+}
+
+func newBenchSeedCmd(e env) *cobra.Command {
+	var o bench.SeedOptions
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "seed",
+		Short: "Generate a realistic history with COPY for the query benchmarks",
+		Long: `Seed creates an organisation with --sensors units (one sensor each) in sites of
+--units-per-site, and loads --days of readings every --interval straight into
+readings with COPY, then materialises the downsampled series. The default,
+2000 sensors × 14 days × one reading a minute, is about 40 million rows.`,
+		Args: cobra.NoArgs,
+	}
+	cfg := dbCommand(e, cmd)
+	f := cmd.Flags()
+	f.IntVar(&o.Sensors, "sensors", 2000, "sensors (one per unit)")
+	f.IntVar(&o.UnitsPerSite, "units-per-site", 200, "units per site")
+	f.IntVar(&o.Days, "days", 14, "days of history ending now")
+	f.DurationVar(&o.Interval, "interval", time.Minute, "time between a sensor's readings")
+	f.IntVar(&o.Connections, "connections", 2, "connections loading in parallel")
+	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := cfg.Load(cmd.Flags(), e.getenv); err != nil {
+			return err
+		}
+		o.DatabaseURL = cfg.DatabaseURL
+		o.Logger = newLogger(cfg, e.stderr)
+		if p := progressWriter(e); p != nil {
+			o.Progress = p
+		}
+		res, err := bench.Seed(cmd.Context(), o)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			return printJSON(e, res)
+		}
+		fmt.Fprintf(e.stdout, "seeded %d readings (%d sensors, %s to %s) in %.1fs (%.0f rows/s); rollups in %.1fs\norganisation %s, sites %v\n",
+			res.Rows, res.Sensors, res.From, res.To, res.LoadSeconds, res.RowsPerSec, res.RollupSeconds, res.OrgID, res.SiteIDs)
+		return nil
+	}
+	return cmd
+}
+
+// progressWriter is stderr when it is a terminal, else nothing.
+func progressWriter(e env) *os.File {
+	if f, ok := e.stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+		return f
+	}
+	return nil
+}
+
+func newBenchIngestCmd(e env) *cobra.Command {
+	var o bench.IngestOptions
+	var asJSON bool
+	var out string
+	cmd := &cobra.Command{
+		Use:   "ingest",
+		Short: "Post a simulated fleet's readings and compare with the raw COPY ceiling",
+		Long: `Ingest simulates a fleet: --sensors devices each reporting every --interval,
+sent --batch readings per request with --concurrency requests in flight, --rows
+readings per run (or until --duration). Request bodies are encoded before the
+clock starts. Without --target it starts 'freshtrack serve' as a child process on
+loopback, so the server's CPU and peak memory are measured apart from the
+generator's.
+
+With --ceiling each ingest run is preceded by a run that loads the same rows
+with plain pgx CopyFrom (as many connections as the server's writers, the same
+rows per COPY) into a scratch table shaped exactly like readings; the summary's
+headline is the median of ingest rows/s ÷ ceiling rows/s.`,
+		Args: cobra.NoArgs,
+	}
+	cfg := dbCommand(e, cmd)
+	f := cmd.Flags()
+	f.IntVar(&o.Sensors, "sensors", 1000, "fleet size")
+	f.DurationVar(&o.Interval, "interval", time.Minute, "each sensor's reporting period")
+	f.IntVar(&o.Batch, "batch", 500, "readings per request")
+	f.IntVar(&o.Concurrency, "concurrency", 32, "requests in flight")
+	f.IntVar(&o.Rows, "rows", 500_000, "readings per run")
+	f.DurationVar(&o.Duration, "duration", 0, "stop each run after this long (0: when --rows are sent)")
+	f.Float64Var(&o.Rate, "rate", 0, "pace requests to this many readings/s (0: as fast as answered)")
+	f.IntVar(&o.Runs, "runs", 1, "ingest runs (each after a ceiling run with --ceiling)")
+	f.BoolVar(&o.Ceiling, "ceiling", false, "also measure plain CopyFrom of the same rows, alternating")
+	f.StringVar(&o.Target, "target", "", "base URL of a running server (default: start one)")
+	f.IntVar(&o.Writers, "writers", 2, "the server's ingest writers (and the ceiling's connections)")
+	f.IntVar(&o.FlushRows, "flush-rows", 5000, "the server's rows per flush (and the ceiling's rows per COPY)")
+	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	f.StringVar(&out, "out", "", "also write the JSON result to this file")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := cfg.Load(cmd.Flags(), e.getenv); err != nil {
+			return err
+		}
+		o.DatabaseURL = cfg.DatabaseURL
+		o.Logger = newLogger(cfg, e.stderr)
+		if p := progressWriter(e); p != nil {
+			o.Progress = p
+		}
+		res, err := bench.RunIngest(cmd.Context(), o)
+		if err != nil {
+			return err
+		}
+		if out != "" {
+			if err := writeJSONFile(out, res); err != nil {
+				return err
+			}
+		}
+		if asJSON {
+			return printJSON(e, res)
+		}
+		return bench.WriteIngestSummary(e.stdout, res)
+	}
+	return cmd
+}
+
+func writeJSONFile(path string, v any) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
