@@ -10,7 +10,7 @@ db=$(scripts/pg.sh database freshtrack "${DATABASE_URL:-}")
 export DATABASE_URL="$db" FRESHTRACK_ADDR="$addr"
 $bin migrate up >/dev/null
 
-$bin serve &
+$bin serve --dev-auth &
 serve_pid=$!
 sim_pid=
 stop() {
@@ -23,7 +23,7 @@ trap stop INT TERM EXIT
 
 # The demo waits for /readyz, creates its organisation, prints the API key and
 # a ready-to-paste curl line, then posts a reading per sensor every 10s.
-$bin demo --simulate --target "http://$addr" --interval "${DEMO_INTERVAL:-10s}" &
+$bin demo --simulate --dev-tokens --target "http://$addr" --interval "${DEMO_INTERVAL:-10s}" &
 sim_pid=$!
 
 echo "freshtrack: serving on http://$addr (metrics: http://$addr/metrics); Ctrl-C stops" >&2

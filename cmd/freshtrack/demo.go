@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/freshtrack/freshtrack/auth"
 	"github.com/freshtrack/freshtrack/demo"
 )
 
@@ -25,13 +26,16 @@ openings, and one fridge ("Prep fridge 2") that slowly warms into an excursion.`
 	cfg := dbCommand(e, cmd)
 	var sensors int
 	var asJSON, simulate bool
-	var target string
+	var target, devKey string
 	var interval time.Duration
+	var devTokens bool
 	cmd.Flags().IntVar(&sensors, "sensors", 12, "number of sensors (at least one per unit)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"org_id","api_key","sensors",...} as JSON`)
 	cmd.Flags().BoolVar(&simulate, "simulate", false, "keep posting realistic readings to --target")
 	cmd.Flags().StringVar(&target, "target", "http://127.0.0.1:8080", "base URL of a running freshtrack serve")
 	cmd.Flags().DurationVar(&interval, "interval", 10*time.Second, "each sensor's reporting period when simulating")
+	cmd.Flags().BoolVar(&devTokens, "dev-tokens", false, "also mint manager and staff tokens for a --target started with serve --dev-auth, and print curl lines")
+	cmd.Flags().StringVar(&devKey, "dev-auth-key", ".freshtrack/dev-issuer.pem", "the development issuer's key file [$FRESHTRACK_DEV_AUTH_KEY]")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := cfg.Load(cmd.Flags(), e.getenv); err != nil {
 			return err
@@ -45,10 +49,24 @@ openings, and one fridge ("Prep fridge 2") that slowly warms into an excursion.`
 			return err
 		}
 		f, err := demo.Create(cmd.Context(), pool, sensors)
-		pool.Close()
 		if err != nil {
+			pool.Close()
 			return err
 		}
+		var tokens map[auth.Role]string
+		if devTokens {
+			tokens = map[auth.Role]string{}
+			addr := strings.TrimPrefix(strings.TrimPrefix(target, "http://"), "https://")
+			for _, role := range []auth.Role{auth.Manager, auth.Staff} {
+				tok, err := mintDevToken(cmd.Context(), pool, devKey, addr, f.OrgID, role, "", "", 12*time.Hour)
+				if err != nil {
+					pool.Close()
+					return err
+				}
+				tokens[role] = tok
+			}
+		}
+		pool.Close()
 		if asJSON {
 			if err := printJSON(e, f); err != nil {
 				return err
@@ -58,6 +76,12 @@ openings, and one fridge ("Prep fridge 2") that slowly warms into an excursion.`
 				f.OrgID, f.SiteID, len(f.Sensors), len(f.Units), f.APIKey)
 			fmt.Fprintf(e.stdout, "post a reading:\n  curl -s -X POST %s/v1/readings -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n    -d '{\"readings\":[{\"sensor\":\"%s\",\"time\":\"'$(date -u +%%Y-%%m-%%dT%%H:%%M:%%SZ)'\",\"temp_c\":3.4}]}'\n\n",
 				target, f.APIKey, f.Sensors[0])
+			if tokens != nil {
+				fmt.Fprintf(e.stdout, "list the demo units as a manager (token valid 12h):\n  curl -s %s/v1/orgs/%s/units -H 'Authorization: Bearer %s'\n\n", target, f.OrgID, tokens[auth.Manager])
+				fmt.Fprintf(e.stdout, "create a site as the manager:\n  curl -s -X POST %s/v1/orgs/%s/sites -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{\"name\":\"Second kitchen\",\"timezone\":\"Europe/Berlin\"}'\n\n", target, f.OrgID, tokens[auth.Manager])
+				fmt.Fprintf(e.stdout, "staff may not create API keys (403):\n  curl -s -X POST %s/v1/orgs/%s/api-keys -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{\"name\":\"nope\"}'\n\n", target, f.OrgID, tokens[auth.Staff])
+				fmt.Fprintf(e.stdout, "more tokens: freshtrack dev-token --org %s --role viewer|staff|manager|admin|owner\n\n", f.OrgID)
+			}
 		}
 		if !simulate {
 			return nil

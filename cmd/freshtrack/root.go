@@ -52,6 +52,8 @@ each command's --help; flags win over the environment.`,
 		newAPIKeyCmd(e),
 		newDemoCmd(e),
 		newBenchCmd(e),
+		newDevTokenCmd(e),
+		newAuditCmd(e),
 		newVersionCmd(e),
 	)
 	return root

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 
+	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -35,8 +38,31 @@ processes. Serve refuses to start on a schema older than it expects; run
 			return serve(cmd.Context(), &cfg, e, nil)
 		},
 	}
-	cfg.Bind(cmd.Flags(), config.GroupDatabase, config.GroupServe, config.GroupIngest, config.GroupLog)
+	cfg.Bind(cmd.Flags(), config.GroupDatabase, config.GroupServe, config.GroupIngest, config.GroupAuth, config.GroupLog)
 	return cmd
+}
+
+// userVerifier builds the verifier of people's access tokens: the
+// configured OIDC issuer, or with --dev-auth the development issuer that
+// this process serves itself (registered on app). It returns the dev
+// issuer's routes for the OpenAPI document.
+func userVerifier(cfg *config.Config, addr string, pool *pgxpool.Pool, app *fiber.App, log *slog.Logger) (*auth.UserVerifier, []api.Route, error) {
+	if cfg.DevAuth {
+		dev, err := auth.LoadDevIssuer(cfg.DevAuthKey, auth.DevIssuerURL(addr))
+		if err != nil {
+			return nil, nil, err
+		}
+		routes := api.ServeDevIssuer(app, dev)
+		log.Warn("development sign-in enabled: tokens from `freshtrack dev-token` are accepted", "issuer", dev.Issuer())
+		v, err := auth.NewUserVerifier(auth.OIDCConfig{Issuer: dev.Issuer(), Audience: auth.DevAudience, JWKSURL: dev.JWKSURL(), Algorithms: []string{"ES256"}}, pool)
+		return v, routes, err
+	}
+	if cfg.OIDCIssuer == "" {
+		log.Warn("no identity provider configured (FRESHTRACK_OIDC_ISSUER): the people-facing API refuses every request until one is")
+		return nil, nil, nil
+	}
+	v, err := auth.NewUserVerifier(auth.OIDCConfig{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, JWKSURL: cfg.OIDCJWKSURL, Algorithms: cfg.OIDCAlgorithms}, pool)
+	return v, nil, err
 }
 
 // ingestConfig maps configuration onto the ingest service's settings.
@@ -63,7 +89,7 @@ func ingestConfig(cfg *config.Config) ingest.Config {
 func loadServeConfig(e env, args ...string) (*config.Config, error) {
 	var cfg config.Config
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
-	cfg.Bind(fs, config.GroupDatabase, config.GroupServe, config.GroupIngest, config.GroupLog)
+	cfg.Bind(fs, config.GroupDatabase, config.GroupServe, config.GroupIngest, config.GroupAuth, config.GroupLog)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -126,6 +152,9 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 		}
 	}
 
+	if cfg.DevAuth && !auth.IsLoopback(cfg.Addr) {
+		return fmt.Errorf("--dev-auth serves a development identity provider and is refused on %s: listen on a loopback address such as 127.0.0.1:8080", cfg.Addr)
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (set FRESHTRACK_ADDR or --addr)", cfg.Addr, err)
@@ -142,6 +171,19 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 			return err
 		}
 		ingester.Register(app)
+	}
+	if cfg.HasRole(config.RoleAPI) {
+		users, extra, err := userVerifier(cfg, ln.Addr().String(), pool, app, log)
+		if err != nil {
+			return err
+		}
+		deps := api.Deps{Pool: pool, Users: users, Logger: log}
+		if ingester != nil {
+			deps.SensorsChanged = ingester.SensorsChanged
+		}
+		router := api.NewRouter(app, deps)
+		api.RegisterV1(router)
+		router.ServeOpenAPI(buildVersion(), append(extra, api.OperationalRoutes()...)...)
 	}
 	api.NotFound(app)
 

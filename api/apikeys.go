@@ -1,0 +1,160 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/freshtrack/freshtrack/auth"
+	"github.com/freshtrack/freshtrack/internal/problem"
+)
+
+var apiKeySchema = map[string]any{"type": "object", "properties": map[string]any{
+	"id": map[string]any{"type": "string", "format": "uuid"}, "name": map[string]any{"type": "string"},
+	"prefix":     map[string]any{"type": "string", "description": "the key's lookup prefix; the secret is never shown again"},
+	"scopes":     map[string]any{"type": "array", "items": map[string]any{"type": "string", "enum": []string{"ingest", "read"}}},
+	"created_at": map[string]any{"type": "string", "format": "date-time"}, "last_used_at": map[string]any{"type": []string{"string", "null"}, "format": "date-time"},
+	"revoked_at": map[string]any{"type": []string{"string", "null"}, "format": "date-time"},
+	"key":        map[string]any{"type": "string", "description": "the whole key: only in the answer to POST"},
+}}
+
+type apiKeyOut struct {
+	ID         string   `json:"id"`
+	Name       string   `json:"name"`
+	Prefix     string   `json:"prefix"`
+	Scopes     []string `json:"scopes"`
+	CreatedAt  any      `json:"created_at"`
+	LastUsedAt any      `json:"last_used_at"`
+	RevokedAt  any      `json:"revoked_at"`
+	Key        string   `json:"key,omitempty"`
+}
+
+func keyOut(k auth.APIKey) apiKeyOut {
+	return apiKeyOut{ID: k.ID, Name: k.Name, Prefix: "ftk_" + k.Prefix, Scopes: k.Scopes, CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt, RevokedAt: k.RevokedAt}
+}
+
+func (r *Router) registerAPIKeys() {
+	base := "/v1/orgs/:org/api-keys"
+	find := func(c *fiber.Ctx) (auth.APIKey, error) {
+		keys, err := auth.ListAPIKeys(c.UserContext(), r.deps.Pool, OrgOf(c))
+		if err != nil {
+			return auth.APIKey{}, err
+		}
+		for _, k := range keys {
+			if k.ID == c.Params("id") {
+				return k, nil
+			}
+		}
+		return auth.APIKey{}, problem.NotFound("API key")
+	}
+	r.Handle(Route{Method: "GET", Path: base, Summary: "List API keys (prefixes only)", Tag: "api-keys", Perm: auth.PermRead,
+		Response: map[string]any{"type": "object", "properties": map[string]any{"items": map[string]any{"type": "array", "items": apiKeySchema}}}},
+		func(c *fiber.Ctx) error {
+			keys, err := auth.ListAPIKeys(c.UserContext(), r.deps.Pool, OrgOf(c))
+			if err != nil {
+				return err
+			}
+			out := make([]apiKeyOut, len(keys))
+			for i, k := range keys {
+				out[i] = keyOut(k)
+			}
+			return c.JSON(fiber.Map{"items": out, "next_cursor": nil})
+		})
+	r.Handle(Route{Method: "POST", Path: base, Summary: "Create an API key; the answer shows the key once", Tag: "api-keys", Perm: auth.PermAdminister,
+		Success: fiber.StatusCreated, Response: apiKeySchema,
+		Request: map[string]any{"type": "object", "required": []string{"name"}, "additionalProperties": false, "properties": map[string]any{
+			"name": map[string]any{"type": "string", "minLength": 1, "maxLength": 200}, "scopes": map[string]any{"type": "array", "items": map[string]any{"type": "string", "enum": []string{"ingest", "read"}}}}},
+		Example: func(map[string]string) map[string]any { return map[string]any{"name": "gateway 7"} }},
+		func(c *fiber.Ctx) error {
+			body, err := decodeBody(c)
+			if err != nil {
+				return err
+			}
+			var p auth.CreateAPIKeyParams
+			for k, raw := range body {
+				switch k {
+				case "name":
+					if json.Unmarshal(raw, &p.Name) != nil {
+						return problem.Validation(problem.FieldError{Field: "name", Reason: "must be a string"})
+					}
+				case "scopes":
+					if json.Unmarshal(raw, &p.Scopes) != nil {
+						return problem.Validation(problem.FieldError{Field: "scopes", Reason: "must be a list of ingest, read"})
+					}
+				default:
+					return problem.Validation(problem.FieldError{Field: k, Reason: "is not a field of an API key"})
+				}
+			}
+			p.OrgID, p.Actor = OrgOf(c), Actor(c)
+			uid := UserOf(c).ID
+			p.CreatedBy = &uid
+			created, err := auth.CreateAPIKey(c.UserContext(), r.deps.Pool, p)
+			var ve *auth.ValidationError
+			if errors.As(err, &ve) {
+				return problem.Validation(problem.FieldError{Field: ve.Field, Reason: ve.Reason})
+			}
+			if err != nil {
+				return err
+			}
+			out := keyOut(created.APIKey)
+			out.Key = created.Key
+			return c.Status(fiber.StatusCreated).JSON(out)
+		})
+	r.Handle(Route{Method: "GET", Path: base + "/:id", Summary: "Get an API key (prefix only)", Tag: "api-keys", Perm: auth.PermRead, Response: apiKeySchema},
+		func(c *fiber.Ctx) error {
+			k, err := find(c)
+			if err != nil {
+				return err
+			}
+			return c.JSON(keyOut(k))
+		})
+	r.Handle(Route{Method: "PATCH", Path: base + "/:id", Summary: "Rename an API key", Tag: "api-keys", Perm: auth.PermAdminister, Response: apiKeySchema,
+		Request: map[string]any{"type": "object", "required": []string{"name"}, "additionalProperties": false, "properties": map[string]any{"name": map[string]any{"type": "string", "minLength": 1, "maxLength": 200}}},
+		Example: func(map[string]string) map[string]any { return map[string]any{"name": "gateway 8"} }},
+		func(c *fiber.Ctx) error {
+			body, err := decodeBody(c)
+			if err != nil {
+				return err
+			}
+			var name string
+			if raw, ok := body["name"]; !ok || json.Unmarshal(raw, &name) != nil || strings.TrimSpace(name) == "" || len(strings.TrimSpace(name)) > 200 {
+				return problem.Validation(problem.FieldError{Field: "name", Reason: "must be 1 to 200 characters"})
+			}
+			for k := range body {
+				if k != "name" {
+					return problem.Validation(problem.FieldError{Field: k, Reason: "is not a field of an API key"})
+				}
+			}
+			if _, err := find(c); err != nil {
+				return err
+			}
+			err = r.tx(c.UserContext(), func(tx pgx.Tx) error {
+				if _, err := tx.Exec(c.UserContext(), `UPDATE api_keys SET name = $3 WHERE org_id = $1 AND id = $2`, OrgOf(c), c.Params("id"), strings.TrimSpace(name)); err != nil {
+					return err
+				}
+				return audit(c, tx, "api_key.rename", "api_key", c.Params("id"), body)
+			})
+			if err != nil {
+				return err
+			}
+			k, err := find(c)
+			if err != nil {
+				return err
+			}
+			return c.JSON(keyOut(k))
+		})
+	r.Handle(Route{Method: "DELETE", Path: base + "/:id", Summary: "Revoke an API key; devices using it are refused within seconds", Tag: "api-keys", Perm: auth.PermAdminister, Success: fiber.StatusNoContent},
+		func(c *fiber.Ctx) error {
+			err := auth.RevokeAPIKey(c.UserContext(), r.deps.Pool, OrgOf(c), c.Params("id"), Actor(c))
+			if errors.Is(err, auth.ErrNotFound) {
+				return problem.NotFound("API key")
+			}
+			if err != nil {
+				return err
+			}
+			return c.SendStatus(fiber.StatusNoContent)
+		})
+}

@@ -1,0 +1,46 @@
+package api
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/freshtrack/freshtrack/auth"
+)
+
+// ServeDevIssuer registers the development OIDC issuer's discovery document
+// and key set on app and returns their routes for the OpenAPI document.
+func ServeDevIssuer(app *fiber.App, dev *auth.DevIssuer) []Route {
+	disc := Route{Method: "GET", Path: auth.DevIssuerPath + "/.well-known/openid-configuration", Summary: "Development OIDC discovery (serve --dev-auth only)", Tag: "dev-auth", Public: true}
+	jwks := Route{Method: "GET", Path: auth.DevIssuerPath + "/.well-known/jwks.json", Summary: "Development OIDC key set (serve --dev-auth only)", Tag: "dev-auth", Public: true}
+	app.Get(disc.Path, func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		return c.Send(dev.Discovery())
+	})
+	app.Get(jwks.Path, func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		return c.Send(dev.JWKS())
+	})
+	return []Route{disc, jwks}
+}
+
+var ingestAnswer = map[string]any{"type": "object", "properties": map[string]any{
+	"accepted": map[string]any{"type": "integer"}, "duplicates": map[string]any{"type": "integer"},
+	"rejected": map[string]any{"type": "array", "items": map[string]any{"type": "object", "properties": map[string]any{
+		"index": map[string]any{"type": "integer"}, "reason": map[string]any{"type": "string"}}}},
+}}
+
+// OperationalRoutes documents the routes registered outside the router:
+// health, readiness, metrics and the device ingest endpoints.
+func OperationalRoutes() []Route {
+	return []Route{
+		{Method: "GET", Path: "/healthz", Summary: "The process is alive", Tag: "operations", Public: true},
+		{Method: "GET", Path: "/readyz", Summary: "Database reachable, schema current, storage mode (503 when not ready)", Tag: "operations", Public: true},
+		{Method: "GET", Path: "/metrics", Summary: "Prometheus metrics", Tag: "operations", Public: true},
+		{Method: "POST", Path: "/v1/readings", Summary: "Post a batch of readings (JSON, NDJSON, gzip); answered after the readings are durable", Tag: "ingest",
+			Request: map[string]any{"type": "object", "required": []string{"readings"}, "properties": map[string]any{"readings": map[string]any{"type": "array", "items": map[string]any{
+				"type": "object", "required": []string{"sensor", "time", "temp_c"}, "properties": map[string]any{
+					"sensor": map[string]any{"type": "string"}, "time": map[string]any{"type": []string{"string", "number"}, "description": "RFC 3339 or unix milliseconds"},
+					"temp_c": map[string]any{"type": "number"}, "humidity": map[string]any{"type": "number"}, "battery": map[string]any{"type": "number"}}}}}},
+			Response: ingestAnswer},
+		{Method: "POST", Path: "/v1/ingest/ttn", Summary: "The Things Network v3 webhook uplink", Tag: "ingest", Response: ingestAnswer},
+	}
+}

@@ -1,0 +1,109 @@
+package api
+
+import (
+	"encoding/json"
+	"regexp"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+var fiberParam = regexp.MustCompile(`:([a-zA-Z_]+)`)
+
+// OpenAPIPath turns a Fiber pattern into an OpenAPI path.
+func OpenAPIPath(p string) string { return fiberParam.ReplaceAllString(p, "{$1}") }
+
+var problemSchema = map[string]any{"type": "object", "properties": map[string]any{
+	"type": map[string]any{"type": "string"}, "title": map[string]any{"type": "string"}, "status": map[string]any{"type": "integer"},
+	"detail": map[string]any{"type": "string"},
+	"errors": map[string]any{"type": "array", "items": map[string]any{"type": "object", "properties": map[string]any{
+		"field": map[string]any{"type": "string"}, "reason": map[string]any{"type": "string"}}}},
+}}
+
+// OpenAPI builds the OpenAPI 3.1 document of every route registered
+// through the router plus the extra (non-router) routes given.
+func (r *Router) OpenAPI(version string, extra ...Route) map[string]any {
+	paths := map[string]any{}
+	for _, rt := range append(append([]Route{}, r.routes...), extra...) {
+		p := OpenAPIPath(rt.Path)
+		item, _ := paths[p].(map[string]any)
+		if item == nil {
+			item = map[string]any{}
+			paths[p] = item
+		}
+		op := map[string]any{"summary": rt.Summary, "tags": []string{rt.Tag}, "operationId": operationID(rt)}
+		var params []any
+		for _, m := range fiberParam.FindAllStringSubmatch(rt.Path, -1) {
+			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
+		}
+		for _, q := range rt.Params {
+			params = append(params, map[string]any{"name": q.Name, "in": "query", "description": q.Description, "schema": q.Schema})
+		}
+		if len(params) > 0 {
+			op["parameters"] = params
+		}
+		if rt.Request != nil {
+			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": rt.Request}}}
+		}
+		resp := map[string]any{"description": "success"}
+		if rt.Response != nil {
+			resp["content"] = map[string]any{"application/json": map[string]any{"schema": rt.Response}}
+		}
+		problemResp := func(d string) map[string]any {
+			return map[string]any{"description": d, "content": map[string]any{"application/problem+json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Problem"}}}}
+		}
+		responses := map[string]any{itoa(rt.Success): resp, "400": problemResp("invalid request; errors names each field")}
+		if !rt.Public {
+			responses["401"] = problemResp("missing or invalid credentials")
+		}
+		if rt.Perm != "" {
+			responses["403"] = problemResp("your role lacks the permission " + string(rt.Perm))
+			responses["404"] = problemResp("not found, or not in your organisation")
+		}
+		op["responses"] = responses
+		if !rt.Public {
+			if rt.Tag == "ingest" {
+				op["security"] = []any{map[string]any{"apiKey": []any{}}}
+			} else {
+				op["security"] = []any{map[string]any{"bearer": []any{}}}
+			}
+		} else {
+			op["security"] = []any{}
+		}
+		if rt.Perm != "" {
+			op["x-freshtrack-permission"] = rt.Perm
+		}
+		item[strings.ToLower(rt.Method)] = op
+	}
+	return map[string]any{
+		"openapi": "3.1.0",
+		"info": map[string]any{"title": "FreshTrack API", "version": version,
+			"description": "Cold-chain food safety: sensor ingest, alerts, dashboards and HACCP reports. Errors are RFC 9457 problem+json."},
+		"paths": paths,
+		"components": map[string]any{
+			"schemas": map[string]any{"Problem": problemSchema},
+			"securitySchemes": map[string]any{
+				"bearer": map[string]any{"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "an OIDC access token (also accepted as x-stack-access-token)"},
+				"apiKey": map[string]any{"type": "http", "scheme": "bearer", "description": "a device API key ftk_... (also accepted as X-API-Key)"},
+			},
+		},
+	}
+}
+
+func operationID(rt Route) string {
+	s := strings.ToLower(rt.Method) + strings.NewReplacer("/v1/", "", "/", "_", ":", "", "-", "_").Replace(rt.Path)
+	return strings.Trim(s, "_")
+}
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
+
+// ServeOpenAPI registers GET /v1/openapi.json.
+func (r *Router) ServeOpenAPI(version string, extra ...Route) {
+	spec := Route{Method: "GET", Path: "/v1/openapi.json", Summary: "This OpenAPI document", Tag: "meta", Public: true}
+	r.Handle(spec, func(c *fiber.Ctx) error {
+		return c.JSON(r.OpenAPI(version, extra...))
+	})
+}

@@ -1,0 +1,173 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/freshtrack/freshtrack/auth"
+	"github.com/freshtrack/freshtrack/internal/problem"
+)
+
+var unitKinds = []string{"fridge", "freezer", "hot_holding", "walk_in", "blast_chiller", "display", "ambient", "other"}
+
+func name(doc string) field {
+	return field{json: "name", kind: kText, required: true, maxLen: 200, doc: doc}
+}
+
+// resources are the organisation's REST collections handled generically.
+func (r *Router) resources() []*resource {
+	sensorsChanged := func(c *fiber.Ctx, org string) {
+		if r.deps.SensorsChanged != nil {
+			r.deps.SensorsChanged(org)
+		}
+	}
+	return []*resource{
+		{
+			path: "sites", singular: "site", table: "sites", write: auth.PermManage,
+			fields: []field{
+				name("site name"),
+				{json: "timezone", kind: kTimezone, required: true, doc: "the site's IANA time zone; reports use its local days"},
+				{json: "address", kind: kText, maxLen: 500, nullable: true},
+			},
+			blocks: []dependent{{"units", "site_id", "units"}, {"areas", "site_id", "areas"}},
+			example: func(ids map[string]string) map[string]any {
+				return map[string]any{"name": "Harbour Kitchen", "timezone": "Europe/Lisbon"}
+			},
+		},
+		{
+			path: "areas", singular: "area", table: "areas", write: auth.PermManage, filters: []string{"site_id"},
+			fields: []field{
+				{json: "site_id", kind: kRef, ref: "site", required: true},
+				name("area name, e.g. Kitchen or Storage"),
+			},
+			example: func(ids map[string]string) map[string]any {
+				return map[string]any{"site_id": ids["site"], "name": "Cold room"}
+			},
+		},
+		{
+			path: "units", singular: "unit", table: "units", write: auth.PermManage, filters: []string{"site_id", "area_id", "kind"},
+			fields: []field{
+				{json: "site_id", kind: kRef, ref: "site", required: true},
+				{json: "area_id", kind: kRef, ref: "area", nullable: true},
+				name("unit name, e.g. Prep fridge 2"),
+				{json: "kind", kind: kEnum, enum: unitKinds, required: true},
+				{json: "safe_min_c", kind: kNumber, required: true, min: num(-100), max: num(200), doc: "lowest safe temperature, °C"},
+				{json: "safe_max_c", kind: kNumber, required: true, min: num(-100), max: num(200), doc: "highest safe temperature, °C"},
+			},
+			checks: map[string]problem.FieldError{"units_check": {Field: "safe_max_c", Reason: "must be greater than safe_min_c"}},
+			blocks: []dependent{{"alerts", "unit_id", "alerts"}},
+			example: func(ids map[string]string) map[string]any {
+				return map[string]any{"site_id": ids["site"], "name": "Line fridge", "kind": "fridge", "safe_min_c": 0, "safe_max_c": 5}
+			},
+		},
+		{
+			path: "sensors", singular: "sensor", table: "sensors", idCol: "public_id", keyCol: "id", write: auth.PermManage,
+			filters: []string{"unit_id"}, softDelete: "retired_at", afterWrite: sensorsChanged,
+			fields: []field{
+				{json: "external_id", kind: kText, required: true, maxLen: 128, doc: "the device's serial or TTN dev_eui, unique in the organisation"},
+				{json: "unit_id", kind: kRef, ref: "unit", nullable: true, doc: "the unit it measures; null while unassigned"},
+				{json: "name", kind: kText, maxLen: 200, nullable: true},
+				{json: "model", kind: kText, maxLen: 200, nullable: true},
+				{json: "last_seen_at", kind: kTime, readOnly: true},
+				{json: "battery", kind: kNumber, readOnly: true},
+			},
+			example: func(ids map[string]string) map[string]any {
+				return map[string]any{"external_id": "EUI-" + ids["nonce"], "unit_id": ids["unit"], "model": "LHT65N"}
+			},
+		},
+		{
+			path: "alert-rules", singular: "alert rule", table: "alert_rules", write: auth.PermManage, filters: []string{"unit_id", "kind"},
+			fields: []field{
+				{json: "unit_id", kind: kRef, ref: "unit", nullable: true, doc: "the unit this rule applies to; null for an organisation default for unit_kind"},
+				{json: "unit_kind", kind: kEnum, enum: unitKinds, nullable: true},
+				{json: "kind", kind: kEnum, enum: []string{"temp_high", "temp_low", "sensor_offline", "battery_low"}, required: true},
+				{json: "threshold", kind: kNumber, required: true, min: num(-100), max: num(1440), doc: "°C for temperature rules, minutes for sensor_offline, percent for battery_low"},
+				{json: "confirm_seconds", kind: kInt, min: num(0), max: num(86400), doc: "how long the condition must hold before an alert opens"},
+				{json: "hysteresis", kind: kNumber, min: num(0), max: num(50)},
+				{json: "severity", kind: kEnum, enum: []string{"info", "warning", "critical"}},
+				{json: "auto_resolve", kind: kBool},
+				{json: "enabled", kind: kBool},
+			},
+			checks: map[string]problem.FieldError{"alert_rules_check": {Field: "unit_id", Reason: "set unit_id, or unit_kind for an organisation default"}},
+			blocks: []dependent{{"alerts", "rule_id", "alerts"}},
+			example: func(ids map[string]string) map[string]any {
+				return map[string]any{"unit_id": ids["unit"], "kind": "temp_high", "threshold": 5, "confirm_seconds": 900}
+			},
+		},
+		{
+			path: "escalation-policies", singular: "escalation policy", table: "escalation_policies", write: auth.PermManage, filters: []string{"site_id"},
+			fields: []field{
+				{json: "site_id", kind: kRef, ref: "site", nullable: true, doc: "the site; null for the organisation default"},
+				name("policy name"),
+				{json: "steps", kind: kJSON, required: true, validate: validateSteps,
+					doc: `ordered steps: [{"after_minutes":0,"channels":["sms"],"roles":["staff"],"contact_ids":[]}, ...]`},
+			},
+			example: func(ids map[string]string) map[string]any {
+				return map[string]any{"site_id": ids["site"], "name": "Night shift", "steps": []any{map[string]any{"after_minutes": 0, "channels": []string{"sms"}, "roles": []string{"staff"}}}}
+			},
+		},
+		{
+			path: "contacts", singular: "contact", table: "contacts", write: auth.PermManage, filters: []string{"site_id"},
+			fields: []field{
+				name("contact name"),
+				{json: "site_id", kind: kRef, ref: "site", nullable: true},
+				{json: "phone", kind: kPhone, nullable: true},
+				{json: "email", kind: kEmail, nullable: true},
+				{json: "role", kind: kEnum, enum: []string{"viewer", "staff", "manager", "admin", "owner"}, doc: "who this contact is for escalation steps"},
+				{json: "on_shift", kind: kBool},
+			},
+			checks: map[string]problem.FieldError{"contacts_check": {Field: "phone", Reason: "a contact needs a phone or an email"}},
+			example: func(ids map[string]string) map[string]any {
+				return map[string]any{"name": "Sam Cook", "phone": "+4915112345678", "email": "sam@example.com", "role": "staff"}
+			},
+		},
+	}
+}
+
+// validateSteps checks an escalation policy's steps.
+func validateSteps(raw json.RawMessage) string {
+	var steps []struct {
+		AfterMinutes *float64 `json:"after_minutes"`
+		Channels     []string `json:"channels"`
+		Roles        []string `json:"roles"`
+		ContactIDs   []string `json:"contact_ids"`
+	}
+	if err := json.Unmarshal(raw, &steps); err != nil {
+		return "must be an array of steps {after_minutes, channels, roles, contact_ids}"
+	}
+	if len(steps) == 0 || len(steps) > 20 {
+		return "must have 1 to 20 steps"
+	}
+	prev := -1.0
+	for i, s := range steps {
+		switch {
+		case s.AfterMinutes == nil || *s.AfterMinutes < 0 || *s.AfterMinutes > 7*24*60:
+			return fmt.Sprintf("step %d: after_minutes must be 0 to 10080", i)
+		case *s.AfterMinutes < prev:
+			return fmt.Sprintf("step %d: after_minutes must not be before the previous step's", i)
+		case len(s.Channels) == 0:
+			return fmt.Sprintf("step %d: channels must list sms and/or email", i)
+		case len(s.Roles) == 0 && len(s.ContactIDs) == 0:
+			return fmt.Sprintf("step %d: give roles or contact_ids to notify", i)
+		}
+		for _, ch := range s.Channels {
+			if ch != "sms" && ch != "email" {
+				return fmt.Sprintf("step %d: channel %q is not sms or email", i, ch)
+			}
+		}
+		for _, role := range s.Roles {
+			if auth.Role(role).Rank() == 0 {
+				return fmt.Sprintf("step %d: %q is not a role", i, role)
+			}
+		}
+		for _, id := range s.ContactIDs {
+			if !validUUID(id) {
+				return fmt.Sprintf("step %d: contact id %q is not a UUID", i, id)
+			}
+		}
+		prev = *s.AfterMinutes
+	}
+	return ""
+}

@@ -1,0 +1,194 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/freshtrack/freshtrack/auth"
+	"github.com/freshtrack/freshtrack/internal/problem"
+)
+
+// Route describes one registered route, for the OpenAPI document and the
+// route × role tests.
+type Route struct {
+	Method string
+	// Path is the Fiber pattern, e.g. /v1/orgs/:org/sites/:id.
+	Path    string
+	Summary string
+	Tag     string
+	// Perm is the permission needed inside the organisation; empty for
+	// routes outside one (they still need a signed-in user unless Public).
+	Perm   auth.Permission
+	Public bool
+	// Success is the status of a successful call.
+	Success int
+	// Request and Response are JSON Schemas (nil: none).
+	Request  map[string]any
+	Response map[string]any
+	// Params are the query parameters a route reads.
+	Params []Param
+	// Example builds a valid request body for tests; nil for none.
+	Example func(ids map[string]string) map[string]any
+}
+
+// Param is a query parameter.
+type Param struct {
+	Name        string
+	Description string
+	Schema      map[string]any
+}
+
+// Deps are what the v1 API needs.
+type Deps struct {
+	Pool   *pgxpool.Pool
+	Users  *auth.UserVerifier
+	Logger *slog.Logger
+	// SensorsChanged, when set, is told after sensors of an organisation
+	// were changed (ingest drops its cache of them).
+	SensorsChanged func(orgID string)
+}
+
+// Router registers routes on a Fiber app and remembers them.
+type Router struct {
+	app    *fiber.App
+	deps   Deps
+	routes []Route
+}
+
+// NewRouter returns a router for app.
+func NewRouter(app *fiber.App, d Deps) *Router {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	return &Router{app: app, deps: d}
+}
+
+// Routes returns every route registered through the router.
+func (r *Router) Routes() []Route { return r.routes }
+
+// Handle registers a route. Routes under /v1/orgs/:org get the membership
+// check and the permission check before h runs.
+func (r *Router) Handle(rt Route, h fiber.Handler) {
+	if rt.Success == 0 {
+		rt.Success = fiber.StatusOK
+	}
+	r.routes = append(r.routes, rt)
+	var chain []fiber.Handler
+	if !rt.Public {
+		chain = append(chain, r.authenticate)
+	}
+	if strings.HasPrefix(rt.Path, "/v1/orgs/:org") {
+		chain = append(chain, r.member(rt.Perm))
+	}
+	chain = append(chain, h)
+	r.app.Add(rt.Method, rt.Path, chain...)
+}
+
+// Locals keys.
+const (
+	localUser = "freshtrack.user"
+	localOrg  = "freshtrack.org"
+	localRole = "freshtrack.role"
+)
+
+// UserOf is the signed-in user of a request.
+func UserOf(c *fiber.Ctx) auth.User { u, _ := c.Locals(localUser).(auth.User); return u }
+
+// OrgOf is the organisation a request is scoped to.
+func OrgOf(c *fiber.Ctx) string { s, _ := c.Locals(localOrg).(string); return s }
+
+// RoleOf is the caller's role in the request's organisation.
+func RoleOf(c *fiber.Ctx) auth.Role { r, _ := c.Locals(localRole).(auth.Role); return r }
+
+// Actor is the audit-log actor of a request.
+func Actor(c *fiber.Ctx) string { return "user:" + UserOf(c).ID }
+
+var errNoToken = &problem.Problem{
+	Type: problem.TypeBase + "unauthorized", Title: "Unauthorized", Status: fiber.StatusUnauthorized,
+	Detail: "sign in and send the access token as 'Authorization: Bearer <token>' or 'x-stack-access-token'",
+}
+
+func (r *Router) authenticate(c *fiber.Ctx) error {
+	tok := c.Get("x-stack-access-token")
+	if tok == "" {
+		if h := c.Get(fiber.HeaderAuthorization); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+			tok = strings.TrimSpace(h[7:])
+		}
+	}
+	if tok == "" || r.deps.Users == nil {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="freshtrack"`)
+		return errNoToken
+	}
+	u, err := r.deps.Users.Verify(c.UserContext(), tok)
+	if errors.Is(err, auth.ErrBadToken) {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="freshtrack", error="invalid_token"`)
+		p := *errNoToken
+		p.Detail = "the access token is invalid or expired"
+		return &p
+	}
+	if err != nil {
+		r.deps.Logger.Warn("cannot verify access token", "err", err)
+		return problem.Unavailable("cannot verify the access token right now; retry shortly", 2)
+	}
+	c.Locals(localUser, u)
+	return c.Next()
+}
+
+// member checks that the caller belongs to the organisation in the path and
+// has perm. Not a member, a deleted organisation and a malformed id all
+// answer 404, exactly like an organisation that does not exist.
+func (r *Router) member(perm auth.Permission) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		org := c.Params("org")
+		if !validUUID(org) {
+			return problem.NotFound("organisation")
+		}
+		var role auth.Role
+		err := r.deps.Pool.QueryRow(c.UserContext(), `
+			SELECT m.role FROM memberships m JOIN organizations o ON o.id = m.org_id
+			 WHERE m.org_id = $1 AND m.user_id = $2 AND o.deleted_at IS NULL`, org, UserOf(c).ID).Scan(&role)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return problem.NotFound("organisation")
+		}
+		if err != nil {
+			return err
+		}
+		if perm != "" && !role.Can(perm) {
+			return problem.New(fiber.StatusForbidden, "forbidden", "Forbidden",
+				"your role ("+string(role)+") may not do this; it needs "+string(auth.Matrix[perm])+" or above")
+		}
+		c.Locals(localOrg, org)
+		c.Locals(localRole, role)
+		return c.Next()
+	}
+}
+
+func validUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, ch := range s {
+		switch i {
+		case 8, 13, 18, 23:
+			if ch != '-' {
+				return false
+			}
+		default:
+			if !(ch >= '0' && ch <= '9' || ch >= 'a' && ch <= 'f' || ch >= 'A' && ch <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// tx runs fn in a transaction.
+func (r *Router) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, r.deps.Pool, fn)
+}

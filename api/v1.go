@@ -1,0 +1,12 @@
+package api
+
+// RegisterV1 registers the people-facing v1 API: organisations, members,
+// API keys, the organisation's resources and the OpenAPI document.
+func RegisterV1(r *Router) {
+	r.registerOrgs()
+	r.registerMembers()
+	r.registerAPIKeys()
+	for _, res := range r.resources() {
+		r.register(res)
+	}
+}

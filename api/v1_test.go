@@ -1,0 +1,438 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/freshtrack/freshtrack/api"
+	"github.com/freshtrack/freshtrack/auth"
+	"github.com/freshtrack/freshtrack/internal/pgtest"
+)
+
+// world is an API on a test database with a development issuer, users of
+// every role and an outsider.
+type world struct {
+	pool   *pgxpool.Pool
+	app    *fiber.App
+	router *api.Router
+	dev    *auth.DevIssuer
+	users  map[string]auth.User // role name or "outsider" -> user
+	tokens map[string]string
+}
+
+var quiet = slog.New(slog.DiscardHandler)
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	pool := pgtest.NewDB(t)
+	w := &world{pool: pool, users: map[string]auth.User{}, tokens: map[string]string{}}
+	jwks := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		_, _ = rw.Write(w.dev.JWKS())
+	}))
+	t.Cleanup(jwks.Close)
+	var err error
+	w.dev, err = auth.LoadDevIssuer(t.TempDir()+"/key.pem", "http://127.0.0.1:1/dev-oidc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, err := auth.NewUserVerifier(auth.OIDCConfig{Issuer: w.dev.Issuer(), Audience: auth.DevAudience, JWKSURL: jwks.URL}, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.app = api.New(api.Config{Pool: pool, Logger: quiet})
+	w.router = api.NewRouter(w.app, api.Deps{Pool: pool, Users: users, Logger: quiet})
+	api.RegisterV1(w.router)
+	w.router.ServeOpenAPI("test", api.OperationalRoutes()...)
+	api.NotFound(w.app)
+	for _, who := range []string{"viewer", "staff", "manager", "admin", "owner", "outsider", "target", "newcomer", "stranger"} {
+		email := who + "@example.com"
+		u, err := auth.UpsertUser(context.Background(), pool, w.dev.Issuer(), "sub-"+who, email, who)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := w.dev.Mint("sub-"+who, email, who, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.users[who], w.tokens[who] = u, tok
+	}
+	return w
+}
+
+// fixture makes an organisation where every role user is a member, with one
+// of each resource; it returns the ids, keyed as the routes' examples expect.
+func (w *world) fixture(t *testing.T) map[string]string { return w.fixtureFor(t, true) }
+
+// foreign makes an organisation none of the test users belongs to.
+func (w *world) foreign(t *testing.T) map[string]string { return w.fixtureFor(t, false) }
+
+func (w *world) fixtureFor(t *testing.T, members bool) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	nonce := make([]byte, 4)
+	_, _ = rand.Read(nonce)
+	ids := map[string]string{"nonce": hex.EncodeToString(nonce), "newcomer_email": "newcomer@example.com"}
+	q := func(key, sql string, args ...any) {
+		t.Helper()
+		var id string
+		if err := w.pool.QueryRow(ctx, sql, args...).Scan(&id); err != nil {
+			t.Fatalf("fixture %s: %v", key, err)
+		}
+		ids[key] = id
+	}
+	q("org", `INSERT INTO organizations (name) VALUES ('Org ' || $1) RETURNING id`, ids["nonce"])
+	if members {
+		for _, role := range []string{"viewer", "staff", "manager", "admin", "owner"} {
+			if _, err := w.pool.Exec(ctx, `INSERT INTO memberships (org_id, user_id, role) VALUES ($1, $2, $3)`, ids["org"], w.users[role].ID, role); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	target := "target"
+	if !members {
+		target = "stranger"
+	}
+	if _, err := w.pool.Exec(ctx, `INSERT INTO memberships (org_id, user_id, role) VALUES ($1, $2, 'staff')`, ids["org"], w.users[target].ID); err != nil {
+		t.Fatal(err)
+	}
+	ids["member"] = w.users[target].ID
+	q("site", `INSERT INTO sites (org_id, name, timezone) VALUES ($1, 'Main', 'Europe/Berlin') RETURNING id`, ids["org"])
+	q("bare_site", `INSERT INTO sites (org_id, name, timezone) VALUES ($1, 'Empty', 'UTC') RETURNING id`, ids["org"])
+	q("area", `INSERT INTO areas (org_id, site_id, name) VALUES ($1, $2, 'Kitchen') RETURNING id`, ids["org"], ids["site"])
+	q("unit", `INSERT INTO units (org_id, site_id, area_id, name, kind, safe_min_c, safe_max_c) VALUES ($1, $2, $3, 'Fridge', 'fridge', 0, 5) RETURNING id`, ids["org"], ids["site"], ids["area"])
+	q("sensor", `INSERT INTO sensors (org_id, external_id, unit_id) VALUES ($1, 'S-' || $2, $3) RETURNING public_id`, ids["org"], ids["nonce"], ids["unit"])
+	q("rule", `INSERT INTO alert_rules (org_id, unit_id, kind, threshold) VALUES ($1, $2, 'temp_high', 5) RETURNING id`, ids["org"], ids["unit"])
+	q("policy", `INSERT INTO escalation_policies (org_id, name, steps) VALUES ($1, 'Default', '[{"after_minutes":0,"channels":["sms"],"roles":["staff"]}]') RETURNING id`, ids["org"])
+	q("contact", `INSERT INTO contacts (org_id, name, phone) VALUES ($1, 'Pat', '+15550001111') RETURNING id`, ids["org"])
+	k, err := auth.CreateAPIKey(ctx, w.pool, auth.CreateAPIKeyParams{OrgID: ids["org"], Name: "gw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids["key"] = k.APIKey.ID
+	return ids
+}
+
+// idFor picks the fixture that a route's :id refers to.
+func idFor(path string, ids map[string]string) string {
+	for seg, key := range map[string]string{"/sites/": "bare_site", "/areas/": "area", "/units/": "unit", "/sensors/": "sensor",
+		"/alert-rules/": "rule", "/escalation-policies/": "policy", "/contacts/": "contact", "/members/": "member", "/api-keys/": "key"} {
+		if strings.Contains(path, seg) {
+			return ids[key]
+		}
+	}
+	return ""
+}
+
+func (w *world) do(t *testing.T, method, path, who string, body any, headers ...string) (int, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if who != "" {
+		req.Header.Set("Authorization", "Bearer "+w.tokens[who])
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := w.app.Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func concrete(path string, ids map[string]string, org string) string {
+	path = strings.Replace(path, ":org", org, 1)
+	return strings.Replace(path, ":id", idFor(path, ids), 1)
+}
+
+// TestRouteRoleMatrix calls every registered route as every role, in the
+// caller's own organisation, in another organisation, and with another
+// organisation's resource id, and checks the status the permission matrix
+// prescribes.
+func TestRouteRoleMatrix(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	roles := []string{"viewer", "staff", "manager", "admin", "owner", "outsider"}
+	routes := w.router.Routes()
+	var cases atomic.Int64
+	for _, rt := range routes {
+		t.Run(rt.Method+" "+rt.Path, func(t *testing.T) {
+			t.Parallel()
+			for _, who := range roles {
+				own := w.fixture(t)
+				other := w.foreign(t)
+				var body any
+				if rt.Example != nil {
+					body = rt.Example(own)
+				}
+				ifMatch := []string{"If-Match", `"1"`}
+				want := rt.Success
+				role := auth.Role(who)
+				orgScoped := strings.HasPrefix(rt.Path, "/v1/orgs/:org")
+				switch {
+				case rt.Public:
+				case orgScoped && who == "outsider":
+					want = 404
+				case orgScoped && !role.Can(rt.Perm):
+					want = 403
+				}
+				code, out := w.do(t, rt.Method, concrete(rt.Path, own, own["org"]), who, body, ifMatch...)
+				if code != want {
+					t.Errorf("%s as %s in own org: %d %s, want %d", rt.Method, who, code, out, want)
+				}
+				cases.Add(1)
+				if !orgScoped {
+					continue
+				}
+				// Another organisation: not a member, so it does not exist.
+				var otherBody any
+				if rt.Example != nil {
+					otherBody = rt.Example(other)
+				}
+				code, out = w.do(t, rt.Method, concrete(rt.Path, other, other["org"]), who, otherBody, ifMatch...)
+				if code != 404 {
+					t.Errorf("%s as %s in another org: %d %s, want 404", rt.Method, who, code, out)
+				}
+				cases.Add(1)
+				// Own organisation's path, another organisation's resource.
+				if strings.Contains(rt.Path, ":id") && who != "outsider" {
+					wantForeign := 404
+					if !role.Can(rt.Perm) {
+						wantForeign = 403
+					}
+					foreign := strings.Replace(strings.Replace(rt.Path, ":org", own["org"], 1), ":id", idFor(rt.Path, other), 1)
+					code, out = w.do(t, rt.Method, foreign, who, body, ifMatch...)
+					if code != wantForeign {
+						t.Errorf("%s as %s with another org's id: %d %s, want %d", rt.Method, who, code, out, wantForeign)
+					}
+					cases.Add(1)
+				}
+			}
+		})
+	}
+	t.Cleanup(func() { t.Logf("route × role matrix: %d routes, %d cases", len(routes), cases.Load()) })
+}
+
+// TestEveryRouteIsDocumentedAndInTheMatrix fails when a route is registered
+// on the app without going through the router (so without the matrix test
+// and the OpenAPI document).
+func TestEveryRouteIsDocumentedAndInTheMatrix(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	code, out := w.do(t, "GET", "/v1/openapi.json", "", nil)
+	if code != 200 {
+		t.Fatalf("openapi.json = %d", code)
+	}
+	var doc struct {
+		OpenAPI string                    `json:"openapi"`
+		Paths   map[string]map[string]any `json:"paths"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || doc.OpenAPI != "3.1.0" {
+		t.Fatalf("openapi document: %v %s", err, out[:min(len(out), 200)])
+	}
+	documented := func(method, path string) bool {
+		ops, ok := doc.Paths[api.OpenAPIPath(path)]
+		if !ok {
+			return false
+		}
+		_, ok = ops[strings.ToLower(method)]
+		return ok
+	}
+	for _, r := range w.app.GetRoutes(true) {
+		if r.Method == "HEAD" || r.Path == "/" {
+			continue
+		}
+		if !documented(r.Method, r.Path) {
+			t.Errorf("route %s %s is missing from /v1/openapi.json", r.Method, r.Path)
+		}
+	}
+	for _, rt := range w.router.Routes() {
+		if !documented(rt.Method, rt.Path) {
+			t.Errorf("router route %s %s is missing from the document", rt.Method, rt.Path)
+		}
+	}
+}
+
+// TestValidationNamesTheFieldAndWritesNothing sends every create and update
+// of the generic resources with each kind of invalid field.
+func TestValidationNamesTheFieldAndWritesNothing(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ids := w.fixture(t)
+	other := w.foreign(t)
+	bad := map[string][]any{
+		"name":            {"", strings.Repeat("x", 201), 42, nil},
+		"timezone":        {"Mars/Olympus", "", 3},
+		"address":         {strings.Repeat("y", 501), false},
+		"site_id":         {"not-a-uuid", other["site"], 7},
+		"area_id":         {"nope", other["area"]},
+		"unit_id":         {"xyz", other["unit"]},
+		"kind":            {"oven", 1, nil},
+		"safe_min_c":      {"cold", -1000, nil},
+		"safe_max_c":      {"hot", 1000},
+		"external_id":     {"", strings.Repeat("e", 129)},
+		"model":           {true},
+		"threshold":       {"five", 99999},
+		"confirm_seconds": {1.5, -1, 100000},
+		"hysteresis":      {-1, "x"},
+		"severity":        {"panic"},
+		"auto_resolve":    {"yes"},
+		"enabled":         {1},
+		"unit_kind":       {"sauna"},
+		"steps":           {"soon", []any{}, []any{map[string]any{"after_minutes": -1, "channels": []string{"sms"}, "roles": []string{"staff"}}}, []any{map[string]any{"after_minutes": 0, "channels": []string{"pigeon"}, "roles": []string{"staff"}}}},
+		"phone":           {"0151 123", "+0123", 49151},
+		"email":           {"chef-at-example", "a@b@c"},
+		"role":            {"chef"},
+		"on_shift":        {"sometimes"},
+		"last_seen_at":    {"2026-01-01T00:00:00Z"},
+		"battery":         {50},
+		"surprise":        {1},
+	}
+	tables := map[string]string{"sites": "sites", "areas": "areas", "units": "units", "sensors": "sensors", "alert-rules": "alert_rules",
+		"escalation-policies": "escalation_policies", "contacts": "contacts"}
+	count := func(table string) int {
+		var n int
+		if err := w.pool.QueryRow(context.Background(), `SELECT count(*) FROM `+table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	cases := 0
+	for _, rt := range w.router.Routes() {
+		if rt.Example == nil || (rt.Method != "POST" && rt.Method != "PATCH") {
+			continue
+		}
+		seg := strings.TrimPrefix(rt.Path, "/v1/orgs/:org/")
+		seg = strings.TrimSuffix(seg, "/:id")
+		table, ok := tables[seg]
+		if !ok {
+			continue
+		}
+		props := rt.Request["properties"].(map[string]any)
+		for fieldName, values := range bad {
+			if _, ok := props[fieldName]; !ok && fieldName != "surprise" && fieldName != "last_seen_at" && fieldName != "battery" {
+				continue
+			}
+			if (fieldName == "last_seen_at" || fieldName == "battery") && seg != "sensors" {
+				continue
+			}
+			for _, v := range values {
+				if v == nil && nullable(props[fieldName]) {
+					continue
+				}
+				nonce := make([]byte, 4)
+				_, _ = rand.Read(nonce)
+				ids["nonce"] = hex.EncodeToString(nonce)
+				body := rt.Example(ids)
+				body[fieldName] = v
+				before := count(table)
+				code, out := w.do(t, rt.Method, concrete(rt.Path, ids, ids["org"]), "owner", body, "If-Match", `"1"`)
+				cases++
+				var p struct {
+					Errors []struct{ Field string } `json:"errors"`
+				}
+				_ = json.Unmarshal([]byte(out), &p)
+				fields := []string{}
+				for _, e := range p.Errors {
+					fields = append(fields, e.Field)
+				}
+				if code != 400 || !slices.Contains(fields, fieldName) {
+					t.Errorf("%s %s with %s=%v: %d %s, want 400 naming %s", rt.Method, seg, fieldName, v, code, out, fieldName)
+				}
+				if after := count(table); after != before {
+					t.Errorf("%s %s with %s=%v wrote a row", rt.Method, seg, fieldName, v)
+				}
+			}
+		}
+	}
+	t.Logf("%d invalid-field cases", cases)
+	if cases < 100 {
+		t.Fatalf("only %d cases ran; the table lost its routes", cases)
+	}
+}
+
+func TestConcurrentEditsDoNotOverwrite(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ids := w.fixture(t)
+	path := fmt.Sprintf("/v1/orgs/%s/units/%s", ids["org"], ids["unit"])
+	code, out := w.do(t, "PATCH", path, "manager", map[string]any{"name": "No precondition"})
+	if code != 428 {
+		t.Fatalf("PATCH without If-Match = %d %s, want 428", code, out)
+	}
+	code, out = w.do(t, "PATCH", path, "manager", map[string]any{"name": "First"}, "If-Match", `"1"`)
+	if code != 200 || !strings.Contains(out, `"version": 2`) && !strings.Contains(out, `"version":2`) {
+		t.Fatalf("first edit = %d %s", code, out)
+	}
+	code, out = w.do(t, "PATCH", path, "manager", map[string]any{"name": "Second, from a stale read"}, "If-Match", `"1"`)
+	if code != 412 {
+		t.Fatalf("stale edit = %d %s, want 412", code, out)
+	}
+	code, out = w.do(t, "GET", path, "viewer", nil)
+	if code != 200 || !strings.Contains(out, "First") {
+		t.Fatalf("unit after the refused edit = %d %s", code, out)
+	}
+	// The audit trail recorded the change, and the chain verifies.
+	n, _, err := auth.VerifyAudit(context.Background(), w.pool, ids["org"])
+	if err != nil || n == 0 {
+		t.Fatalf("audit: %d rows, %v", n, err)
+	}
+}
+
+func TestSignInIsRequired(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ids := w.fixture(t)
+	for _, tok := range []string{"", "garbage", w.tokens["owner"][:len(w.tokens["owner"])-4] + "AAAA"} {
+		req := httptest.NewRequest("GET", "/v1/orgs/"+ids["org"]+"/units", nil)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := w.app.Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != 401 || resp.Header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("token %q: %d %s", tok, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+	// The Stack Auth header works like Authorization.
+	req := httptest.NewRequest("GET", "/v1/orgs/"+ids["org"]+"/units", nil)
+	req.Header.Set("x-stack-access-token", w.tokens["viewer"])
+	resp, err := w.app.Test(req, -1)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("x-stack-access-token: %v %v", resp.StatusCode, err)
+	}
+}
+
+// nullable reports whether a JSON Schema allows null.
+func nullable(schema any) bool {
+	m, _ := schema.(map[string]any)
+	types, _ := m["type"].([]string)
+	return slices.Contains(types, "null")
+}

@@ -1,0 +1,4 @@
+ALTER TABLE alerts DROP COLUMN IF EXISTS last_reading_c;
+ALTER TABLE alerts DROP COLUMN IF EXISTS policy_id;
+DROP TABLE IF EXISTS manual_checks;
+DROP TABLE IF EXISTS alert_state;
