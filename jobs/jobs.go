@@ -15,6 +15,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/freshtrack/freshtrack/notify"
 	"github.com/freshtrack/freshtrack/schema"
 )
 
@@ -36,6 +37,9 @@ type Config struct {
 	RollupInterval time.Duration
 	// Upkeep configures the storage upkeep workers.
 	Upkeep schema.UpkeepConfig
+	// SMS and Email send notifications; nil ones make those notifications
+	// fail as not configured.
+	SMS, Email notify.Sender
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -60,10 +64,12 @@ func New(pool *pgxpool.Pool, store *schema.Store, cfg Config) (*river.Client[pgx
 		river.AddWorker(workers, &schema.PartitionsWorker{Store: store, Config: cfg.Upkeep})
 		river.AddWorker(workers, &schema.RollupWorker{Store: store, Config: cfg.Upkeep})
 		river.AddWorker(workers, &schema.RetentionWorker{Store: store, Config: cfg.Upkeep})
+		river.AddWorker(workers, &notify.SendWorker{DB: pool, SMS: cfg.SMS, Email: cfg.Email, Logger: cfg.Logger})
 		rc.Workers = workers
 		rc.Queues = map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: cfg.Workers},
 			QueueUpkeep:        {MaxWorkers: 2},
+			notify.QueueNotify: {MaxWorkers: 10},
 		}
 		rc.PeriodicJobs = periodic(store, cfg)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"github.com/freshtrack/freshtrack/ingest"
 	"github.com/freshtrack/freshtrack/internal/config"
 	"github.com/freshtrack/freshtrack/jobs"
+	"github.com/freshtrack/freshtrack/notify"
 	"github.com/freshtrack/freshtrack/schema"
 )
 
@@ -38,7 +40,7 @@ processes. Serve refuses to start on a schema older than it expects; run
 			return serve(cmd.Context(), &cfg, e, nil)
 		},
 	}
-	cfg.Bind(cmd.Flags(), config.GroupDatabase, config.GroupServe, config.GroupIngest, config.GroupAuth, config.GroupLog)
+	cfg.Bind(cmd.Flags(), config.GroupDatabase, config.GroupServe, config.GroupIngest, config.GroupAuth, config.GroupNotify, config.GroupLog)
 	return cmd
 }
 
@@ -65,6 +67,30 @@ func userVerifier(cfg *config.Config, addr string, pool *pgxpool.Pool, app *fibe
 	return v, nil, err
 }
 
+// senders builds the SMS and email senders that are configured.
+func senders(cfg *config.Config, log *slog.Logger) (sms, email notify.Sender, err error) {
+	if cfg.TelnyxAPIKey != "" {
+		t, err := notify.NewTelnyx(notify.TelnyxConfig{APIKey: cfg.TelnyxAPIKey, From: cfg.TelnyxFrom, BaseURL: cfg.TelnyxBaseURL,
+			MessagingProfileID: cfg.TelnyxMessagingProfileID, RatePerSecond: cfg.TelnyxRate})
+		if err != nil {
+			return nil, nil, fmt.Errorf("telnyx: %w", err)
+		}
+		sms = t
+	} else {
+		log.Warn("SMS is not configured (FRESHTRACK_TELNYX_API_KEY): SMS notifications will be logged as failed")
+	}
+	if cfg.SMTPHost != "" {
+		m, err := notify.NewSMTP(notify.SMTPConfig{Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword, From: cfg.SMTPFrom, TLS: cfg.SMTPTLS})
+		if err != nil {
+			return nil, nil, fmt.Errorf("smtp: %w", err)
+		}
+		email = m
+	} else {
+		log.Warn("email is not configured (FRESHTRACK_SMTP_HOST): email notifications will be logged as failed")
+	}
+	return sms, email, nil
+}
+
 // ingestConfig maps configuration onto the ingest service's settings.
 func ingestConfig(cfg *config.Config) ingest.Config {
 	limits := ingest.DefaultLimits()
@@ -89,7 +115,7 @@ func ingestConfig(cfg *config.Config) ingest.Config {
 func loadServeConfig(e env, args ...string) (*config.Config, error) {
 	var cfg config.Config
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
-	cfg.Bind(fs, config.GroupDatabase, config.GroupServe, config.GroupIngest, config.GroupAuth, config.GroupLog)
+	cfg.Bind(fs, config.GroupDatabase, config.GroupServe, config.GroupIngest, config.GroupAuth, config.GroupNotify, config.GroupLog)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -123,7 +149,13 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 	}
 	log.Info("database ready", "storage", st.Mode, "schema_version", st.Version, "river_version", st.RiverVersion)
 
+	sms, email, err := senders(cfg, log)
+	if err != nil {
+		return err
+	}
 	river, err := jobs.New(pool, store, jobs.Config{
+		SMS:            sms,
+		Email:          email,
 		Workers:        cfg.Workers,
 		Work:           cfg.HasRole(config.RoleWorker),
 		RollupInterval: cfg.RollupInterval,
@@ -183,6 +215,14 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 		}
 		router := api.NewRouter(app, deps)
 		api.RegisterV1(router)
+		var telnyxKey ed25519.PublicKey
+		if cfg.TelnyxPublicKey != "" {
+			if telnyxKey, err = notify.ParseTelnyxPublicKey(cfg.TelnyxPublicKey); err != nil {
+				return fmt.Errorf("FRESHTRACK_TELNYX_PUBLIC_KEY: %w", err)
+			}
+		}
+		api.RegisterTelnyxWebhook(app, pool, telnyxKey, log)
+		extra = append(extra, api.TelnyxWebhookRoute)
 		router.ServeOpenAPI(buildVersion(), append(extra, api.OperationalRoutes()...)...)
 	}
 	api.NotFound(app)

@@ -123,6 +123,40 @@ type Config struct {
 	// DevAuthKey is the development issuer's signing key file, created when
 	// missing (FRESHTRACK_DEV_AUTH_KEY). Defaults to .freshtrack/dev-issuer.pem.
 	DevAuthKey string
+	// PublicURL is the base URL people reach the service at, for links in
+	// alert messages (FRESHTRACK_PUBLIC_URL). Defaults to http://<Addr>.
+	PublicURL string
+	// TelnyxAPIKey enables SMS through Telnyx (FRESHTRACK_TELNYX_API_KEY).
+	// Defaults to empty: SMS notifications fail as "sms not configured".
+	TelnyxAPIKey string
+	// TelnyxFrom is the sending number in E.164 (FRESHTRACK_TELNYX_FROM).
+	// Defaults to empty.
+	TelnyxFrom string
+	// TelnyxBaseURL is the Telnyx API (FRESHTRACK_TELNYX_BASE_URL).
+	// Defaults to https://api.telnyx.com.
+	TelnyxBaseURL string
+	// TelnyxMessagingProfileID is sent with every message when set
+	// (FRESHTRACK_TELNYX_MESSAGING_PROFILE_ID). Defaults to empty.
+	TelnyxMessagingProfileID string
+	// TelnyxPublicKey (base64 Ed25519) verifies delivery webhooks at
+	// /v1/webhooks/telnyx (FRESHTRACK_TELNYX_PUBLIC_KEY). Defaults to empty:
+	// the webhook answers 503.
+	TelnyxPublicKey string
+	// TelnyxRate caps messages per second for the account
+	// (FRESHTRACK_TELNYX_RATE). Defaults to 10.
+	TelnyxRate float64
+	// SMTPHost enables email (FRESHTRACK_SMTP_HOST). Defaults to empty.
+	SMTPHost string
+	// SMTPPort (FRESHTRACK_SMTP_PORT). Defaults to 587.
+	SMTPPort int
+	// SMTPUsername and SMTPPassword authenticate to the SMTP server
+	// (FRESHTRACK_SMTP_USERNAME, FRESHTRACK_SMTP_PASSWORD). Default to empty.
+	SMTPUsername string
+	SMTPPassword string
+	// SMTPFrom is the sender address (FRESHTRACK_SMTP_FROM). Defaults to empty.
+	SMTPFrom string
+	// SMTPTLS is starttls, tls or none (FRESHTRACK_SMTP_TLS). Defaults to starttls.
+	SMTPTLS string
 	// LogLevel is debug, info, warn or error (FRESHTRACK_LOG_LEVEL). Defaults to info.
 	LogLevel string
 	// LogFormat is text or json (FRESHTRACK_LOG_FORMAT). Defaults to text.
@@ -165,6 +199,11 @@ func (c *Config) WithDefaults() {
 		c.OIDCAlgorithms = []string{"ES256", "RS256"}
 	}
 	c.DevAuthKey = cmp.Or(c.DevAuthKey, ".freshtrack/dev-issuer.pem")
+	c.PublicURL = cmp.Or(c.PublicURL, "http://"+c.Addr)
+	c.TelnyxBaseURL = cmp.Or(c.TelnyxBaseURL, "https://api.telnyx.com")
+	c.TelnyxRate = cmp.Or(c.TelnyxRate, 10)
+	c.SMTPPort = cmp.Or(c.SMTPPort, 587)
+	c.SMTPTLS = cmp.Or(c.SMTPTLS, "starttls")
 	c.LogLevel = cmp.Or(c.LogLevel, "info")
 	c.LogFormat = cmp.Or(c.LogFormat, "text")
 }
@@ -272,6 +311,24 @@ func (c *Config) Validate() error {
 			return bad("FRESHTRACK_OIDC_ALGORITHMS", strings.Join(c.OIDCAlgorithms, ","), "must list asymmetric JWS algorithms such as ES256,RS256 (never none or HS*)")
 		}
 	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return bad("FRESHTRACK_PUBLIC_URL", c.PublicURL, "must be an http(s) base URL such as https://freshtrack.example.com")
+	}
+	if (c.TelnyxAPIKey == "") != (c.TelnyxFrom == "") {
+		return bad("FRESHTRACK_TELNYX_FROM", c.TelnyxFrom, "set both FRESHTRACK_TELNYX_API_KEY and FRESHTRACK_TELNYX_FROM (an E.164 number), or neither")
+	}
+	if c.TelnyxRate <= 0 || c.TelnyxRate > 1000 {
+		return bad("FRESHTRACK_TELNYX_RATE", c.TelnyxRate, "must be between 0 and 1000 messages per second")
+	}
+	if c.SMTPHost != "" && c.SMTPFrom == "" {
+		return bad("FRESHTRACK_SMTP_FROM", c.SMTPFrom, "must be set when FRESHTRACK_SMTP_HOST is")
+	}
+	if c.SMTPPort < 1 || c.SMTPPort > 65535 {
+		return bad("FRESHTRACK_SMTP_PORT", c.SMTPPort, "must be a TCP port")
+	}
+	if c.SMTPTLS != "starttls" && c.SMTPTLS != "tls" && c.SMTPTLS != "none" {
+		return bad("FRESHTRACK_SMTP_TLS", c.SMTPTLS, "must be starttls, tls or none")
+	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
 		return bad("FRESHTRACK_LOG_LEVEL", c.LogLevel, "must be debug, info, warn or error")
 	}
@@ -369,6 +426,20 @@ func (c *Config) Bind(fs *pflag.FlagSet, groups ...Group) {
 			fs.StringSliceVar(&c.OIDCAlgorithms, "oidc-algorithms", d.OIDCAlgorithms, u("oidc-algorithms", "accepted token signing algorithms"))
 			fs.BoolVar(&c.DevAuth, "dev-auth", d.DevAuth, u("dev-auth", "also serve a development OIDC issuer (loopback addresses only); mint tokens with freshtrack dev-token"))
 			fs.StringVar(&c.DevAuthKey, "dev-auth-key", d.DevAuthKey, u("dev-auth-key", "development issuer's signing key file (created when missing)"))
+		case GroupNotify:
+			fs.StringVar(&c.PublicURL, "public-url", d.PublicURL, u("public-url", "base URL for links in alert messages (default http://<addr>)"))
+			fs.StringVar(&c.TelnyxAPIKey, "telnyx-api-key", d.TelnyxAPIKey, u("telnyx-api-key", "Telnyx API key for SMS (secret)"))
+			fs.StringVar(&c.TelnyxFrom, "telnyx-from", d.TelnyxFrom, u("telnyx-from", "sending number, E.164"))
+			fs.StringVar(&c.TelnyxBaseURL, "telnyx-base-url", d.TelnyxBaseURL, u("telnyx-base-url", "Telnyx API base URL"))
+			fs.StringVar(&c.TelnyxMessagingProfileID, "telnyx-messaging-profile-id", d.TelnyxMessagingProfileID, u("telnyx-messaging-profile-id", "Telnyx messaging profile"))
+			fs.StringVar(&c.TelnyxPublicKey, "telnyx-public-key", d.TelnyxPublicKey, u("telnyx-public-key", "base64 Ed25519 key that signs Telnyx webhooks"))
+			fs.Float64Var(&c.TelnyxRate, "telnyx-rate", d.TelnyxRate, u("telnyx-rate", "SMS per second for the account"))
+			fs.StringVar(&c.SMTPHost, "smtp-host", d.SMTPHost, u("smtp-host", "SMTP server for email"))
+			fs.IntVar(&c.SMTPPort, "smtp-port", d.SMTPPort, u("smtp-port", "SMTP port"))
+			fs.StringVar(&c.SMTPUsername, "smtp-username", d.SMTPUsername, u("smtp-username", "SMTP user"))
+			fs.StringVar(&c.SMTPPassword, "smtp-password", d.SMTPPassword, u("smtp-password", "SMTP password (secret)"))
+			fs.StringVar(&c.SMTPFrom, "smtp-from", d.SMTPFrom, u("smtp-from", "sender address"))
+			fs.StringVar(&c.SMTPTLS, "smtp-tls", d.SMTPTLS, u("smtp-tls", "starttls, tls or none"))
 		case GroupLog:
 			fs.StringVar(&c.LogLevel, "log-level", d.LogLevel, u("log-level", "log level: debug, info, warn, error"))
 			fs.StringVar(&c.LogFormat, "log-format", d.LogFormat, u("log-format", "log format: text or json"))
@@ -385,6 +456,7 @@ const (
 	GroupServe
 	GroupIngest
 	GroupAuth
+	GroupNotify
 	GroupLog
 )
 

@@ -13,7 +13,7 @@ func load(t *testing.T, args []string, env map[string]string) (Config, error) {
 	t.Helper()
 	var c Config
 	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
-	c.Bind(fs, GroupDatabase, GroupServe, GroupIngest, GroupLog)
+	c.Bind(fs, GroupDatabase, GroupServe, GroupIngest, GroupAuth, GroupNotify, GroupLog)
 	if err := fs.Parse(args); err != nil {
 		t.Fatalf("parse %v: %v", args, err)
 	}
@@ -73,6 +73,17 @@ func TestValidate(t *testing.T) {
 	f(map[string]string{"FRESHTRACK_INGEST_MAX_FUTURE_SKEW": "48h"}, "FRESHTRACK_INGEST_MAX_FUTURE_SKEW")
 	f(map[string]string{"FRESHTRACK_INGEST_MIN_TEMP_C": "300"}, "FRESHTRACK_INGEST_MIN_TEMP_C")
 	f(map[string]string{"FRESHTRACK_APIKEY_CACHE_TTL": "1h"}, "FRESHTRACK_APIKEY_CACHE_TTL")
+	f(map[string]string{"FRESHTRACK_OIDC_ISSUER": "https://issuer.example"}, "FRESHTRACK_OIDC_AUDIENCE")
+	f(map[string]string{"FRESHTRACK_OIDC_ISSUER": "issuer", "FRESHTRACK_OIDC_AUDIENCE": "a"}, "FRESHTRACK_OIDC_ISSUER")
+	f(map[string]string{"FRESHTRACK_OIDC_ALGORITHMS": "HS256"}, "FRESHTRACK_OIDC_ALGORITHMS")
+	f(map[string]string{"FRESHTRACK_OIDC_JWKS_URL": "ftp://x"}, "FRESHTRACK_OIDC_JWKS_URL")
+	f(map[string]string{"FRESHTRACK_PUBLIC_URL": "freshtrack.example"}, "FRESHTRACK_PUBLIC_URL")
+	f(map[string]string{"FRESHTRACK_TELNYX_API_KEY": "KEY"}, "FRESHTRACK_TELNYX_FROM")
+	f(map[string]string{"FRESHTRACK_TELNYX_RATE": "0"}, "")
+	f(map[string]string{"FRESHTRACK_TELNYX_RATE": "-1"}, "FRESHTRACK_TELNYX_RATE")
+	f(map[string]string{"FRESHTRACK_SMTP_HOST": "mail"}, "FRESHTRACK_SMTP_FROM")
+	f(map[string]string{"FRESHTRACK_SMTP_PORT": "70000"}, "FRESHTRACK_SMTP_PORT")
+	f(map[string]string{"FRESHTRACK_SMTP_TLS": "ssl3"}, "FRESHTRACK_SMTP_TLS")
 }
 
 func TestFlagsWinOverEnvironment(t *testing.T) {
@@ -104,10 +115,12 @@ func TestSecretsStayOutOfLogs(t *testing.T) {
 	c := Defaults()
 	c.DatabaseURL = "postgres://app:s3cret-pw@db.example:5432/ft"
 	c.RedisURL = "redis://:r3dis-pw@cache:6379/0"
+	c.TelnyxAPIKey = "KEYtelnyx-secret"
+	c.SMTPPassword = "smtp-secret"
 	var b strings.Builder
 	slog.New(slog.NewTextHandler(&b, nil)).Info("config", "config", c)
 	out := b.String()
-	for _, secret := range []string{"s3cret-pw", "r3dis-pw"} {
+	for _, secret := range []string{"s3cret-pw", "r3dis-pw", "telnyx-secret", "smtp-secret"} {
 		if strings.Contains(out, secret) {
 			t.Fatalf("log line leaks %q: %s", secret, out)
 		}
