@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/valyala/fastjson"
 )
 
 const benchReadings = 1000
@@ -221,6 +223,66 @@ func BenchmarkParseRFC3339(b *testing.B) {
 			if _, err := time.Parse(time.RFC3339Nano, string(ts)); err != nil {
 				b.Fatal(err)
 			}
+		}
+	})
+}
+
+// BenchmarkFastjsonStrict decodes the same body with fastjson alone: strict
+// validation (fastjson's parser accepts NaN, 01, .5 and more that JSON does
+// not) plus the five fields of every reading, times parsed with the same
+// RFC 3339 parser. It is the yardstick for ParseJSON's hand-written
+// single-pass decoder: the library path, measured, versus ours.
+func BenchmarkFastjsonStrict(b *testing.B) {
+	body := benchJSONBody(benchReadings)
+	var p fastjson.Parser
+	benchReport(b, len(body), benchReadings, func() {
+		if err := fastjson.ValidateBytes(body); err != nil {
+			b.Fatal(err)
+		}
+		v, err := p.ParseBytes(body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for _, r := range v.GetArray("readings") {
+			if len(r.GetStringBytes("sensor")) == 0 {
+				b.Fatal("no sensor")
+			}
+			if tv := r.Get("time"); tv.Type() == fastjson.TypeNumber {
+				_ = tv.GetInt64()
+			} else if _, ok := parseRFC3339Micros(tv.GetStringBytes()); !ok {
+				b.Fatal("bad time")
+			}
+			_ = r.GetFloat64("temp_c")
+			_ = r.GetFloat64("humidity")
+			_ = r.GetFloat64("battery")
+			n++
+		}
+		if n != benchReadings {
+			b.Fatalf("%d readings", n)
+		}
+	})
+}
+
+// BenchmarkFastjsonLoose is BenchmarkFastjsonStrict without the validation.
+func BenchmarkFastjsonLoose(b *testing.B) {
+	body := benchJSONBody(benchReadings)
+	var p fastjson.Parser
+	benchReport(b, len(body), benchReadings, func() {
+		v, err := p.ParseBytes(body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, r := range v.GetArray("readings") {
+			if tv := r.Get("time"); tv.Type() == fastjson.TypeNumber {
+				_ = tv.GetInt64()
+			} else {
+				_, _ = parseRFC3339Micros(tv.GetStringBytes())
+			}
+			_ = r.GetStringBytes("sensor")
+			_ = r.GetFloat64("temp_c")
+			_ = r.GetFloat64("humidity")
+			_ = r.GetFloat64("battery")
 		}
 	})
 }
