@@ -34,10 +34,7 @@ func newOrgCmd(e env) *cobra.Command {
 		Short: "Create an organisation and print its id",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := cfg.Load(cmd.Flags(), e.getenv); err != nil {
-				return err
-			}
-			pool, err := openPool(cmd.Context(), cfg)
+			pool, err := loadAndConnect(cmd, e, cfg)
 			if err != nil {
 				return err
 			}
@@ -72,10 +69,7 @@ func newAPIKeyCmd(e env) *cobra.Command {
 		Short: "Create an API key and print it (it is shown only once)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := cfg.Load(cmd.Flags(), e.getenv); err != nil {
-				return err
-			}
-			pool, err := openPool(cmd.Context(), cfg)
+			pool, err := loadAndConnect(cmd, e, cfg)
 			if err != nil {
 				return err
 			}
@@ -106,10 +100,7 @@ func newAPIKeyCmd(e env) *cobra.Command {
 		Short: "List an organisation's API keys (prefixes only)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := cfg.Load(cmd.Flags(), e.getenv); err != nil {
-				return err
-			}
-			pool, err := openPool(cmd.Context(), cfg)
+			pool, err := loadAndConnect(cmd, e, cfg)
 			if err != nil {
 				return err
 			}
@@ -142,10 +133,7 @@ func newAPIKeyCmd(e env) *cobra.Command {
 		Short: "Revoke an API key; devices using it are refused within seconds",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := cfg.Load(cmd.Flags(), e.getenv); err != nil {
-				return err
-			}
-			pool, err := openPool(cmd.Context(), cfg)
+			pool, err := loadAndConnect(cmd, e, cfg)
 			if err != nil {
 				return err
 			}

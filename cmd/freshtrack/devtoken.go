@@ -103,10 +103,7 @@ func newAuditCmd(e env) *cobra.Command {
 		Short: "Recompute an organisation's audit hash chain; fails at the first altered or missing row",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := cfg.Load(cmd.Flags(), e.getenv); err != nil {
-				return err
-			}
-			pool, err := openPool(cmd.Context(), cfg)
+			pool, err := loadAndConnect(cmd, e, cfg)
 			if err != nil {
 				return err
 			}

@@ -101,6 +101,16 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// loadAndConnect applies the environment to cmd's flags, validates the
+// configuration and connects to the database: the start of every command
+// that works on the database.
+func loadAndConnect(cmd *cobra.Command, e env, cfg *config.Config) (*pgxpool.Pool, error) {
+	if err := cfg.Load(cmd.Flags(), e.getenv); err != nil {
+		return nil, err
+	}
+	return openPool(cmd.Context(), cfg)
+}
+
 // openPool connects to the database and checks the connection, with a message
 // that says what to do when it fails.
 func openPool(ctx context.Context, cfg *config.Config) (*pgxpool.Pool, error) {
