@@ -2,10 +2,11 @@ package api
 
 import (
 	"encoding/json"
-	"fmt"
+	"errors"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/freshtrack/freshtrack/alerting"
 	"github.com/freshtrack/freshtrack/auth"
 	"github.com/freshtrack/freshtrack/internal/problem"
 )
@@ -18,10 +19,16 @@ func name(doc string) field {
 
 // resources are the organisation's REST collections handled generically.
 func (r *Router) resources() []*resource {
+	rulesChanged := func(c *fiber.Ctx, org string) {
+		if r.deps.Alerts != nil {
+			r.deps.Alerts.Invalidate(org)
+		}
+	}
 	sensorsChanged := func(c *fiber.Ctx, org string) {
 		if r.deps.SensorsChanged != nil {
 			r.deps.SensorsChanged(org)
 		}
+		rulesChanged(c, org)
 	}
 	return []*resource{
 		{
@@ -56,8 +63,9 @@ func (r *Router) resources() []*resource {
 				{json: "safe_min_c", kind: kNumber, required: true, min: num(-100), max: num(200), doc: "lowest safe temperature, °C"},
 				{json: "safe_max_c", kind: kNumber, required: true, min: num(-100), max: num(200), doc: "highest safe temperature, °C"},
 			},
-			checks: map[string]problem.FieldError{"units_check": {Field: "safe_max_c", Reason: "must be greater than safe_min_c"}},
-			blocks: []dependent{{"alerts", "unit_id", "alerts"}},
+			checks:     map[string]problem.FieldError{"units_check": {Field: "safe_max_c", Reason: "must be greater than safe_min_c"}},
+			blocks:     []dependent{{"alerts", "unit_id", "alerts"}},
+			afterWrite: rulesChanged,
 			example: func(ids map[string]string) map[string]any {
 				return map[string]any{"site_id": ids["site"], "name": "Line fridge", "kind": "fridge", "safe_min_c": 0, "safe_max_c": 5}
 			},
@@ -90,8 +98,9 @@ func (r *Router) resources() []*resource {
 				{json: "auto_resolve", kind: kBool},
 				{json: "enabled", kind: kBool},
 			},
-			checks: map[string]problem.FieldError{"alert_rules_check": {Field: "unit_id", Reason: "set unit_id, or unit_kind for an organisation default"}},
-			blocks: []dependent{{"alerts", "rule_id", "alerts"}},
+			checks:     map[string]problem.FieldError{"alert_rules_check": {Field: "unit_id", Reason: "set unit_id, or unit_kind for an organisation default"}},
+			blocks:     []dependent{{"alerts", "rule_id", "alerts"}},
+			afterWrite: rulesChanged,
 			example: func(ids map[string]string) map[string]any {
 				return map[string]any{"unit_id": ids["unit"], "kind": "temp_high", "threshold": 5, "confirm_seconds": 900}
 			},
@@ -126,48 +135,15 @@ func (r *Router) resources() []*resource {
 	}
 }
 
-// validateSteps checks an escalation policy's steps.
+// validateSteps checks an escalation policy's steps with the rules the
+// escalation itself applies.
 func validateSteps(raw json.RawMessage) string {
-	var steps []struct {
-		AfterMinutes *float64 `json:"after_minutes"`
-		Channels     []string `json:"channels"`
-		Roles        []string `json:"roles"`
-		ContactIDs   []string `json:"contact_ids"`
-	}
-	if err := json.Unmarshal(raw, &steps); err != nil {
-		return "must be an array of steps {after_minutes, channels, roles, contact_ids}"
-	}
-	if len(steps) == 0 || len(steps) > 20 {
-		return "must have 1 to 20 steps"
-	}
-	prev := -1.0
-	for i, s := range steps {
-		switch {
-		case s.AfterMinutes == nil || *s.AfterMinutes < 0 || *s.AfterMinutes > 7*24*60:
-			return fmt.Sprintf("step %d: after_minutes must be 0 to 10080", i)
-		case *s.AfterMinutes < prev:
-			return fmt.Sprintf("step %d: after_minutes must not be before the previous step's", i)
-		case len(s.Channels) == 0:
-			return fmt.Sprintf("step %d: channels must list sms and/or email", i)
-		case len(s.Roles) == 0 && len(s.ContactIDs) == 0:
-			return fmt.Sprintf("step %d: give roles or contact_ids to notify", i)
+	if err := alerting.ValidateSteps(raw); err != nil {
+		var ve *alerting.ValidationError
+		if errors.As(err, &ve) {
+			return ve.Field + " " + ve.Reason
 		}
-		for _, ch := range s.Channels {
-			if ch != "sms" && ch != "email" {
-				return fmt.Sprintf("step %d: channel %q is not sms or email", i, ch)
-			}
-		}
-		for _, role := range s.Roles {
-			if auth.Role(role).Rank() == 0 {
-				return fmt.Sprintf("step %d: %q is not a role", i, role)
-			}
-		}
-		for _, id := range s.ContactIDs {
-			if !validUUID(id) {
-				return fmt.Sprintf("step %d: contact id %q is not a UUID", i, id)
-			}
-		}
-		prev = *s.AfterMinutes
+		return err.Error()
 	}
 	return ""
 }

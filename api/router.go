@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/freshtrack/freshtrack/alerting"
 	"github.com/freshtrack/freshtrack/auth"
 	"github.com/freshtrack/freshtrack/internal/problem"
 )
@@ -52,6 +53,9 @@ type Deps struct {
 	// SensorsChanged, when set, is told after sensors of an organisation
 	// were changed (ingest drops its cache of them).
 	SensorsChanged func(orgID string)
+	// Alerts, when set, is told when units, sensors or alert rules change,
+	// so the evaluator reloads them.
+	Alerts *alerting.Evaluator
 }
 
 // Router registers routes on a Fiber app and remembers them.

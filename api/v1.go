@@ -6,6 +6,7 @@ func RegisterV1(r *Router) {
 	r.registerOrgs()
 	r.registerMembers()
 	r.registerAPIKeys()
+	r.registerAlerts()
 	for _, res := range r.resources() {
 		r.register(res)
 	}

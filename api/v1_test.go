@@ -116,8 +116,11 @@ func (w *world) fixtureFor(t *testing.T, members bool) map[string]string {
 	q("bare_site", `INSERT INTO sites (org_id, name, timezone) VALUES ($1, 'Empty', 'UTC') RETURNING id`, ids["org"])
 	q("area", `INSERT INTO areas (org_id, site_id, name) VALUES ($1, $2, 'Kitchen') RETURNING id`, ids["org"], ids["site"])
 	q("unit", `INSERT INTO units (org_id, site_id, area_id, name, kind, safe_min_c, safe_max_c) VALUES ($1, $2, $3, 'Fridge', 'fridge', 0, 5) RETURNING id`, ids["org"], ids["site"], ids["area"])
+	q("bare_unit", `INSERT INTO units (org_id, site_id, name, kind, safe_min_c, safe_max_c) VALUES ($1, $2, 'Spare', 'freezer', -30, -15) RETURNING id`, ids["org"], ids["site"])
+	q("bare_rule", `INSERT INTO alert_rules (org_id, unit_id, kind, threshold) VALUES ($1, $2, 'temp_high', -15) RETURNING id`, ids["org"], ids["bare_unit"])
 	q("sensor", `INSERT INTO sensors (org_id, external_id, unit_id) VALUES ($1, 'S-' || $2, $3) RETURNING public_id`, ids["org"], ids["nonce"], ids["unit"])
 	q("rule", `INSERT INTO alert_rules (org_id, unit_id, kind, threshold) VALUES ($1, $2, 'temp_high', 5) RETURNING id`, ids["org"], ids["unit"])
+	q("alert", `INSERT INTO alerts (org_id, unit_id, rule_id, kind, severity, started_at) VALUES ($1, $2, $3, 'temp_high', 'critical', now() - interval '20 minutes') RETURNING id`, ids["org"], ids["unit"], ids["rule"])
 	q("policy", `INSERT INTO escalation_policies (org_id, name, steps) VALUES ($1, 'Default', '[{"after_minutes":0,"channels":["sms"],"roles":["staff"]}]') RETURNING id`, ids["org"])
 	q("contact", `INSERT INTO contacts (org_id, name, phone) VALUES ($1, 'Pat', '+15550001111') RETURNING id`, ids["org"])
 	k, err := auth.CreateAPIKey(ctx, w.pool, auth.CreateAPIKeyParams{OrgID: ids["org"], Name: "gw"})
@@ -130,8 +133,8 @@ func (w *world) fixtureFor(t *testing.T, members bool) map[string]string {
 
 // idFor picks the fixture that a route's :id refers to.
 func idFor(path string, ids map[string]string) string {
-	for seg, key := range map[string]string{"/sites/": "bare_site", "/areas/": "area", "/units/": "unit", "/sensors/": "sensor",
-		"/alert-rules/": "rule", "/escalation-policies/": "policy", "/contacts/": "contact", "/members/": "member", "/api-keys/": "key"} {
+	for seg, key := range map[string]string{"/sites/": "bare_site", "/areas/": "area", "/units/": "bare_unit", "/sensors/": "sensor",
+		"/alert-rules/": "bare_rule", "/escalation-policies/": "policy", "/contacts/": "contact", "/members/": "member", "/api-keys/": "key", "/alerts/": "alert"} {
 		if strings.Contains(path, seg) {
 			return ids[key]
 		}

@@ -106,6 +106,23 @@ func Create(ctx context.Context, pool *pgxpool.Pool, sensors int) (Fleet, error)
 			u.Sensors = append(u.Sensors, ext)
 			f.Sensors = append(f.Sensors, ext)
 		}
+		// The warming fridge alerts two minutes after it passes 5 °C, so the
+		// demo shows an alert within minutes rather than the default 15.
+		for _, u := range f.Units {
+			if u.Warming {
+				if _, err := tx.Exec(ctx, `INSERT INTO alert_rules (org_id, unit_id, kind, threshold, confirm_seconds, hysteresis, severity)
+					VALUES ($1, $2, 'temp_high', 5, 120, 0.5, 'critical')`, org.ID, u.ID); err != nil {
+					return err
+				}
+			}
+		}
+		// People to notify: staff on shift by SMS, a manager by email.
+		if _, err := tx.Exec(ctx, `INSERT INTO contacts (org_id, site_id, name, phone, role) VALUES ($1, $2, 'Sam (line cook)', '+15550100001', 'staff')`, org.ID, f.SiteID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO contacts (org_id, site_id, name, email, role) VALUES ($1, $2, 'Alex (kitchen manager)', 'alex@demo.freshtrack.local', 'manager')`, org.ID, f.SiteID); err != nil {
+			return err
+		}
 		key, err := auth.CreateAPIKey(ctx, tx, auth.CreateAPIKeyParams{OrgID: org.ID, Name: "demo gateway", Actor: "demo"})
 		if err != nil {
 			return err

@@ -38,8 +38,8 @@ type sensorState struct {
 
 // Simulate posts a reading for every sensor each interval through POST
 // /v1/readings, as a gateway would, until ctx ends. It waits for the
-// server to be ready first. The warming fridge drifts up about 0.15 °C a
-// minute from the start, so it crosses 5 °C within a quarter of an hour.
+// server to be ready first. The warming fridge drifts up about 0.3 °C a
+// minute from the start, so it crosses 5 °C within about seven minutes.
 func Simulate(ctx context.Context, f Fleet, opts SimulateOptions) error {
 	if opts.Interval <= 0 {
 		opts.Interval = 10 * time.Second
@@ -96,7 +96,7 @@ func (s *sensorState) temperature(elapsed time.Duration, rng *rand.Rand) float64
 	t += s.door
 	s.door *= 0.6
 	if u.Warming {
-		t += 0.15 * minutes
+		t += 0.3 * minutes
 		if t > 14 {
 			t = 14 + rng.Float64()*0.3
 		}

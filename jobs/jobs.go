@@ -14,7 +14,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 
+	"github.com/freshtrack/freshtrack/alerting"
 	"github.com/freshtrack/freshtrack/notify"
 	"github.com/freshtrack/freshtrack/schema"
 )
@@ -40,6 +42,8 @@ type Config struct {
 	// SMS and Email send notifications; nil ones make those notifications
 	// fail as not configured.
 	SMS, Email notify.Sender
+	// Alerting runs the alert sweep and escalation jobs. Required with Work.
+	Alerting *alerting.Evaluator
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -65,11 +69,17 @@ func New(pool *pgxpool.Pool, store *schema.Store, cfg Config) (*river.Client[pgx
 		river.AddWorker(workers, &schema.RollupWorker{Store: store, Config: cfg.Upkeep})
 		river.AddWorker(workers, &schema.RetentionWorker{Store: store, Config: cfg.Upkeep})
 		river.AddWorker(workers, &notify.SendWorker{DB: pool, SMS: cfg.SMS, Email: cfg.Email, Logger: cfg.Logger})
+		if cfg.Alerting == nil {
+			return nil, fmt.Errorf("river client: Config.Alerting is required for a client that works jobs")
+		}
+		river.AddWorker(workers, &alerting.SweepWorker{Evaluator: cfg.Alerting})
+		river.AddWorker(workers, &alerting.EscalateWorker{Evaluator: cfg.Alerting})
 		rc.Workers = workers
 		rc.Queues = map[string]river.QueueConfig{
-			river.QueueDefault: {MaxWorkers: cfg.Workers},
-			QueueUpkeep:        {MaxWorkers: 2},
-			notify.QueueNotify: {MaxWorkers: 10},
+			river.QueueDefault:     {MaxWorkers: cfg.Workers},
+			QueueUpkeep:            {MaxWorkers: 2},
+			notify.QueueNotify:     {MaxWorkers: 10},
+			alerting.QueueAlerting: {MaxWorkers: 4},
 		}
 		rc.PeriodicJobs = periodic(store, cfg)
 	}
@@ -80,10 +90,16 @@ func New(pool *pgxpool.Pool, store *schema.Store, cfg Config) (*river.Client[pgx
 	return client, nil
 }
 
+// waiting is the job states in which a periodic job counts as already
+// enqueued. Completed ones must not count, or River's default uniqueness
+// would skip every run until the completed row is cleaned up a day later.
+var waiting = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
+	rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled}
+
 // periodic is the schedule of recurring jobs. River enqueues them on its
 // elected leader only; unique options keep at most one of each waiting.
 func periodic(store *schema.Store, cfg Config) []*river.PeriodicJob {
-	upkeep := &river.InsertOpts{Queue: QueueUpkeep, UniqueOpts: river.UniqueOpts{ByQueue: true}}
+	upkeep := &river.InsertOpts{Queue: QueueUpkeep, UniqueOpts: river.UniqueOpts{ByQueue: true, ByState: waiting}}
 	every := func(d time.Duration, args river.JobArgs) *river.PeriodicJob {
 		return river.NewPeriodicJob(river.PeriodicInterval(d),
 			func() (river.JobArgs, *river.InsertOpts) { return args, upkeep },
@@ -96,6 +112,7 @@ func periodic(store *schema.Store, cfg Config) []*river.PeriodicJob {
 	if store.Mode() == schema.Postgres {
 		jobs = append(jobs, every(cfg.RollupInterval, schema.RollupArgs{}))
 	}
+	jobs = append(jobs, alerting.SweepPeriodicJob(alerting.DefaultSweepInterval))
 	return jobs
 }
 

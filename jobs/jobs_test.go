@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/freshtrack/freshtrack/alerting"
 	"github.com/freshtrack/freshtrack/internal/pgtest"
 	"github.com/freshtrack/freshtrack/jobs"
 	"github.com/freshtrack/freshtrack/schema"
@@ -45,8 +47,13 @@ func TestUpkeepRunsOnRiver(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	alerts, err := alerting.NewEvaluator(alerting.Config{Pool: pool, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for range 2 {
 		client, err := jobs.New(pool, store, jobs.Config{
+			Alerting:       alerts,
 			Work:           true,
 			RollupInterval: time.Second,
 			Upkeep:         schema.UpkeepConfig{PartitionsAhead: 3, Retention: 30 * 24 * time.Hour, Now: clock},
@@ -65,6 +72,26 @@ func TestUpkeepRunsOnRiver(t *testing.T) {
 		})
 	}
 
+	waitFor(t, pool, now, 8)
+
+	// A second batch later: the periodic refresh runs again (a completed job
+	// must not block the next one) and folds it in too.
+	later := now.Add(-30 * time.Minute)
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO readings (time, sensor_id, temp_c) VALUES ($1, 1, 2)`, later); err != nil {
+			return err
+		}
+		return store.RecordWrites(ctx, tx, []time.Time{later.Truncate(schema.Bucket5m)})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, pool, now, 10)
+}
+
+func waitFor(t *testing.T, pool *pgxpool.Pool, now time.Time, wantSum float64) {
+	t.Helper()
+	ctx := context.Background()
 	deadline := time.Now().Add(45 * time.Second)
 	for {
 		var ahead, oldRows int
@@ -76,11 +103,11 @@ func TestUpkeepRunsOnRiver(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ahead == 3 && sum == 8 && oldRows == 0 {
+		if ahead == 3 && sum == wantSum && oldRows == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("upkeep did not run: %d of 3 partitions ahead, daily rollup sum %v (want 8), %d readings past retention", ahead, sum, oldRows)
+			t.Fatalf("upkeep did not run: %d of 3 partitions ahead, daily rollup sum %v (want %v), %d readings past retention", ahead, sum, wantSum, oldRows)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -11,9 +11,12 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/freshtrack/freshtrack/alerting"
 	"github.com/freshtrack/freshtrack/api"
 	"github.com/freshtrack/freshtrack/auth"
 	"github.com/freshtrack/freshtrack/ingest"
@@ -153,9 +156,26 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 	if err != nil {
 		return err
 	}
-	river, err := jobs.New(pool, store, jobs.Config{
+	// An insert-only River client lets the evaluator enqueue notification
+	// and escalation jobs before the working client (which needs the
+	// evaluator for its workers) exists.
+	inserter, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Logger: log})
+	if err != nil {
+		return fmt.Errorf("river insert client: %w", err)
+	}
+	alerts, err := alerting.NewEvaluator(alerting.Config{
+		Pool:     pool,
+		Jobs:     inserter,
+		Notifier: &notify.AlertNotifier{Jobs: inserter, PublicURL: cfg.PublicURL},
+		Logger:   log,
+	})
+	if err != nil {
+		return err
+	}
+	worker, err := jobs.New(pool, store, jobs.Config{
 		SMS:            sms,
 		Email:          email,
+		Alerting:       alerts,
 		Workers:        cfg.Workers,
 		Work:           cfg.HasRole(config.RoleWorker),
 		RollupInterval: cfg.RollupInterval,
@@ -166,7 +186,7 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 		return err
 	}
 	if cfg.HasRole(config.RoleWorker) {
-		if err := river.Start(ctx); err != nil {
+		if err := worker.Start(ctx); err != nil {
 			return fmt.Errorf("start river: %w", err)
 		}
 	}
@@ -203,13 +223,24 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 			return err
 		}
 		ingester.Register(app)
+		// Alert rules evaluate every committed batch, right after its commit.
+		sub, unsubscribe := ingester.Writer().Subscribe(1024)
+		evalCtx, stopEval := context.WithCancel(context.WithoutCancel(ctx))
+		evalDone := make(chan struct{})
+		go func() {
+			defer close(evalDone)
+			if err := alerts.Run(evalCtx, sub); err != nil && evalCtx.Err() == nil {
+				log.Error("alert evaluator stopped", "err", err)
+			}
+		}()
+		defer func() { unsubscribe(); stopEval(); <-evalDone }()
 	}
 	if cfg.HasRole(config.RoleAPI) {
 		users, extra, err := userVerifier(cfg, ln.Addr().String(), pool, app, log)
 		if err != nil {
 			return err
 		}
-		deps := api.Deps{Pool: pool, Users: users, Logger: log}
+		deps := api.Deps{Pool: pool, Users: users, Logger: log, Alerts: alerts}
 		if ingester != nil {
 			deps.SensorsChanged = ingester.SensorsChanged
 		}
@@ -250,7 +281,7 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 	}
 	if cfg.HasRole(config.RoleWorker) {
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
-		if err := river.Stop(stopCtx); err != nil {
+		if err := worker.Stop(stopCtx); err != nil {
 			errs = append(errs, fmt.Errorf("stop river: %w", err))
 		}
 		cancel()

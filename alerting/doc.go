@@ -1,0 +1,113 @@
+// Package alerting turns readings into alerts and alerts into messages that
+// reach a person: rules, the evaluator state machine, the alert lifecycle
+// (acknowledge, resolve, comment, list) and escalation.
+//
+// # Rules
+//
+// Rules live in alert_rules. For each rule kind (temp_high, temp_low,
+// sensor_offline, battery_low) the most specific level with any row applies to
+// a unit: the unit's own rows (unit_id set), else the organisation's rows for
+// the unit's kind (unit_id NULL, unit_kind set). The built-in DefaultRules are
+// stored as organisation rows by EnsureRules, lazily and idempotently, the
+// first time an organisation needs them, because alerts.rule_id must
+// reference a real row. From then on they are ordinary rows: edit them to
+// change a default, disable them (enabled = false) to switch it off; a
+// deleted default row comes back.
+//
+// # The state machine
+//
+// Each (unit, rule) has an alert_state row: ok → pending → alerting →
+// clearing → ok (see machine). A reading violating the rule makes it pending
+// (since = that reading's time). The excursion lasts until a reading that no
+// longer violates it (sample and hold: between readings the last value is
+// taken to persist). Once it lasted the rule's confirm delay, an alert opens
+// with started_at = the excursion's start, so a door opening or a defrost
+// cycle shorter than the delay never alerts (provided sensors report more
+// often than the delay). The excursion ends only when readings are back past
+// the threshold by the hysteresis (temp_high: temp <= threshold - hysteresis)
+// and stayed there for the clear delay, which is the confirm delay again;
+// a reading back in the hysteresis band or beyond returns it to alerting with
+// the same alert. So an excursion flapping around the threshold has one alert,
+// and a new alert needs a new excursion after a full clear. When the
+// excursion ends, an auto_resolve rule resolves its alert ('auto_resolved'
+// event, history kept); otherwise the alert stays open until a person
+// resolves it, the state returns to ok, and a new excursion while that alert
+// is still open attaches to it (a 'comment' event records it) instead of
+// opening another: alerts_one_open allows one open alert per unit and rule.
+// When a person resolves an alert whose excursion is still going on, the
+// resolution ends that excursion: the next offending reading starts a new one,
+// which opens a new alert once it lasted the confirm delay.
+//
+// sensor_offline: a unit whose sensors have all been silent for the
+// threshold (minutes; plus the confirm delay, 0 by default) alerts, with
+// started_at = its last reading. A sensor that never reported counts from
+// its creation. The next reading clears it.
+//
+// # Feeding the machine
+//
+// Evaluator.Run consumes ingest.Writer.Subscribe: every committed batch is
+// evaluated right after its commit. Units whose rules are all ok and whose new
+// readings violate nothing are settled with one statement for the whole batch
+// (evaluated_to moves on); every other unit gets its own transaction that
+// inserts its missing alert_state rows, locks them with SELECT ... FOR UPDATE
+// in rule order, runs the machines and opens or resolves alerts. Several
+// serve processes may evaluate the same database: the row locks serialise each
+// unit and the alerts_one_open index makes a duplicate alert impossible.
+//
+// The sweep (SweepArgs, every 30 s via SweepPeriodicJob) handles time: confirm
+// and clear delays that expire with no new reading, offline sensors (with no
+// data arriving at all), units whose stored readings no evaluator has seen
+// (an evaluator that was down, a dropped subscription batch: they are
+// evaluated from the database, in time order), and escalation steps whose
+// job was lost.
+//
+// All state is in the database (alert_state, alerts, River jobs), so a
+// restart neither forgets a pending excursion nor reopens an open alert.
+//
+// # Late and out-of-order readings
+//
+// Readings are evaluated in time order. A batch reading older than a rule's
+// alert_state.evaluated_to makes that rule replay a window from the database:
+// from the late reading minus twice the confirm delay, starting from the
+// alert that covered that moment (or ok), over every stored reading of the
+// unit in time order. A replayed excursion that an existing alert already
+// covers (the alert started by the excursion's confirmation and had not ended
+// before the excursion began; for an auto-resolved alert, the end is when its
+// condition cleared) joins that alert: its peak and started_at may move, but
+// no second alert opens for a period already covered. A replayed excursion
+// that no alert covers opens one, even if it is over by now (a gateway's
+// backlog can reveal an excursion that must be acted on). A late reading that
+// violates nothing, for a rule that is ok, changes nothing and is settled on
+// the fast path. Readings older than Config.MaxLateness (24 h) are never
+// evaluated, so historical imports do not alert.
+//
+// # Alert lifecycle and escalation
+//
+// Opening an alert writes, in one transaction: the alerts row, its
+// 'triggered' event, step 0 of its escalation policy (Notifier.NotifyTx and a
+// 'notified' event), one EscalateArgs River job per later step scheduled at
+// opened_at + after_minutes (InsertManyTx), and an audit_log row. The policy
+// is the site's, else the organisation's default, else DefaultSteps. An
+// EscalateArgs job locks the alert, and only while it is still triggered and
+// its escalation_step is below the job's step sends the step (and any
+// earlier one not sent), bumps escalation_step and writes an 'escalated'
+// event, in one transaction: acknowledged or resolved alerts escalate no
+// further and no step is ever sent twice.
+//
+// Acknowledge, Resolve, Comment, ListAlerts and GetAlert are the API's entry
+// points. Resolving a temp_high or temp_low alert requires a corrective action
+// and a disposition.
+//
+// # Measuring commit-to-alert latency
+//
+// The latency from a reading's commit to its alert row, step-0 notification
+// and escalation jobs being committed is AlertOpened.Visible -
+// AlertOpened.CommittedAt, reported to Hooks.AlertOpened and recorded in the
+// freshtrack_alerting_commit_to_alert_seconds histogram (alerts opened by the
+// live path; the sweep's have no commit time). From outside the process,
+// compare the POST /v1/readings response time of the reading that completes
+// the confirm delay (use a rule with confirm_seconds = 0 to make the first
+// offending reading open the alert) with alerts.opened_at and the notify
+// job's river_job.created_at (both written by the same transaction).
+// freshtrack_alerting_evaluate_seconds is the time per evaluated batch.
+package alerting

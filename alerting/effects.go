@@ -1,0 +1,258 @@
+package alerting
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The evaluator's side of a unit's transaction: what the machines' decisions
+// read and write besides opening and resolving alerts (lifecycle.go).
+
+// txEnv carries out a unit's machine decisions inside its transaction.
+type txEnv struct {
+	e           *Evaluator
+	ctx         context.Context
+	tx          pgx.Tx
+	unit        *unitInfo
+	now         time.Time
+	committedAt time.Time
+
+	// stored are the unit's readings read back for a replay.
+	stored []sample
+	// covering holds, per replayed rule, the alerts a replayed excursion
+	// may belong to.
+	covering map[string][]*cover
+
+	// prior caches priorValues by time.
+	prior map[time.Time][]sample
+
+	seenLoaded bool
+	lastSeen   time.Time
+	active     bool
+
+	opened       []AlertOpened
+	autoResolved int
+	audits       []auditEntry
+}
+
+type cover struct {
+	ref     *alertRef
+	started time.Time
+}
+
+type auditEntry struct {
+	action, target string
+	details        map[string]any
+}
+
+// open opens the alert of an excursion. In a replay, an existing alert that
+// covers the excursion (it started by the excursion's confirmation and had
+// not ended before the excursion started) takes it instead: its peak and
+// start may move, but no second alert opens for a period already covered.
+func (env *txEnv) open(r *Rule, x excursion) (*alertRef, error) {
+	if list, ok := env.covering[r.ID]; ok {
+		var best *cover
+		for _, c := range list {
+			if !c.started.After(x.At) && (!c.ref.Resolved || c.ref.ResolvedAt.After(x.Started)) {
+				if best == nil || c.started.After(best.started) {
+					best = c
+				}
+			}
+		}
+		if best != nil {
+			var peak *float64
+			if isTemp(r.Kind) {
+				peak = nullFloat(x.Peak)
+			}
+			if _, err := env.tx.Exec(env.ctx, `
+				UPDATE alerts SET started_at = least(started_at, $2),
+				       peak_c = CASE WHEN $3::float8 IS NULL THEN peak_c
+				                     WHEN kind = 'temp_high' THEN greatest(peak_c, $3) ELSE least(peak_c, $3) END
+				 WHERE id = $1`, best.ref.ID, x.Started, peak); err != nil {
+				return nil, fmt.Errorf("extend alert: %w", err)
+			}
+			if x.Started.Before(best.started) {
+				best.started = x.Started
+			}
+			return best.ref, nil
+		}
+	}
+	ref, err := env.insertAlert(r, x)
+	if err != nil {
+		return nil, err
+	}
+	if list, ok := env.covering[r.ID]; ok {
+		ref.Covers = true
+		env.covering[r.ID] = append(list, &cover{ref: ref, started: x.Started})
+	}
+	return ref, nil
+}
+
+// replayState returns a rule's state at from, the start of a replay window:
+// attached to the alert that covered that moment, if one did, else ok. It
+// also loads the alerts a replayed excursion may belong to.
+func (env *txEnv) replayState(r *Rule, cur *ruleState, from time.Time) (*ruleState, error) {
+	rows, err := env.tx.Query(env.ctx, `
+		SELECT a.id::text, a.started_at, a.status = 'resolved',
+		       coalesce((ev.details->>'cleared_at')::timestamptz, a.resolved_at)
+		  FROM alerts a
+		  LEFT JOIN LATERAL (
+		        SELECT details FROM alert_events e
+		         WHERE e.alert_id = a.id AND e.kind = 'auto_resolved' ORDER BY e.id DESC LIMIT 1) ev ON true
+		 WHERE a.org_id = $4 AND a.unit_id = $1 AND a.rule_id = $2
+		   AND (a.status <> 'resolved' OR coalesce((ev.details->>'cleared_at')::timestamptz, a.resolved_at) > $3)
+		 ORDER BY a.started_at`, env.unit.ID, r.ID, from, env.unit.OrgID)
+	if err != nil {
+		return nil, fmt.Errorf("load covering alerts: %w", err)
+	}
+	var (
+		list     []*cover
+		id       string
+		started  time.Time
+		resolved bool
+		end      *time.Time
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &started, &resolved, &end}, func() error {
+		c := &cover{ref: &alertRef{ID: id, Resolved: resolved, Covers: true}, started: started.UTC()}
+		if resolved && end != nil {
+			c.ref.ResolvedAt = end.UTC()
+		}
+		list = append(list, c)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load covering alerts: %w", err)
+	}
+	if env.covering == nil {
+		env.covering = map[string][]*cover{}
+	}
+	env.covering[r.ID] = list
+	st := newState()
+	st.EvaluatedTo = cur.EvaluatedTo
+	for _, c := range list {
+		if !c.started.After(from) && (!c.ref.Resolved || c.ref.ResolvedAt.After(from)) {
+			st.Phase, st.Since, st.Alert = phaseAlerting, from, c.ref
+		}
+	}
+	return st, nil
+}
+
+// unitLastSeen returns the unit's newest reading known to the database
+// (sensor_latest, sensors.last_seen_at), or the creation of its newest
+// sensor when none ever reported, and whether it has an active sensor.
+func (env *txEnv) unitLastSeen() (time.Time, bool, error) {
+	if env.seenLoaded {
+		return env.lastSeen, env.active, nil
+	}
+	var seen, created *time.Time
+	err := env.tx.QueryRow(env.ctx, `
+		SELECT coalesce(bool_or(s.retired_at IS NULL), false),
+		       greatest(max(sl.time), max(s.last_seen_at)),
+		       max(s.created_at) FILTER (WHERE s.retired_at IS NULL)
+		  FROM sensors s LEFT JOIN sensor_latest sl ON sl.sensor_id = s.id
+		 WHERE s.org_id = $1 AND s.unit_id = $2`, env.unit.OrgID, env.unit.ID).Scan(&env.active, &seen, &created)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("unit last seen: %w", err)
+	}
+	switch {
+	case seen != nil:
+		env.lastSeen = seen.UTC()
+	case created != nil:
+		env.lastSeen = created.UTC()
+	}
+	env.seenLoaded = true
+	return env.lastSeen, env.active, nil
+}
+
+// priorValues returns, for each sensor of the unit, its newest reading
+// before t if it is at most staleSensor old.
+func (env *txEnv) priorValues(t time.Time) ([]sample, error) {
+	if v, ok := env.prior[t]; ok {
+		return v, nil
+	}
+	rows, err := env.tx.Query(env.ctx, `
+		SELECT r.time, r.sensor_id, r.temp_c, r.battery
+		  FROM sensors s
+		 CROSS JOIN LATERAL (
+		        SELECT time, sensor_id, temp_c, battery FROM readings
+		         WHERE sensor_id = s.id AND time < $3 AND time >= $4
+		         ORDER BY time DESC LIMIT 1) r
+		 WHERE s.org_id = $1 AND s.unit_id = $2`, env.unit.OrgID, env.unit.ID, t, t.Add(-staleSensor))
+	if err != nil {
+		return nil, fmt.Errorf("load prior readings: %w", err)
+	}
+	var (
+		out []sample
+		s   sample
+		bat *float32
+	)
+	_, err = pgx.ForEachRow(rows, []any{&s.T, &s.Sensor, &s.TempC, &bat}, func() error {
+		s.T, s.Battery = s.T.UTC(), math.NaN()
+		if bat != nil {
+			s.Battery = float64(*bat)
+		}
+		out = append(out, s)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load prior readings: %w", err)
+	}
+	if env.prior == nil {
+		env.prior = map[time.Time][]sample{}
+	}
+	env.prior[t] = out
+	return out, nil
+}
+
+// touchAlerts brings the open alerts' peak and newest value up to date.
+func (env *txEnv) touchAlerts(rules []Rule, states map[string]*ruleState) error {
+	for i := range rules {
+		r := &rules[i]
+		st := states[r.ID]
+		if st.Alert == nil || st.Alert.Resolved || !st.touched || !isTemp(r.Kind) {
+			continue
+		}
+		if _, err := env.tx.Exec(env.ctx, `
+			UPDATE alerts SET
+			       peak_c = CASE WHEN $2::float8 IS NULL THEN peak_c
+			                     WHEN kind = 'temp_high' THEN greatest(peak_c, $2) ELSE least(peak_c, $2) END,
+			       last_reading_c = coalesce($3, last_reading_c)
+			 WHERE id = $1 AND status <> 'resolved'`, st.Alert.ID, nullFloat(st.Peak), nullFloat(st.last)); err != nil {
+			return fmt.Errorf("update alert peak: %w", err)
+		}
+	}
+	return nil
+}
+
+// flushAudit appends the transaction's audit entries. It runs last: the
+// audit chain's per-organisation lock is then the last lock any alerting
+// transaction takes, so it cannot take part in a deadlock.
+func (env *txEnv) flushAudit() error {
+	if len(env.audits) == 0 {
+		return nil
+	}
+	actions := make([]string, len(env.audits))
+	targets := make([]string, len(env.audits))
+	details := make([]string, len(env.audits))
+	for i, a := range env.audits {
+		b, err := json.Marshal(a.details)
+		if err != nil {
+			return fmt.Errorf("audit details: %w", err)
+		}
+		actions[i], targets[i], details[i] = a.action, a.target, string(b)
+	}
+	_, err := env.tx.Exec(env.ctx, `
+		INSERT INTO audit_log (org_id, actor, action, target_type, target_id, details)
+		SELECT $1, 'system', a, 'alert', t, d::jsonb
+		  FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS x(a, t, d, n) ORDER BY n`,
+		env.unit.OrgID, actions, targets, details)
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
+}

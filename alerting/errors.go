@@ -1,0 +1,98 @@
+package alerting
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// ErrNotFound is returned for an alert (or unit, rule) that does not exist,
+// belongs to another organisation, or whose id is not a UUID. It deliberately
+// does not say which.
+var ErrNotFound = errors.New("not found")
+
+// ValidationError reports a parameter that cannot be accepted. The API maps
+// it to a 400 naming Field.
+type ValidationError struct {
+	// Field names the parameter in snake_case, as the API spells it
+	// ("action", "disposition", "steps[1].channels").
+	Field string
+	// Reason says what is wrong and what is allowed.
+	Reason string
+}
+
+// Error implements error.
+func (e *ValidationError) Error() string {
+	return fmt.Sprintf("invalid %s: %s", e.Field, e.Reason)
+}
+
+// ConflictError reports a lifecycle change that the alert's current status
+// does not allow, such as acknowledging a resolved alert. The API maps it to
+// a 409.
+type ConflictError struct {
+	// AlertID is the alert concerned.
+	AlertID string
+	// Status is the alert's current status ("acknowledged", "resolved").
+	Status string
+	// Reason says what was refused.
+	Reason string
+}
+
+// Error implements error.
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("alert %s is %s: %s", e.AlertID, e.Status, e.Reason)
+}
+
+// DB is what a pool and a transaction have in common: queries, and Begin
+// (a transaction on a pool, a savepoint inside a transaction). Every function
+// of this package that writes more than one row runs in its own transaction
+// begun from it, so it is atomic on a pool and nests inside a caller's
+// transaction.
+type DB interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// validUUID reports whether s is a UUID in the canonical 8-4-4-4-12 hex
+// form. Ids are checked before they reach PostgreSQL because a cast error
+// there would abort the caller's transaction.
+func validUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// pgCode returns the SQLSTATE and constraint of a PostgreSQL error.
+func pgCode(err error) (code, constraint string) {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code, pgErr.ConstraintName
+	}
+	return "", ""
+}
+
+// retryable reports whether a transaction failed only because of a
+// concurrent one (deadlock, serialization failure) and may simply be re-run.
+func retryable(err error) bool {
+	code, _ := pgCode(err)
+	return code == "40P01" || code == "40001"
+}

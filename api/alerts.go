@@ -1,0 +1,272 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/freshtrack/freshtrack/alerting"
+	"github.com/freshtrack/freshtrack/auth"
+	"github.com/freshtrack/freshtrack/internal/problem"
+)
+
+// alertError maps the alerting package's errors to problems.
+func alertError(err error) error {
+	var ve *alerting.ValidationError
+	var ce *alerting.ConflictError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, alerting.ErrNotFound):
+		return problem.NotFound("alert")
+	case errors.As(err, &ve):
+		return problem.Validation(problem.FieldError{Field: ve.Field, Reason: ve.Reason})
+	case errors.As(err, &ce):
+		return problem.New(fiber.StatusConflict, "conflict", "Conflict", ce.Error())
+	}
+	return err
+}
+
+// strictBody decodes a JSON object body into v, refusing unknown fields.
+func strictBody(c *fiber.Ctx, v any) error {
+	dec := json.NewDecoder(strings.NewReader(string(c.Body())))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return problem.BadRequest("the body must be a JSON object with the documented fields: " + err.Error())
+	}
+	return nil
+}
+
+func obj(props map[string]any, required ...string) map[string]any {
+	s := map[string]any{"type": "object", "additionalProperties": false, "properties": props}
+	if len(required) > 0 {
+		s["required"] = required
+	}
+	return s
+}
+
+var (
+	str        = map[string]any{"type": "string"}
+	alertShape = map[string]any{"type": "object", "description": "an alert with its status, times, peak and escalation step"}
+)
+
+func (r *Router) registerAlerts() {
+	base := "/v1/orgs/:org/alerts"
+	r.Handle(Route{Method: "GET", Path: base, Summary: "List alerts, newest first", Tag: "alerts", Perm: auth.PermRead,
+		Params: []Param{
+			{Name: "status", Description: "open, triggered, acknowledged or resolved", Schema: str},
+			{Name: "unit", Description: "only this unit's alerts", Schema: str},
+			{Name: "from", Description: "opened at or after (RFC 3339)", Schema: str},
+			{Name: "to", Description: "opened before (RFC 3339)", Schema: str},
+			{Name: "cursor", Description: "next_cursor of the previous page", Schema: str},
+			{Name: "limit", Description: "page size 1-200", Schema: map[string]any{"type": "integer"}},
+		},
+		Response: obj(map[string]any{"alerts": map[string]any{"type": "array", "items": alertShape}, "next_cursor": str})},
+		func(c *fiber.Ctx) error {
+			p := alerting.ListParams{OrgID: OrgOf(c), Status: c.Query("status"), UnitID: c.Query("unit"), Cursor: c.Query("cursor")}
+			var errs []problem.FieldError
+			for name, dst := range map[string]*time.Time{"from": &p.From, "to": &p.To} {
+				if v := c.Query(name); v != "" {
+					t, err := time.Parse(time.RFC3339, v)
+					if err != nil {
+						errs = append(errs, problem.FieldError{Field: name, Reason: "must be an RFC 3339 time"})
+					}
+					*dst = t
+				}
+			}
+			if v := c.Query("limit"); v != "" {
+				n, err := json.Number(v).Int64()
+				if err != nil {
+					errs = append(errs, problem.FieldError{Field: "limit", Reason: "must be a whole number from 1 to 200"})
+				}
+				p.Limit = int(n)
+			}
+			if len(errs) > 0 {
+				return problem.Validation(errs...)
+			}
+			page, err := alerting.ListAlerts(c.UserContext(), r.deps.Pool, p)
+			if err != nil {
+				return alertError(err)
+			}
+			return c.JSON(page)
+		})
+	r.Handle(Route{Method: "GET", Path: base + "/:id", Summary: "Get an alert with its events, corrective actions and notifications", Tag: "alerts", Perm: auth.PermRead, Response: alertShape},
+		func(c *fiber.Ctx) error {
+			a, err := alerting.GetAlert(c.UserContext(), r.deps.Pool, OrgOf(c), c.Params("id"))
+			if err != nil {
+				return alertError(err)
+			}
+			return c.JSON(a)
+		})
+	r.Handle(Route{Method: "POST", Path: base + "/:id/ack", Summary: "Acknowledge an alert; its escalation stops", Tag: "alerts", Perm: auth.PermOperate,
+		Request: obj(map[string]any{"comment": str}), Response: alertShape,
+		Example: func(map[string]string) map[string]any { return map[string]any{"comment": "on it"} }},
+		func(c *fiber.Ctx) error {
+			var in struct {
+				Comment string `json:"comment"`
+			}
+			if len(c.Body()) > 0 {
+				if err := strictBody(c, &in); err != nil {
+					return err
+				}
+			}
+			a, err := alerting.Acknowledge(c.UserContext(), r.deps.Pool, alerting.AckParams{OrgID: OrgOf(c), AlertID: c.Params("id"), UserID: UserOf(c).ID, Comment: in.Comment})
+			if err != nil {
+				return alertError(err)
+			}
+			return c.JSON(a)
+		})
+	r.Handle(Route{Method: "POST", Path: base + "/:id/resolve", Summary: "Resolve an alert with the corrective action taken (required for temperature alerts)", Tag: "alerts", Perm: auth.PermOperate,
+		Request:  obj(map[string]any{"action": str, "disposition": map[string]any{"type": "string", "enum": []string{"kept", "moved", "reheated", "discarded", "other"}}, "notes": str}),
+		Response: alertShape,
+		Example: func(map[string]string) map[string]any {
+			return map[string]any{"action": "moved stock to the walk-in, called the technician", "disposition": "moved"}
+		}},
+		func(c *fiber.Ctx) error {
+			var in struct {
+				Action      string `json:"action"`
+				Disposition string `json:"disposition"`
+				Notes       string `json:"notes"`
+			}
+			if err := strictBody(c, &in); err != nil {
+				return err
+			}
+			a, err := alerting.Resolve(c.UserContext(), r.deps.Pool, alerting.ResolveParams{OrgID: OrgOf(c), AlertID: c.Params("id"), UserID: UserOf(c).ID,
+				Action: in.Action, Disposition: in.Disposition, Notes: in.Notes})
+			if err != nil {
+				return alertError(err)
+			}
+			return c.JSON(a)
+		})
+	r.Handle(Route{Method: "POST", Path: base + "/:id/comments", Summary: "Add a comment to an alert's history", Tag: "alerts", Perm: auth.PermOperate,
+		Success: fiber.StatusCreated, Request: obj(map[string]any{"text": str}, "text"),
+		Example: func(map[string]string) map[string]any { return map[string]any{"text": "door seal replaced"} }},
+		func(c *fiber.Ctx) error {
+			var in struct {
+				Text string `json:"text"`
+			}
+			if err := strictBody(c, &in); err != nil {
+				return err
+			}
+			ev, err := alerting.Comment(c.UserContext(), r.deps.Pool, alerting.CommentParams{OrgID: OrgOf(c), AlertID: c.Params("id"), UserID: UserOf(c).ID, Text: in.Text})
+			if err != nil {
+				return alertError(err)
+			}
+			return c.Status(fiber.StatusCreated).JSON(ev)
+		})
+
+	r.Handle(Route{Method: "GET", Path: "/v1/orgs/:org/notifications", Summary: "The delivery log: every SMS and email attempt", Tag: "alerts", Perm: auth.PermRead,
+		Params:   []Param{{Name: "alert", Description: "only this alert's notifications", Schema: str}},
+		Response: obj(map[string]any{"items": map[string]any{"type": "array", "items": map[string]any{"type": "object"}}})},
+		func(c *fiber.Ctx) error {
+			alert := c.Query("alert")
+			if alert != "" && !validUUID(alert) {
+				return problem.Validation(problem.FieldError{Field: "alert", Reason: "must be an alert id"})
+			}
+			rows, err := r.deps.Pool.Query(c.UserContext(), `
+				SELECT jsonb_build_object('id', id, 'alert_id', alert_id, 'contact_id', contact_id, 'channel', channel, 'recipient', recipient,
+				       'status', status, 'provider_id', provider_id, 'attempts', attempts, 'last_error', last_error,
+				       'created_at', created_at, 'sent_at', sent_at, 'delivered_at', delivered_at)
+				  FROM notifications WHERE org_id = $1 AND ($2 = '' OR alert_id::text = $2)
+				 ORDER BY created_at DESC LIMIT 500`, OrgOf(c), alert)
+			if err != nil {
+				return err
+			}
+			items, err := pgx.CollectRows(rows, pgx.RowTo[json.RawMessage])
+			if err != nil {
+				return err
+			}
+			if items == nil {
+				items = []json.RawMessage{}
+			}
+			return c.JSON(fiber.Map{"items": items})
+		})
+
+	checks := "/v1/orgs/:org/units/:id/manual-checks"
+	r.Handle(Route{Method: "GET", Path: checks, Summary: "A unit's manual temperature checks, newest first", Tag: "units", Perm: auth.PermRead,
+		Response: obj(map[string]any{"items": map[string]any{"type": "array", "items": map[string]any{"type": "object"}}})},
+		func(c *fiber.Ctx) error {
+			if !validUUID(c.Params("id")) {
+				return problem.NotFound("unit")
+			}
+			rows, err := r.deps.Pool.Query(c.UserContext(), `
+				SELECT jsonb_build_object('id', m.id, 'unit_id', m.unit_id, 'checked_at', m.checked_at, 'temp_c', m.temp_c, 'checked_by', m.checked_by, 'notes', m.notes)
+				  FROM manual_checks m JOIN units u ON u.id = m.unit_id AND u.org_id = m.org_id
+				 WHERE m.org_id = $1 AND m.unit_id = $2 ORDER BY m.checked_at DESC LIMIT 500`, OrgOf(c), c.Params("id"))
+			if err != nil {
+				return err
+			}
+			items, err := pgx.CollectRows(rows, pgx.RowTo[json.RawMessage])
+			if err != nil {
+				return err
+			}
+			if len(items) == 0 {
+				var exists bool
+				if err := r.deps.Pool.QueryRow(c.UserContext(), `SELECT EXISTS (SELECT 1 FROM units WHERE org_id = $1 AND id = $2)`, OrgOf(c), c.Params("id")).Scan(&exists); err != nil {
+					return err
+				}
+				if !exists {
+					return problem.NotFound("unit")
+				}
+				items = []json.RawMessage{}
+			}
+			return c.JSON(fiber.Map{"items": items})
+		})
+	r.Handle(Route{Method: "POST", Path: checks, Summary: "Record a manual temperature check (probe thermometer)", Tag: "units", Perm: auth.PermOperate,
+		Success: fiber.StatusCreated,
+		Request: obj(map[string]any{"temp_c": map[string]any{"type": "number", "minimum": -100, "maximum": 200},
+			"checked_at": map[string]any{"type": "string", "format": "date-time"}, "notes": str}, "temp_c"),
+		Example: func(map[string]string) map[string]any {
+			return map[string]any{"temp_c": 3.2, "notes": "probe in the middle shelf"}
+		}},
+		func(c *fiber.Ctx) error {
+			var in struct {
+				TempC     *float64   `json:"temp_c"`
+				CheckedAt *time.Time `json:"checked_at"`
+				Notes     string     `json:"notes"`
+			}
+			if err := strictBody(c, &in); err != nil {
+				return err
+			}
+			switch {
+			case in.TempC == nil || *in.TempC < -100 || *in.TempC > 200:
+				return problem.Validation(problem.FieldError{Field: "temp_c", Reason: "is required, from -100 to 200 °C"})
+			case in.CheckedAt != nil && in.CheckedAt.After(time.Now().Add(5*time.Minute)):
+				return problem.Validation(problem.FieldError{Field: "checked_at", Reason: "must not be in the future"})
+			case len(in.Notes) > 4000:
+				return problem.Validation(problem.FieldError{Field: "notes", Reason: "must be at most 4000 characters"})
+			}
+			at := time.Now()
+			if in.CheckedAt != nil {
+				at = *in.CheckedAt
+			}
+			if !validUUID(c.Params("id")) {
+				return problem.NotFound("unit")
+			}
+			var item json.RawMessage
+			err := r.tx(c.UserContext(), func(tx pgx.Tx) error {
+				var id string
+				err := tx.QueryRow(c.UserContext(), `
+					INSERT INTO manual_checks (org_id, unit_id, checked_at, temp_c, checked_by, notes)
+					SELECT $1, u.id, $3, $4, $5, nullif($6, '') FROM units u WHERE u.org_id = $1 AND u.id = $2
+					RETURNING id, jsonb_build_object('id', id, 'unit_id', unit_id, 'checked_at', checked_at, 'temp_c', temp_c, 'checked_by', checked_by, 'notes', notes)`,
+					OrgOf(c), c.Params("id"), at, *in.TempC, UserOf(c).ID, in.Notes).Scan(&id, &item)
+				if errors.Is(err, pgx.ErrNoRows) {
+					return problem.NotFound("unit")
+				}
+				if err != nil {
+					return err
+				}
+				return audit(c, tx, "manual_check.create", "unit", c.Params("id"), map[string]any{"temp_c": *in.TempC, "checked_at": at})
+			})
+			if err != nil {
+				return err
+			}
+			c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+			return c.Status(fiber.StatusCreated).Send(item)
+		})
+}

@@ -1,0 +1,61 @@
+package notify
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/freshtrack/freshtrack/alerting"
+)
+
+// AlertNotifier turns an alert's escalation step into notifications: one
+// delivery-log row and one River send job per recipient, in the
+// transaction that opens or escalates the alert. The dedupe key
+// (alert, step, contact, channel) makes a retried transaction harmless.
+type AlertNotifier struct {
+	// Jobs inserts the send jobs; an insert-only client is enough.
+	Jobs *river.Client[pgx.Tx]
+	// PublicURL is the base of links to the alert.
+	PublicURL string
+}
+
+var _ alerting.Notifier = (*AlertNotifier)(nil)
+
+// NotifyTx implements alerting.Notifier.
+func (a *AlertNotifier) NotifyTx(ctx context.Context, tx pgx.Tx, n alerting.Notice) error {
+	if len(n.Recipients) == 0 {
+		return nil
+	}
+	var org string
+	if err := tx.QueryRow(ctx, `SELECT name FROM organizations WHERE id = $1`, n.OrgID).Scan(&org); err != nil {
+		return fmt.Errorf("notify: organisation of alert %s: %w", n.AlertID, err)
+	}
+	notice := AlertNotice{
+		OrgName: org, SiteName: n.SiteName, UnitName: n.UnitName, Kind: n.Kind, Severity: n.Severity,
+		ValueC: n.ValueC, ThresholdC: n.ThresholdC, StartedAt: n.StartedAt, Step: n.Step,
+		AlertURL: fmt.Sprintf("%s/v1/orgs/%s/alerts/%s", a.PublicURL, n.OrgID, n.AlertID),
+	}
+	alertID := n.AlertID
+	for _, r := range n.Recipients {
+		p := EnqueueParams{OrgID: n.OrgID, AlertID: &alertID, Channel: Channel(r.Channel), Recipient: r.Address,
+			DedupeKey: fmt.Sprintf("alert:%s:step:%d:%s:%s:%s", n.AlertID, n.Step, r.ContactID, r.Channel, r.Address)}
+		if r.ContactID != "" {
+			contact := r.ContactID
+			p.ContactID = &contact
+		}
+		switch p.Channel {
+		case SMS:
+			p.Text = RenderSMS(notice)
+		case Email:
+			p.Subject, p.Text, p.HTML = RenderEmail(notice)
+		default:
+			return fmt.Errorf("notify: alert %s: unknown channel %q", n.AlertID, r.Channel)
+		}
+		if _, _, err := InsertNotificationTx(ctx, tx, a.Jobs, p); err != nil {
+			return fmt.Errorf("notify: alert %s step %d to %s: %w", n.AlertID, n.Step, r.Channel, err)
+		}
+	}
+	return nil
+}
