@@ -16,6 +16,9 @@ type Plan struct {
 	Batch    int
 	Rows     int
 	Start    time.Time
+	// TempC, when set, gives reading i's temperature instead of the
+	// default spread of 2 to 7.9 °C.
+	TempC func(i int) float64
 }
 
 // SensorName is the external id of bench sensor i.
@@ -34,6 +37,9 @@ func (p Plan) Reading(i int) (sensor int, at time.Time, tempC float64) {
 	sensor = i % p.Sensors
 	at = p.Start.Add(time.Duration(i/p.Sensors) * p.Interval)
 	tempC = 2 + float64((i*7)%60)/10
+	if p.TempC != nil {
+		tempC = p.TempC(i)
+	}
 	return sensor, at, tempC
 }
 

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/freshtrack/freshtrack/bench"
 	"github.com/freshtrack/freshtrack/internal/pgtest"
@@ -68,5 +69,29 @@ func TestIngestSmoke(t *testing.T) {
 	var back map[string]any
 	if err := json.Unmarshal(b, &back); err != nil || back["ratio"] == nil || back["machine"] == nil {
 		t.Fatalf("result JSON %s", b)
+	}
+}
+
+// TestAlertsSmoke provokes a few alerts under a light background load and
+// checks that each became an alert with its notification.
+func TestAlertsSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary; skipped with -short")
+	}
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "freshtrack")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/freshtrack").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	url, _ := pgtest.NewDBURL(t)
+	res, err := bench.RunAlerts(context.Background(), bench.AlertsOptions{
+		DatabaseURL: url, ServerBinary: bin, Units: 20, Rate: 2000, Batch: 20, Excursions: 5, Every: 50 * time.Millisecond,
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Opened != 5 || res.Latency.P99 <= 0 {
+		t.Fatalf("result = %+v", res)
 	}
 }

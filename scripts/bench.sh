@@ -23,6 +23,9 @@ $bin bench ingest --ceiling --runs 5 --rows 1000000 --out bench/results/ingest.j
 echo "== ingest latency at about half the maximum rate" >&2
 $bin bench ingest --runs 1 --rows 1000000 --rate 200000 --out bench/results/ingest-half-rate.json
 
+echo "== alert latency at a steady ingest" >&2
+$bin bench alerts --json > bench/results/alerts.json
+
 echo "== seed a history" >&2
 $bin bench seed --sensors 500 --days 3 --json > bench/results/seed.json
 
@@ -31,6 +34,7 @@ $bin bench seed --sensors 500 --days 3 --json > bench/results/seed.json
 	echo '{'
 	echo '  "ingest": '"$(cat bench/results/ingest.json)"','
 	echo '  "ingest_half_rate": '"$(cat bench/results/ingest-half-rate.json)"','
+	echo '  "alerts": '"$(cat bench/results/alerts.json)"','
 	echo '  "seed": '"$(cat bench/results/seed.json)"
 	echo '}'
 } > "$out.tmp" && mv "$out.tmp" "$out"

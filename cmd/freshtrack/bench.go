@@ -21,7 +21,7 @@ func newBenchCmd(e env) *cobra.Command {
 (migrated first with 'freshtrack migrate up'), in a scratch organisation.
 See bench/README.md for the workloads and the latest numbers.`,
 	}
-	cmd.AddCommand(newBenchIngestCmd(e), newBenchSeedCmd(e))
+	cmd.AddCommand(newBenchIngestCmd(e), newBenchSeedCmd(e), newBenchAlertsCmd(e))
 	return cmd
 }
 
@@ -147,4 +147,46 @@ func writeJSONFile(path string, v any) error {
 		return err
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+func newBenchAlertsCmd(e env) *cobra.Command {
+	var o bench.AlertsOptions
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "alerts",
+		Short: "Measure the time from a reading's commit to its alert and notification job",
+		Long: `Alerts starts 'freshtrack serve' as a child process, keeps a steady background
+ingest of in-range readings from --units fridges at --rate readings/s, and every
+--every sends one out-of-range reading to a unit whose rule alerts at once. It
+reports how long each takes, from the POST's answer (the reading's commit) to
+the alert row and its notification job existing (they commit together).`,
+		Args: cobra.NoArgs,
+	}
+	cfg := dbCommand(e, cmd)
+	f := cmd.Flags()
+	f.IntVar(&o.Units, "units", 500, "fridges, one sensor each")
+	f.Float64Var(&o.Rate, "rate", 20000, "background readings per second")
+	f.IntVar(&o.Batch, "batch", 500, "readings per background request")
+	f.IntVar(&o.Excursions, "excursions", 50, "alerts to provoke")
+	f.DurationVar(&o.Every, "every", 200*time.Millisecond, "time between excursions")
+	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := cfg.Load(cmd.Flags(), e.getenv); err != nil {
+			return err
+		}
+		o.DatabaseURL = cfg.DatabaseURL
+		o.Logger = newLogger(cfg, e.stderr)
+		if p := progressWriter(e); p != nil {
+			o.Progress = p
+		}
+		res, err := bench.RunAlerts(cmd.Context(), o)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			return printJSON(e, res)
+		}
+		return bench.WriteAlertsSummary(e.stdout, res)
+	}
+	return cmd
 }
