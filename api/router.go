@@ -13,6 +13,7 @@ import (
 	"github.com/freshtrack/freshtrack/alerting"
 	"github.com/freshtrack/freshtrack/auth"
 	"github.com/freshtrack/freshtrack/internal/problem"
+	"github.com/freshtrack/freshtrack/query"
 )
 
 // Route describes one registered route, for the OpenAPI document and the
@@ -36,6 +37,8 @@ type Route struct {
 	Params []Param
 	// Example builds a valid request body for tests; nil for none.
 	Example func(ids map[string]string) map[string]any
+	// TestQuery builds a valid query string for tests; nil for none.
+	TestQuery func(ids map[string]string) string
 }
 
 // Param is a query parameter.
@@ -56,6 +59,9 @@ type Deps struct {
 	// Alerts, when set, is told when units, sensors or alert rules change,
 	// so the evaluator reloads them.
 	Alerts *alerting.Evaluator
+	// Latest, when set, is the ingest's in-memory latest values; without it
+	// latest values come from sensor_latest (a few seconds behind).
+	Latest query.LatestSource
 }
 
 // Router registers routes on a Fiber app and remembers them.

@@ -7,6 +7,7 @@ func RegisterV1(r *Router) {
 	r.registerMembers()
 	r.registerAPIKeys()
 	r.registerAlerts()
+	r.registerData()
 	for _, res := range r.resources() {
 		r.register(res)
 	}

@@ -173,6 +173,14 @@ func concrete(path string, ids map[string]string, org string) string {
 	return strings.Replace(path, ":id", idFor(path, ids), 1)
 }
 
+// withQuery appends the route's test query string, if any.
+func withQuery(rt api.Route, path string, ids map[string]string) string {
+	if rt.TestQuery == nil {
+		return path
+	}
+	return path + "?" + rt.TestQuery(ids)
+}
+
 // TestRouteRoleMatrix calls every registered route as every role, in the
 // caller's own organisation, in another organisation, and with another
 // organisation's resource id, and checks the status the permission matrix
@@ -204,7 +212,7 @@ func TestRouteRoleMatrix(t *testing.T) {
 				case orgScoped && !role.Can(rt.Perm):
 					want = 403
 				}
-				code, out := w.do(t, rt.Method, concrete(rt.Path, own, own["org"]), who, body, ifMatch...)
+				code, out := w.do(t, rt.Method, withQuery(rt, concrete(rt.Path, own, own["org"]), own), who, body, ifMatch...)
 				if code != want {
 					t.Errorf("%s as %s in own org: %d %s, want %d", rt.Method, who, code, out, want)
 				}
@@ -217,7 +225,7 @@ func TestRouteRoleMatrix(t *testing.T) {
 				if rt.Example != nil {
 					otherBody = rt.Example(other)
 				}
-				code, out = w.do(t, rt.Method, concrete(rt.Path, other, other["org"]), who, otherBody, ifMatch...)
+				code, out = w.do(t, rt.Method, withQuery(rt, concrete(rt.Path, other, other["org"]), other), who, otherBody, ifMatch...)
 				if code != 404 {
 					t.Errorf("%s as %s in another org: %d %s, want 404", rt.Method, who, code, out)
 				}
@@ -229,7 +237,7 @@ func TestRouteRoleMatrix(t *testing.T) {
 						wantForeign = 403
 					}
 					foreign := strings.Replace(strings.Replace(rt.Path, ":org", own["org"], 1), ":id", idFor(rt.Path, other), 1)
-					code, out = w.do(t, rt.Method, foreign, who, body, ifMatch...)
+					code, out = w.do(t, rt.Method, withQuery(rt, foreign, other), who, body, ifMatch...)
 					if code != wantForeign {
 						t.Errorf("%s as %s with another org's id: %d %s, want %d", rt.Method, who, code, out, wantForeign)
 					}

@@ -44,11 +44,17 @@ type QueryOptions struct {
 	// HACCPDays is the report period, ending yesterday (site time).
 	// Defaults to 30.
 	HACCPDays int
+	// Seed picks the random units and sites. Zero seeds from the clock, so
+	// repeated runs do not all find the same units in the cache.
+	Seed uint64
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
 
 func (o *QueryOptions) withDefaults() {
+	if o.Seed == 0 {
+		o.Seed = uint64(time.Now().UnixNano())
+	}
 	if o.Iterations <= 0 {
 		o.Iterations = 200
 		if o.Duration > 0 {
@@ -77,23 +83,32 @@ func (o *QueryOptions) withDefaults() {
 
 // QueryResult is the outcome of a query benchmark.
 type QueryResult struct {
+	// Storage is the database's storage mode.
 	Storage string `json:"storage"`
-	OrgID   string `json:"org_id"`
-	// Sites and Units describe the organisation; UnitsPerSite is the
-	// largest site (what "latest per site" reads).
-	Sites        int `json:"sites"`
-	Units        int `json:"units"`
+	// OrgID is the organisation queried.
+	OrgID string `json:"org_id"`
+	// Sites is the organisation's number of sites.
+	Sites int `json:"sites"`
+	// Units is the organisation's number of units.
+	Units int `json:"units"`
+	// UnitsPerSite is the size of the largest site.
 	UnitsPerSite int `json:"units_per_site"`
-	// HACCPSite, HACCPUnits and HACCPDays describe the report run.
-	HACCPSite   string `json:"haccp_site"`
-	HACCPUnits  int    `json:"haccp_units"`
-	HACCPDays   int    `json:"haccp_days"`
-	HACCPFrom   string `json:"haccp_from"`
-	HACCPTo     string `json:"haccp_to"`
-	Concurrency int    `json:"concurrency"`
+	// HACCPSite is the site reported on.
+	HACCPSite string `json:"haccp_site"`
+	// HACCPUnits is the units each report covers.
+	HACCPUnits int `json:"haccp_units"`
+	// HACCPDays is the days each report covers.
+	HACCPDays int `json:"haccp_days"`
+	// HACCPFrom is the report's first day.
+	HACCPFrom string `json:"haccp_from"`
+	// HACCPTo is the report's last day.
+	HACCPTo string `json:"haccp_to"`
+	// Concurrency is the queries in flight.
+	Concurrency int `json:"concurrency"`
 	// Queries has one entry per query type, run one type at a time.
 	Queries []QueryStats `json:"queries"`
-	Machine Machine      `json:"machine"`
+	// Machine describes where the numbers came from.
+	Machine Machine `json:"machine"`
 }
 
 // QueryStats are the measurements of one query type.
@@ -101,11 +116,16 @@ type QueryStats struct {
 	// Name is series_24h, series_7d, series_30d, latest_site or haccp_month.
 	Name string `json:"name"`
 	// Detail says what one query returns (resolution and buckets, units).
-	Detail  string  `json:"detail"`
-	Count   int     `json:"count"`
-	Errors  int     `json:"errors"`
+	Detail string `json:"detail"`
+	// Count is the queries that succeeded.
+	Count int `json:"count"`
+	// Errors is the queries that failed.
+	Errors int `json:"errors"`
+	// Seconds is the phase's wall time.
 	Seconds float64 `json:"seconds"`
-	PerSec  float64 `json:"per_sec"`
+	// PerSec is Count over Seconds.
+	PerSec float64 `json:"per_sec"`
+	// Latency summarises the successful queries' latencies.
 	Latency Latency `json:"latency"`
 }
 
@@ -229,7 +249,7 @@ func RunQuery(ctx context.Context, o QueryOptions) (*QueryResult, error) {
 	}
 	for _, ph := range phases {
 		o.Logger.Info("query benchmark phase", "query", ph.name)
-		st, err := runPhase(ctx, ph.name, ph.iters, o.Duration, o.Concurrency, ph.run)
+		st, err := runPhase(ctx, ph.name, ph.iters, o.Duration, o.Concurrency, o.Seed, ph.run)
 		if err != nil {
 			return nil, err
 		}
@@ -239,7 +259,7 @@ func RunQuery(ctx context.Context, o QueryOptions) (*QueryResult, error) {
 }
 
 // runPhase runs fn iters times (or until d) with conc in flight.
-func runPhase(ctx context.Context, name string, iters int, d time.Duration, conc int, fn func(context.Context, *rand.Rand) (string, error)) (QueryStats, error) {
+func runPhase(ctx context.Context, name string, iters int, d time.Duration, conc int, seed uint64, fn func(context.Context, *rand.Rand) (string, error)) (QueryStats, error) {
 	st := QueryStats{Name: name}
 	var (
 		mu      sync.Mutex
@@ -257,7 +277,7 @@ func runPhase(ctx context.Context, name string, iters int, d time.Duration, conc
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(w), 0x5eed))
+			rng := rand.New(rand.NewPCG(seed, uint64(w)))
 			for {
 				mu.Lock()
 				if next >= iters || ctx.Err() != nil || (!deadline.IsZero() && time.Now().After(deadline)) {
@@ -284,10 +304,11 @@ func runPhase(ctx context.Context, name string, iters int, d time.Duration, conc
 		}()
 	}
 	wg.Wait()
-	st.Seconds = round2(time.Since(start).Seconds())
+	elapsed := time.Since(start).Seconds()
+	st.Seconds = math.Round(elapsed*1000) / 1000
 	st.Count = len(lat)
-	if st.Seconds > 0 {
-		st.PerSec = round2(float64(st.Count) / time.Since(start).Seconds())
+	if elapsed > 0 {
+		st.PerSec = round2(float64(st.Count) / elapsed)
 	}
 	st.Latency = Summarize(lat)
 	if st.Count == 0 && firstEr != nil {

@@ -21,7 +21,7 @@ func newBenchCmd(e env) *cobra.Command {
 (migrated first with 'freshtrack migrate up'), in a scratch organisation.
 See bench/README.md for the workloads and the latest numbers.`,
 	}
-	cmd.AddCommand(newBenchIngestCmd(e), newBenchSeedCmd(e), newBenchAlertsCmd(e))
+	cmd.AddCommand(newBenchIngestCmd(e), newBenchSeedCmd(e), newBenchAlertsCmd(e), newBenchQueryCmd(e))
 	return cmd
 }
 
@@ -187,6 +187,46 @@ the alert row and its notification job existing (they commit together).`,
 			return printJSON(e, res)
 		}
 		return bench.WriteAlertsSummary(e.stdout, res)
+	}
+	return cmd
+}
+
+func newBenchQueryCmd(e env) *cobra.Command {
+	var o bench.QueryOptions
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "query",
+		Short: "Run the dashboard workload against a seeded history",
+		Long: `Query runs the dashboard workload against an organisation seeded by 'bench seed'
+(default: the newest one): series for random units over 24 h, 7 d and 30 d at
+auto resolution, latest values per site, and a one-month HACCP report for a
+site of at most --haccp-units units; it reports queries/s and p50/p99 per type.`,
+		Args: cobra.NoArgs,
+	}
+	cfg := dbCommand(e, cmd)
+	f := cmd.Flags()
+	f.StringVar(&o.OrgID, "org", "", "seeded organisation (default: the newest seed)")
+	f.IntVar(&o.Iterations, "iterations", 200, "queries per type")
+	f.IntVar(&o.HACCPIterations, "haccp-iterations", 10, "HACCP reports")
+	f.DurationVar(&o.Duration, "duration", 0, "end each query type after this long")
+	f.IntVar(&o.Concurrency, "concurrency", 4, "queries in flight")
+	f.IntVar(&o.HACCPUnits, "haccp-units", 50, "units per HACCP report")
+	f.IntVar(&o.HACCPDays, "haccp-days", 30, "days per HACCP report")
+	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := cfg.Load(cmd.Flags(), e.getenv); err != nil {
+			return err
+		}
+		o.DatabaseURL = cfg.DatabaseURL
+		o.Logger = newLogger(cfg, e.stderr)
+		res, err := bench.RunQuery(cmd.Context(), o)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			return printJSON(e, res)
+		}
+		return bench.WriteQuerySummary(e.stdout, res)
 	}
 	return cmd
 }

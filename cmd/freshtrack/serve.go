@@ -243,6 +243,7 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 		deps := api.Deps{Pool: pool, Users: users, Logger: log, Alerts: alerts}
 		if ingester != nil {
 			deps.SensorsChanged = ingester.SensorsChanged
+			deps.Latest = ingester.Latest()
 		}
 		router := api.NewRouter(app, deps)
 		api.RegisterV1(router)

@@ -1,0 +1,60 @@
+// Package compliance produces the records that food-safety inspections ask
+// for: the HACCP temperature record of a site (HACCP), rendered as JSON,
+// a sortable CSV spreadsheet or a printable PDF, and exports of the raw
+// readings (ExportReadings). Every function takes the caller's organisation
+// and filters every statement by it; a site or unit of another
+// organisation is ErrNotFound (the same sentinel as query.ErrNotFound).
+//
+// # The HACCP record
+//
+// For each unit of the site and each local day of the period (days of the
+// site's time zone, 23 to 25 hours around daylight-saving changes): the
+// count, minimum, maximum and average of the readings, the minutes they
+// cover, the minutes out of the unit's safe range and the percentage in
+// range; every excursion; every data gap; the manual checks and corrective
+// actions recorded. All of it is computed from raw readings, exactly:
+//
+//   - Coverage. A reading stands for the time until the unit's next reading
+//     when that silence is at most the gap threshold (15 minutes by
+//     default). A longer silence is a data gap (an offline period) and
+//     counts as neither in nor out of range, so for every unit covered
+//     minutes plus gap minutes are the whole period. Minutes out of range
+//     are the covered minutes whose reading was outside the safe range;
+//     percent in range is (covered − out of range) / covered. Time is split
+//     at local midnights. Readings just before the period say how its first
+//     minutes are covered, readings just after it how its last are; for a
+//     period not over yet the data ends at the generation time.
+//   - Excursions. An excursion starts at a reading outside the safe range
+//     and ends at the next reading inside it (a gap inside it does not end
+//     it). Its duration is end − start; its minutes out of range only the
+//     covered part. An excursion already running at the period start begins
+//     at the period start (started_before_period); one still running at its
+//     end ends there (ongoing). The unit's temp_high / temp_low alerts whose
+//     lifetime (started_at to resolved_at) overlaps the excursion are
+//     attached, with who acknowledged them and when (users.name and email
+//     via alerts.acknowledged_by) and their corrective actions.
+//
+// The period's readings are read one UTC day (one partition or chunk) at a
+// time and folded in Go in time order; see ReadChunk for why this beats a
+// window-function pass in SQL. Everything else (site, units, alerts,
+// actions, checks, the audit head) is one statement each, all in one
+// read-only repeatable-read snapshot.
+//
+// # Hashes
+//
+// The header carries ContentSHA256, the SHA-256 of the canonical JSON
+// (RFC 8785 style: sorted keys, no whitespace, ECMAScript number form) of
+// the report without its generation time, its own hash and the footer; see
+// ContentHash. Regenerating a report over unchanged data gives the same
+// hash. The footer carries the hash of the organisation's newest audit_log
+// row, which chains every earlier one.
+//
+// # Renderers
+//
+// WriteJSON writes the Report as JSON; WriteCSV one table per section
+// (report, daily_summary, excursions, gaps, manual_checks,
+// corrective_actions), each with a header row, separated by blank lines,
+// times in UTC and local form, units in the header names; WritePDF a
+// document for printing with the Go fonts embedded (any Latin, Greek or
+// Cyrillic text and the degree sign print as written).
+package compliance

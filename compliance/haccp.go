@@ -1,0 +1,617 @@
+package compliance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/freshtrack/freshtrack/query"
+)
+
+// ErrNotFound is returned when a site or unit does not exist, belongs to
+// another organisation, or its id is not a UUID. It is query.ErrNotFound,
+// so either package's sentinel matches.
+var ErrNotFound = query.ErrNotFound
+
+// ValidationError reports a parameter that cannot be answered.
+type ValidationError = query.ValidationError
+
+// Querier is what a pool, a connection and a transaction have in common.
+type Querier = query.Querier
+
+// Report limits and defaults.
+const (
+	// MaxReportDays is the longest period of a report.
+	MaxReportDays = 366
+	// DefaultGapAfter is the silence after which a unit's data has a gap.
+	DefaultGapAfter = 15 * time.Minute
+)
+
+// Temperature units of a report.
+const (
+	Celsius    = "C"
+	Fahrenheit = "F"
+)
+
+// HACCPParams are the inputs of [HACCP].
+type HACCPParams struct {
+	// OrgID is the caller's organisation.
+	OrgID string
+	// SiteID is the site reported on; a site of another organisation is
+	// not found.
+	SiteID string
+	// From and To are the first and last calendar day of the period,
+	// inclusive, as dates of the site's time zone: each is read by its own
+	// year, month and day (pass local midnights, or dates in UTC). The
+	// period runs from the site's local midnight starting From to the one
+	// ending To.
+	From, To time.Time
+	// Unit is the temperature unit of the report, C or F. Defaults to C.
+	Unit string
+	// Now is the clock: the generation time, and the end of the data for a
+	// period that has not ended yet. Defaults to time.Now.
+	Now func() time.Time
+	// UnitIDs restricts the report to some of the site's units; empty
+	// means all. A unit that is not on the site is not found.
+	UnitIDs []string
+	// GapAfter is the silence that counts as a data gap (offline period).
+	// Defaults to DefaultGapAfter.
+	GapAfter time.Duration
+}
+
+// Report is a HACCP temperature record for a site and a period. Times are
+// UTC; Header.TimeZone says how to show them. Temperatures are in
+// Header.TemperatureUnit.
+type Report struct {
+	// Header identifies the report and carries its content hash.
+	Header Header `json:"header"`
+	// Method states the counting rules.
+	Method Method `json:"method"`
+	// Units are the site's units, by name.
+	Units []UnitReport `json:"units"`
+	// Footer carries the audit-trail head.
+	Footer Footer `json:"footer"`
+}
+
+// Header identifies the report.
+type Header struct {
+	// Organization is the organisation's name; OrganizationID its id.
+	Organization string `json:"organization"`
+	// OrganizationID is the organisation's id.
+	OrganizationID string `json:"organization_id"`
+	// Site is the site's name.
+	Site string `json:"site"`
+	// SiteID is the site's id.
+	SiteID string `json:"site_id"`
+	// TimeZone is the site's IANA zone; days are its local days.
+	TimeZone string `json:"time_zone"`
+	// From is the first day, YYYY-MM-DD.
+	From string `json:"from"`
+	// To is the last day, YYYY-MM-DD, included.
+	To string `json:"to"`
+	// PeriodStart is the local midnight starting From.
+	PeriodStart time.Time `json:"period_start"`
+	// PeriodEnd is the local midnight ending To.
+	PeriodEnd time.Time `json:"period_end"`
+	// DataEnd is the end of the data considered: PeriodEnd, or the
+	// generation time for a period that has not ended.
+	DataEnd time.Time `json:"data_end"`
+	// TemperatureUnit is C or F.
+	TemperatureUnit string `json:"temperature_unit"`
+	// GeneratedAt is when the report was made. It is not covered by
+	// ContentSHA256, so the same data gives the same hash whenever it is
+	// reported.
+	GeneratedAt time.Time `json:"generated_at"`
+	// ContentSHA256 is the hex SHA-256 of the report's canonical JSON
+	// without GeneratedAt, ContentSHA256 and the Footer (see ContentHash).
+	ContentSHA256 string `json:"content_sha256"`
+}
+
+// Method states the rules the numbers follow, so a reader of the report
+// does not need this documentation.
+type Method struct {
+	// GapAfterMinutes is the silence that counts as a data gap.
+	GapAfterMinutes float64 `json:"gap_after_min"`
+	// Coverage explains how minutes in and out of range are counted.
+	Coverage string `json:"coverage"`
+	// Excursions explains where an excursion starts and ends.
+	Excursions string `json:"excursions"`
+}
+
+// Footer carries the organisation's audit-trail head at generation time.
+type Footer struct {
+	// AuditHeadSHA256 is the hex hash of the newest audit_log row of the
+	// organisation (empty when it has none); AuditHeadID is its id.
+	AuditHeadSHA256 string `json:"audit_head_sha256"`
+	// AuditHeadID is the id of that audit_log row (0 when none).
+	AuditHeadID int64 `json:"audit_head_id"`
+}
+
+// UnitReport is the record of one unit.
+type UnitReport struct {
+	// UnitID is the unit's id.
+	UnitID string `json:"unit_id"`
+	// Name is the unit's name.
+	Name string `json:"name"`
+	// Kind is fridge, freezer, hot_holding, ...
+	Kind string `json:"kind"`
+	// Sensors are the external ids of the sensors assigned to the unit.
+	Sensors []string `json:"sensors"`
+	// SafeMin is the bottom of the unit's safe range.
+	SafeMin float64 `json:"safe_min"`
+	// SafeMax is the top of the unit's safe range.
+	SafeMax float64 `json:"safe_max"`
+	// Summary covers the whole period.
+	Summary Stats `json:"summary"`
+	// Days are the local days of the period, in order.
+	Days []DayStats `json:"days"`
+	// Excursions are the periods out of the safe range, in order.
+	Excursions []Excursion `json:"excursions"`
+	// Gaps are the data gaps (offline periods), in order.
+	Gaps []Gap `json:"gaps"`
+	// ManualChecks are the checks recorded in the period.
+	ManualChecks []ManualCheck `json:"manual_checks"`
+	// CorrectiveActions are the actions taken on the unit in the period,
+	// whether or not for an alert.
+	CorrectiveActions []CorrectiveAction `json:"corrective_actions"`
+}
+
+// Stats summarise the readings of a stretch of time.
+type Stats struct {
+	// Readings is the number of readings.
+	Readings int64 `json:"readings"`
+	// Min is the lowest reading; nil without readings.
+	Min *float64 `json:"min"`
+	// Max is the highest reading; nil without readings.
+	Max *float64 `json:"max"`
+	// Avg is the mean of the readings; nil without readings.
+	Avg *float64 `json:"avg"`
+	// MinutesCovered is the time the readings stand for.
+	MinutesCovered float64 `json:"minutes_covered"`
+	// MinutesOutOfRange is the covered time whose reading was outside the
+	// safe range.
+	MinutesOutOfRange float64 `json:"minutes_out_of_range"`
+	// PercentInRange is 100 × (covered − out of range) / covered; nil when
+	// nothing is covered.
+	PercentInRange *float64 `json:"percent_in_range"`
+}
+
+// DayStats are the Stats of one local day.
+type DayStats struct {
+	// Date is the local date, YYYY-MM-DD.
+	Date string `json:"date"`
+	Stats
+}
+
+// Excursion is a contiguous period out of the safe range.
+type Excursion struct {
+	// Start is the first out-of-range reading, or the period start when the
+	// excursion began earlier (StartedBeforePeriod).
+	Start time.Time `json:"start"`
+	// End is the first in-range reading after it, or the end of the data
+	// when there was none by then (Ongoing).
+	End time.Time `json:"end"`
+	// DurationMinutes is End − Start, a data gap inside included.
+	DurationMinutes float64 `json:"duration_min"`
+	// MinutesOutOfRange is the covered part of the duration.
+	MinutesOutOfRange float64 `json:"minutes_out_of_range"`
+	// StartedBeforePeriod is set when the excursion was running when the
+	// period began.
+	StartedBeforePeriod bool `json:"started_before_period"`
+	// Ongoing is set when the excursion had not ended by the end of the data.
+	Ongoing bool `json:"ongoing"`
+	// Direction is high or low.
+	Direction string `json:"direction"`
+	// Peak is the reading furthest outside the range.
+	Peak float64 `json:"peak"`
+	// Readings is the out-of-range readings in the period.
+	Readings int64 `json:"readings"`
+	// Alerts are the unit's temperature alerts whose lifetime
+	// (started_at to resolved_at) overlaps the excursion.
+	Alerts []AlertRecord `json:"alerts"`
+
+	// seenFrom and seenTo are the excursion as the readings show it,
+	// unclipped (seenTo zero while it has not ended), for matching alerts.
+	seenFrom, seenTo time.Time
+}
+
+// AlertRecord is an alert with who acknowledged it and what was done.
+type AlertRecord struct {
+	// ID is the alert's id.
+	ID string `json:"id"`
+	// Kind is temp_high or temp_low.
+	Kind string `json:"kind"`
+	// Severity is info, warning or critical.
+	Severity string `json:"severity"`
+	// Status is triggered, acknowledged or resolved.
+	Status string `json:"status"`
+	// StartedAt is when the alert's condition began.
+	StartedAt time.Time `json:"started_at"`
+	// ResolvedAt is when it was resolved; nil while open.
+	ResolvedAt *time.Time `json:"resolved_at"`
+	// AcknowledgedAt is when it was acknowledged; nil if never.
+	AcknowledgedAt *time.Time `json:"acknowledged_at"`
+	// AcknowledgedBy is nil when nobody acknowledged it.
+	AcknowledgedBy *Person `json:"acknowledged_by"`
+	// CorrectiveActions are the actions recorded against this alert.
+	CorrectiveActions []CorrectiveAction `json:"corrective_actions"`
+}
+
+// Person is a user as the report names them.
+type Person struct {
+	// Name is the user's name (empty when unknown).
+	Name string `json:"name"`
+	// Email is the user's email (empty when unknown).
+	Email string `json:"email"`
+}
+
+// CorrectiveAction is an action recorded for a unit, possibly for an alert.
+type CorrectiveAction struct {
+	// AlertID is the alert it answers; nil for an action on its own.
+	AlertID *string `json:"alert_id"`
+	// Action says what was done.
+	Action string `json:"action"`
+	// Disposition is what happened to the food: kept, moved, reheated,
+	// discarded or other.
+	Disposition string `json:"disposition"`
+	// Notes are free text; nil without.
+	Notes *string `json:"notes"`
+	// TakenBy is who did it; nil when unknown.
+	TakenBy *Person `json:"taken_by"`
+	// TakenAt is when.
+	TakenAt time.Time `json:"taken_at"`
+}
+
+// Gap is a stretch [Start, End) of the period with no reading for longer
+// than the gap threshold: the sensor was offline or its data is missing.
+type Gap struct {
+	// Start is the last reading before the silence (or the period start).
+	Start time.Time `json:"start"`
+	// End is the next reading (or the end of the data).
+	End time.Time `json:"end"`
+	// DurationMinutes is End − Start.
+	DurationMinutes float64 `json:"duration_min"`
+}
+
+// ManualCheck is a probe-thermometer check recorded by staff.
+type ManualCheck struct {
+	// CheckedAt is when the check was made.
+	CheckedAt time.Time `json:"checked_at"`
+	// Temp is the temperature measured.
+	Temp float64 `json:"temp"`
+	// InRange is whether Temp is within the unit's safe range.
+	InRange bool `json:"in_range"`
+	// CheckedBy is who checked; nil when unknown.
+	CheckedBy *Person `json:"checked_by"`
+	// Notes are free text; nil without.
+	Notes *string `json:"notes"`
+}
+
+const (
+	coverageText = "Each reading stands for the time until the unit's next reading, unless that silence " +
+		"is longer than the gap threshold: then the silence is a data gap and counts as neither in nor out " +
+		"of range. Covered minutes plus gap minutes make up the period. Minutes out of range are covered " +
+		"minutes whose reading was outside the safe range; percent in range is relative to covered minutes."
+	excursionText = "An excursion starts at the first reading outside the safe range and ends at the " +
+		"next reading inside it; a data gap inside it does not end it."
+)
+
+// HACCP builds a site's HACCP temperature record for a period: per unit and
+// local day the minimum, maximum, average and count of readings and the
+// minutes out of the safe range; every excursion with the alert that
+// overlaps it, who acknowledged it and the corrective actions; data gaps;
+// manual checks. Every number comes from raw readings (see ReadChunk for
+// how they are read and folded), inside one read-only snapshot when db can
+// begin a transaction.
+func HACCP(ctx context.Context, db Querier, p HACCPParams) (*Report, error) {
+	if err := validateHACCP(&p); err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	if p.Now != nil {
+		now = p.Now()
+	}
+	var rep *Report
+	err := readOnly(ctx, db, func(q Querier) error {
+		var err error
+		rep, err = buildHACCP(ctx, q, p, now)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+func validateHACCP(p *HACCPParams) error {
+	switch p.Unit {
+	case "":
+		p.Unit = Celsius
+	case Celsius, Fahrenheit:
+	default:
+		return &ValidationError{Field: "unit", Reason: "must be C or F"}
+	}
+	if p.GapAfter <= 0 {
+		p.GapAfter = DefaultGapAfter
+	}
+	if p.From.IsZero() {
+		return &ValidationError{Field: "from", Reason: "is required"}
+	}
+	if p.To.IsZero() {
+		return &ValidationError{Field: "to", Reason: "is required"}
+	}
+	days := civilDays(p.From, p.To)
+	if days < 1 {
+		return &ValidationError{Field: "to", Reason: "must be on or after from"}
+	}
+	if days > MaxReportDays {
+		return &ValidationError{Field: "to", Reason: fmt.Sprintf("a report covers at most %d days", MaxReportDays)}
+	}
+	if !query.ValidUUID(p.OrgID) || !query.ValidUUID(p.SiteID) {
+		return ErrNotFound
+	}
+	for _, id := range p.UnitIDs {
+		if !query.ValidUUID(id) {
+			return ErrNotFound
+		}
+	}
+	return nil
+}
+
+// civilDays counts the calendar days from's date through to's date.
+func civilDays(from, to time.Time) int {
+	y, m, d := from.Date()
+	a := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	y, m, d = to.Date()
+	b := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	return int(b.Sub(a)/(24*time.Hour)) + 1
+}
+
+// readOnly runs fn in a read-only repeatable-read transaction when db is a
+// pool or a connection, so every statement of a report sees one snapshot;
+// inside a caller's transaction it uses that one.
+func readOnly(ctx context.Context, db Querier, fn func(Querier) error) error {
+	type txBeginner interface {
+		BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error)
+	}
+	b, ok := db.(txBeginner)
+	if !ok {
+		return fn(db)
+	}
+	return pgx.BeginTxFunc(ctx, b, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		return fn(tx)
+	})
+}
+
+type unitRow struct {
+	id, name, kind string
+	safeMin        float64
+	safeMax        float64
+	sensors        []string // external ids
+	sensorIDs      []int64
+}
+
+func buildHACCP(ctx context.Context, db Querier, p HACCPParams, now time.Time) (*Report, error) {
+	rep := &Report{Units: []UnitReport{}}
+	h := &rep.Header
+	h.OrganizationID, h.SiteID = p.OrgID, p.SiteID
+	var tz string
+	err := db.QueryRow(ctx, `
+		SELECT o.name, st.name, st.timezone
+		  FROM sites st JOIN organizations o ON o.id = st.org_id
+		 WHERE st.org_id = $1 AND st.id = $2 AND o.deleted_at IS NULL`, p.OrgID, p.SiteID).Scan(&h.Organization, &h.Site, &tz)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("haccp report: read site: %w", err)
+	}
+	loc, err := query.LoadLocation(tz)
+	if err != nil {
+		return nil, err
+	}
+	bounds := query.DayBounds(p.From, p.To, loc)
+	p0, p1 := bounds[0], bounds[len(bounds)-1]
+	dataEnd := p1
+	if now.Before(dataEnd) {
+		dataEnd = now
+	}
+	if dataEnd.Before(p0) {
+		dataEnd = p0
+	}
+	h.TimeZone = tz
+	h.From, h.To = p0.In(loc).Format(time.DateOnly), bounds[len(bounds)-2].In(loc).Format(time.DateOnly)
+	h.PeriodStart, h.PeriodEnd, h.DataEnd = p0.UTC(), p1.UTC(), dataEnd.UTC()
+	h.TemperatureUnit = p.Unit
+	h.GeneratedAt = now.UTC().Truncate(time.Second)
+	rep.Method = Method{GapAfterMinutes: p.GapAfter.Minutes(), Coverage: coverageText, Excursions: excursionText}
+
+	units, err := loadUnits(ctx, db, p)
+	if err != nil {
+		return nil, err
+	}
+	w := window{p0: p0, p1: p1, end: dataEnd, bounds: bounds, gap: p.GapAfter, loc: loc, now: now}
+	folds, err := foldReadings(ctx, db, units, w)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(units))
+	for i, u := range units {
+		ids[i] = u.id
+	}
+	alerts, err := loadAlerts(ctx, db, p.OrgID, ids, w)
+	if err != nil {
+		return nil, err
+	}
+	actions, err := loadActions(ctx, db, p.OrgID, ids, alerts, w)
+	if err != nil {
+		return nil, err
+	}
+	checks, err := loadChecks(ctx, db, p.OrgID, ids, w)
+	if err != nil {
+		return nil, err
+	}
+	for i, u := range units {
+		ur := assembleUnit(u, folds[i], w)
+		attachAlerts(&ur, alerts[u.id], actions)
+		ur.CorrectiveActions = nonNil(actions.byUnit[u.id])
+		for _, c := range checks[u.id] {
+			c.InRange = c.Temp >= u.safeMin && c.Temp <= u.safeMax
+			ur.ManualChecks = append(ur.ManualChecks, c)
+		}
+		ur.ManualChecks = nonNil(ur.ManualChecks)
+		rep.Units = append(rep.Units, ur)
+	}
+	if p.Unit == Fahrenheit {
+		rep.toFahrenheit()
+	}
+	rep.round()
+
+	err = db.QueryRow(ctx, `SELECT id, encode(hash, 'hex') FROM audit_log WHERE org_id = $1 ORDER BY id DESC LIMIT 1`, p.OrgID).
+		Scan(&rep.Footer.AuditHeadID, &rep.Footer.AuditHeadSHA256)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("haccp report: read audit head: %w", err)
+	}
+	if h.ContentSHA256, err = ContentHash(rep); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func loadUnits(ctx context.Context, db Querier, p HACCPParams) ([]unitRow, error) {
+	var filter []string
+	if len(p.UnitIDs) > 0 {
+		filter = p.UnitIDs
+	}
+	rows, err := db.Query(ctx, `
+		SELECT u.id, u.name, u.kind, u.safe_min_c, u.safe_max_c,
+		       coalesce(array_agg(s.external_id ORDER BY s.external_id) FILTER (WHERE s.id IS NOT NULL), '{}'),
+		       coalesce(array_agg(s.id ORDER BY s.id) FILTER (WHERE s.id IS NOT NULL), '{}')
+		  FROM units u
+		  LEFT JOIN sensors s ON s.org_id = u.org_id AND s.unit_id = u.id
+		 WHERE u.org_id = $1 AND u.site_id = $2 AND ($3::uuid[] IS NULL OR u.id = ANY($3::uuid[]))
+		 GROUP BY u.id
+		 ORDER BY u.name, u.id`, p.OrgID, p.SiteID, filter)
+	if err != nil {
+		return nil, fmt.Errorf("haccp report: read units: %w", err)
+	}
+	var units []unitRow
+	var u unitRow
+	_, err = pgx.ForEachRow(rows, []any{&u.id, &u.name, &u.kind, &u.safeMin, &u.safeMax, &u.sensors, &u.sensorIDs}, func() error {
+		units = append(units, u)
+		u = unitRow{}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("haccp report: read units: %w", err)
+	}
+	if len(filter) > 0 {
+		for _, id := range filter {
+			if !slices.ContainsFunc(units, func(u unitRow) bool { return equalFoldUUID(u.id, id) }) {
+				return nil, ErrNotFound
+			}
+		}
+	}
+	return units, nil
+}
+
+func equalFoldUUID(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'F' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'F' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *Report) toFahrenheit() {
+	f := func(c float64) float64 { return c*9/5 + 32 }
+	fp := func(c *float64) *float64 {
+		if c == nil {
+			return nil
+		}
+		v := f(*c)
+		return &v
+	}
+	for i := range r.Units {
+		u := &r.Units[i]
+		u.SafeMin, u.SafeMax = f(u.SafeMin), f(u.SafeMax)
+		conv := func(s *Stats) { s.Min, s.Max, s.Avg = fp(s.Min), fp(s.Max), fp(s.Avg) }
+		conv(&u.Summary)
+		for j := range u.Days {
+			conv(&u.Days[j].Stats)
+		}
+		for j := range u.Excursions {
+			u.Excursions[j].Peak = f(u.Excursions[j].Peak)
+		}
+		for j := range u.ManualChecks {
+			u.ManualChecks[j].Temp = f(u.ManualChecks[j].Temp)
+		}
+	}
+}
+
+// round fixes the precision of every number: temperatures and minutes to
+// two decimals, so the report (and its hash) does not depend on the order in
+// which the database summed.
+func (r *Report) round() {
+	for i := range r.Units {
+		u := &r.Units[i]
+		u.SafeMin, u.SafeMax = round2(u.SafeMin), round2(u.SafeMax)
+		rs := func(s *Stats) {
+			s.Min, s.Max, s.Avg, s.PercentInRange = round2p(s.Min), round2p(s.Max), round2p(s.Avg), round2p(s.PercentInRange)
+			s.MinutesCovered, s.MinutesOutOfRange = round2(s.MinutesCovered), round2(s.MinutesOutOfRange)
+		}
+		rs(&u.Summary)
+		for j := range u.Days {
+			rs(&u.Days[j].Stats)
+		}
+		for j := range u.Excursions {
+			e := &u.Excursions[j]
+			e.Peak, e.DurationMinutes, e.MinutesOutOfRange = round2(e.Peak), round2(e.DurationMinutes), round2(e.MinutesOutOfRange)
+		}
+		for j := range u.Gaps {
+			u.Gaps[j].DurationMinutes = round2(u.Gaps[j].DurationMinutes)
+		}
+		for j := range u.ManualChecks {
+			u.ManualChecks[j].Temp = round2(u.ManualChecks[j].Temp)
+		}
+	}
+}
+
+func round2(v float64) float64 {
+	r := math.Round(v*100) / 100
+	if r == 0 {
+		return 0 // no -0 in the output
+	}
+	return r
+}
+
+func round2p(v *float64) *float64 {
+	if v == nil {
+		return nil
+	}
+	r := round2(*v)
+	return &r
+}
