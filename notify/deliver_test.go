@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -389,7 +390,8 @@ func TestSendWorkerUnconfiguredChannel(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewDB(t)
 	fx := insertAlert(t, pool)
-	client := newRiver(t, pool, &SendWorker{DB: pool, Logger: slog.New(slog.DiscardHandler)})
+	var logs syncBuf
+	client := newRiver(t, pool, &SendWorker{DB: pool, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	smsID, _ := enqueue(t, pool, client, smsParams(fx, "k-sms"))
 	emailID, _ := enqueue(t, pool, client, EnqueueParams{
 		OrgID: fx.OrgID, Channel: Email, Recipient: "chef@kitchen.example", Subject: "s", Text: "t", DedupeKey: "k-email",
@@ -397,12 +399,34 @@ func TestSendWorkerUnconfiguredChannel(t *testing.T) {
 	startRiver(t, client)
 
 	for id, want := range map[string]string{smsID: "sms not configured", emailID: "email not configured"} {
-		row := waitStatus(t, pool, id, "failed")
-		waitJobState(t, pool, id, rivertype.JobStateCancelled)
+		row := waitStatus(t, pool, id, "not_configured")
+		waitJobState(t, pool, id, rivertype.JobStateCompleted)
 		if deref(row.LastError) != want {
 			t.Fatalf("last_error %q, want %q", deref(row.LastError), want)
 		}
 	}
+	// Nothing is dropped silently: the content went to the log.
+	if out := logs.String(); !strings.Contains(out, "chef@kitchen.example") || !strings.Contains(out, "channel not configured") {
+		t.Fatalf("the unsent messages are not in the log:\n%s", out)
+	}
+}
+
+// syncBuf is a goroutine-safe log buffer.
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func TestSendWorkerSendsEmail(t *testing.T) {

@@ -80,7 +80,7 @@ func senders(cfg *config.Config, log *slog.Logger) (sms, email notify.Sender, er
 		}
 		sms = t
 	} else {
-		log.Warn("SMS is not configured (FRESHTRACK_TELNYX_API_KEY): SMS notifications will be logged as failed")
+		log.Warn("SMS is not configured (FRESHTRACK_TELNYX_API_KEY): SMS notifications are recorded as not_configured and their text logged")
 	}
 	if cfg.SMTPHost != "" {
 		m, err := notify.NewSMTP(notify.SMTPConfig{Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword, From: cfg.SMTPFrom, TLS: cfg.SMTPTLS})
@@ -89,7 +89,7 @@ func senders(cfg *config.Config, log *slog.Logger) (sms, email notify.Sender, er
 		}
 		email = m
 	} else {
-		log.Warn("email is not configured (FRESHTRACK_SMTP_HOST): email notifications will be logged as failed")
+		log.Warn("email is not configured (FRESHTRACK_SMTP_HOST): email notifications are recorded as not_configured and their text logged")
 	}
 	return sms, email, nil
 }
