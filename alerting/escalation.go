@@ -13,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+
+	"github.com/freshtrack/freshtrack/internal/uuids"
 )
 
 // Step is one escalation step of a policy (escalation_policies.steps):
@@ -134,7 +136,7 @@ func ParseSteps(raw []byte) ([]Step, error) {
 			}
 		}
 		for j, id := range s.ContactIDs {
-			if !validUUID(id) {
+			if !uuids.Valid(id) {
 				return nil, &ValidationError{Field: fmt.Sprintf("%s[%d]", field("contact_ids"), j), Reason: "must be a contact id (UUID)"}
 			}
 		}
@@ -201,7 +203,7 @@ func (e *Evaluator) stepsOf(ctx context.Context, q DB, orgID, siteID, policyID s
 func recipients(ctx context.Context, q DB, orgID, siteID string, s Step) ([]Recipient, error) {
 	ids := make([]string, 0, len(s.ContactIDs))
 	for _, id := range s.ContactIDs {
-		if validUUID(id) {
+		if uuids.Valid(id) {
 			ids = append(ids, id)
 		}
 	}
@@ -309,7 +311,7 @@ func (w *EscalateWorker) Work(ctx context.Context, job *river.Job[EscalateArgs])
 // step was already sent, it does nothing, so a re-run or a duplicate job
 // never sends a step twice.
 func (e *Evaluator) Escalate(ctx context.Context, alertID string, step int) (bool, error) {
-	if !validUUID(alertID) || step < 1 {
+	if !uuids.Valid(alertID) || step < 1 {
 		return false, nil
 	}
 	var sent bool

@@ -13,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+
+	"github.com/freshtrack/freshtrack/internal/uuids"
 )
 
 // Alert statuses (alerts.status).
@@ -305,7 +307,7 @@ type AckParams struct {
 // event and an audit row. A resolved or already acknowledged alert gives a
 // *ConflictError; another organisation's alert gives ErrNotFound.
 func Acknowledge(ctx context.Context, db DB, p AckParams) (Alert, error) {
-	if !validUUID(p.OrgID) || !validUUID(p.AlertID) {
+	if !uuids.Valid(p.OrgID) || !uuids.Valid(p.AlertID) {
 		return Alert{}, ErrNotFound
 	}
 	comment, err := text("comment", p.Comment, false)
@@ -371,7 +373,7 @@ type ResolveParams struct {
 // audit row. A resolved alert gives a *ConflictError; another
 // organisation's alert gives ErrNotFound.
 func Resolve(ctx context.Context, db DB, p ResolveParams) (Alert, error) {
-	if !validUUID(p.OrgID) || !validUUID(p.AlertID) {
+	if !uuids.Valid(p.OrgID) || !uuids.Valid(p.AlertID) {
 		return Alert{}, ErrNotFound
 	}
 	action, err := text("action", p.Action, false)
@@ -457,7 +459,7 @@ type CommentParams struct {
 // Comment adds a note to an alert's history, in any status (notes after
 // resolution belong to the HACCP record too), with an audit row.
 func Comment(ctx context.Context, db DB, p CommentParams) (Event, error) {
-	if !validUUID(p.OrgID) || !validUUID(p.AlertID) {
+	if !uuids.Valid(p.OrgID) || !uuids.Valid(p.AlertID) {
 		return Event{}, ErrNotFound
 	}
 	body, err := text("text", p.Text, true)
@@ -499,7 +501,7 @@ func lockAlert(ctx context.Context, tx pgx.Tx, orgID, alertID string) (lockedAle
 
 // checkMember requires userID to be a member of the organisation.
 func checkMember(ctx context.Context, tx pgx.Tx, orgID, userID string) error {
-	if !validUUID(userID) {
+	if !uuids.Valid(userID) {
 		return &ValidationError{Field: "user_id", Reason: "must be a user id (UUID)"}
 	}
 	var ok bool

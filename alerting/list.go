@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/freshtrack/freshtrack/internal/uuids"
 )
 
 // ListParams are the inputs of ListAlerts.
@@ -42,7 +44,7 @@ type Page struct {
 // (opened_at, id), so pages stay stable while new alerts open. Invalid
 // filters give a *ValidationError naming the field.
 func ListAlerts(ctx context.Context, db DB, p ListParams) (Page, error) {
-	if !validUUID(p.OrgID) {
+	if !uuids.Valid(p.OrgID) {
 		return Page{}, ErrNotFound
 	}
 	switch p.Status {
@@ -52,7 +54,7 @@ func ListAlerts(ctx context.Context, db DB, p ListParams) (Page, error) {
 	}
 	var unit *string
 	if p.UnitID != "" {
-		if !validUUID(p.UnitID) {
+		if !uuids.Valid(p.UnitID) {
 			return Page{}, &ValidationError{Field: "unit_id", Reason: "must be a unit id (UUID)"}
 		}
 		unit = &p.UnitID
@@ -106,7 +108,7 @@ func ListAlerts(ctx context.Context, db DB, p ListParams) (Page, error) {
 // actions and notifications. Another organisation's alert gives
 // ErrNotFound, as a missing one does.
 func GetAlert(ctx context.Context, db DB, orgID, id string) (AlertDetail, error) {
-	if !validUUID(orgID) || !validUUID(id) {
+	if !uuids.Valid(orgID) || !uuids.Valid(id) {
 		return AlertDetail{}, ErrNotFound
 	}
 	a, err := getAlert(ctx, db, orgID, id)
@@ -202,7 +204,7 @@ func decodeCursor(c string) (time.Time, string, error) {
 		return time.Time{}, "", err
 	}
 	us, id, ok := strings.Cut(string(b), ".")
-	if !ok || !validUUID(id) {
+	if !ok || !uuids.Valid(id) {
 		return time.Time{}, "", errors.New("malformed cursor")
 	}
 	n, err := strconv.ParseInt(us, 10, 64)

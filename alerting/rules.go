@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/freshtrack/freshtrack/internal/uuids"
 )
 
 // Rule kinds (alert_rules.kind, alerts.kind).
@@ -176,7 +178,7 @@ func DefaultRules() []Rule {
 // such a row gets the default back; to switch a default off, disable the row
 // (enabled = false) instead.
 func EnsureRules(ctx context.Context, db DB, orgID string) (int, error) {
-	if !validUUID(orgID) {
+	if !uuids.Valid(orgID) {
 		return 0, ErrNotFound
 	}
 	defaults := DefaultRules()
@@ -230,7 +232,7 @@ func EnsureRules(ctx context.Context, db DB, orgID string) (int, error) {
 // LoadRules returns every alert rule of an organisation (enabled or not),
 // organisation rules first.
 func LoadRules(ctx context.Context, db DB, orgID string) ([]Rule, error) {
-	if !validUUID(orgID) {
+	if !uuids.Valid(orgID) {
 		return nil, ErrNotFound
 	}
 	rows, err := db.Query(ctx, `
@@ -323,7 +325,7 @@ func Effective(rules []Rule, unitID, unitKind string) []Rule {
 // EffectiveRules returns the rules that apply to one unit (see Effective),
 // storing the built-in defaults first if the organisation lacks them.
 func EffectiveRules(ctx context.Context, db DB, orgID, unitID string) ([]Rule, error) {
-	if !validUUID(orgID) || !validUUID(unitID) {
+	if !uuids.Valid(orgID) || !uuids.Valid(unitID) {
 		return nil, ErrNotFound
 	}
 	var unitKind string

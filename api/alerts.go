@@ -12,6 +12,7 @@ import (
 	"github.com/freshtrack/freshtrack/alerting"
 	"github.com/freshtrack/freshtrack/auth"
 	"github.com/freshtrack/freshtrack/internal/problem"
+	"github.com/freshtrack/freshtrack/internal/uuids"
 )
 
 // alertError maps the alerting package's errors to problems.
@@ -164,7 +165,7 @@ func (r *Router) registerAlerts() {
 		Response: obj(map[string]any{"items": map[string]any{"type": "array", "items": map[string]any{"type": "object"}}})},
 		func(c *fiber.Ctx) error {
 			alert := c.Query("alert")
-			if alert != "" && !validUUID(alert) {
+			if alert != "" && !uuids.Valid(alert) {
 				return problem.Validation(problem.FieldError{Field: "alert", Reason: "must be an alert id"})
 			}
 			rows, err := r.deps.Pool.Query(c.UserContext(), `
@@ -190,7 +191,7 @@ func (r *Router) registerAlerts() {
 	r.Handle(Route{Method: "GET", Path: checks, Summary: "A unit's manual temperature checks, newest first", Tag: "units", Perm: auth.PermRead,
 		Response: obj(map[string]any{"items": map[string]any{"type": "array", "items": map[string]any{"type": "object"}}})},
 		func(c *fiber.Ctx) error {
-			if !validUUID(c.Params("id")) {
+			if !uuids.Valid(c.Params("id")) {
 				return problem.NotFound("unit")
 			}
 			rows, err := r.deps.Pool.Query(c.UserContext(), `
@@ -244,7 +245,7 @@ func (r *Router) registerAlerts() {
 			if in.CheckedAt != nil {
 				at = *in.CheckedAt
 			}
-			if !validUUID(c.Params("id")) {
+			if !uuids.Valid(c.Params("id")) {
 				return problem.NotFound("unit")
 			}
 			var item json.RawMessage

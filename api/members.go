@@ -11,6 +11,7 @@ import (
 
 	"github.com/freshtrack/freshtrack/auth"
 	"github.com/freshtrack/freshtrack/internal/problem"
+	"github.com/freshtrack/freshtrack/internal/uuids"
 )
 
 var memberSchema = map[string]any{"type": "object", "properties": map[string]any{
@@ -158,7 +159,7 @@ func (r *Router) registerMembers() {
 }
 
 func (r *Router) member1(c *fiber.Ctx, q rowQuerier, id string) (json.RawMessage, error) {
-	if !validUUID(id) {
+	if !uuids.Valid(id) {
 		return nil, problem.NotFound("member")
 	}
 	var item json.RawMessage
@@ -177,7 +178,7 @@ type rowQuerier interface {
 // changeMember sets (role != nil) or removes a membership. Owners are
 // protected: only an owner changes an owner, and the last owner stays.
 func (r *Router) changeMember(c *fiber.Ctx, tx pgx.Tx, userID string, role *auth.Role) error {
-	if !validUUID(userID) {
+	if !uuids.Valid(userID) {
 		return problem.NotFound("member")
 	}
 	var current auth.Role

@@ -19,6 +19,7 @@ import (
 
 	"github.com/freshtrack/freshtrack/auth"
 	"github.com/freshtrack/freshtrack/internal/problem"
+	"github.com/freshtrack/freshtrack/internal/uuids"
 )
 
 // kind is a field's type on the wire and in the database.
@@ -188,7 +189,7 @@ func (r *Router) list(res *resource) fiber.Handler {
 				continue
 			}
 			f := res.field(fname)
-			if f.kind == kRef && !validUUID(v) {
+			if f.kind == kRef && !uuids.Valid(v) {
 				return problem.Validation(problem.FieldError{Field: fname, Reason: "must be a UUID"})
 			}
 			args = append(args, v)
@@ -254,7 +255,7 @@ func (r *Router) fetch(ctx context.Context, q interface {
 	return item, version, err
 }
 
-func (res *resource) validID(id string) bool { return validUUID(id) }
+func (res *resource) validID(id string) bool { return uuids.Valid(id) }
 
 func etag(version int) string { return `"` + strconv.Itoa(version) + `"` }
 
@@ -341,7 +342,7 @@ func (f field) convert(raw json.RawMessage) (any, string) {
 				return nil, fmt.Sprintf("must be 1 to %d characters", f.maxLen)
 			}
 		case kRef:
-			if !validUUID(s) {
+			if !uuids.Valid(s) {
 				return nil, "must be the UUID of a " + f.ref
 			}
 		case kEnum:

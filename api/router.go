@@ -13,6 +13,7 @@ import (
 	"github.com/freshtrack/freshtrack/alerting"
 	"github.com/freshtrack/freshtrack/auth"
 	"github.com/freshtrack/freshtrack/internal/problem"
+	"github.com/freshtrack/freshtrack/internal/uuids"
 	"github.com/freshtrack/freshtrack/query"
 )
 
@@ -156,7 +157,7 @@ func (r *Router) authenticate(c *fiber.Ctx) error {
 func (r *Router) member(perm auth.Permission) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		org := c.Params("org")
-		if !validUUID(org) {
+		if !uuids.Valid(org) {
 			return problem.NotFound("organisation")
 		}
 		var role auth.Role
@@ -177,25 +178,6 @@ func (r *Router) member(perm auth.Permission) fiber.Handler {
 		c.Locals(localRole, role)
 		return c.Next()
 	}
-}
-
-func validUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i, ch := range s {
-		switch i {
-		case 8, 13, 18, 23:
-			if ch != '-' {
-				return false
-			}
-		default:
-			if !(ch >= '0' && ch <= '9' || ch >= 'a' && ch <= 'f' || ch >= 'A' && ch <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // tx runs fn in a transaction.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/freshtrack/freshtrack/internal/uuids"
 )
 
 // Scopes an API key can carry.
@@ -137,7 +139,7 @@ type CreateAPIKeyParams struct {
 // ([ErrNotFound] otherwise) and records it in the audit log with its name and
 // prefix. The plaintext is returned once, here, and stored nowhere.
 func CreateAPIKey(ctx context.Context, db Querier, p CreateAPIKeyParams) (CreatedAPIKey, error) {
-	if !validUUID(p.OrgID) {
+	if !uuids.Valid(p.OrgID) {
 		return CreatedAPIKey{}, ErrNotFound
 	}
 	name, err := cleanName("name", p.Name)
@@ -148,7 +150,7 @@ func CreateAPIKey(ctx context.Context, db Querier, p CreateAPIKeyParams) (Create
 	if err != nil {
 		return CreatedAPIKey{}, err
 	}
-	if p.CreatedBy != nil && !validUUID(*p.CreatedBy) {
+	if p.CreatedBy != nil && !uuids.Valid(*p.CreatedBy) {
 		return CreatedAPIKey{}, &ValidationError{Field: "created_by", Reason: "must be a user id (UUID)"}
 	}
 	// A clash of the 40-bit prefix with an existing key is rare but possible;
@@ -226,7 +228,7 @@ func cleanScopes(scopes []string) ([]string, error) {
 // revoked ones included, oldest first; [ErrNotFound] for an unknown or
 // deleted organisation.
 func ListAPIKeys(ctx context.Context, db Querier, orgID string) ([]APIKey, error) {
-	if !validUUID(orgID) {
+	if !uuids.Valid(orgID) {
 		return nil, ErrNotFound
 	}
 	rows, err := db.Query(ctx, `
@@ -262,7 +264,7 @@ func ListAPIKeys(ctx context.Context, db Querier, orgID string) ([]APIKey, error
 // Only the database is written: a [KeyVerifier] that trusted the key keeps
 // accepting it for at most its TTL.
 func RevokeAPIKey(ctx context.Context, db Querier, orgID, keyID, actor string) error {
-	if !validUUID(orgID) || !validUUID(keyID) {
+	if !uuids.Valid(orgID) || !uuids.Valid(keyID) {
 		return ErrNotFound
 	}
 	// A concurrent revocation makes the UPDATE match nothing once the first

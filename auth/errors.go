@@ -44,29 +44,6 @@ type Querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// validUUID reports whether s is a UUID in the canonical 8-4-4-4-12 hex form.
-// Ids are checked before they reach PostgreSQL because a cast error there
-// would abort the caller's transaction.
-func validUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // pgCode returns the SQLSTATE and constraint name of a PostgreSQL error, or
 // empty strings for any other error.
 func pgCode(err error) (code, constraint string) {

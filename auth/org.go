@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/freshtrack/freshtrack/internal/uuids"
 )
 
 // Organization is a tenant: every site, sensor, key and alert belongs to one.
@@ -87,7 +89,7 @@ func CreateOrganization(ctx context.Context, db Querier, p CreateOrganizationPar
 // GetOrganization returns an organisation that has not been deleted, or
 // [ErrNotFound].
 func GetOrganization(ctx context.Context, db Querier, id string) (Organization, error) {
-	if !validUUID(id) {
+	if !uuids.Valid(id) {
 		return Organization{}, ErrNotFound
 	}
 	row := db.QueryRow(ctx, `

@@ -18,6 +18,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/freshtrack/freshtrack/internal/uuids"
 )
 
 var (
@@ -466,7 +468,7 @@ func (v *KeyVerifier) redisGet(ctx context.Context, sum [sha256.Size]byte, now i
 		return Principal{}, 0, false
 	}
 	var c cachedPrincipal
-	if err := json.Unmarshal(b, &c); err != nil || !validUUID(c.OrgID) || !validUUID(c.KeyID) {
+	if err := json.Unmarshal(b, &c); err != nil || !uuids.Valid(c.OrgID) || !uuids.Valid(c.KeyID) {
 		v.redisFailed("decode", fmt.Errorf("bad entry %q: %v", b, err), 0)
 		return Principal{}, 0, false
 	}

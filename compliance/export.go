@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/freshtrack/freshtrack/internal/uuids"
 	"github.com/freshtrack/freshtrack/query"
 )
 
@@ -52,7 +53,7 @@ func ExportReadings(ctx context.Context, db Querier, p ExportParams, w io.Writer
 	case !p.From.Before(p.To):
 		return 0, &ValidationError{Field: "to", Reason: "must be after from"}
 	}
-	if !query.ValidUUID(p.OrgID) || (p.SiteID != "" && !query.ValidUUID(p.SiteID)) || (p.UnitID != "" && !query.ValidUUID(p.UnitID)) {
+	if !uuids.Valid(p.OrgID) || (p.SiteID != "" && !uuids.Valid(p.SiteID)) || (p.UnitID != "" && !uuids.Valid(p.UnitID)) {
 		return 0, ErrNotFound
 	}
 	dir, err := exportSensors(ctx, db, p)
@@ -198,7 +199,7 @@ func ScopeLocation(ctx context.Context, db Querier, orgID, siteID, unitID string
 	if siteID == "" && unitID == "" {
 		return time.UTC, nil
 	}
-	if !query.ValidUUID(orgID) || (siteID != "" && !query.ValidUUID(siteID)) || (unitID != "" && !query.ValidUUID(unitID)) {
+	if !uuids.Valid(orgID) || (siteID != "" && !uuids.Valid(siteID)) || (unitID != "" && !uuids.Valid(unitID)) {
 		return nil, ErrNotFound
 	}
 	var site, unit *string

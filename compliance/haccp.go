@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/freshtrack/freshtrack/internal/uuids"
 	"github.com/freshtrack/freshtrack/query"
 )
 
@@ -352,11 +353,11 @@ func validateHACCP(p *HACCPParams) error {
 	if days > MaxReportDays {
 		return &ValidationError{Field: "to", Reason: fmt.Sprintf("a report covers at most %d days", MaxReportDays)}
 	}
-	if !query.ValidUUID(p.OrgID) || !query.ValidUUID(p.SiteID) {
+	if !uuids.Valid(p.OrgID) || !uuids.Valid(p.SiteID) {
 		return ErrNotFound
 	}
 	for _, id := range p.UnitIDs {
-		if !query.ValidUUID(id) {
+		if !uuids.Valid(id) {
 			return ErrNotFound
 		}
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+
+	"github.com/freshtrack/freshtrack/internal/uuids"
 )
 
 // QueueNotify is the River queue that sends notifications, apart from
@@ -88,11 +90,11 @@ var ErrInvalid = errors.New("invalid notification")
 func (p EnqueueParams) validate() error {
 	bad := func(field, reason string) error { return fmt.Errorf("%w: %s %s", ErrInvalid, field, reason) }
 	switch {
-	case !validUUID(p.OrgID):
+	case !uuids.Valid(p.OrgID):
 		return bad("OrgID", "is not a UUID")
-	case p.AlertID != nil && !validUUID(*p.AlertID):
+	case p.AlertID != nil && !uuids.Valid(*p.AlertID):
 		return bad("AlertID", "is not a UUID")
-	case p.ContactID != nil && !validUUID(*p.ContactID):
+	case p.ContactID != nil && !uuids.Valid(*p.ContactID):
 		return bad("ContactID", "is not a UUID")
 	case !p.Channel.Valid():
 		return bad("Channel", fmt.Sprintf("%q is not sms or email", p.Channel))
@@ -202,7 +204,7 @@ func (w *SendWorker) Timeout(*river.Job[SendArgs]) time.Duration { return sendJo
 func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 	id := job.Args.NotificationID
 	log := w.logger().With("notification_id", id, "job_id", job.ID, "attempt", job.Attempt)
-	if !validUUID(id) {
+	if !uuids.Valid(id) {
 		return river.JobCancel(fmt.Errorf("notify_send job %d: notification id %q is not a UUID", job.ID, id))
 	}
 

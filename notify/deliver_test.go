@@ -18,6 +18,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/freshtrack/freshtrack/internal/pgtest"
+	"github.com/freshtrack/freshtrack/internal/uuids"
 )
 
 const waitTimeout = 15 * time.Second
@@ -147,7 +148,7 @@ func TestSendWorkerSendsSMS(t *testing.T) {
 	client := newRiver(t, pool, &SendWorker{DB: pool, SMS: tel, Logger: slog.New(slog.DiscardHandler)})
 
 	id, inserted := enqueue(t, pool, client, smsParams(fx, "alert:1:step:0:sms"))
-	if !inserted || !validUUID(id) {
+	if !inserted || !uuids.Valid(id) {
 		t.Fatalf("InsertNotificationTx = %q, %v", id, inserted)
 	}
 	if r := getNotification(t, pool, id); r.Status != "queued" || r.Attempts != 0 {

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/freshtrack/freshtrack/ingest"
+	"github.com/freshtrack/freshtrack/internal/uuids"
 )
 
 // DefaultOfflineAfter is how long a unit may go without a reading before it
@@ -133,7 +134,7 @@ type LatestReading struct {
 // in range, and a rule that warns earlier than the safe range shows its
 // warning. A sensor_offline rule's threshold (minutes) replaces OfflineAfter.
 func Latest(ctx context.Context, db Querier, p LatestParams) ([]UnitLatest, error) {
-	if !ValidUUID(p.OrgID) || (p.SiteID != "" && !ValidUUID(p.SiteID)) {
+	if !uuids.Valid(p.OrgID) || (p.SiteID != "" && !uuids.Valid(p.SiteID)) {
 		return nil, ErrNotFound
 	}
 	now := time.Now()

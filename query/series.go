@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/freshtrack/freshtrack/internal/uuids"
 	"github.com/freshtrack/freshtrack/schema"
 )
 
@@ -183,7 +184,7 @@ func Series(ctx context.Context, db Querier, p SeriesParams) (*UnitSeries, error
 	if err != nil {
 		return nil, err
 	}
-	if !ValidUUID(p.OrgID) || !ValidUUID(p.UnitID) {
+	if !uuids.Valid(p.OrgID) || !uuids.Valid(p.UnitID) {
 		return nil, ErrNotFound
 	}
 	now := time.Now()
