@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -222,8 +223,8 @@ func RunIngest(ctx context.Context, o IngestOptions) (*IngestResult, error) {
 		}
 		defer func() {
 			srv.stop()
-			if srv.logs.Len() > 0 {
-				log.Warn("the server logged warnings or errors", "log", srv.logs.String())
+			if errs := srv.errors(); errs != "" {
+				log.Warn("the server logged errors", "log", errs)
 			}
 		}()
 		target, serverPID = srv.url, srv.cmd.Process.Pid
@@ -305,6 +306,17 @@ func startServer(ctx context.Context, o IngestOptions) (*server, error) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// errors returns the server's error-level log lines.
+func (s *server) errors() string {
+	var out []string
+	for _, line := range strings.Split(s.logs.String(), "\n") {
+		if strings.Contains(line, "level=ERROR") {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 func (s *server) stop() {

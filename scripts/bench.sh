@@ -24,10 +24,13 @@ echo "== ingest latency at about half the maximum rate" >&2
 $bin bench ingest --runs 1 --rows 1000000 --rate 200000 --out bench/results/ingest-half-rate.json
 
 echo "== alert latency at a steady ingest" >&2
-$bin bench alerts --json > bench/results/alerts.json
+$bin bench alerts --json | tee bench/results/alerts.json
 
 echo "== seed a history" >&2
-$bin bench seed --sensors 500 --days 3 --json > bench/results/seed.json
+$bin bench seed --sensors 500 --units-per-site 50 --days 31 --json | tee bench/results/seed.json
+
+echo "== dashboard queries on the seeded history" >&2
+$bin bench query --iterations 200 --haccp-iterations 5 --json | tee bench/results/query.json
 
 # latest.json gathers the parts.
 {
@@ -35,7 +38,8 @@ $bin bench seed --sensors 500 --days 3 --json > bench/results/seed.json
 	echo '  "ingest": '"$(cat bench/results/ingest.json)"','
 	echo '  "ingest_half_rate": '"$(cat bench/results/ingest-half-rate.json)"','
 	echo '  "alerts": '"$(cat bench/results/alerts.json)"','
-	echo '  "seed": '"$(cat bench/results/seed.json)"
+	echo '  "seed": '"$(cat bench/results/seed.json)"','
+	echo '  "query": '"$(cat bench/results/query.json)"
 	echo '}'
 } > "$out.tmp" && mv "$out.tmp" "$out"
 echo "wrote $out" >&2

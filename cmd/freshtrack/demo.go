@@ -29,7 +29,7 @@ openings, and one fridge ("Prep fridge 2") that slowly warms into an excursion.`
 	var target, devKey string
 	var interval time.Duration
 	var devTokens bool
-	cmd.Flags().IntVar(&sensors, "sensors", 12, "number of sensors (at least one per unit)")
+	cmd.Flags().IntVar(&sensors, "sensors", 6, "number of sensors (at least one per unit; the default is one per unit)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"org_id","api_key","sensors",...} as JSON`)
 	cmd.Flags().BoolVar(&simulate, "simulate", false, "keep posting realistic readings to --target")
 	cmd.Flags().StringVar(&target, "target", "http://127.0.0.1:8080", "base URL of a running freshtrack serve")
