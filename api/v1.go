@@ -8,6 +8,7 @@ func RegisterV1(r *Router) {
 	r.registerAPIKeys()
 	r.registerAlerts()
 	r.registerData()
+	r.registerDigests()
 	for _, res := range r.resources() {
 		r.register(res)
 	}

@@ -102,6 +102,10 @@ func (w *world) fixtureFor(t *testing.T, members bool) map[string]string {
 			if _, err := w.pool.Exec(ctx, `INSERT INTO memberships (org_id, user_id, role) VALUES ($1, $2, $3)`, ids["org"], w.users[role].ID, role); err != nil {
 				t.Fatal(err)
 			}
+			if _, err := w.pool.Exec(ctx, `INSERT INTO digest_subscriptions (org_id, user_id, frequency, timezone, email) VALUES ($1, $2, 'daily', 'UTC', $3)`,
+				ids["org"], w.users[role].ID, role+"@example.com"); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	target := "target"
@@ -170,6 +174,7 @@ func (w *world) do(t *testing.T, method, path, who string, body any, headers ...
 
 func concrete(path string, ids map[string]string, org string) string {
 	path = strings.Replace(path, ":org", org, 1)
+	path = strings.Replace(path, ":frequency", "daily", 1)
 	return strings.Replace(path, ":id", idFor(path, ids), 1)
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/freshtrack/freshtrack/alerting"
+	"github.com/freshtrack/freshtrack/digest"
 	"github.com/freshtrack/freshtrack/notify"
 	"github.com/freshtrack/freshtrack/schema"
 )
@@ -44,6 +45,8 @@ type Config struct {
 	SMS, Email notify.Sender
 	// Alerting runs the alert sweep and escalation jobs. Required with Work.
 	Alerting *alerting.Evaluator
+	// Digests sends the daily and weekly digest emails; nil sends none.
+	Digests *digest.Sender
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -74,6 +77,9 @@ func New(pool *pgxpool.Pool, store *schema.Store, cfg Config) (*river.Client[pgx
 		}
 		river.AddWorker(workers, &alerting.SweepWorker{Evaluator: cfg.Alerting})
 		river.AddWorker(workers, &alerting.EscalateWorker{Evaluator: cfg.Alerting})
+		if cfg.Digests != nil {
+			river.AddWorker(workers, &digest.Worker{Sender: cfg.Digests})
+		}
 		rc.Workers = workers
 		rc.Queues = map[string]river.QueueConfig{
 			river.QueueDefault:     {MaxWorkers: cfg.Workers},
@@ -113,6 +119,9 @@ func periodic(store *schema.Store, cfg Config) []*river.PeriodicJob {
 		jobs = append(jobs, every(cfg.RollupInterval, schema.RollupArgs{}))
 	}
 	jobs = append(jobs, alerting.SweepPeriodicJob(alerting.DefaultSweepInterval))
+	if cfg.Digests != nil {
+		jobs = append(jobs, digest.PeriodicJob(digest.DefaultInterval))
+	}
 	return jobs
 }
 

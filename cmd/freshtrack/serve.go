@@ -19,6 +19,7 @@ import (
 	"github.com/freshtrack/freshtrack/alerting"
 	"github.com/freshtrack/freshtrack/api"
 	"github.com/freshtrack/freshtrack/auth"
+	"github.com/freshtrack/freshtrack/digest"
 	"github.com/freshtrack/freshtrack/ingest"
 	"github.com/freshtrack/freshtrack/internal/config"
 	"github.com/freshtrack/freshtrack/jobs"
@@ -172,7 +173,12 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 	if err != nil {
 		return err
 	}
+	digests, err := digest.New(digest.Config{Pool: pool, Jobs: inserter, PublicURL: cfg.PublicURL, Logger: log})
+	if err != nil {
+		return err
+	}
 	worker, err := jobs.New(pool, store, jobs.Config{
+		Digests:        digests,
 		SMS:            sms,
 		Email:          email,
 		Alerting:       alerts,

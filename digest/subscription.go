@@ -1,0 +1,349 @@
+package digest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// ErrNotFound is returned for a subscription that does not exist, and for an
+// organisation or user id that is not a UUID or whose user is not a member:
+// the cases are deliberately indistinguishable.
+var ErrNotFound = errors.New("not found")
+
+// ValidationError reports a parameter that cannot be accepted. The API maps
+// it to a 400 naming Field.
+type ValidationError struct {
+	// Field names the parameter in snake_case, as the API spells it
+	// ("frequency", "local_hour").
+	Field string
+	// Reason says what is wrong and what is allowed.
+	Reason string
+}
+
+// Error implements error.
+func (e *ValidationError) Error() string {
+	return fmt.Sprintf("invalid %s: %s", e.Field, e.Reason)
+}
+
+// Querier is what a pool, a connection and a transaction have in common.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// DB is a Querier that can begin a transaction (a savepoint inside a
+// transaction), such as *pgxpool.Pool or pgx.Tx. Functions that write more
+// than one row run in a transaction begun from it.
+type DB interface {
+	Querier
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// Defaults of a new subscription.
+const (
+	// DefaultLocalHour is the local hour digests are sent at: 7 (07:00).
+	DefaultLocalHour = 7
+	// DefaultWeekday is the day weekly digests are sent on: Monday.
+	DefaultWeekday = time.Monday
+)
+
+// Subscription is one person's opt-in to the digests of one organisation at
+// one frequency.
+type Subscription struct {
+	// OrgID is the organisation the digest is about.
+	OrgID string `json:"org_id"`
+	// UserID is the subscriber, who must be a member of the organisation.
+	UserID string `json:"user_id"`
+	// Frequency is daily or weekly.
+	Frequency string `json:"frequency"`
+	// LocalHour (0-23) is the hour, in Timezone, from which the digest is sent.
+	LocalHour int `json:"local_hour"`
+	// Weekday is the day a weekly digest is sent: 0 = Sunday ... 6 =
+	// Saturday. Daily digests ignore it.
+	Weekday int `json:"weekday"`
+	// Timezone is the IANA zone of the digest's days and hours.
+	Timezone string `json:"timezone"`
+	// Email is where the digest goes.
+	Email string `json:"email"`
+	// Enabled is false while the subscription is paused.
+	Enabled bool `json:"enabled"`
+	// CreatedAt is when the person subscribed. The first digest is the
+	// first one due at or after it.
+	CreatedAt time.Time `json:"created_at"`
+	// UpdatedAt is the last change.
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// PutParams create or change a subscription. Fields left unset (nil, or ""
+// for strings) keep their current value, or take their default when the
+// subscription is new. The body of PUT /v1/orgs/{org}/digest/{frequency}
+// decodes straight into it; OrgID and UserID come from the request.
+type PutParams struct {
+	// OrgID is the organisation. Required.
+	OrgID string `json:"-"`
+	// UserID is the signed-in person. Required.
+	UserID string `json:"-"`
+	// Frequency is daily or weekly. Required.
+	Frequency string `json:"frequency"`
+	// LocalHour is 0-23. Defaults to 7.
+	LocalHour *int `json:"local_hour"`
+	// Weekday is 0 (Sunday) to 6 (Saturday), for weekly digests. Defaults
+	// to 1 (Monday).
+	Weekday *int `json:"weekday"`
+	// Timezone is an IANA zone such as Europe/Berlin. Defaults to the zone
+	// of the organisation's first site, else UTC.
+	Timezone string `json:"timezone"`
+	// Email is the address the digest goes to. Defaults to the user's
+	// email address.
+	Email string `json:"email"`
+	// Enabled pauses (false) or resumes (true) the digest. Defaults to true.
+	Enabled *bool `json:"enabled"`
+}
+
+const subscriptionColumns = `org_id::text, user_id::text, frequency, local_hour, weekday, timezone, email, enabled, created_at, updated_at`
+
+func scanSubscription(row pgx.Row) (Subscription, error) {
+	var s Subscription
+	err := row.Scan(&s.OrgID, &s.UserID, &s.Frequency, &s.LocalHour, &s.Weekday, &s.Timezone, &s.Email, &s.Enabled, &s.CreatedAt, &s.UpdatedAt)
+	return s, err
+}
+
+// Get returns the user's digest subscriptions in the organisation (none, or
+// daily and/or weekly, in that order). Another organisation's subscriptions
+// are never seen.
+func Get(ctx context.Context, db Querier, orgID, userID string) ([]Subscription, error) {
+	if !validUUID(orgID) || !validUUID(userID) {
+		return nil, ErrNotFound
+	}
+	rows, err := db.Query(ctx, `SELECT `+subscriptionColumns+` FROM digest_subscriptions
+		 WHERE org_id = $1 AND user_id = $2 ORDER BY frequency`, orgID, userID)
+	if err != nil {
+		return nil, fmt.Errorf("get digest subscriptions: %w", err)
+	}
+	subs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Subscription, error) { return scanSubscription(r) })
+	if err != nil {
+		return nil, fmt.Errorf("get digest subscriptions: %w", err)
+	}
+	return subs, nil
+}
+
+// Put creates or changes the user's subscription at p.Frequency and returns
+// it. The user must be a member of the organisation (else ErrNotFound); bad
+// values give a *ValidationError naming the field. The change is an
+// audit_log row ("digest_subscription.create" or ".update", actor
+// "user:<id>"), committed with it.
+func Put(ctx context.Context, db DB, p PutParams) (Subscription, error) {
+	if !validUUID(p.OrgID) || !validUUID(p.UserID) {
+		return Subscription{}, ErrNotFound
+	}
+	if err := validFrequency(p.Frequency); err != nil {
+		return Subscription{}, err
+	}
+	if p.LocalHour != nil && (*p.LocalHour < 0 || *p.LocalHour > 23) {
+		return Subscription{}, &ValidationError{Field: "local_hour", Reason: fmt.Sprintf("must be an hour from 0 to 23, not %d", *p.LocalHour)}
+	}
+	if p.Weekday != nil && (*p.Weekday < 0 || *p.Weekday > 6) {
+		return Subscription{}, &ValidationError{Field: "weekday", Reason: fmt.Sprintf("must be from 0 (Sunday) to 6 (Saturday), not %d", *p.Weekday)}
+	}
+	if p.Timezone != "" {
+		if err := validZone(p.Timezone); err != nil {
+			return Subscription{}, err
+		}
+	}
+	if p.Email != "" {
+		addr, err := parseEmail(p.Email)
+		if err != nil {
+			return Subscription{}, &ValidationError{Field: "email", Reason: err.Error()}
+		}
+		p.Email = addr
+	}
+
+	var out Subscription
+	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		var (
+			member    bool
+			userEmail *string
+			siteZone  *string
+			existing  *Subscription
+		)
+		err := tx.QueryRow(ctx, `
+			SELECT EXISTS (SELECT 1 FROM memberships m JOIN organizations o ON o.id = m.org_id
+			                WHERE m.org_id = $1 AND m.user_id = $2 AND o.deleted_at IS NULL),
+			       (SELECT email FROM users WHERE id = $2),
+			       (SELECT timezone FROM sites WHERE org_id = $1 ORDER BY created_at, id LIMIT 1)`,
+			p.OrgID, p.UserID).Scan(&member, &userEmail, &siteZone)
+		if err != nil {
+			return fmt.Errorf("check membership: %w", err)
+		}
+		if !member {
+			return ErrNotFound
+		}
+		cur, err := scanSubscription(tx.QueryRow(ctx, `SELECT `+subscriptionColumns+` FROM digest_subscriptions
+			 WHERE org_id = $1 AND user_id = $2 AND frequency = $3 FOR UPDATE`, p.OrgID, p.UserID, p.Frequency))
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+		case err != nil:
+			return fmt.Errorf("load digest subscription: %w", err)
+		default:
+			existing = &cur
+		}
+
+		next := Subscription{OrgID: p.OrgID, UserID: p.UserID, Frequency: p.Frequency,
+			LocalHour: DefaultLocalHour, Weekday: int(DefaultWeekday), Enabled: true}
+		if existing != nil {
+			next = *existing
+		} else {
+			next.Timezone = "UTC"
+			if siteZone != nil && validZone(*siteZone) == nil {
+				next.Timezone = *siteZone
+			}
+			if userEmail != nil {
+				if addr, err := parseEmail(*userEmail); err == nil {
+					next.Email = addr
+				}
+			}
+		}
+		if p.LocalHour != nil {
+			next.LocalHour = *p.LocalHour
+		}
+		if p.Weekday != nil {
+			next.Weekday = *p.Weekday
+		}
+		if p.Timezone != "" {
+			next.Timezone = p.Timezone
+		}
+		if p.Email != "" {
+			next.Email = p.Email
+		}
+		if p.Enabled != nil {
+			next.Enabled = *p.Enabled
+		}
+		if next.Email == "" {
+			return &ValidationError{Field: "email", Reason: "is required: your account has no usable email address"}
+		}
+
+		out, err = scanSubscription(tx.QueryRow(ctx, `
+			INSERT INTO digest_subscriptions (org_id, user_id, frequency, local_hour, weekday, timezone, email, enabled)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			ON CONFLICT (org_id, user_id, frequency) DO UPDATE
+			   SET local_hour = EXCLUDED.local_hour, weekday = EXCLUDED.weekday, timezone = EXCLUDED.timezone,
+			       email = EXCLUDED.email, enabled = EXCLUDED.enabled, updated_at = now()
+			RETURNING `+subscriptionColumns,
+			p.OrgID, p.UserID, p.Frequency, next.LocalHour, next.Weekday, next.Timezone, next.Email, next.Enabled))
+		if err != nil {
+			return fmt.Errorf("save digest subscription: %w", err)
+		}
+		action := "digest_subscription.create"
+		if existing != nil {
+			action = "digest_subscription.update"
+		}
+		// The address itself stays out of the append-only audit trail.
+		details := map[string]any{"frequency": out.Frequency, "local_hour": out.LocalHour, "weekday": out.Weekday,
+			"timezone": out.Timezone, "enabled": out.Enabled, "email_changed": existing != nil && existing.Email != out.Email}
+		return audit(ctx, tx, p.OrgID, p.UserID, action, p.Frequency, details)
+	})
+	if err != nil {
+		return Subscription{}, err
+	}
+	return out, nil
+}
+
+// Delete removes the user's subscription at frequency (ErrNotFound when
+// there is none), with an audit_log row. The record of digests already sent
+// stays, so subscribing again never resends a period.
+func Delete(ctx context.Context, db DB, orgID, userID, frequency string) error {
+	if !validUUID(orgID) || !validUUID(userID) {
+		return ErrNotFound
+	}
+	if err := validFrequency(frequency); err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM digest_subscriptions WHERE org_id = $1 AND user_id = $2 AND frequency = $3`,
+			orgID, userID, frequency)
+		if err != nil {
+			return fmt.Errorf("delete digest subscription: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return ErrNotFound
+		}
+		return audit(ctx, tx, orgID, userID, "digest_subscription.delete", frequency, map[string]any{"frequency": frequency})
+	})
+}
+
+func audit(ctx context.Context, tx pgx.Tx, orgID, userID, action, frequency string, details map[string]any) error {
+	b, err := json.Marshal(details)
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `
+		INSERT INTO audit_log (org_id, actor, action, target_type, target_id, details)
+		VALUES ($1, $2, $3, 'digest_subscription', $4, $5)`,
+		orgID, "user:"+userID, action, userID+":"+frequency, b); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
+}
+
+func validFrequency(f string) error {
+	if f != Daily && f != Weekly {
+		return &ValidationError{Field: "frequency", Reason: fmt.Sprintf("must be daily or weekly, not %q", f)}
+	}
+	return nil
+}
+
+// validZone accepts IANA zone names that time.LoadLocation knows. "Local"
+// (the server's zone) and "" are refused: a subscription's hours must not
+// depend on where the server runs.
+func validZone(name string) error {
+	bad := &ValidationError{Field: "timezone", Reason: fmt.Sprintf("%q is not an IANA time zone such as Europe/Berlin or America/New_York", name)}
+	if name == "" || name == "Local" || len(name) > 100 {
+		return bad
+	}
+	if _, err := time.LoadLocation(name); err != nil {
+		return bad
+	}
+	return nil
+}
+
+// parseEmail returns the bare address of s ("Ana <ana@example.com>" gives
+// "ana@example.com").
+func parseEmail(s string) (string, error) {
+	a, err := mail.ParseAddress(strings.TrimSpace(s))
+	if err != nil || strings.ContainsAny(a.Address, " \t\r\n") || len(a.Address) > 254 {
+		return "", fmt.Errorf("%q is not an email address", s)
+	}
+	return a.Address, nil
+}
+
+// validUUID reports whether s is a UUID in the canonical 8-4-4-4-12 hex
+// form. Ids are checked before they reach PostgreSQL because a cast error
+// there would abort the caller's transaction.
+func validUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}

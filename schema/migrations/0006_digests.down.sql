@@ -1,0 +1,3 @@
+DROP INDEX IF EXISTS alerts_org_resolved;
+DROP TABLE IF EXISTS digests_sent;
+DROP TABLE IF EXISTS digest_subscriptions;
