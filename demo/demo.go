@@ -61,6 +61,9 @@ func Create(ctx context.Context, pool *pgxpool.Pool, sensors int) (Fleet, error)
 	if sensors > 100_000 {
 		return Fleet{}, fmt.Errorf("at most 100000 demo sensors, got %d", sensors)
 	}
+	if err := retirePrevious(ctx, pool); err != nil {
+		return Fleet{}, err
+	}
 	org, err := auth.CreateOrganization(ctx, pool, auth.CreateOrganizationParams{Name: OrgName, Actor: "demo"})
 	if err != nil {
 		return Fleet{}, err
@@ -134,4 +137,31 @@ func Create(ctx context.Context, pool *pgxpool.Pool, sensors int) (Fleet, error)
 		return Fleet{}, fmt.Errorf("create demo fleet: %w", err)
 	}
 	return f, nil
+}
+
+// retirePrevious deletes the demo organisations that earlier runs created
+// (their simulators are gone, so their sensors would alarm as offline
+// forever): their open alerts are closed with an auto_resolved event, their
+// keys revoked and the organisations soft-deleted, history kept.
+func retirePrevious(ctx context.Context, pool *pgxpool.Pool) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `
+			WITH old AS (
+				SELECT o.id FROM organizations o
+				 WHERE o.deleted_at IS NULL AND o.name = $1
+				   AND EXISTS (SELECT 1 FROM audit_log a WHERE a.org_id = o.id AND a.action = 'organization.create' AND a.actor = 'demo')),
+			closed AS (
+				UPDATE alerts SET status = 'resolved', resolved_at = now(), auto_resolved = true
+				 WHERE org_id IN (SELECT id FROM old) AND status <> 'resolved' RETURNING org_id, id),
+			events AS (
+				INSERT INTO alert_events (org_id, alert_id, kind, details)
+				SELECT org_id, id, 'auto_resolved', '{"reason": "demo organisation replaced by a new demo run"}' FROM closed),
+			keys AS (
+				UPDATE api_keys SET revoked_at = now() WHERE org_id IN (SELECT id FROM old) AND revoked_at IS NULL)
+			UPDATE organizations SET deleted_at = now(), updated_at = now() WHERE id IN (SELECT id FROM old)`, OrgName)
+		if err != nil {
+			return fmt.Errorf("retire previous demo organisations: %w", err)
+		}
+		return nil
+	})
 }
