@@ -6,7 +6,8 @@ import (
 	"html/template"
 	"strings"
 	"time"
-	"unicode"
+
+	"github.com/freshtrack/freshtrack/notify"
 )
 
 // Render returns a digest as an email: the subject ("FreshTrack daily
@@ -86,7 +87,7 @@ func (c *Content) view() digestView {
 	}
 	at := func(t time.Time) string { return t.In(loc).Format("2006-01-02 15:04") }
 	v := digestView{
-		Frequency: clean(c.Frequency), Org: clean(c.OrgName), Label: c.Period.Label(loc), Zone: loc.String(),
+		Frequency: notify.CleanLine(c.Frequency), Org: notify.CleanLine(c.OrgName), Label: c.Period.Label(loc), Zone: loc.String(),
 		OpenedTotal: c.OpenedTotal, ResolvedTotal: c.ResolvedTotal, ExcursionsTotal: c.ExcursionsTotal,
 	}
 	if v.Frequency == "" {
@@ -114,7 +115,7 @@ func (c *Content) view() digestView {
 
 	for _, a := range c.Opened {
 		v.Opened = append(v.Opened, itemView{Warn: a.Severity == "critical", URL: alertURL(a),
-			Text: fmt.Sprintf("%s  %s %s: %s, now %s", at(a.OpenedAt), strings.ToUpper(clean(a.Severity)), kindLabel(a.Kind), where(a.UnitName, a.SiteName), clean(a.Status))})
+			Text: fmt.Sprintf("%s  %s %s: %s, now %s", at(a.OpenedAt), strings.ToUpper(notify.CleanLine(a.Severity)), kindLabel(a.Kind), where(a.UnitName, a.SiteName), notify.CleanLine(a.Status))})
 	}
 	v.OpenedMore = more(c.OpenedTotal, len(c.Opened))
 	for _, a := range c.Resolved {
@@ -134,7 +135,7 @@ func (c *Content) view() digestView {
 		if a.ResolvedAt != nil {
 			s += " to " + at(*a.ResolvedAt)
 		} else {
-			s += ", still " + clean(a.Status)
+			s += ", still " + notify.CleanLine(a.Status)
 		}
 		v.Excursions = append(v.Excursions, itemView{Text: s, URL: alertURL(a), Warn: a.ResolvedAt == nil})
 	}
@@ -144,7 +145,7 @@ func (c *Content) view() digestView {
 		if u.Reading == nil {
 			s += "no reading yet"
 		} else {
-			s += fmt.Sprintf("last reading %s at %s (%s ago)", celsius(u.Reading.TempC), at(u.Reading.Time), humanDuration(time.Duration(u.AgeSeconds*float64(time.Second))))
+			s += fmt.Sprintf("last reading %s at %s (%s ago)", celsius(u.Reading.TempC), at(u.Reading.Time), notify.HumanDuration(time.Duration(u.AgeSeconds*float64(time.Second))))
 		}
 		v.Offline = append(v.Offline, itemView{Text: s, Warn: true})
 	}
@@ -223,7 +224,7 @@ func kindLabel(kind string) string {
 	case "temp_low":
 		return "temperature low"
 	}
-	if k := clean(kind); k != "" {
+	if k := notify.CleanLine(kind); k != "" {
 		return strings.ReplaceAll(k, "_", " ")
 	}
 	return "alert"
@@ -231,7 +232,7 @@ func kindLabel(kind string) string {
 
 // where names a unit and its site: "Walk-in Cooler 1 (Main St Kitchen)".
 func where(unit, site string) string {
-	unit, site = clean(unit), clean(site)
+	unit, site = notify.CleanLine(unit), notify.CleanLine(site)
 	if site == "" {
 		return unit
 	}
@@ -244,46 +245,4 @@ func celsius(v float64) string {
 		s = "0.0°C"
 	}
 	return s
-}
-
-// humanDuration says how long, to the minute: "<1 min", "23 min",
-// "1 h 5 min", "2 d 3 h".
-func humanDuration(d time.Duration) string {
-	m := int(d / time.Minute)
-	switch {
-	case m < 1:
-		return "<1 min"
-	case m < 60:
-		return fmt.Sprintf("%d min", m)
-	case m < 24*60:
-		if m%60 == 0 {
-			return fmt.Sprintf("%d h", m/60)
-		}
-		return fmt.Sprintf("%d h %d min", m/60, m%60)
-	}
-	days, hours := m/(24*60), m%(24*60)/60
-	if hours == 0 {
-		return fmt.Sprintf("%d d", days)
-	}
-	return fmt.Sprintf("%d d %d h", days, hours)
-}
-
-// clean makes a name safe for one line of text and for an email subject:
-// control characters (line breaks included) become spaces, runs of spaces
-// collapse, and the ends are trimmed.
-func clean(s string) string {
-	var b strings.Builder
-	space := false
-	for _, r := range s {
-		if unicode.IsControl(r) || unicode.IsSpace(r) {
-			space = b.Len() > 0
-			continue
-		}
-		if space {
-			b.WriteByte(' ')
-			space = false
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }

@@ -43,18 +43,18 @@ const MaxSMSLen = 320
 // °C, how long it has lasted, and the link. Names are shortened, never the
 // link, when the text would be too long.
 func RenderSMS(n AlertNotice) string {
-	head := strings.ToUpper(clean(n.Severity))
+	head := strings.ToUpper(CleanLine(n.Severity))
 	if head == "" {
 		head = "ALERT"
 	}
 	if n.Step > 0 {
 		head += fmt.Sprintf(" (escalation %d)", n.Step)
 	}
-	tail := " " + n.condition() + " for " + humanDuration(n.duration()) + "."
-	if u := clean(n.AlertURL); u != "" {
+	tail := " " + n.condition() + " for " + HumanDuration(n.duration()) + "."
+	if u := CleanLine(n.AlertURL); u != "" {
 		tail += " " + u
 	}
-	unit, site := clean(n.UnitName), clean(n.SiteName)
+	unit, site := CleanLine(n.UnitName), CleanLine(n.SiteName)
 	build := func(unit, site string) string {
 		s := "FreshTrack " + head + ": " + unit
 		if site != "" {
@@ -136,19 +136,19 @@ type emailView struct {
 }
 
 func (n AlertNotice) view() emailView {
-	sev := strings.ToUpper(clean(n.Severity))
+	sev := strings.ToUpper(CleanLine(n.Severity))
 	if sev == "" {
 		sev = "ALERT"
 	}
 	return emailView{
 		Severity:  sev,
-		Org:       clean(n.OrgName),
-		Site:      clean(n.SiteName),
-		Unit:      clean(n.UnitName),
+		Org:       CleanLine(n.OrgName),
+		Site:      CleanLine(n.SiteName),
+		Unit:      CleanLine(n.UnitName),
 		Condition: n.condition(),
 		Since:     n.StartedAt.UTC().Format("2006-01-02 15:04 MST"),
-		Duration:  humanDuration(n.duration()),
-		URL:       clean(n.AlertURL),
+		Duration:  HumanDuration(n.duration()),
+		URL:       CleanLine(n.AlertURL),
 		Step:      n.Step,
 		Critical:  n.Severity == "critical",
 	}
@@ -196,7 +196,7 @@ func (n AlertNotice) condition() string {
 		}
 		return s
 	}
-	if k := clean(n.Kind); k != "" {
+	if k := CleanLine(n.Kind); k != "" {
 		return strings.ReplaceAll(k, "_", " ")
 	}
 	return "alert"
@@ -233,9 +233,9 @@ func (n AlertNotice) duration() time.Duration {
 	return max(0, now.Sub(n.StartedAt))
 }
 
-// humanDuration says how long, to the minute: "<1 min", "23 min",
+// HumanDuration says how long, to the minute: "<1 min", "23 min",
 // "1 h 5 min", "2 d 3 h".
-func humanDuration(d time.Duration) string {
+func HumanDuration(d time.Duration) string {
 	m := int(d / time.Minute)
 	switch {
 	case m < 1:
@@ -255,10 +255,10 @@ func humanDuration(d time.Duration) string {
 	return fmt.Sprintf("%d d %d h", days, hours)
 }
 
-// clean makes a name safe for a one-line text: control characters (line
-// breaks included) become spaces, runs of spaces collapse, and the ends are
-// trimmed.
-func clean(s string) string {
+// CleanLine makes a name safe for one line of text and for an email
+// subject: control characters (line breaks included) become spaces, runs of
+// spaces collapse, and the ends are trimmed.
+func CleanLine(s string) string {
 	var b strings.Builder
 	space := false
 	for _, r := range s {

@@ -138,8 +138,8 @@ func TestHumanDuration(t *testing.T) {
 	t.Parallel()
 	f := func(d time.Duration, want string) {
 		t.Helper()
-		if got := humanDuration(d); got != want {
-			t.Fatalf("humanDuration(%s) = %q, want %q", d, got, want)
+		if got := HumanDuration(d); got != want {
+			t.Fatalf("HumanDuration(%s) = %q, want %q", d, got, want)
 		}
 	}
 	f(0, "<1 min")
