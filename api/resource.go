@@ -240,9 +240,7 @@ func (res *resource) field(name string) field {
 	return field{json: name}
 }
 
-func (r *Router) fetch(ctx context.Context, q interface {
-	QueryRow(context.Context, string, ...any) pgx.Row
-}, res *resource, org, id string) (json.RawMessage, int, error) {
+func (r *Router) fetch(ctx context.Context, q rowQuerier, res *resource, org, id string) (json.RawMessage, int, error) {
 	if !res.validID(id) {
 		return nil, 0, problem.NotFound(res.singular)
 	}
