@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/freshtrack/freshtrack/bench"
+	"github.com/freshtrack/freshtrack/internal/config"
 )
 
 func newBenchCmd(e env) *cobra.Command {
@@ -46,26 +49,51 @@ readings with COPY, then materialises the downsampled series. The default,
 	f.IntVar(&o.Connections, "connections", 2, "connections loading in parallel")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if err := cfg.Load(cmd.Flags(), e.getenv); err != nil {
+		b, err := loadBench(cmd, e, cfg)
+		if err != nil {
 			return err
 		}
-		o.DatabaseURL = cfg.DatabaseURL
-		o.Logger = newLogger(cfg, e.stderr)
-		if p := progressWriter(e); p != nil {
-			o.Progress = p
-		}
+		o.DatabaseURL, o.Logger, o.Progress = b.DatabaseURL, b.Logger, b.Progress
 		res, err := bench.Seed(cmd.Context(), o)
 		if err != nil {
 			return err
 		}
-		if asJSON {
-			return printJSON(e, res)
-		}
-		fmt.Fprintf(e.stdout, "seeded %d readings (%d sensors, %s to %s) in %.1fs (%.0f rows/s); rollups in %.1fs\norganisation %s, sites %v\n",
-			res.Rows, res.Sensors, res.From, res.To, res.LoadSeconds, res.RowsPerSec, res.RollupSeconds, res.OrgID, res.SiteIDs)
-		return nil
+		return printBench(e, asJSON, res, func(w io.Writer, res *bench.SeedResult) error {
+			_, err := fmt.Fprintf(w, "seeded %d readings (%d sensors, %s to %s) in %.1fs (%.0f rows/s); rollups in %.1fs\norganisation %s, sites %v\n",
+				res.Rows, res.Sensors, res.From, res.To, res.LoadSeconds, res.RowsPerSec, res.RollupSeconds, res.OrgID, res.SiteIDs)
+			return err
+		})
 	}
 	return cmd
+}
+
+// benchSetup is what every benchmark takes from configuration.
+type benchSetup struct {
+	DatabaseURL string
+	Logger      *slog.Logger
+	// Progress is stderr when it is a terminal, else nil.
+	Progress io.Writer
+}
+
+// loadBench applies the environment and validates the configuration of a
+// bench command.
+func loadBench(cmd *cobra.Command, e env, cfg *config.Config) (benchSetup, error) {
+	if err := cfg.Load(cmd.Flags(), e.getenv); err != nil {
+		return benchSetup{}, err
+	}
+	b := benchSetup{DatabaseURL: cfg.DatabaseURL, Logger: newLogger(cfg, e.stderr)}
+	if p := progressWriter(e); p != nil {
+		b.Progress = p
+	}
+	return b, nil
+}
+
+// printBench prints a benchmark's result as JSON or as its summary.
+func printBench[R any](e env, asJSON bool, res R, summary func(io.Writer, R) error) error {
+	if asJSON {
+		return printJSON(e, res)
+	}
+	return summary(e.stdout, res)
 }
 
 // progressWriter is stderr when it is a terminal, else nothing.
@@ -113,14 +141,11 @@ headline is the median of ingest rows/s ÷ ceiling rows/s.`,
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	f.StringVar(&out, "out", "", "also write the JSON result to this file")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if err := cfg.Load(cmd.Flags(), e.getenv); err != nil {
+		b, err := loadBench(cmd, e, cfg)
+		if err != nil {
 			return err
 		}
-		o.DatabaseURL = cfg.DatabaseURL
-		o.Logger = newLogger(cfg, e.stderr)
-		if p := progressWriter(e); p != nil {
-			o.Progress = p
-		}
+		o.DatabaseURL, o.Logger, o.Progress = b.DatabaseURL, b.Logger, b.Progress
 		res, err := bench.RunIngest(cmd.Context(), o)
 		if err != nil {
 			return err
@@ -130,10 +155,7 @@ headline is the median of ingest rows/s ÷ ceiling rows/s.`,
 				return err
 			}
 		}
-		if asJSON {
-			return printJSON(e, res)
-		}
-		return bench.WriteIngestSummary(e.stdout, res)
+		return printBench(e, asJSON, res, bench.WriteIngestSummary)
 	}
 	return cmd
 }
@@ -171,22 +193,16 @@ the alert row and its notification job existing (they commit together).`,
 	f.DurationVar(&o.Every, "every", 200*time.Millisecond, "time between excursions")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if err := cfg.Load(cmd.Flags(), e.getenv); err != nil {
+		b, err := loadBench(cmd, e, cfg)
+		if err != nil {
 			return err
 		}
-		o.DatabaseURL = cfg.DatabaseURL
-		o.Logger = newLogger(cfg, e.stderr)
-		if p := progressWriter(e); p != nil {
-			o.Progress = p
-		}
+		o.DatabaseURL, o.Logger, o.Progress = b.DatabaseURL, b.Logger, b.Progress
 		res, err := bench.RunAlerts(cmd.Context(), o)
 		if err != nil {
 			return err
 		}
-		if asJSON {
-			return printJSON(e, res)
-		}
-		return bench.WriteAlertsSummary(e.stdout, res)
+		return printBench(e, asJSON, res, bench.WriteAlertsSummary)
 	}
 	return cmd
 }
@@ -214,19 +230,16 @@ site of at most --haccp-units units; it reports queries/s and p50/p99 per type.`
 	f.IntVar(&o.HACCPDays, "haccp-days", 30, "days per HACCP report")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if err := cfg.Load(cmd.Flags(), e.getenv); err != nil {
+		b, err := loadBench(cmd, e, cfg)
+		if err != nil {
 			return err
 		}
-		o.DatabaseURL = cfg.DatabaseURL
-		o.Logger = newLogger(cfg, e.stderr)
+		o.DatabaseURL, o.Logger = b.DatabaseURL, b.Logger
 		res, err := bench.RunQuery(cmd.Context(), o)
 		if err != nil {
 			return err
 		}
-		if asJSON {
-			return printJSON(e, res)
-		}
-		return bench.WriteQuerySummary(e.stdout, res)
+		return printBench(e, asJSON, res, bench.WriteQuerySummary)
 	}
 	return cmd
 }
