@@ -92,7 +92,7 @@ func TestWriterStoresAndCountsDuplicates(t *testing.T) {
 	if !ok || v.Time() != base.Add(149*time.Second) {
 		t.Fatalf("latest = %+v %v, want the newest reading", v, ok)
 	}
-	// Rollup invalidations were written with the readings (postgres mode).
+	// Rollup invalidations were written with the readings.
 	var inv int
 	if err := pool.QueryRow(ctx, `SELECT count(DISTINCT bucket) FROM rollup_invalidations`).Scan(&inv); err != nil || inv == 0 {
 		t.Fatalf("rollup invalidations = %d (%v)", inv, err)

@@ -36,7 +36,7 @@ type Config struct {
 	// process running only the api or ingest roles).
 	Work bool
 	// RollupInterval is how often the downsampled series are refreshed.
-	// Defaults to 30s.
+	// Defaults to 5s.
 	RollupInterval time.Duration
 	// Upkeep configures the storage upkeep workers.
 	Upkeep schema.UpkeepConfig
@@ -61,7 +61,7 @@ func New(pool *pgxpool.Pool, store *schema.Store, cfg Config) (*river.Client[pgx
 		cfg.Workers = 10
 	}
 	if cfg.RollupInterval == 0 {
-		cfg.RollupInterval = 30 * time.Second
+		cfg.RollupInterval = 5 * time.Second
 	}
 	// River reports routine activity (job counts every few seconds) at info;
 	// keep its warnings and errors only.
@@ -114,9 +114,11 @@ func periodic(store *schema.Store, cfg Config) []*river.PeriodicJob {
 	jobs := []*river.PeriodicJob{
 		every(time.Hour, schema.PartitionsArgs{}),
 		every(time.Hour, schema.RetentionArgs{}),
+		every(cfg.RollupInterval, schema.RollupArgs{}),
 	}
-	if store.Mode() == schema.Postgres {
-		jobs = append(jobs, every(cfg.RollupInterval, schema.RollupArgs{}))
+	if store.Mode() == schema.Timescale {
+		// TimescaleDB creates chunks itself.
+		jobs = jobs[1:]
 	}
 	jobs = append(jobs, alerting.SweepPeriodicJob(alerting.DefaultSweepInterval))
 	if cfg.Digests != nil {

@@ -26,7 +26,11 @@
 //     appear after the next refresh (RefreshRollups), readings after W at
 //     once.
 //   - timescale mode: the continuous aggregates are real-time
-//     (materialized_only = false), so they are read directly.
+//     (materialized_only = false), so they are read directly: TimescaleDB
+//     serves buckets after the aggregate's watermark from readings. The same
+//     refresh (RefreshRollups) materialises them from the same log of
+//     touched buckets, so late readings into materialised buckets appear
+//     after the next refresh there too, and readings after W at once.
 //
 // Day buckets are folded at query time from the coarsest level whose
 // buckets tile the site's local days: daily rows for zones at UTC, hourly

@@ -167,11 +167,9 @@ func TestSeriesMatchesReadings(t *testing.T) {
 			checkAll(t, db, org, unit, sensors, now, "unmaterialised")
 
 			// 2. Refresh in the middle of an hour: rollups below, readings above.
-			db.Refresh(t1, now.Add(-80*time.Hour), t1)
-			if mode == schema.Postgres {
-				if w := db.Watermark(); !w.Equal(t1.Add(-time.Minute).Truncate(schema.Bucket5m)) || w.Truncate(time.Hour).Equal(w) {
-					t.Fatalf("watermark %v: want mid-hour %v", w, t1.Add(-time.Minute).Truncate(schema.Bucket5m))
-				}
+			db.Refresh(t1)
+			if w := db.Watermark(); !w.Equal(t1.Add(-time.Minute).Truncate(schema.Bucket5m)) || w.Truncate(time.Hour).Equal(w) {
+				t.Fatalf("watermark %v: want mid-hour %v", w, t1.Add(-time.Minute).Truncate(schema.Bucket5m))
 			}
 			checkAll(t, db, org, unit, sensors, now, "materialised", t1)
 
@@ -179,9 +177,7 @@ func TestSeriesMatchesReadings(t *testing.T) {
 			// including ones inside the 5-minute bucket and hour it cuts.
 			w1 := t1.Add(-time.Minute).Truncate(schema.Bucket5m)
 			db.MustWrite(batch(w1, now.Sub(w1), 200)...)
-			if mode == schema.Postgres {
-				checkAll(t, db, org, unit, sensors, now, "tail", t1)
-			}
+			checkAll(t, db, org, unit, sensors, now, "tail", t1)
 
 			// 4. A batch with a duplicate is refused whole; nothing changes.
 			dup := batch(now.Add(-30*time.Hour), time.Hour, 20)
@@ -205,11 +201,11 @@ func TestSeriesMatchesReadings(t *testing.T) {
 			// refresh in the middle of another hour and day folds them in.
 			db.MustWrite(batch(now.Add(-50*time.Hour), 3*time.Hour, 150)...)
 			t2 := now.Add(-97 * time.Minute)
-			db.Refresh(t2, now.Add(-80*time.Hour), t2)
+			db.Refresh(t2)
 			checkAll(t, db, org, unit, sensors, now, "late", t1, t2)
 
 			// 6. Everything materialised.
-			db.Refresh(now.Add(2*time.Hour), now.Add(-80*time.Hour), now.Add(2*time.Hour))
+			db.Refresh(now.Add(2*time.Hour))
 			checkAll(t, db, org, unit, sensors, now, "all materialised")
 		})
 	}
@@ -235,7 +231,7 @@ func TestSeriesLateReading(t *testing.T) {
 				rs = append(rs, querytest.R(s, at, 3))
 			}
 			db.MustWrite(rs...)
-			db.Refresh(now.Add(-2*time.Hour), now.Add(-13*time.Hour), now.Add(-2*time.Hour))
+			db.Refresh(now.Add(-2*time.Hour))
 
 			late := now.Add(-5*time.Hour + 30*time.Second) // before the watermark
 			tail := now.Add(-time.Hour + 30*time.Second)   // after it
@@ -267,12 +263,10 @@ func TestSeriesLateReading(t *testing.T) {
 					t.Fatalf("%s: reading after the watermark not shown at once (min %v, found %v)", res, lo, ok)
 				}
 			}
-			if mode == schema.Postgres {
-				if hi, _, _ := peak(query.Resolution1h, late); hi == 11.5 {
-					t.Fatalf("late reading before the watermark shown before a refresh; the test no longer covers the refresh")
-				}
+			if hi, _, _ := peak(query.Resolution1h, late); hi == 11.5 {
+				t.Fatalf("late reading before the watermark shown before a refresh; the test no longer covers the refresh")
 			}
-			db.Refresh(now, now.Add(-13*time.Hour), now)
+			db.Refresh(now)
 			for _, res := range []string{query.ResolutionRaw, query.Resolution5m, query.Resolution1h, query.Resolution1d} {
 				if hi, _, ok := peak(res, late); !ok || hi != 11.5 {
 					t.Fatalf("%s: late reading missing after the refresh (max %v, found %v)", res, hi, ok)
@@ -337,7 +331,7 @@ func TestSeriesDaysAcrossDST(t *testing.T) {
 			}
 			for _, phase := range []string{"from readings", "from rollups"} {
 				if phase == "from rollups" {
-					db.Refresh(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 26, 0, 0, 0, 0, time.UTC), time.Date(2026, 10, 29, 0, 0, 0, 0, time.UTC))
+					db.Refresh(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
 				}
 				for _, c := range cases {
 					s, err := query.Series(ctx, db.Pool, query.SeriesParams{OrgID: org, UnitID: c.unit, From: c.from, To: c.to, Resolution: query.Resolution1d, Location: c.loc})

@@ -45,11 +45,17 @@ func widen(in []span, w time.Duration) []span {
 	return spans(starts, w)
 }
 
-func refreshPostgresRollups(ctx context.Context, pool *pgxpool.Pool, watermark time.Time) (RefreshResult, error) {
+func refreshPostgresRollups(ctx context.Context, pool *pgxpool.Pool, watermark time.Time, wait bool) (RefreshResult, error) {
 	res := RefreshResult{Watermark: watermark}
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		var locked bool
-		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, int64(rollupLockKey)).Scan(&locked); err != nil {
+		locked := true
+		var err error
+		if wait {
+			_, err = tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(rollupLockKey))
+		} else {
+			err = tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, int64(rollupLockKey)).Scan(&locked)
+		}
+		if err != nil {
 			return err
 		}
 		if !locked {

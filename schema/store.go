@@ -108,10 +108,10 @@ func IsMissingPartition(err error) bool {
 
 // RecordWrites must be called in the transaction that writes readings, with
 // the distinct 5-minute buckets (Truncate(Bucket5m)) that the write touched.
-// In postgres mode it logs them for the rollup refresh; in timescale mode the
-// continuous aggregates track invalidations themselves and it does nothing.
+// It logs them in rollup_invalidations, from which RefreshRollups folds late
+// readings into the downsampled series, in both storage modes.
 func (s *Store) RecordWrites(ctx context.Context, tx Querier, buckets []time.Time) error {
-	if s.mode != Postgres || len(buckets) == 0 {
+	if len(buckets) == 0 {
 		return nil
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO rollup_invalidations (bucket) SELECT unnest($1::timestamptz[])`, buckets); err != nil {
@@ -135,33 +135,46 @@ func (s *Store) PrepareAhead(ctx context.Context, now time.Time, days int) error
 
 // RefreshResult says what a rollup refresh did.
 type RefreshResult struct {
-	// Skipped is set when another process held the refresh lock, or when the
-	// mode refreshes by itself (timescale policies).
+	// Skipped is set when another process held the refresh lock.
 	Skipped bool
-	// Buckets is the number of distinct 5-minute buckets re-aggregated.
+	// Buckets is the number of distinct logged 5-minute buckets
+	// re-aggregated.
 	Buckets int
 	// Watermark is the new watermark: buckets before it are materialised.
 	Watermark time.Time
 }
 
-// RefreshRollups folds new and late readings into the downsampled series.
-// In postgres mode it re-aggregates every invalidated 5-minute bucket that
-// ended before now minus a minute's grace, then the hours and days holding
-// them. In timescale mode refresh policies do this and it is a no-op.
+// RefreshGrace is how long after a 5-minute bucket ends the refresh waits
+// before materialising it, so readings that arrive a little late land in the
+// raw tail instead of going through the invalidation log.
+const RefreshGrace = time.Minute
+
+// RefreshRollups folds new and late readings into the downsampled series, the
+// same way in both storage modes: every logged 5-minute bucket that ended
+// before now minus RefreshGrace is re-aggregated, with the hours and days
+// holding it, and the watermark moves up to there. Postgres mode rewrites its
+// rollup tables; timescale mode refreshes the continuous aggregates over
+// exactly those buckets and the new tail. A refresh already running elsewhere
+// makes it return Skipped.
 func (s *Store) RefreshRollups(ctx context.Context, now time.Time) (RefreshResult, error) {
-	if s.mode != Postgres {
-		return RefreshResult{Skipped: true}, nil
+	return s.refresh(ctx, now.Add(-RefreshGrace).Truncate(Bucket5m), false)
+}
+
+func (s *Store) refresh(ctx context.Context, watermark time.Time, wait bool) (RefreshResult, error) {
+	if s.mode == Timescale {
+		return refreshTimescaleRollups(ctx, s.pool, watermark, wait)
 	}
-	return refreshPostgresRollups(ctx, s.pool, now.Add(-time.Minute).Truncate(Bucket5m))
+	return refreshPostgresRollups(ctx, s.pool, watermark, wait)
 }
 
 // Materialize brings the downsampled series fully up to date for readings in
 // [from, to), for bulk loaders that wrote readings without RecordWrites and
-// for tests.
+// for tests: it logs every bucket of the range and refreshes up to the end
+// of the last bucket that has ended by both to and the wall clock (minus
+// RefreshGrace), waiting for a refresh running elsewhere. A bucket still in
+// progress is left to the raw tail, so readings written into it later show
+// at once.
 func (s *Store) Materialize(ctx context.Context, from, to time.Time) error {
-	if s.mode == Timescale {
-		return refreshTimescaleAggregates(ctx, s.pool, from, to)
-	}
 	var buckets []time.Time
 	for b := from.Truncate(Bucket5m); b.Before(to); b = b.Add(Bucket5m) {
 		buckets = append(buckets, b)
@@ -169,7 +182,7 @@ func (s *Store) Materialize(ctx context.Context, from, to time.Time) error {
 	if err := s.RecordWrites(ctx, s.pool, buckets); err != nil {
 		return err
 	}
-	_, err := refreshPostgresRollups(ctx, s.pool, to.Truncate(Bucket5m).Add(Bucket5m))
+	_, err := s.refresh(ctx, minTime(to, time.Now().Add(-RefreshGrace)).Truncate(Bucket5m), true)
 	return err
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -63,7 +64,7 @@ func openStore(t *testing.T, opts ...pgtest.Option) (*schema.Store, *pgxpool.Poo
 
 func TestPartitionOnDemand(t *testing.T) {
 	t.Parallel()
-	store, pool := openStore(t)
+	store, pool := openStore(t, pgtest.WithMode(schema.Postgres))
 	ctx := context.Background()
 	far := []reading{
 		{time.Date(2031, 7, 4, 12, 0, 0, 0, time.UTC), 1, 3.5},
@@ -100,7 +101,7 @@ func TestPartitionOnDemand(t *testing.T) {
 
 func TestPartitionsCreatedConcurrently(t *testing.T) {
 	t.Parallel()
-	_, pool := openStore(t)
+	_, pool := openStore(t, pgtest.WithMode(schema.Postgres))
 	ctx := context.Background()
 	day := time.Date(2040, 2, 29, 6, 0, 0, 0, time.UTC)
 	var wg sync.WaitGroup
@@ -182,27 +183,27 @@ func TestRollupsMatchReadings(t *testing.T) {
 					t.Fatalf("batch %d: %v", i, err)
 				}
 			}
-			if mode == schema.Postgres {
-				if _, err := store.RefreshRollups(ctx, now.Add(time.Hour)); err != nil {
-					t.Fatal(err)
-				}
-			} else if err := store.Materialize(ctx, now.AddDate(0, 0, -3), now.Add(time.Hour)); err != nil {
+			if _, err := store.RefreshRollups(ctx, now.Add(time.Hour)); err != nil {
 				t.Fatal(err)
 			}
 			compare(t, pool)
-			// Late readings, two days back, into already materialised buckets.
-			if err := write(t, store, pool, batch(now.Add(-50*time.Hour), 2*time.Hour, 150)); err != nil {
-				t.Fatal(err)
-			}
-			if mode == schema.Postgres {
+			// Late readings into already materialised buckets: two days back,
+			// then a backlog from 10 to 40 days back (older than any refresh
+			// window a TimescaleDB policy would cover), in one batch with a
+			// reading of the current hour.
+			for _, late := range [][]reading{
+				batch(now.Add(-50*time.Hour), 2*time.Hour, 150),
+				append(batch(now.AddDate(0, 0, -40), 30*24*time.Hour, 150), batch(now.Add(-10*time.Minute), 5*time.Minute, 1)...),
+			} {
+				if err := write(t, store, pool, late); err != nil {
+					t.Fatal(err)
+				}
 				res, err := store.RefreshRollups(ctx, now.Add(time.Hour))
 				if err != nil || res.Buckets == 0 {
 					t.Fatalf("refresh after late data: %+v %v", res, err)
 				}
-			} else if err := store.Materialize(ctx, now.AddDate(0, 0, -3), now.Add(time.Hour)); err != nil {
-				t.Fatal(err)
+				compare(t, pool)
 			}
-			compare(t, pool)
 		})
 	}
 }
@@ -234,7 +235,16 @@ func compare(t *testing.T, pool *pgxpool.Pool) {
 
 func TestRollupRefreshIsSafeConcurrently(t *testing.T) {
 	t.Parallel()
-	store, pool := openStore(t)
+	for _, mode := range []schema.Mode{schema.Postgres, schema.Timescale} {
+		t.Run(string(mode), func(t *testing.T) {
+			t.Parallel()
+			refreshConcurrently(t, mode)
+		})
+	}
+}
+
+func refreshConcurrently(t *testing.T, mode schema.Mode) {
+	store, pool := openStore(t, pgtest.WithMode(mode))
 	ctx := context.Background()
 	base := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
 	var rs []reading
@@ -277,7 +287,7 @@ func TestRollupRefreshIsSafeConcurrently(t *testing.T) {
 
 func TestRetentionDropsWholeOldPartitions(t *testing.T) {
 	t.Parallel()
-	store, pool := openStore(t)
+	store, pool := openStore(t, pgtest.WithMode(schema.Postgres))
 	ctx := context.Background()
 	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	rs := []reading{
@@ -306,4 +316,125 @@ func TestRetentionDropsWholeOldPartitions(t *testing.T) {
 	if err := write(t, store, pool, rs[:1]); err != nil {
 		t.Fatalf("write after retention: %v", err)
 	}
+}
+
+// TestTimescaleRetentionPolicyFollowsConfig: ApplyRetention keeps one
+// TimescaleDB retention policy on readings with the configured age, replaces
+// it when the age changes, and the policy, run as TimescaleDB runs it, drops
+// the chunks that ended before the cutoff and keeps the cutoff's day.
+func TestTimescaleRetentionPolicyFollowsConfig(t *testing.T) {
+	t.Parallel()
+	store, pool := openStore(t, pgtest.WithMode(schema.Timescale))
+	ctx := context.Background()
+	now := time.Now().UTC()
+	rs := []reading{
+		{now.AddDate(0, 0, -40), 1, 1},
+		{now.AddDate(0, 0, -32), 1, 2},
+		{now.AddDate(0, 0, -29), 1, 3},
+		{now.Add(-time.Hour), 1, 4},
+	}
+	if err := write(t, store, pool, rs); err != nil {
+		t.Fatal(err)
+	}
+	policy := func() (int, string) {
+		t.Helper()
+		var id int
+		var dropAfter string
+		err := pool.QueryRow(ctx, `
+			SELECT job_id, config->>'drop_after' FROM timescaledb_information.jobs
+			 WHERE proc_name = 'policy_retention' AND hypertable_name = 'readings'`).Scan(&id, &dropAfter)
+		if err != nil {
+			t.Fatalf("retention policy: %v", err)
+		}
+		return id, dropAfter
+	}
+	for _, days := range []int{30, 30, 60, 30} {
+		dropped, err := store.ApplyRetention(ctx, now, time.Duration(days)*24*time.Hour)
+		if err != nil || len(dropped) != 0 {
+			t.Fatalf("apply retention of %d days: %v %v", days, dropped, err)
+		}
+		var ok bool
+		_, got := policy()
+		if err := pool.QueryRow(ctx, `SELECT $1::interval = make_interval(days => $2)`, got, days).Scan(&ok); err != nil || !ok {
+			t.Fatalf("retention policy drops after %s, want %d days (%v)", got, days, err)
+		}
+	}
+	var policies int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention'`).Scan(&policies); err != nil || policies != 1 {
+		t.Fatalf("%d retention policies (%v), want exactly one", policies, err)
+	}
+	id, _ := policy()
+	if _, err := pool.Exec(ctx, `CALL run_job($1)`, id); err != nil {
+		t.Fatalf("run the retention policy: %v", err)
+	}
+	rows, _ := pool.Query(ctx, `SELECT temp_c FROM readings ORDER BY time`)
+	temps, err := pgx.CollectRows(rows, pgx.RowTo[float64])
+	if err != nil || len(temps) != 2 || temps[0] != 3 || temps[1] != 4 {
+		t.Fatalf("readings left = %v (%v), want [3 4]", temps, err)
+	}
+}
+
+// TestScratchReadingsHaveTheShapeOfReadings: the bench's scratch table has
+// the same columns, primary key and partitioning as readings in both modes
+// (a hypertable with 1-day chunks and no extra time index in timescale mode),
+// refuses a duplicate like readings, and is dropped without a trace.
+func TestScratchReadingsHaveTheShapeOfReadings(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []schema.Mode{schema.Postgres, schema.Timescale} {
+		t.Run(string(mode), func(t *testing.T) {
+			t.Parallel()
+			store, pool := openStore(t, pgtest.WithMode(mode))
+			ctx := context.Background()
+			from := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+			if err := store.CreateScratchReadings(ctx, "scratch_readings", from, from.Add(48*time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			indexes := func(table string) []string {
+				t.Helper()
+				rows, err := pool.Query(ctx, `
+					SELECT regexp_replace(pg_get_indexdef(indexrelid), '^.* USING ', '')
+					  FROM pg_index WHERE indrelid = $1::regclass ORDER BY 1`, table)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+				if err != nil {
+					t.Fatal(err)
+				}
+				return out
+			}
+			if got, want := indexes("scratch_readings"), indexes("readings"); !slices.Equal(got, want) {
+				t.Fatalf("scratch indexes %v, readings %v", got, want)
+			}
+			if mode == schema.Timescale {
+				var dims []string
+				rows, err := pool.Query(ctx, `
+					SELECT hypertable_name || ':' || column_name || ':' || time_interval::text
+					  FROM timescaledb_information.dimensions
+					 WHERE hypertable_name IN ('readings', 'scratch_readings') ORDER BY hypertable_name`)
+				if err == nil {
+					dims, err = pgx.CollectRows(rows, pgx.RowTo[string])
+				}
+				if err != nil || !slices.Equal(dims, []string{"readings:time:1 day", "scratch_readings:time:1 day"}) {
+					t.Fatalf("dimensions %v (%v)", dims, err)
+				}
+			}
+			at := from.Add(time.Hour)
+			if _, err := pool.Exec(ctx, `INSERT INTO scratch_readings (time, sensor_id, temp_c) VALUES ($1, 1, 2), ($1, 1, 3)`, at); !isUnique(err) {
+				t.Fatalf("duplicate into the scratch table = %v, want a unique violation", err)
+			}
+			if err := store.DropScratchReadings(ctx, "scratch_readings"); err != nil {
+				t.Fatal(err)
+			}
+			var left int
+			if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_class WHERE relname LIKE 'scratch_readings%'`).Scan(&left); err != nil || left != 0 {
+				t.Fatalf("%d relations left after drop (%v)", left, err)
+			}
+		})
+	}
+}
+
+func isUnique(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }

@@ -63,8 +63,10 @@ type Config struct {
 	// PartitionsAheadDays is how many daily readings partitions postgres mode
 	// creates ahead of today (FRESHTRACK_PARTITIONS_AHEAD_DAYS). Defaults to 7.
 	PartitionsAheadDays int
-	// RollupInterval is how often postgres mode folds new readings into the
-	// downsampled series (FRESHTRACK_ROLLUP_INTERVAL). Defaults to 30s.
+	// RollupInterval is how often new and late readings are folded into the
+	// downsampled series, in both storage modes (FRESHTRACK_ROLLUP_INTERVAL):
+	// a late reading shows at every resolution within about this long of its
+	// commit. Defaults to 5s.
 	RollupInterval time.Duration
 	// Workers is the number of River workers for background jobs
 	// (FRESHTRACK_WORKERS). Defaults to 10.
@@ -181,7 +183,7 @@ func (c *Config) WithDefaults() {
 	c.Storage = cmp.Or(c.Storage, StorageAuto)
 	c.RetentionDays = cmp.Or(c.RetentionDays, 730)
 	c.PartitionsAheadDays = cmp.Or(c.PartitionsAheadDays, 7)
-	c.RollupInterval = cmp.Or(c.RollupInterval, 30*time.Second)
+	c.RollupInterval = cmp.Or(c.RollupInterval, 5*time.Second)
 	c.Workers = cmp.Or(c.Workers, 10)
 	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, 15*time.Second)
 	c.IngestMaxBodyBytes = cmp.Or(c.IngestMaxBodyBytes, 8<<20)
@@ -405,7 +407,7 @@ func (c *Config) Bind(fs *pflag.FlagSet, groups ...Group) {
 			fs.StringSliceVar(&c.Role, "role", d.Role, u("role", "roles this process runs: api, ingest, worker"))
 			fs.BoolVar(&c.Migrate, "migrate", d.Migrate, u("migrate", "run pending migrations before serving"))
 			fs.IntVar(&c.PartitionsAheadDays, "partitions-ahead-days", d.PartitionsAheadDays, u("partitions-ahead-days", "daily readings partitions to create ahead (postgres mode)"))
-			fs.DurationVar(&c.RollupInterval, "rollup-interval", d.RollupInterval, u("rollup-interval", "how often downsampled series are refreshed (postgres mode)"))
+			fs.DurationVar(&c.RollupInterval, "rollup-interval", d.RollupInterval, u("rollup-interval", "how often late readings are folded into the downsampled series"))
 			fs.IntVar(&c.Workers, "workers", d.Workers, u("workers", "River workers for background jobs"))
 			fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", d.ShutdownTimeout, u("shutdown-timeout", "time allowed to drain requests and jobs on shutdown"))
 		case GroupIngest:

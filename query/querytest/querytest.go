@@ -190,23 +190,15 @@ func (d *DB) MustWrite(rs ...Reading) {
 }
 
 // Refresh folds written readings into the downsampled series as the
-// periodic job does at now (postgres mode), or refreshes the continuous
-// aggregates over [from, to) (timescale mode).
-func (d *DB) Refresh(now, from, to time.Time) {
+// periodic job does at now (Store.RefreshRollups), in either storage mode.
+func (d *DB) Refresh(now time.Time) {
 	d.t.Helper()
-	ctx := context.Background()
-	var err error
-	if d.Mode() == schema.Postgres {
-		_, err = d.Store.RefreshRollups(ctx, now)
-	} else {
-		err = d.Store.Materialize(ctx, from, to)
-	}
-	if err != nil {
+	if _, err := d.Store.RefreshRollups(context.Background(), now); err != nil {
 		d.t.Fatalf("querytest: refresh rollups: %v", err)
 	}
 }
 
-// Watermark is rollup_state.watermark (postgres mode).
+// Watermark is rollup_state.watermark: buckets before it are materialised.
 func (d *DB) Watermark() time.Time {
 	d.t.Helper()
 	var w time.Time

@@ -1,0 +1,12 @@
+DROP TABLE IF EXISTS rollup_state;
+DROP TABLE IF EXISTS rollup_invalidations;
+
+SELECT add_continuous_aggregate_policy('readings_5m',
+    start_offset => INTERVAL '3 days', end_offset => INTERVAL '5 minutes',
+    schedule_interval => INTERVAL '1 minute', if_not_exists => true);
+SELECT add_continuous_aggregate_policy('readings_1h',
+    start_offset => INTERVAL '3 days', end_offset => INTERVAL '1 hour',
+    schedule_interval => INTERVAL '5 minutes', if_not_exists => true);
+SELECT add_continuous_aggregate_policy('readings_1d',
+    start_offset => INTERVAL '7 days', end_offset => INTERVAL '1 day',
+    schedule_interval => INTERVAL '1 hour', if_not_exists => true);
