@@ -23,11 +23,26 @@ build: ## build bin/freshtrack
 run: build ## serve on $(ADDR) with a simulated demo fleet posting readings
 	@ADDR="$(ADDR)" scripts/run.sh
 
-test: ## run every test against a real PostgreSQL (go test -race ./...)
+test: ## run every test against a real PostgreSQL, and again on TimescaleDB when one answers
 	@[ -n "$(RACE)" ] || echo "make test: no C compiler found, running without -race (apt-get install gcc to enable it)"
 	@url=$$(scripts/pg.sh server "$${TEST_DATABASE_URL:-}" "$${DATABASE_URL:-}") && \
 	echo "make test: PostgreSQL at $$url" && \
-	TEST_DATABASE_URL="$$url" $(GO) test $(RACE) -count=1 -timeout 20m ./...
+	if [ -n "$${TEST_TIMESCALE_URL:-}" ]; then \
+		ts=$$(scripts/timescale.sh find "$$TEST_TIMESCALE_URL") || \
+			{ echo "make test: TEST_TIMESCALE_URL=$$TEST_TIMESCALE_URL has no usable TimescaleDB"; exit 1; }; \
+	else \
+		ts=$$(scripts/timescale.sh find "$$url" "postgres://postgres@127.0.0.1:5433/postgres?sslmode=disable") || ts=""; \
+	fi; \
+	if [ -n "$$ts" ]; then \
+		echo "make test: TimescaleDB at $$ts: the suite runs in both storage modes" && \
+		echo "make test: == postgres storage mode" && \
+		TEST_DATABASE_URL="$$url" TEST_TIMESCALE_URL="$$ts" TEST_STORAGE=postgres $(GO) test $(RACE) -count=1 -timeout 20m ./... && \
+		echo "make test: == timescale storage mode" && \
+		TEST_DATABASE_URL="$$url" TEST_TIMESCALE_URL="$$ts" TEST_STORAGE=timescale $(GO) test $(RACE) -count=1 -timeout 20m ./...; \
+	else \
+		echo "make test: no TimescaleDB found: timescale-mode tests are SKIPPED (set TEST_TIMESCALE_URL, or run scripts/timescale.sh start to build one)" && \
+		TEST_DATABASE_URL="$$url" TEST_STORAGE=postgres $(GO) test $(RACE) -count=1 -timeout 20m ./...; \
+	fi
 
 lint: ## gofmt, go vet (and staticcheck when installed)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }

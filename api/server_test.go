@@ -38,7 +38,7 @@ func TestReadyzReportsStorageMode(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &r); err != nil {
 		t.Fatalf("readyz body %q: %v", body, err)
 	}
-	if code != 200 || r.Status != "ready" || r.Storage != schema.Postgres || r.SchemaVersion != schema.LatestVersion() {
+	if code != 200 || r.Status != "ready" || r.Storage != pgtest.DefaultMode() || r.SchemaVersion != schema.LatestVersion() || r.FailingJobs != 0 {
 		t.Fatalf("readyz = %d %s", code, body)
 	}
 

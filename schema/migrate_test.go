@@ -41,11 +41,8 @@ func TestMigrationsUpDownUp(t *testing.T) {
 	for _, mode := range []schema.Mode{schema.Postgres, schema.Timescale} {
 		t.Run(string(mode), func(t *testing.T) {
 			t.Parallel()
-			if mode == schema.Timescale {
-				pgtest.RequireTimescale(t)
-			}
 			ctx := context.Background()
-			_, pool := pgtest.EmptyDB(t)
+			_, pool := pgtest.EmptyDB(t, pgtest.WithMode(mode))
 
 			st, err := schema.ReadStatus(ctx, pool)
 			if err != nil {
@@ -105,35 +102,40 @@ func TestDownOneStepThenServeCheckRefuses(t *testing.T) {
 	}
 	// And back up, keeping the mode.
 	st, err = schema.Up(ctx, pool, schema.MigrateOptions{Logger: quiet})
-	if err != nil || !st.Current() || st.Mode != schema.Postgres {
+	if err != nil || !st.Current() || st.Mode != pgtest.DefaultMode() {
 		t.Fatalf("up again: %+v, %v", st, err)
 	}
 }
 
 func TestModeIsKeptAndConflictsAreRefused(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	pool := pgtest.NewDB(t)
-	_, err := schema.Up(ctx, pool, schema.MigrateOptions{Storage: "timescale", Logger: quiet})
-	if err == nil || !strings.Contains(err.Error(), "postgres mode") {
-		t.Fatalf("up with FRESHTRACK_STORAGE=timescale on a postgres-mode database = %v, want a refusal", err)
-	}
-	store, err := schema.OpenStore(ctx, pool, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if store.Mode() != schema.Postgres {
-		t.Fatalf("mode = %s", store.Mode())
+	for _, c := range []struct{ mode, other schema.Mode }{{schema.Postgres, schema.Timescale}, {schema.Timescale, schema.Postgres}} {
+		t.Run(string(c.mode), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			pool := pgtest.NewDB(t, pgtest.WithMode(c.mode))
+			_, err := schema.Up(ctx, pool, schema.MigrateOptions{Storage: string(c.other), Logger: quiet})
+			if err == nil || !strings.Contains(err.Error(), string(c.mode)+" mode") {
+				t.Fatalf("up with FRESHTRACK_STORAGE=%s on a %s-mode database = %v, want a refusal", c.other, c.mode, err)
+			}
+			store, err := schema.OpenStore(ctx, pool, quiet)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if store.Mode() != c.mode {
+				t.Fatalf("mode = %s", store.Mode())
+			}
+		})
 	}
 }
 
 func TestTimescaleRequiredButMissing(t *testing.T) {
 	t.Parallel()
-	if ok, _ := pgtest.TimescaleAvailable(); ok {
-		t.Skip("this server has TimescaleDB; the refusal path cannot be shown here")
+	if ok, _ := pgtest.PostgresHasTimescale(); ok {
+		t.Skip("the postgres-mode test server (TEST_DATABASE_URL) has TimescaleDB too; the refusal path needs one without it")
 	}
 	ctx := context.Background()
-	_, pool := pgtest.EmptyDB(t)
+	_, pool := pgtest.EmptyDB(t, pgtest.WithMode(schema.Postgres))
 	_, err := schema.Up(ctx, pool, schema.MigrateOptions{Storage: "timescale", Logger: quiet})
 	if !errors.Is(err, schema.ErrTimescaleUnavailable) {
 		t.Fatalf("up with FRESHTRACK_STORAGE=timescale = %v, want ErrTimescaleUnavailable", err)

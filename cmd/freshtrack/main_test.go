@@ -72,10 +72,12 @@ func TestBadConfigurationStopsStartup(t *testing.T) {
 	}
 }
 
+// TestMigrateUpAndStatus runs migrate up and status through the binary's
+// entry point with FRESHTRACK_STORAGE set to the mode under test.
 func TestMigrateUpAndStatus(t *testing.T) {
 	t.Parallel()
 	url, _ := pgtest.EmptyDB(t)
-	vars := map[string]string{"DATABASE_URL": url, "FRESHTRACK_STORAGE": "postgres"}
+	vars := map[string]string{"DATABASE_URL": url, "FRESHTRACK_STORAGE": string(pgtest.DefaultMode())}
 	e, out, _ := testEnv(vars)
 	if err := run(context.Background(), []string{"migrate", "up"}, e); err != nil {
 		t.Fatal(err)
@@ -106,7 +108,7 @@ func TestServeRefusesAnOldSchema(t *testing.T) {
 func TestServeMigratesServesAndDrains(t *testing.T) {
 	t.Parallel()
 	url, _ := pgtest.EmptyDB(t)
-	e, _, logs := testEnv(map[string]string{"DATABASE_URL": url, "FRESHTRACK_STORAGE": "postgres"})
+	e, _, logs := testEnv(map[string]string{"DATABASE_URL": url, "FRESHTRACK_STORAGE": string(pgtest.DefaultMode())})
 	cfg, err := loadServeConfig(e, "--migrate", "--addr", "127.0.0.1:0", "--shutdown-timeout", "5s")
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +136,7 @@ func TestServeMigratesServesAndDrains(t *testing.T) {
 	}
 	err = json.NewDecoder(resp.Body).Decode(&r)
 	resp.Body.Close()
-	if err != nil || resp.StatusCode != 200 || r.Status != "ready" || r.Storage != "postgres" {
+	if err != nil || resp.StatusCode != 200 || r.Status != "ready" || r.Storage != string(pgtest.DefaultMode()) {
 		t.Fatalf("readyz = %d %+v %v", resp.StatusCode, r, err)
 	}
 

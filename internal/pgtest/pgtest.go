@@ -7,8 +7,16 @@
 // commit, use River or LISTEN) or a transaction on a per-package clone that is
 // rolled back at cleanup (Tx: the fast default). Tests never share rows.
 //
-// The server comes from TEST_DATABASE_URL, defaulting to the local server as
-// the postgres user; the URL's database is used only for administration.
+// Two servers may take part. Postgres-mode databases live on TEST_DATABASE_URL
+// (default: the local server as the postgres user); timescale-mode ones on
+// TEST_TIMESCALE_URL, or on TEST_DATABASE_URL when that one is unset. The
+// URLs' databases are used only for administration.
+//
+// TEST_STORAGE (postgres or timescale, default postgres) is the mode of every
+// database a test asks for without WithMode, so one `go test ./...` per value
+// runs the whole suite in each storage mode. A test that needs TimescaleDB is
+// skipped, saying why, when no server has it; when TEST_TIMESCALE_URL is set
+// the server there must have it, and such a test fails instead of skipping.
 package pgtest
 
 import (
@@ -20,6 +28,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -35,12 +44,34 @@ import (
 // DefaultURL is used when TEST_DATABASE_URL is not set.
 const DefaultURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
-// URL is the administration URL of the test server.
+// URL is the administration URL of the test server for postgres mode.
 func URL() string {
 	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
 		return u
 	}
 	return DefaultURL
+}
+
+// ServerURL is the administration URL of the server that holds databases of
+// mode: TEST_TIMESCALE_URL for timescale when set, else URL().
+func ServerURL(mode schema.Mode) string {
+	if u := os.Getenv("TEST_TIMESCALE_URL"); mode == schema.Timescale && u != "" {
+		return u
+	}
+	return URL()
+}
+
+// DefaultMode is the storage mode of databases asked for without WithMode:
+// TEST_STORAGE, postgres when unset.
+func DefaultMode() schema.Mode {
+	switch m := os.Getenv("TEST_STORAGE"); m {
+	case "", string(schema.Postgres):
+		return schema.Postgres
+	case string(schema.Timescale):
+		return schema.Timescale
+	default:
+		panic(fmt.Sprintf("TEST_STORAGE=%q: must be postgres or timescale", m))
+	}
 }
 
 // templateLockKey serialises template builds across test processes.
@@ -53,15 +84,24 @@ type options struct {
 // Option configures NewDB.
 type Option func(*options)
 
-// WithMode asks for a database in the given storage mode. The test is skipped,
-// with a message, when the mode is timescale and the server lacks TimescaleDB.
+// WithMode asks for a database in the given storage mode instead of
+// DefaultMode. The test is skipped, with a message, when the mode is
+// timescale and no test server has TimescaleDB (see RequireTimescale).
 func WithMode(m schema.Mode) Option { return func(o *options) { o.mode = m } }
 
-// DBURL returns the URL of database name on the test server.
-func DBURL(name string) string {
-	u, err := url.Parse(URL())
+func optionsOf(opts []Option) options {
+	o := options{mode: DefaultMode()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// dbURL returns the URL of database name on the server at admin.
+func dbURL(admin, name string) string {
+	u, err := url.Parse(admin)
 	if err != nil {
-		panic(fmt.Sprintf("TEST_DATABASE_URL is not a URL: %v", err))
+		panic(fmt.Sprintf("test server URL is not a URL: %v", err))
 	}
 	u.Path = "/" + name
 	return u.String()
@@ -78,10 +118,7 @@ func NewDB(t testing.TB, opts ...Option) *pgxpool.Pool {
 // the freshtrack binary or open their own connections.
 func NewDBURL(t testing.TB, opts ...Option) (string, *pgxpool.Pool) {
 	t.Helper()
-	o := options{mode: schema.Postgres}
-	for _, opt := range opts {
-		opt(&o)
-	}
+	o := optionsOf(opts)
 	if o.mode == schema.Timescale {
 		RequireTimescale(t)
 	}
@@ -89,22 +126,29 @@ func NewDBURL(t testing.TB, opts ...Option) (string, *pgxpool.Pool) {
 	if err != nil {
 		t.Fatalf("pgtest: template database: %v", err)
 	}
-	return create(t, tpl)
+	return create(t, ServerURL(o.mode), tpl)
 }
 
 // EmptyDB returns the URL of and a pool on a new database with nothing in it,
-// for migration tests. It is dropped at cleanup.
-func EmptyDB(t testing.TB) (string, *pgxpool.Pool) {
+// for migration tests, on the server of the mode (DefaultMode unless
+// WithMode says otherwise), where `migrate up` in auto mode would choose that
+// mode. It is dropped at cleanup.
+func EmptyDB(t testing.TB, opts ...Option) (string, *pgxpool.Pool) {
 	t.Helper()
-	return create(t, "")
+	o := optionsOf(opts)
+	if o.mode == schema.Timescale {
+		RequireTimescale(t)
+	}
+	return create(t, ServerURL(o.mode), "")
 }
 
 var shared struct {
-	main bool
-	once sync.Once
-	name string
-	pool *pgxpool.Pool
-	err  error
+	main   bool
+	once   sync.Once
+	server string
+	name   string
+	pool   *pgxpool.Pool
+	err    error
 }
 
 // Main runs a package's tests and then drops the database that Tx shares
@@ -116,13 +160,13 @@ func Main(m *testing.M) {
 	code := m.Run()
 	if shared.pool != nil {
 		shared.pool.Close()
-		dropDB(shared.name)
+		dropDB(shared.server, shared.name)
 	}
 	os.Exit(code)
 }
 
 // Tx returns a transaction on a database shared by the tests of this package
-// (postgres mode). It is rolled back at cleanup, so nothing a test writes is
+// (in DefaultMode). It is rolled back at cleanup, so nothing a test writes is
 // seen by any other.
 func Tx(t testing.TB) pgx.Tx {
 	t.Helper()
@@ -130,17 +174,25 @@ func Tx(t testing.TB) pgx.Tx {
 		t.Fatal("pgtest: Tx needs the package's TestMain to call pgtest.Main(m), which drops the shared database")
 	}
 	shared.once.Do(func() {
-		tpl, err := template(schema.Postgres)
+		mode := DefaultMode()
+		if mode == schema.Timescale {
+			if ok, err := TimescaleAvailable(); err != nil || !ok {
+				shared.err = fmt.Errorf("TEST_STORAGE=timescale but no test server has TimescaleDB (%v): set TEST_TIMESCALE_URL", err)
+				return
+			}
+		}
+		tpl, err := template(mode)
 		if err != nil {
 			shared.err = err
 			return
 		}
+		shared.server = ServerURL(mode)
 		shared.name = "freshtrack_test_" + randomHex(6)
-		if err := createDB(context.Background(), shared.name, tpl); err != nil {
+		if err := createDB(context.Background(), shared.server, shared.name, tpl); err != nil {
 			shared.err = err
 			return
 		}
-		shared.pool, shared.err = pgxpool.New(context.Background(), DBURL(shared.name))
+		shared.pool, shared.err = pgxpool.New(context.Background(), dbURL(shared.server, shared.name))
 	})
 	if shared.err != nil {
 		t.Fatalf("pgtest: shared database: %v", shared.err)
@@ -154,36 +206,58 @@ func Tx(t testing.TB) pgx.Tx {
 	return tx
 }
 
-var tsProbe struct {
+type probe struct {
 	once sync.Once
 	ok   bool
 	err  error
 }
 
-// TimescaleAvailable reports whether the test server can run the timescale mode.
-func TimescaleAvailable() (bool, error) {
-	tsProbe.once.Do(func() {
-		ctx := context.Background()
-		pool, err := pgxpool.New(ctx, URL())
+var probes sync.Map // server URL -> *probe
+
+// hasTimescale reports whether the server at admin can create the
+// timescaledb extension, probing each server once per process.
+func hasTimescale(admin string) (bool, error) {
+	v, _ := probes.LoadOrStore(admin, &probe{})
+	p := v.(*probe)
+	p.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		pool, err := pgxpool.New(ctx, admin)
 		if err != nil {
-			tsProbe.err = err
+			p.err = err
 			return
 		}
 		defer pool.Close()
-		tsProbe.ok, tsProbe.err = schema.TimescaleAvailable(ctx, pool)
+		p.ok, p.err = schema.TimescaleAvailable(ctx, pool)
 	})
-	return tsProbe.ok, tsProbe.err
+	return p.ok, p.err
 }
 
-// RequireTimescale skips the test, saying why, when the server lacks TimescaleDB.
+// TimescaleAvailable reports whether the server of timescale-mode databases
+// (ServerURL(schema.Timescale)) can run the timescale mode.
+func TimescaleAvailable() (bool, error) { return hasTimescale(ServerURL(schema.Timescale)) }
+
+// PostgresHasTimescale reports whether the postgres-mode server (URL) has
+// TimescaleDB too, so `migrate up` in auto mode would choose timescale there.
+func PostgresHasTimescale() (bool, error) { return hasTimescale(URL()) }
+
+// RequireTimescale skips the test, saying why, when no test server has
+// TimescaleDB. When TEST_TIMESCALE_URL is set, its server is expected to have
+// it, and the test fails instead: a run that asked for the timescale mode
+// never passes by skipping it.
 func RequireTimescale(t testing.TB) {
 	t.Helper()
 	ok, err := TimescaleAvailable()
-	if err != nil {
+	explicit := os.Getenv("TEST_TIMESCALE_URL") != ""
+	switch {
+	case err != nil && explicit:
+		t.Fatalf("pgtest: TEST_TIMESCALE_URL %s does not answer: %v", config.Redact(ServerURL(schema.Timescale)), err)
+	case err != nil:
 		t.Fatalf("pgtest: probe timescaledb: %v", err)
-	}
-	if !ok {
-		t.Skip("timescale mode not tested: the timescaledb extension is not available on the test server (TEST_DATABASE_URL)")
+	case !ok && explicit:
+		t.Fatalf("pgtest: TEST_TIMESCALE_URL %s cannot create the timescaledb extension (installed and in shared_preload_libraries?)", config.Redact(ServerURL(schema.Timescale)))
+	case !ok:
+		t.Skip("timescale mode not tested: no TimescaleDB on the test server; set TEST_TIMESCALE_URL (make test finds one started by scripts/timescale.sh start)")
 	}
 }
 
@@ -208,10 +282,11 @@ func buildTemplate(mode schema.Mode) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	name := fmt.Sprintf("freshtrack_tpl_%s_%s", mode, schema.Fingerprint(mode))
+	server := ServerURL(mode)
 
-	admin, err := pgx.Connect(ctx, URL())
+	admin, err := connectAdmin(ctx, server)
 	if err != nil {
-		return "", fmt.Errorf("connect to test server %s (set TEST_DATABASE_URL, or run `make test`, which starts one): %w", config.Redact(URL()), err)
+		return "", err
 	}
 	defer admin.Close(context.Background())
 	if _, err := admin.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(templateLockKey)); err != nil {
@@ -256,7 +331,7 @@ func buildTemplate(mode schema.Mode) (string, error) {
 		_, _ = admin.Exec(ctx, fmt.Sprintf(`COMMENT ON DATABASE %s IS '%d'`, pgx.Identifier{db}.Sanitize(), time.Now().Unix()))
 	}
 	stamp(build)
-	pool, err := pgxpool.New(ctx, DBURL(build))
+	pool, err := pgxpool.New(ctx, dbURL(server, build))
 	if err != nil {
 		return "", err
 	}
@@ -272,15 +347,15 @@ func buildTemplate(mode schema.Mode) (string, error) {
 	return name, nil
 }
 
-func create(t testing.TB, tpl string) (string, *pgxpool.Pool) {
+func create(t testing.TB, server, tpl string) (string, *pgxpool.Pool) {
 	t.Helper()
 	ctx := context.Background()
 	name := "freshtrack_test_" + randomHex(6)
-	if err := createDB(ctx, name, tpl); err != nil {
+	if err := createDB(ctx, server, name, tpl); err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
-	dbURL := DBURL(name)
-	cfg, err := pgxpool.ParseConfig(dbURL)
+	url := dbURL(server, name)
+	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
@@ -291,15 +366,23 @@ func create(t testing.TB, tpl string) (string, *pgxpool.Pool) {
 	}
 	t.Cleanup(func() {
 		pool.Close()
-		dropDB(name)
+		dropDB(server, name)
 	})
-	return dbURL, pool
+	return url, pool
 }
 
-func createDB(ctx context.Context, name, tpl string) error {
-	admin, err := pgx.Connect(ctx, URL())
+func connectAdmin(ctx context.Context, server string) (*pgx.Conn, error) {
+	admin, err := pgx.Connect(ctx, server)
 	if err != nil {
-		return fmt.Errorf("connect to test server %s (set TEST_DATABASE_URL, or run `make test`, which starts one): %w", config.Redact(URL()), err)
+		return nil, fmt.Errorf("connect to test server %s (set TEST_DATABASE_URL / TEST_TIMESCALE_URL, or run `make test`, which finds or starts one): %w", config.Redact(server), err)
+	}
+	return admin, nil
+}
+
+func createDB(ctx context.Context, server, name, tpl string) error {
+	admin, err := connectAdmin(ctx, server)
+	if err != nil {
+		return err
 	}
 	defer admin.Close(context.Background())
 	sql := `CREATE DATABASE ` + pgx.Identifier{name}.Sanitize()
@@ -322,10 +405,10 @@ func createDB(ctx context.Context, name, tpl string) error {
 	return nil
 }
 
-func dropDB(name string) {
+func dropDB(server, name string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	admin, err := pgx.Connect(ctx, URL())
+	admin, err := pgx.Connect(ctx, server)
 	if err != nil {
 		return
 	}
@@ -337,4 +420,50 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// FailTimescaleJob makes a TimescaleDB background job fail in the timescale
+// database of pool the way a broken policy would: a job whose procedure
+// raises error message, run by TimescaleDB's scheduler, not by hand (a
+// CALL run_job leaves no statistics). It returns the job's application
+// name once timescaledb_information.job_stats records the failure.
+func FailTimescaleJob(t testing.TB, pool *pgxpool.Pool, message string) string {
+	t.Helper()
+	ctx := context.Background()
+	_, err := pool.Exec(ctx, fmt.Sprintf(`
+		CREATE OR REPLACE PROCEDURE pgtest_failing_job(job_id int, config jsonb) LANGUAGE plpgsql AS $$
+		BEGIN RAISE EXCEPTION '%s'; END $$`, strings.ReplaceAll(message, "'", "''")))
+	if err != nil {
+		t.Fatalf("pgtest: failing job procedure: %v", err)
+	}
+	var id int
+	var name string
+	err = pool.QueryRow(ctx, `SELECT add_job('pgtest_failing_job', '1 hour', initial_start => now())`).Scan(&id)
+	if err == nil {
+		err = pool.QueryRow(ctx, `SELECT application_name FROM timescaledb_information.jobs WHERE job_id = $1`, id).Scan(&name)
+	}
+	if err != nil {
+		t.Fatalf("pgtest: add failing job: %v", err)
+	}
+	// A database cloned from a template gets its scheduler only at the
+	// launcher's next poll (a minute); this asks for it now, as
+	// timescaledb_post_restore() does. Many test databases competing for
+	// background workers can still delay it.
+	if _, err := pool.Exec(ctx, `SELECT _timescaledb_functions.start_background_workers()`); err != nil {
+		t.Fatalf("pgtest: start the database's TimescaleDB scheduler: %v", err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var failed bool
+		if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM timescaledb_information.job_stats WHERE job_id = $1 AND last_run_status = 'Failed')`, id).Scan(&failed); err != nil {
+			t.Fatalf("pgtest: job stats: %v", err)
+		}
+		if failed {
+			return name
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pgtest: TimescaleDB's scheduler did not run job %d within 2 minutes (timescaledb.max_background_workers too low?)", id)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
