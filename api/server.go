@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -78,8 +79,10 @@ type Readiness struct {
 	SchemaLatest  uint        `json:"schema_latest"`
 	RiverVersion  int         `json:"river_version"`
 	FailingJobs   int         `json:"failing_jobs"`
-	Version       string      `json:"version"`
-	Detail        string      `json:"detail,omitempty"`
+	// JobErrors names each failing TimescaleDB job with its last error.
+	JobErrors []schema.FailingJob `json:"job_errors,omitempty"`
+	Version   string              `json:"version"`
+	Detail    string              `json:"detail,omitempty"`
 }
 
 func readyz(cfg Config) fiber.Handler {
@@ -90,6 +93,7 @@ func readyz(cfg Config) fiber.Handler {
 		r := Readiness{
 			Status: "ready", Database: "ok", Storage: st.Mode, Version: cfg.Version,
 			SchemaVersion: st.Version, SchemaLatest: st.Latest, RiverVersion: st.RiverVersion, FailingJobs: st.FailingJobs,
+			JobErrors: st.JobErrors,
 		}
 		switch {
 		case errors.Is(err, schema.ErrOutdated):
@@ -97,7 +101,7 @@ func readyz(cfg Config) fiber.Handler {
 		case err != nil:
 			r.Status, r.Database, r.Detail = "not_ready", "unreachable", err.Error()
 		case st.FailingJobs > 0:
-			r.Status, r.Detail = "degraded", "TimescaleDB background jobs are failing; see timescaledb_information.job_errors"
+			r.Status, r.Detail = "degraded", failingJobsDetail(st.JobErrors)
 		}
 		code := fiber.StatusOK
 		if r.Status == "not_ready" {
@@ -105,4 +109,18 @@ func readyz(cfg Config) fiber.Handler {
 		}
 		return c.Status(code).JSON(r)
 	}
+}
+
+// failingJobsDetail names the failing jobs and the first one's error, so the
+// line in a load balancer's log says what to look at.
+func failingJobsDetail(jobs []schema.FailingJob) string {
+	names := make([]string, len(jobs))
+	for i, j := range jobs {
+		names[i] = j.Name
+	}
+	d := "TimescaleDB background jobs are failing: " + strings.Join(names, ", ")
+	if len(jobs) > 0 && jobs[0].LastError != "" {
+		d += "; " + jobs[0].Name + ": " + jobs[0].LastError
+	}
+	return d + " (timescaledb_information.job_errors has the history)"
 }

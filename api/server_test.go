@@ -52,6 +52,33 @@ func TestReadyzReportsStorageMode(t *testing.T) {
 	}
 }
 
+// TestReadyzDegradedByFailingTimescaleJobs: a TimescaleDB background job
+// that fails leaves the process serving (200) but degraded, and /readyz
+// names the job and its error.
+func TestReadyzDegradedByFailingTimescaleJobs(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewDB(t, pgtest.WithMode(schema.Timescale))
+	app := api.New(api.Config{Pool: pool, Logger: slog.New(slog.DiscardHandler), Version: "test"})
+	api.NotFound(app)
+	name := pgtest.FailTimescaleJob(t, pool, "disk quota exceeded on tablespace fast")
+
+	code, _, body := get(t, app, "/readyz")
+	var r api.Readiness
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		t.Fatalf("readyz body %q: %v", body, err)
+	}
+	if code != 200 || r.Status != "degraded" || r.FailingJobs != 1 || len(r.JobErrors) != 1 {
+		t.Fatalf("readyz with a failing job = %d %s", code, body)
+	}
+	j := r.JobErrors[0]
+	if j.Name != name || j.Failures < 1 || j.FailedAt.IsZero() || !strings.Contains(j.LastError, "disk quota exceeded on tablespace fast") || !strings.Contains(j.LastError, "P0001") {
+		t.Fatalf("failing job reported as %+v, want %q with its error", j, name)
+	}
+	if !strings.Contains(r.Detail, name) || !strings.Contains(r.Detail, "disk quota exceeded") {
+		t.Fatalf("readyz detail %q does not name the job and its error", r.Detail)
+	}
+}
+
 func TestOperationalEndpoints(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewDB(t)

@@ -172,9 +172,10 @@ func ReadStatus(ctx context.Context, pool *pgxpool.Pool) (Status, error) {
 		}
 	}
 	if st.Mode == Timescale {
-		if st.FailingJobs, err = timescaleFailingJobs(ctx, pool); err != nil {
+		if st.JobErrors, err = timescaleFailingJobs(ctx, pool); err != nil {
 			return st, err
 		}
+		st.FailingJobs = len(st.JobErrors)
 	}
 	return st, nil
 }

@@ -118,6 +118,8 @@ type Status struct {
 	// FailingJobs counts TimescaleDB background jobs (policies) whose last
 	// run failed; always 0 in postgres mode.
 	FailingJobs int `json:"failing_jobs"`
+	// JobErrors names each of those jobs with its last error.
+	JobErrors []FailingJob `json:"job_errors,omitempty"`
 }
 
 // Current reports whether the schema is exactly what this binary expects.

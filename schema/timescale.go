@@ -180,13 +180,47 @@ func syncTimescaleRetention(ctx context.Context, pool *pgxpool.Pool, keep time.D
 	})
 }
 
-// timescaleFailingJobs counts TimescaleDB background jobs whose last run
-// failed, for readiness reporting.
-func timescaleFailingJobs(ctx context.Context, db Querier) (int, error) {
-	var n int
-	err := db.QueryRow(ctx, `SELECT count(*) FROM timescaledb_information.job_stats WHERE last_run_status = 'Failed'`).Scan(&n)
+// FailingJob is a TimescaleDB background job (a columnstore or retention
+// policy, or any other job in the database) whose last run failed.
+type FailingJob struct {
+	// ID is the job's id (timescaledb_information.jobs.job_id).
+	ID int `json:"job_id"`
+	// Name is the job's application name, e.g. "Retention Policy [1002]".
+	Name string `json:"name"`
+	// Hypertable is the table the job works on; empty for others.
+	Hypertable string `json:"hypertable,omitempty"`
+	// FailedAt is when the failed run started.
+	FailedAt time.Time `json:"failed_at"`
+	// Failures is how many runs have failed in all.
+	Failures int64 `json:"failures"`
+	// LastError is the failed run's error with its SQLSTATE, or empty when
+	// TimescaleDB kept none.
+	LastError string `json:"last_error,omitempty"`
+}
+
+// timescaleFailingJobs lists the TimescaleDB background jobs whose last run
+// failed, each with its newest recorded error, for readiness reporting.
+func timescaleFailingJobs(ctx context.Context, db Querier) ([]FailingJob, error) {
+	rows, err := db.Query(ctx, `
+		SELECT s.job_id, j.application_name, coalesce(s.hypertable_name::text, ''), s.last_run_started_at,
+		       coalesce(s.total_failures, 0), coalesce(e.err_message || ' (SQLSTATE ' || e.sqlerrcode || ')', e.err_message, '')
+		  FROM timescaledb_information.job_stats s
+		  JOIN timescaledb_information.jobs j ON j.job_id = s.job_id
+		  LEFT JOIN LATERAL (
+		        SELECT err_message, sqlerrcode FROM timescaledb_information.job_errors e
+		         WHERE e.job_id = s.job_id ORDER BY e.start_time DESC LIMIT 1) e ON true
+		 WHERE s.last_run_status = 'Failed'
+		 ORDER BY s.job_id`)
 	if err != nil {
-		return 0, fmt.Errorf("read timescaledb job stats: %w", err)
+		return nil, fmt.Errorf("read timescaledb job stats: %w", err)
 	}
-	return n, nil
+	jobs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (FailingJob, error) {
+		var j FailingJob
+		err := r.Scan(&j.ID, &j.Name, &j.Hypertable, &j.FailedAt, &j.Failures, &j.LastError)
+		return j, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read timescaledb job stats: %w", err)
+	}
+	return jobs, nil
 }

@@ -90,8 +90,42 @@ func TestMigrateUpAndStatus(t *testing.T) {
 	if err := json.Unmarshal([]byte(out.String()), &st); err != nil {
 		t.Fatalf("status --json %q: %v", out, err)
 	}
-	if st.Mode != schema.Postgres || !st.Current() {
+	if st.Mode != pgtest.DefaultMode() || !st.Current() {
 		t.Fatalf("status = %+v", st)
+	}
+	e, out, _ = testEnv(vars)
+	if err := run(context.Background(), []string{"migrate", "status"}, e); err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(strings.Fields(out.String()), " ")
+	if want := "storage mode: " + string(pgtest.DefaultMode()); !strings.Contains(text, want) || !strings.Contains(text, "state: current") {
+		t.Fatalf("status says %q, want %q and current", out, want)
+	}
+}
+
+// TestMigrateStatusNamesFailingTimescaleJobs: migrate status counts the
+// failing TimescaleDB jobs and gives each one's name and last error.
+func TestMigrateStatusNamesFailingTimescaleJobs(t *testing.T) {
+	t.Parallel()
+	url, pool := pgtest.NewDBURL(t, pgtest.WithMode(schema.Timescale))
+	name := pgtest.FailTimescaleJob(t, pool, "could not extend file: No space left on device")
+	e, out, _ := testEnv(map[string]string{"DATABASE_URL": url})
+	if err := run(context.Background(), []string{"migrate", "status"}, e); err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(strings.Fields(out.String()), " ")
+	for _, want := range []string{"failing timescaledb jobs: 1", name + ":", "1 failures: could not extend file: No space left on device (SQLSTATE P0001)"} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("migrate status:\n%s\nmissing %q", out, want)
+		}
+	}
+	e, out, _ = testEnv(map[string]string{"DATABASE_URL": url})
+	if err := run(context.Background(), []string{"migrate", "status", "--json"}, e); err != nil {
+		t.Fatal(err)
+	}
+	var st schema.Status
+	if err := json.Unmarshal([]byte(out.String()), &st); err != nil || st.FailingJobs != 1 || len(st.JobErrors) != 1 || st.JobErrors[0].Name != name {
+		t.Fatalf("status --json = %s (%v)", out, err)
 	}
 }
 

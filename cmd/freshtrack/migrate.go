@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -57,6 +58,9 @@ is not postgres), postgres otherwise.`,
 		}
 		if st.Mode == schema.Timescale {
 			fmt.Fprintf(tw, "failing timescaledb jobs:\t%d\n", st.FailingJobs)
+			for _, j := range st.JobErrors {
+				fmt.Fprintf(tw, "  %s:\tlast run %s, %d failures: %s\n", j.Name, j.FailedAt.UTC().Format(time.RFC3339), j.Failures, cmp.Or(j.LastError, "(no error recorded)"))
+			}
 		}
 		fmt.Fprintf(tw, "state:\t%s\n", state)
 		return tw.Flush()
