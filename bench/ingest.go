@@ -18,13 +18,32 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
 
 	"github.com/freshtrack/freshtrack/auth"
 	"github.com/freshtrack/freshtrack/schema"
+)
+
+// Workloads of the ingest benchmark.
+const (
+	// WorkloadLive is a live fleet: fridge units whose rules apply, recent
+	// in-range readings, every committed batch evaluated by alerting.
+	WorkloadLive = "live"
+	// WorkloadOld posts readings days in the past from sensors on no unit,
+	// which alerting never evaluates: the bench's first workload, kept as
+	// a second line.
+	WorkloadOld = "old"
+	// WorkloadSingle is a live fleet posting one reading per request, as a
+	// TTN webhook delivers each uplink.
+	WorkloadSingle = "single"
+)
+
+// Run kinds.
+const (
+	KindIngest   = "ingest"
+	KindRawLimit = "raw_limit"
 )
 
 // IngestOptions configure an ingest benchmark.
@@ -40,13 +59,27 @@ type IngestOptions struct {
 	ServerBinary string
 	// ServerArgs are extra serve flags.
 	ServerArgs []string
+	// Workload is live, old or single (see the Workload constants).
+	// Defaults to live.
+	Workload string
 	// Sensors is the fleet size. Defaults to 1000.
 	Sensors int
-	// Interval is each sensor's reporting period. Defaults to 1m.
+	// Interval is each sensor's reporting period in the old workload.
+	// Defaults to 1m.
 	Interval time.Duration
-	// Batch is the readings per request. Defaults to 500.
+	// Window is the recent past over which a live (or single) run spreads
+	// each sensor's readings, ending when the run is planned; at most 23h,
+	// so alerting's 24-hour MaxLateness never excludes a reading. Keep it
+	// well under 30 minutes: the default sensor_offline rule fires after 30
+	// minutes of silence, and a unit whose newest reading is older than that
+	// when the sweep looks opens (and then resolves) an offline alert, which
+	// the run would measure too. Defaults to 20m.
+	Window time.Duration
+	// Batch is the readings per request; the single workload sends 1.
+	// Defaults to 500.
 	Batch int
-	// Concurrency is the number of requests in flight. Defaults to 32.
+	// Concurrency is the number of requests in flight, each on its own
+	// connection. Defaults to 32.
 	Concurrency int
 	// Rows is the readings per ingest run. Defaults to 500000.
 	Rows int
@@ -56,15 +89,17 @@ type IngestOptions struct {
 	// measure latency below saturation). Zero sends as fast as the server
 	// answers.
 	Rate float64
-	// Runs is the number of ingest runs (each preceded by a ceiling run
-	// when Ceiling is set). Defaults to 1.
+	// Runs is the number of ingest runs (each preceded by a raw-limit run
+	// when RawLimit is set). Defaults to 1.
 	Runs int
-	// Ceiling measures plain pgx CopyFrom of the same rows into a scratch
-	// table shaped like readings, alternating with the ingest runs.
-	Ceiling bool
+	// RawLimit measures the database's own limit before each ingest run:
+	// the same rows, pre-encoded in binary COPY format, streamed into a
+	// scratch table shaped like readings at every configuration of
+	// RawConnections × RawRowsPerCopy; the best is the pair's raw limit.
+	// Not for the single workload.
+	RawLimit bool
 	// Writers and FlushRows are the server's ingest writers and rows per
-	// flush; the ceiling uses as many connections and the same batch size.
-	// Default to 2 and 5000.
+	// flush. Default to 2 and 5000.
 	Writers   int
 	FlushRows int
 	// Progress receives a status line a second; nil for none.
@@ -74,14 +109,23 @@ type IngestOptions struct {
 }
 
 func (o *IngestOptions) withDefaults() {
+	if o.Workload == "" {
+		o.Workload = WorkloadLive
+	}
 	if o.Sensors <= 0 {
 		o.Sensors = 1000
 	}
 	if o.Interval <= 0 {
 		o.Interval = time.Minute
 	}
+	if o.Window <= 0 {
+		o.Window = 20 * time.Minute
+	}
 	if o.Batch <= 0 {
 		o.Batch = 500
+	}
+	if o.Workload == WorkloadSingle {
+		o.Batch = 1
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 32
@@ -103,9 +147,27 @@ func (o *IngestOptions) withDefaults() {
 	}
 }
 
+func (o *IngestOptions) validate() error {
+	switch o.Workload {
+	case WorkloadLive, WorkloadOld, WorkloadSingle:
+	default:
+		return fmt.Errorf("workload %q: must be live, old or single", o.Workload)
+	}
+	if o.Window > 23*time.Hour {
+		return fmt.Errorf("window %s: must be at most 23h, so alerting (24h MaxLateness) evaluates every reading", o.Window)
+	}
+	if o.RawLimit && o.Workload == WorkloadSingle {
+		return errors.New("the raw limit is for batched workloads (live, old), not single: drop --raw-limit")
+	}
+	return nil
+}
+
 // Run is one measured run.
 type Run struct {
-	Kind           string         `json:"kind"` // ingest or ceiling
+	// Kind is ingest or raw_limit.
+	Kind string `json:"kind"`
+	// Pair numbers the raw-limit and ingest runs measured together, from 1.
+	Pair           int            `json:"pair"`
 	TargetRate     float64        `json:"target_rows_per_sec,omitempty"`
 	Rows           int            `json:"rows"`
 	Seconds        float64        `json:"seconds"`
@@ -115,9 +177,18 @@ type Run struct {
 	Latency        *Latency       `json:"latency,omitempty"`
 	Errors         map[string]int `json:"errors,omitempty"`
 	Duplicates     int            `json:"duplicates,omitempty"`
-	ServerCPU      float64        `json:"server_cpu_seconds,omitempty"`
-	PostgresCPU    float64        `json:"postgres_cpu_seconds,omitempty"`
-	ServerPeakRSS  float64        `json:"server_peak_rss_mib,omitempty"`
+	// Connections is the most client connections open at once.
+	Connections   int     `json:"connections,omitempty"`
+	ServerCPU     float64 `json:"server_cpu_seconds,omitempty"`
+	PostgresCPU   float64 `json:"postgres_cpu_seconds,omitempty"`
+	GeneratorCPU  float64 `json:"generator_cpu_seconds,omitempty"`
+	ServerPeakRSS float64 `json:"server_peak_rss_mib,omitempty"`
+	// Alerting is what the evaluator did with the run's readings.
+	Alerting *Alerting `json:"alerting,omitempty"`
+	// Best is the winning raw-limit configuration, connections×rows per
+	// COPY; Configurations are all of them, in the order measured.
+	Best           string      `json:"best,omitempty"`
+	Configurations []RawConfig `json:"configurations,omitempty"`
 }
 
 // Spread is a median with its range across runs.
@@ -137,17 +208,24 @@ func spread(xs []float64) *Spread {
 
 // IngestResult is the outcome of an ingest benchmark.
 type IngestResult struct {
-	Storage     string  `json:"storage"`
-	Sensors     int     `json:"sensors"`
-	Batch       int     `json:"batch"`
-	Concurrency int     `json:"concurrency"`
-	Writers     int     `json:"writers"`
-	FlushRows   int     `json:"flush_rows"`
-	Runs        []Run   `json:"runs"`
-	Ingest      *Spread `json:"ingest_rows_per_sec"`
-	Ceiling     *Spread `json:"ceiling_rows_per_sec,omitempty"`
-	// Ratio is ingest rows/s over the ceiling run just before it, per pair;
-	// its median is the headline.
+	Storage     string `json:"storage"`
+	Workload    string `json:"workload"`
+	Sensors     int    `json:"sensors"`
+	Batch       int    `json:"batch"`
+	Concurrency int    `json:"concurrency"`
+	Writers     int    `json:"writers"`
+	FlushRows   int    `json:"flush_rows"`
+	// Interval is each sensor's reporting period in the runs' plans.
+	Interval string `json:"interval"`
+	// Window is the live workloads' recent past the readings span.
+	Window   string  `json:"window,omitempty"`
+	Runs     []Run   `json:"runs"`
+	Ingest   *Spread `json:"ingest_rows_per_sec"`
+	Requests *Spread `json:"ingest_requests_per_sec"`
+	P99      *Spread `json:"ingest_p99_ms"`
+	RawLimit *Spread `json:"raw_limit_rows_per_sec,omitempty"`
+	// Ratio is ingest rows/s over the raw limit of its pair; its median is
+	// the headline.
 	Ratio *Spread `json:"ratio,omitempty"`
 	// OrgID is the scratch organisation the rows went to.
 	OrgID string `json:"org_id"`
@@ -174,10 +252,30 @@ func describeMachine(ctx context.Context, pool *pgxpool.Pool) Machine {
 }
 
 // RunIngest runs the ingest benchmark.
+//
+// Live and single runs each get a fleet of their own (Sensors fridge units,
+// one sensor each, named LiveSensorName(run, i)) whose readings span the
+// Window ending when the run is planned. A fresh fleet, rather than one
+// fleet in disjoint windows, keeps every run alike however many there are
+// (same window, same reporting period, same state) and never makes a run's
+// readings older than the previous run's, which alerting would replay as
+// late readings. Before the clock, a warm-up round (one reading per sensor,
+// older than the run's) goes through the server and the evaluator, so the
+// run measures a fleet in its steady state: sensors resolved and cached,
+// alert states created.
 func RunIngest(ctx context.Context, o IngestOptions) (*IngestResult, error) {
 	o.withDefaults()
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
 	log := o.Logger
-	pool, err := pgxpool.New(ctx, o.DatabaseURL)
+	pcfg, err := pgxpool.ParseConfig(o.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("database URL: %w", err)
+	}
+	// The raw limit holds up to 4 connections while the CPU sampler queries.
+	pcfg.MaxConns = 8
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
@@ -189,26 +287,37 @@ func RunIngest(ctx context.Context, o IngestOptions) (*IngestResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &IngestResult{Storage: string(store.Mode()), Sensors: o.Sensors, Batch: o.Batch, Concurrency: o.Concurrency,
+	res := &IngestResult{Storage: string(store.Mode()), Workload: o.Workload, Sensors: o.Sensors, Batch: o.Batch, Concurrency: o.Concurrency,
 		Writers: o.Writers, FlushRows: o.FlushRows, Machine: describeMachine(ctx, pool)}
 
-	org, err := auth.CreateOrganization(ctx, pool, auth.CreateOrganizationParams{Name: "bench " + time.Now().UTC().Format(time.RFC3339), Actor: "bench"})
+	org, err := auth.CreateOrganization(ctx, pool, auth.CreateOrganizationParams{Name: "bench " + o.Workload + " " + time.Now().UTC().Format(time.RFC3339), Actor: "bench"})
 	if err != nil {
 		return nil, err
 	}
 	res.OrgID = org.ID
-	names := make([]string, o.Sensors)
-	for i := range names {
-		names[i] = SensorName(i)
-	}
-	rows, err := pool.Query(ctx, `INSERT INTO sensors (org_id, external_id) SELECT $1, unnest($2::text[]) RETURNING id`, org.ID, names)
-	if err != nil {
-		return nil, fmt.Errorf("register bench sensors: %w", err)
-	}
-	// RETURNING follows the input order for a plain INSERT ... SELECT unnest.
-	keys, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return nil, fmt.Errorf("register bench sensors: %w", err)
+	var (
+		old    fleet
+		siteID string
+	)
+	if o.Workload == WorkloadOld {
+		names := make([]string, o.Sensors)
+		for i := range names {
+			names[i] = SensorName(i)
+		}
+		if old, err = createBareFleet(ctx, pool, org.ID, names); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := pool.QueryRow(ctx, `INSERT INTO sites (org_id, name, timezone) VALUES ($1, 'Bench', 'UTC') RETURNING id`, org.ID).Scan(&siteID); err != nil {
+			return nil, fmt.Errorf("create bench site: %w", err)
+		}
+		// The fleets go silent after their run: switch the organisation's
+		// rules off at the end so they never alert offline later.
+		defer func() {
+			if _, err := pool.Exec(context.WithoutCancel(ctx), `UPDATE alert_rules SET enabled = false WHERE org_id = $1`, org.ID); err != nil {
+				log.Warn("could not disable the bench organisation's alert rules", "org", org.ID, "err", err)
+			}
+		}()
 	}
 	key, err := auth.CreateAPIKey(ctx, pool, auth.CreateAPIKeyParams{OrgID: org.ID, Name: "bench", Actor: "bench"})
 	if err != nil {
@@ -233,36 +342,81 @@ func RunIngest(ctx context.Context, o IngestOptions) (*IngestResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("target: %w", err)
 	}
-	client := &fasthttp.HostClient{Addr: u.Host, MaxConns: o.Concurrency, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second}
+	// One connection per request in flight: MaxConns is the concurrency and
+	// connections stay open between runs.
+	client := &fasthttp.HostClient{Addr: u.Host, MaxConns: o.Concurrency, MaxIdleConnDuration: time.Minute,
+		ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second}
+	poster := &poster{client: client, auth: "Bearer " + key.Key, concurrency: o.Concurrency}
 
-	// Each run writes its own day, in the recent past, so ingest runs and
-	// ceiling runs all start on empty partitions.
+	// Old runs each write a day of their own, days in the past, so ingest
+	// runs start on empty partitions.
 	day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -2)
-	var ingestRates, ceilingRates, ratios []float64
+	var ingestRates, reqRates, p99s, rawRates, ratios []float64
 	for r := range o.Runs {
-		plan := Plan{Sensors: o.Sensors, Interval: o.Interval, Batch: o.Batch, Rows: o.Rows, Start: day.AddDate(0, 0, -r)}
-		if o.Ceiling {
-			run, err := runCeiling(ctx, pool, store, plan, keys, o, r)
+		pair := r + 1
+		t0 := time.Now()
+		var (
+			f          fleet
+			warm, plan Plan
+		)
+		if o.Workload == WorkloadOld {
+			f = old
+			plan = Plan{Sensors: o.Sensors, Interval: o.Interval, Batch: o.Batch, Rows: o.Rows, Start: day.AddDate(0, 0, -r)}
+		} else {
+			names := make([]string, o.Sensors)
+			for i := range names {
+				names[i] = LiveSensorName(r, i)
+			}
+			if f, err = createLiveFleet(ctx, pool, org.ID, siteID, names); err != nil {
+				return nil, err
+			}
+			if warm, plan, err = LivePlans(names, o.Rows, o.Batch, o.Window, time.Now()); err != nil {
+				return nil, err
+			}
+			res.Window = o.Window.String()
+			// The warm-up goes at the run's batch and concurrency, so it also
+			// opens the run's connections.
+			w := poster.post(ctx, warm.Bodies(), 0, 0, nil, "")
+			if w.err != nil || w.accepted != warm.Rows {
+				return nil, fmt.Errorf("warm-up round: %d of %d readings stored (errors %v): %v", w.accepted, warm.Rows, w.errors, w.err)
+			}
+			if err := waitEvaluated(ctx, pool, f.units, warm.Last(), time.Minute); err != nil {
+				return nil, err
+			}
+			log.Debug("live fleet warmed up", "pair", pair, "units", len(f.units), "seconds", round2(time.Since(t0).Seconds()))
+		}
+		res.Interval = plan.Interval.String()
+		bodies := plan.Bodies() // before the clock starts
+		if o.RawLimit {
+			t1 := time.Now()
+			raw := encodeRaw(plan.CopyRows(f.keys), RawRowsPerCopy)
+			log.Debug("raw limit payloads encoded", "pair", pair, "seconds", round2(time.Since(t1).Seconds()))
+			run, err := runRawLimit(ctx, pool, store, raw, pair, o)
 			if err != nil {
 				return nil, err
 			}
+			run.Pair = pair
 			res.Runs = append(res.Runs, run)
-			ceilingRates = append(ceilingRates, run.RowsPerSec)
-			log.Info("ceiling run", "run", r+1, "rows_per_sec", int(run.RowsPerSec))
+			rawRates = append(rawRates, run.RowsPerSec)
+			log.Info("raw limit", "pair", pair, "rows_per_sec", int(run.RowsPerSec), "best", run.Best)
 		}
-		run, accepted, err := runIngest(ctx, pool, client, key.Key, plan, serverPID, o)
+		run, err := measureIngest(ctx, pool, poster, bodies, plan, serverPID, o)
 		if err != nil {
 			return nil, err
 		}
-		res.Accepted += accepted
+		run.Pair = pair
+		res.Accepted += run.Rows
 		res.Runs = append(res.Runs, run)
 		ingestRates = append(ingestRates, run.RowsPerSec)
-		log.Info("ingest run", "run", r+1, "rows_per_sec", int(run.RowsPerSec), "p99_ms", run.Latency.P99)
-		if o.Ceiling {
-			ratios = append(ratios, Ratio(run.RowsPerSec, ceilingRates[len(ceilingRates)-1]))
+		reqRates = append(reqRates, run.RequestsPerSec)
+		p99s = append(p99s, float64(run.Latency.P99))
+		log.Info("ingest run", "pair", pair, "rows_per_sec", int(run.RowsPerSec), "requests_per_sec", int(run.RequestsPerSec), "p99_ms", run.Latency.P99)
+		if o.RawLimit {
+			ratios = append(ratios, Ratio(run.RowsPerSec, rawRates[len(rawRates)-1]))
 		}
 	}
-	res.Ingest, res.Ceiling, res.Ratio = spread(ingestRates), spread(ceilingRates), spread(ratios)
+	res.Ingest, res.Requests, res.P99 = spread(ingestRates), spread(reqRates), spread(p99s)
+	res.RawLimit, res.Ratio = spread(rawRates), spread(ratios)
 	return res, nil
 }
 
@@ -331,55 +485,84 @@ func (s *server) stop() {
 	}
 }
 
-func runIngest(ctx context.Context, pool *pgxpool.Pool, client *fasthttp.HostClient, key string, plan Plan, serverPID int, o IngestOptions) (Run, int, error) {
-	bodies := plan.Bodies() // before the clock starts
-	run := Run{Kind: "ingest", Errors: map[string]int{}, TargetRate: o.Rate}
+// poster sends request bodies to POST /v1/readings, concurrency at a time,
+// each sender on its own connection with its request prepared once.
+type poster struct {
+	client      *fasthttp.HostClient
+	auth        string
+	concurrency int
+}
+
+// posted is what a post achieved.
+type posted struct {
+	accepted, duplicates int
+	latencies            []time.Duration
+	errors               map[string]int
+	elapsed              time.Duration
+	peakConns            int
+	err                  error
+}
+
+// post sends bodies, as fast as answered or paced to rate readings/s (batch
+// readings per body), until all are sent or the deadline passes (zero: none).
+// Progress, when not nil, gets a status line a second labelled what.
+func (p *poster) post(ctx context.Context, bodies [][]byte, rate float64, batch int, progressTo io.Writer, what string) posted {
+	out := posted{errors: map[string]int{}, latencies: make([]time.Duration, 0, len(bodies))}
 	var (
 		next                 atomic.Int64
 		accepted, duplicates atomic.Int64
 		mu                   sync.Mutex
-		lat                  = make([]time.Duration, 0, len(bodies))
 	)
 	next.Store(-1)
-	cpu0, _ := ProcCPU(serverPID)
-	pg := NewBackendCPU(ctx, pool)
-	stopProgress := progress(o.Progress, "ingest", func() int64 { return accepted.Load() + duplicates.Load() }, int64(plan.Rows))
+	stopProgress := progress(progressTo, what, func() int64 { return accepted.Load() + duplicates.Load() }, int64(len(bodies)*max(batch, 1)))
+	stopConns := make(chan struct{})
+	connsDone := make(chan int)
+	go func() {
+		peak := 0
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			peak = max(peak, p.client.ConnsCount())
+			select {
+			case <-stopConns:
+				connsDone <- max(peak, p.client.ConnsCount())
+				return
+			case <-t.C:
+			}
+		}
+	}()
 	start := time.Now()
-	var deadline time.Time
-	if o.Duration > 0 {
-		deadline = start.Add(o.Duration)
-	}
+	deadline, _ := ctx.Deadline()
 	var wg sync.WaitGroup
-	for range o.Concurrency {
+	for range p.concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
-			var p fastjson.Parser
-			local := make([]time.Duration, 0, len(bodies)/o.Concurrency+1)
+			req.SetRequestURI("http://" + p.client.Addr + "/v1/readings")
+			req.Header.SetMethod("POST")
+			req.Header.SetContentType("application/json")
+			req.Header.Set("Authorization", p.auth)
+			var jp fastjson.Parser
+			local := make([]time.Duration, 0, len(bodies)/p.concurrency+1)
 			errs := map[string]int{}
 			for ctx.Err() == nil {
 				i := next.Add(1)
 				if int(i) >= len(bodies) || (!deadline.IsZero() && time.Now().After(deadline)) {
 					break
 				}
-				if o.Rate > 0 {
+				if rate > 0 {
 					// Request i is due when the readings before it are.
-					due := start.Add(time.Duration(float64(i) * float64(plan.Batch) / o.Rate * float64(time.Second)))
+					due := start.Add(time.Duration(float64(i) * float64(batch) / rate * float64(time.Second)))
 					if wait := time.Until(due); wait > 0 {
 						time.Sleep(wait)
 					}
 				}
-				req.Reset()
-				req.SetRequestURI("http://" + client.Addr + "/v1/readings")
-				req.Header.SetMethod("POST")
-				req.Header.SetContentType("application/json")
-				req.Header.Set("Authorization", "Bearer "+key)
 				req.SetBodyRaw(bodies[i])
 				t0 := time.Now()
-				err := client.Do(req, resp)
+				err := p.client.Do(req, resp)
 				d := time.Since(t0)
 				switch {
 				case err != nil:
@@ -389,7 +572,7 @@ func runIngest(ctx context.Context, pool *pgxpool.Pool, client *fasthttp.HostCli
 					errs[strconv.Itoa(resp.StatusCode())]++
 					continue
 				}
-				v, err := p.ParseBytes(resp.Body())
+				v, err := jp.ParseBytes(resp.Body())
 				if err != nil {
 					errs["unreadable answer"]++
 					continue
@@ -399,16 +582,47 @@ func runIngest(ctx context.Context, pool *pgxpool.Pool, client *fasthttp.HostCli
 				local = append(local, d)
 			}
 			mu.Lock()
-			lat = append(lat, local...)
+			out.latencies = append(out.latencies, local...)
 			for k, n := range errs {
-				run.Errors[k] += n
+				out.errors[k] += n
 			}
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	out.elapsed = time.Since(start)
+	close(stopConns)
+	out.peakConns = <-connsDone
 	stopProgress()
+	out.accepted, out.duplicates = int(accepted.Load()), int(duplicates.Load())
+	if len(out.errors) == 0 {
+		out.errors = nil
+	}
+	if err := ctx.Err(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		out.err = err
+	}
+	return out
+}
+
+// measureIngest posts a plan's bodies and measures the run: rates and
+// latencies from the answers, CPU seconds of the server, of PostgreSQL's
+// backends and of this generator, and (from the server's metrics) what
+// alerting did with the readings, waiting for it to catch up so its work
+// does not spill into the next run.
+func measureIngest(ctx context.Context, pool *pgxpool.Pool, p *poster, bodies [][]byte, plan Plan, serverPID int, o IngestOptions) (Run, error) {
+	run := Run{Kind: KindIngest, TargetRate: o.Rate}
+	before, _ := scrapeMetrics(p.client, alertingMetrics)
+	cpu0, _ := ProcCPU(serverPID)
+	gen0, _ := ProcCPU(os.Getpid())
+	pg := NewBackendCPU(ctx, pool)
+	postCtx := ctx
+	if o.Duration > 0 {
+		var cancel context.CancelFunc
+		postCtx, cancel = context.WithTimeout(ctx, o.Duration)
+		defer cancel()
+	}
+	res := p.post(postCtx, bodies, o.Rate, plan.Batch, o.Progress, "ingest")
+	end := time.Now()
 	if serverPID > 0 {
 		if cpu1, err := ProcCPU(serverPID); err == nil {
 			run.ServerCPU = round2(cpu1 - cpu0)
@@ -417,21 +631,25 @@ func runIngest(ctx context.Context, pool *pgxpool.Pool, client *fasthttp.HostCli
 			run.ServerPeakRSS = round2(float64(rss) / (1 << 20))
 		}
 	}
+	if gen1, err := ProcCPU(os.Getpid()); err == nil {
+		run.GeneratorCPU = round2(gen1 - gen0)
+	}
 	if s, ok := pg.Seconds(ctx); ok {
 		run.PostgresCPU = round2(s)
 	}
-	run.Rows = int(accepted.Load())
-	run.Duplicates = int(duplicates.Load())
-	run.Requests = len(lat)
-	run.Seconds = round2(elapsed.Seconds())
-	run.RowsPerSec = float64(run.Rows) / elapsed.Seconds()
-	run.RequestsPerSec = float64(run.Requests) / elapsed.Seconds()
-	l := Summarize(lat)
-	run.Latency = &l
-	if len(run.Errors) == 0 {
-		run.Errors = nil
+	if res.err != nil {
+		return run, res.err
 	}
-	return run, run.Rows, ctx.Err()
+	run.Rows, run.Duplicates, run.Errors = res.accepted, res.duplicates, res.errors
+	run.Requests = len(res.latencies)
+	run.Connections = res.peakConns
+	run.Seconds = round2(res.elapsed.Seconds())
+	run.RowsPerSec = float64(run.Rows) / res.elapsed.Seconds()
+	run.RequestsPerSec = float64(run.Requests) / res.elapsed.Seconds()
+	l := Summarize(res.latencies)
+	run.Latency = &l
+	run.Alerting = alertingSince(p.client, before, run.Rows, end, time.Minute)
+	return run, nil
 }
 
 func errorClass(err error) string {
@@ -446,82 +664,6 @@ func errorClass(err error) string {
 		return op.Op
 	}
 	return "other"
-}
-
-// runCeiling loads the plan's rows with plain pgx CopyFrom into a scratch
-// table shaped like readings, with o.Writers connections and o.FlushRows per
-// COPY, the way the server's writers batch them.
-func runCeiling(ctx context.Context, pool *pgxpool.Pool, store *schema.Store, plan Plan, keys []int64, o IngestOptions, r int) (Run, error) {
-	name := fmt.Sprintf("bench_ceiling_%d_%d", os.Getpid(), r)
-	end := plan.Start.Add(time.Duration(plan.Rows/plan.Sensors+1) * plan.Interval)
-	if err := store.CreateScratchReadings(ctx, name, plan.Start, end); err != nil {
-		return Run{}, err
-	}
-	defer func() { _ = store.DropScratchReadings(context.WithoutCancel(ctx), name) }()
-
-	conns := make([]*pgxpool.Conn, o.Writers)
-	for i := range conns {
-		c, err := pool.Acquire(ctx)
-		if err != nil {
-			return Run{}, err
-		}
-		defer c.Release()
-		// Warm the connection: a fresh one's first statements are slow here.
-		if _, err := c.Exec(ctx, `SELECT count(*) FROM `+pgx.Identifier{name}.Sanitize()); err != nil {
-			return Run{}, err
-		}
-		conns[i] = c
-	}
-	var next, done atomic.Int64
-	batches := (plan.Rows + o.FlushRows - 1) / o.FlushRows
-	stopProgress := progress(o.Progress, "ceiling", done.Load, int64(plan.Rows))
-	pg := NewBackendCPU(ctx, pool)
-	start := time.Now()
-	errc := make(chan error, len(conns))
-	for _, c := range conns {
-		go func() {
-			for {
-				b := int(next.Add(1)) - 1
-				if b >= batches {
-					errc <- nil
-					return
-				}
-				lo, hi := b*o.FlushRows, min((b+1)*o.FlushRows, plan.Rows)
-				i := lo
-				n, err := c.CopyFrom(ctx, pgx.Identifier{name}, []string{"time", "sensor_id", "temp_c", "humidity", "battery"},
-					pgx.CopyFromFunc(func() ([]any, error) {
-						if i >= hi {
-							return nil, nil
-						}
-						s, at, temp := plan.Reading(i)
-						i++
-						return []any{at, keys[s], temp, nil, nil}, nil
-					}))
-				if err != nil {
-					errc <- fmt.Errorf("ceiling copy: %w", err)
-					return
-				}
-				done.Add(n)
-			}
-		}()
-	}
-	var firstErr error
-	for range conns {
-		if err := <-errc; err != nil && firstErr == nil {
-			firstErr = err
-		}
-	}
-	elapsed := time.Since(start)
-	stopProgress()
-	if firstErr != nil {
-		return Run{}, firstErr
-	}
-	run := Run{Kind: "ceiling", Rows: int(done.Load()), Seconds: round2(elapsed.Seconds())}
-	run.RowsPerSec = float64(run.Rows) / elapsed.Seconds()
-	if s, ok := pg.Seconds(ctx); ok {
-		run.PostgresCPU = round2(s)
-	}
-	return run, nil
 }
 
 func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }

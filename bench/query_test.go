@@ -28,7 +28,7 @@ func TestQuerySmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.OrgID != seed.OrgID || res.Sites != 2 || res.Units != 12 || res.UnitsPerSite != 6 || res.HACCPUnits != 4 || res.Storage != "postgres" {
+	if res.OrgID != seed.OrgID || res.Sites != 2 || res.Units != 12 || res.UnitsPerSite != 6 || res.HACCPUnits != 4 || res.Storage != string(pgtest.DefaultMode()) {
 		t.Fatalf("result %+v", res)
 	}
 	names := []string{"series_24h", "series_7d", "series_30d", "latest_site", "haccp_month"}

@@ -1,5 +1,5 @@
 // Package bench is FreshTrack's load harness: a fleet simulator that posts
-// readings to a server and measures it against the raw COPY ceiling of the
+// readings to a server and measures it against the raw COPY limit of the
 // same database in the same run, a history seeder for query benchmarks, and
 // the result reports.
 package bench
@@ -64,12 +64,13 @@ func Median(xs []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-// Ratio is ingest rows/s over ceiling rows/s, or NaN when the ceiling is 0.
-func Ratio(ingest, ceiling float64) float64 {
-	if ceiling <= 0 {
+// Ratio is ingest rows/s over the raw limit's rows/s, or NaN when the raw
+// limit is 0.
+func Ratio(ingest, rawLimit float64) float64 {
+	if rawLimit <= 0 {
 		return math.NaN()
 	}
-	return ingest / ceiling
+	return ingest / rawLimit
 }
 
 // MinMax returns the smallest and largest of xs.

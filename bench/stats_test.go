@@ -61,7 +61,7 @@ func TestMedianRatioMinMax(t *testing.T) {
 		t.Errorf("Ratio = %v", r)
 	}
 	if !math.IsNaN(Ratio(1, 0)) {
-		t.Error("Ratio over a zero ceiling is not NaN")
+		t.Error("Ratio over a zero raw limit is not NaN")
 	}
 	if lo, hi := MinMax([]float64{3, 9, 1}); lo != 1 || hi != 9 {
 		t.Errorf("MinMax = %v %v", lo, hi)

@@ -24,7 +24,7 @@ func newBenchCmd(e env) *cobra.Command {
 (migrated first with 'freshtrack migrate up'), in a scratch organisation.
 See bench/README.md for the workloads and the latest numbers.`,
 	}
-	cmd.AddCommand(newBenchIngestCmd(e), newBenchSeedCmd(e), newBenchAlertsCmd(e), newBenchQueryCmd(e))
+	cmd.AddCommand(newBenchIngestCmd(e), newBenchTableCmd(e), newBenchSeedCmd(e), newBenchAlertsCmd(e), newBenchQueryCmd(e))
 	return cmd
 }
 
@@ -110,34 +110,50 @@ func newBenchIngestCmd(e env) *cobra.Command {
 	var out string
 	cmd := &cobra.Command{
 		Use:   "ingest",
-		Short: "Post a simulated fleet's readings and compare with the raw COPY ceiling",
-		Long: `Ingest simulates a fleet: --sensors devices each reporting every --interval,
-sent --batch readings per request with --concurrency requests in flight, --rows
-readings per run (or until --duration). Request bodies are encoded before the
-clock starts. Without --target it starts 'freshtrack serve' as a child process on
-loopback, so the server's CPU and peak memory are measured apart from the
-generator's.
+		Short: "Post a simulated fleet's readings and compare with the database's raw COPY limit",
+		Long: `Ingest simulates a fleet posting to POST /v1/readings: --sensors devices, sent
+--batch readings per request with --concurrency requests in flight (one
+connection each), --rows readings per run (or until --duration). Request bodies
+are encoded before the clock starts. Without --target it starts 'freshtrack
+serve' as a child process on loopback, so the server's CPU and peak memory are
+measured apart from the generator's.
 
-With --ceiling each ingest run is preceded by a run that loads the same rows
-with plain pgx CopyFrom (as many connections as the server's writers, the same
-rows per COPY) into a scratch table shaped exactly like readings; the summary's
-headline is the median of ingest rows/s ÷ ceiling rows/s.`,
+--workload chooses the fleet:
+  live    (default) fridge units, one sensor each, whose organisation's default
+          rules apply; in-range readings spread over the last --window, so
+          alerting evaluates every batch. Each run has a fleet of its own, warmed
+          up by one round of readings before the clock.
+  old     sensors on no unit reporting every --interval on a day of their own,
+          days in the past: alerting never evaluates them.
+  single  the live fleet posting one reading per request, as a TTN webhook
+          delivers each uplink; the headline is requests/s and p99.
+
+With --raw-limit each ingest run is preceded by the database's raw limit for the
+same rows: pre-encoded in PostgreSQL's binary COPY format before the clock and
+streamed with COPY into a fresh scratch table shaped exactly like readings, at
+1, 2 and 4 connections × 5,000 and 50,000 rows per COPY; the best of the six is
+the pair's raw limit, and the summary's headline is the median of ingest
+rows/s ÷ raw limit.`,
 		Args: cobra.NoArgs,
 	}
 	cfg := dbCommand(e, cmd)
 	f := cmd.Flags()
+	f.StringVar(&o.Workload, "workload", bench.WorkloadLive, "live, old or single")
 	f.IntVar(&o.Sensors, "sensors", 1000, "fleet size")
-	f.DurationVar(&o.Interval, "interval", time.Minute, "each sensor's reporting period")
-	f.IntVar(&o.Batch, "batch", 500, "readings per request")
-	f.IntVar(&o.Concurrency, "concurrency", 32, "requests in flight")
+	f.DurationVar(&o.Interval, "interval", time.Minute, "each sensor's reporting period (old workload)")
+	f.DurationVar(&o.Window, "window", 20*time.Minute, "the recent past a live or single run's readings span (at most 23h; under 30m, or units look offline)")
+	f.IntVar(&o.Batch, "batch", 500, "readings per request (single: 1)")
+	f.IntVar(&o.Concurrency, "concurrency", 32, "requests in flight, one connection each")
 	f.IntVar(&o.Rows, "rows", 500_000, "readings per run")
 	f.DurationVar(&o.Duration, "duration", 0, "stop each run after this long (0: when --rows are sent)")
 	f.Float64Var(&o.Rate, "rate", 0, "pace requests to this many readings/s (0: as fast as answered)")
-	f.IntVar(&o.Runs, "runs", 1, "ingest runs (each after a ceiling run with --ceiling)")
-	f.BoolVar(&o.Ceiling, "ceiling", false, "also measure plain CopyFrom of the same rows, alternating")
+	f.IntVar(&o.Runs, "runs", 1, "ingest runs (each after a raw-limit run with --raw-limit)")
+	f.BoolVar(&o.RawLimit, "raw-limit", false, "also measure the database's raw COPY limit for the same rows, alternating")
+	f.BoolVar(&o.RawLimit, "ceiling", false, "old name of --raw-limit")
+	_ = f.MarkDeprecated("ceiling", "use --raw-limit")
 	f.StringVar(&o.Target, "target", "", "base URL of a running server (default: start one)")
-	f.IntVar(&o.Writers, "writers", 2, "the server's ingest writers (and the ceiling's connections)")
-	f.IntVar(&o.FlushRows, "flush-rows", 5000, "the server's rows per flush (and the ceiling's rows per COPY)")
+	f.IntVar(&o.Writers, "writers", 2, "the server's ingest writers")
+	f.IntVar(&o.FlushRows, "flush-rows", 5000, "the server's rows per flush")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	f.StringVar(&out, "out", "", "also write the JSON result to this file")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -158,6 +174,29 @@ headline is the median of ingest rows/s ÷ ceiling rows/s.`,
 		return printBench(e, asJSON, res, bench.WriteIngestSummary)
 	}
 	return cmd
+}
+
+func newBenchTableCmd(e env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "table FILE...",
+		Short: "Print one line per 'bench ingest --out' result: medians of ingest, raw limit and ratio",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			var results []*bench.IngestResult
+			for _, name := range files {
+				b, err := os.ReadFile(name)
+				if err != nil {
+					return err
+				}
+				var r bench.IngestResult
+				if err := json.Unmarshal(b, &r); err != nil {
+					return fmt.Errorf("%s: not an ingest result: %w", name, err)
+				}
+				results = append(results, &r)
+			}
+			return bench.WriteIngestTable(e.stdout, results)
+		},
+	}
 }
 
 func writeJSONFile(path string, v any) error {
