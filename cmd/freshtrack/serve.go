@@ -213,6 +213,13 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 	if cfg.DevAuth && !auth.IsLoopback(cfg.Addr) {
 		return fmt.Errorf("--dev-auth serves a development identity provider and is refused on %s: listen on a loopback address such as 127.0.0.1:8080", cfg.Addr)
 	}
+	if cfg.PprofAddr != "" {
+		stop, err := servePprof(cfg.PprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (set FRESHTRACK_ADDR or --addr)", cfg.Addr, err)

@@ -74,6 +74,10 @@ type Config struct {
 	// ShutdownTimeout bounds the drain of in-flight requests and jobs on
 	// SIGTERM/SIGINT (FRESHTRACK_SHUTDOWN_TIMEOUT). Defaults to 15s.
 	ShutdownTimeout time.Duration
+	// PprofAddr serves Go's runtime profiles (/debug/pprof/) on this
+	// loopback address, for finding where CPU and memory go under load
+	// (FRESHTRACK_PPROF_ADDR). Defaults to empty: off.
+	PprofAddr string
 	// IngestMaxBodyBytes caps an ingest request body after gzip decoding
 	// (FRESHTRACK_INGEST_MAX_BODY_BYTES). Defaults to 8388608 (8 MiB).
 	IngestMaxBodyBytes int
@@ -410,6 +414,7 @@ func (c *Config) Bind(fs *pflag.FlagSet, groups ...Group) {
 			fs.DurationVar(&c.RollupInterval, "rollup-interval", d.RollupInterval, u("rollup-interval", "how often late readings are folded into the downsampled series"))
 			fs.IntVar(&c.Workers, "workers", d.Workers, u("workers", "River workers for background jobs"))
 			fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", d.ShutdownTimeout, u("shutdown-timeout", "time allowed to drain requests and jobs on shutdown"))
+			fs.StringVar(&c.PprofAddr, "pprof-addr", d.PprofAddr, u("pprof-addr", "serve Go's /debug/pprof/ profiles on this loopback address (empty: off)"))
 		case GroupIngest:
 			fs.IntVar(&c.IngestMaxBodyBytes, "ingest-max-body-bytes", d.IngestMaxBodyBytes, u("ingest-max-body-bytes", "largest ingest body after gzip decoding"))
 			fs.IntVar(&c.IngestMaxReadings, "ingest-max-readings", d.IngestMaxReadings, u("ingest-max-readings", "most readings in one ingest request"))
