@@ -178,6 +178,10 @@ func (f *fixture) rule(unit, kind string, threshold float64, confirm time.Durati
 func (f *fixture) config() Config {
 	return Config{
 		Pool: f.pool, Notifier: f.notes, Now: f.clock.Now, Logger: quiet,
+		// The timelines write one reading at a time and wait for its
+		// evaluation; merging batches would only delay each of them
+		// (TestRunCoalescesBatches covers it).
+		Coalesce: -1,
 		Hooks: Hooks{
 			BatchEvaluated: func(b BatchEvaluated) {
 				if b.Err != nil && !f.expectErrors {
