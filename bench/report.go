@@ -13,8 +13,8 @@ import (
 // WriteIngestSummary prints the summary table of an ingest benchmark.
 func WriteIngestSummary(w io.Writer, r *IngestResult) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(w, "ingest benchmark: %s storage, %s workload, %d sensors every %s, %d readings/request, %d in flight, %d writers × %d rows/flush, %d CPUs, PostgreSQL %s\n",
-		r.Storage, r.Workload, r.Sensors, r.Interval, r.Batch, r.Concurrency, r.Writers, r.FlushRows, r.Machine.CPUs, r.Machine.Postgres)
+	fmt.Fprintf(w, "ingest benchmark: %s storage, %s workload, %d sensors every %s, %d readings/request, %d in flight, %d writers × %d rows/flush, %d CPUs, PostgreSQL %s (autovacuum %s)\n",
+		r.Storage, r.Workload, r.Sensors, r.Interval, r.Batch, r.Concurrency, r.Writers, r.FlushRows, r.Machine.CPUs, r.Machine.Postgres, r.Machine.Autovacuum)
 	fmt.Fprintln(tw, "pair\tkind\trows\tseconds\trows/s\treq/s\tp50 ms\tp95 ms\tp99 ms\tmax ms\tconns\tserver cpu s\tpg cpu s\tgen cpu s\teval s\tpeak rss MiB\terrors\t")
 	for _, run := range r.Runs {
 		lat := Latency{}
