@@ -217,8 +217,16 @@ func (v *KeyVerifier) Verify(ctx context.Context, key []byte) (Principal, error)
 		return Principal{}, ErrUnauthorized
 	}
 	sum := sha256.Sum256(key)
-	now := v.opts.Now().UnixNano()
+	if p, known, err := v.cached(sum); known {
+		return p, err
+	}
+	return v.verifySlow(ctx, keyPrefix(key), sum)
+}
 
+// cached answers from the caches when they know the key: its principal, or
+// ErrUnauthorized for a key refused within NegativeTTL.
+func (v *KeyVerifier) cached(sum [sha256.Size]byte) (p Principal, known bool, err error) {
+	now := v.opts.Now().UnixNano()
 	v.mu.RLock()
 	e := v.pos[sum]
 	refused := false
@@ -232,12 +240,12 @@ func (v *KeyVerifier) Verify(ctx context.Context, key []byte) (Principal, error)
 	case e != nil:
 		v.touch(e, now)
 		verifyOK.Inc()
-		return e.p, nil
+		return e.p, true, nil
 	case refused:
 		verifyUnauthorized.Inc()
-		return Principal{}, ErrUnauthorized
+		return Principal{}, true, ErrUnauthorized
 	}
-	return v.verifySlow(ctx, keyPrefix(key), sum)
+	return Principal{}, false, nil
 }
 
 // verifySlow looks a key up in Redis or the database, joining a lookup of the
@@ -246,6 +254,12 @@ func (v *KeyVerifier) verifySlow(ctx context.Context, prefix []byte, sum [sha256
 	v.flightMu.Lock()
 	f := v.flights[sum]
 	if f == nil {
+		// A lookup may have ended between the caller's cache miss and
+		// here; it cached its answer before leaving flights.
+		if p, known, err := v.cached(sum); known {
+			v.flightMu.Unlock()
+			return p, err
+		}
 		f = &flight{done: make(chan struct{})}
 		v.flights[sum] = f
 		// Detached, so one caller giving up does not fail the others.
