@@ -19,7 +19,8 @@ func (s *Store) CreateScratchReadings(ctx context.Context, name string, from, to
 	if s.mode == Timescale {
 		_, err := s.pool.Exec(ctx, fmt.Sprintf(`
 			CREATE TABLE %[1]s (LIKE readings INCLUDING DEFAULTS, PRIMARY KEY (sensor_id, time));
-			SELECT create_hypertable('%[2]s', by_range('time', INTERVAL '1 day'), create_default_indexes => false);`, id, name))
+			SELECT create_hypertable('%[2]s', by_range('time', INTERVAL '1 day'), create_default_indexes => false);
+			CREATE INDEX ON %[1]s USING brin (time) WITH (autosummarize = on);`, id, name))
 		if err != nil {
 			return fmt.Errorf("create scratch hypertable: %w", err)
 		}

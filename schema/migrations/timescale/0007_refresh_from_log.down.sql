@@ -1,5 +1,6 @@
 DROP TABLE IF EXISTS rollup_state;
 DROP TABLE IF EXISTS rollup_invalidations;
+DROP INDEX IF EXISTS readings_time_brin;
 
 SELECT add_continuous_aggregate_policy('readings_5m',
     start_offset => INTERVAL '3 days', end_offset => INTERVAL '5 minutes',

@@ -8,6 +8,13 @@ SELECT remove_continuous_aggregate_policy('readings_5m', if_exists => true);
 SELECT remove_continuous_aggregate_policy('readings_1h', if_exists => true);
 SELECT remove_continuous_aggregate_policy('readings_1d', if_exists => true);
 
+-- The refresh aggregates every sensor over a time range, which the primary
+-- key (sensor_id, time) cannot serve: without this, re-materialising one
+-- late 5-minute bucket scanned its whole day chunk (275 ms for 2.9M rows;
+-- 77 ms with it). BRIN costs almost nothing at COPY time because readings
+-- arrive roughly in time order, unlike the b-tree TimescaleDB would add.
+CREATE INDEX readings_time_brin ON readings USING brin (time) WITH (autosummarize = on);
+
 -- Every write of readings adds the 5-minute buckets it touched here, in the
 -- same transaction. Rows are not unique on purpose: concurrent writers must
 -- never wait on each other's uncommitted rows.
