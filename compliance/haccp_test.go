@@ -380,7 +380,7 @@ func TestHACCPLateReading(t *testing.T) {
 				}
 			}
 			db.MustWrite(rs...)
-			db.Refresh(day.Add(26*time.Hour))
+			db.Refresh(day.Add(26 * time.Hour))
 			p := compliance.HACCPParams{OrgID: org, SiteID: site, From: day, To: day, Now: func() time.Time { return day.Add(48 * time.Hour) }}
 			before, err := compliance.HACCP(context.Background(), db.Pool, p)
 			if err != nil {

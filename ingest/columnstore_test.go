@@ -5,10 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/freshtrack/freshtrack/ingest"
 	"github.com/freshtrack/freshtrack/internal/pgtest"
+	"github.com/freshtrack/freshtrack/query/querytest"
 	"github.com/freshtrack/freshtrack/schema"
 )
 
@@ -80,7 +79,7 @@ func TestWriterIntoCompressedChunks(t *testing.T) {
 	if _, err := store.RefreshRollups(ctx, now); err != nil {
 		t.Fatal(err)
 	}
-	sameAsReadings(t, pool)
+	querytest.SameAsReadings(t, pool)
 	// The policy compresses what the late write decompressed again.
 	if _, err := pool.Exec(ctx, `CALL run_job($1)`, job); err != nil {
 		t.Fatalf("run the columnstore policy again: %v", err)
@@ -88,31 +87,5 @@ func TestWriterIntoCompressedChunks(t *testing.T) {
 	if n := count(t, pool, "true"); n != 1800 {
 		t.Fatalf("stored %d readings after recompression, want 1800", n)
 	}
-	sameAsReadings(t, pool)
-}
-
-// sameAsReadings compares every downsampled series with aggregates computed
-// straight from readings.
-func sameAsReadings(t *testing.T, pool *pgxpool.Pool) {
-	t.Helper()
-	for _, level := range []struct{ view, width string }{
-		{"readings_5m", "5 minutes"}, {"readings_1h", "1 hour"}, {"readings_1d", "1 day"},
-	} {
-		var differ, rows int
-		err := pool.QueryRow(context.Background(), `
-			WITH direct AS (
-				SELECT sensor_id, date_bin('`+level.width+`', time, timestamptz '2000-01-01Z') AS bucket,
-				       min(temp_c) AS t_min, max(temp_c) AS t_max, sum(temp_c) AS t_sum, count(*) AS n
-				  FROM readings GROUP BY 1, 2)
-			SELECT count(*) FILTER (WHERE d.sensor_id IS NULL OR r.sensor_id IS NULL OR d.t_min <> r.t_min
-			                          OR d.t_max <> r.t_max OR abs(d.t_sum - r.t_sum) > 1e-9 OR d.n <> r.n),
-			       count(r.sensor_id)
-			  FROM direct d FULL JOIN `+level.view+` r USING (sensor_id, bucket)`).Scan(&differ, &rows)
-		if err != nil {
-			t.Fatalf("%s: %v", level.view, err)
-		}
-		if differ != 0 || rows == 0 {
-			t.Fatalf("%s: %d of %d buckets differ from readings", level.view, differ, rows)
-		}
-	}
+	querytest.SameAsReadings(t, pool)
 }

@@ -205,7 +205,7 @@ func TestSeriesMatchesReadings(t *testing.T) {
 			checkAll(t, db, org, unit, sensors, now, "late", t1, t2)
 
 			// 6. Everything materialised.
-			db.Refresh(now.Add(2*time.Hour))
+			db.Refresh(now.Add(2 * time.Hour))
 			checkAll(t, db, org, unit, sensors, now, "all materialised")
 		})
 	}
@@ -231,7 +231,7 @@ func TestSeriesLateReading(t *testing.T) {
 				rs = append(rs, querytest.R(s, at, 3))
 			}
 			db.MustWrite(rs...)
-			db.Refresh(now.Add(-2*time.Hour))
+			db.Refresh(now.Add(-2 * time.Hour))
 
 			late := now.Add(-5*time.Hour + 30*time.Second) // before the watermark
 			tail := now.Add(-time.Hour + 30*time.Second)   // after it

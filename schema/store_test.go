@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/freshtrack/freshtrack/internal/pgtest"
+	"github.com/freshtrack/freshtrack/query/querytest"
 	"github.com/freshtrack/freshtrack/schema"
 )
 
@@ -186,7 +187,7 @@ func TestRollupsMatchReadings(t *testing.T) {
 			if _, err := store.RefreshRollups(ctx, now.Add(time.Hour)); err != nil {
 				t.Fatal(err)
 			}
-			compare(t, pool)
+			querytest.SameAsReadings(t, pool)
 			// Late readings into already materialised buckets: two days back,
 			// then a backlog from 10 to 40 days back (older than any refresh
 			// window a TimescaleDB policy would cover), in one batch with a
@@ -202,34 +203,9 @@ func TestRollupsMatchReadings(t *testing.T) {
 				if err != nil || res.Buckets == 0 {
 					t.Fatalf("refresh after late data: %+v %v", res, err)
 				}
-				compare(t, pool)
+				querytest.SameAsReadings(t, pool)
 			}
 		})
-	}
-}
-
-func compare(t *testing.T, pool *pgxpool.Pool) {
-	t.Helper()
-	for _, level := range []struct{ table, width string }{
-		{"readings_5m", "5 minutes"}, {"readings_1h", "1 hour"}, {"readings_1d", "1 day"},
-	} {
-		var mismatches, rollupRows int
-		err := pool.QueryRow(context.Background(), `
-			WITH direct AS (
-				SELECT sensor_id, date_bin('`+level.width+`', time, timestamptz '2000-01-01 00:00:00+00') AS bucket,
-				       min(temp_c) AS t_min, max(temp_c) AS t_max, sum(temp_c) AS t_sum, count(*) AS n
-				  FROM readings GROUP BY 1, 2)
-			SELECT count(*) FILTER (WHERE d.sensor_id IS NULL OR r.sensor_id IS NULL
-			                          OR d.t_min <> r.t_min OR d.t_max <> r.t_max
-			                          OR abs(d.t_sum - r.t_sum) > 1e-9 OR d.n <> r.n),
-			       count(r.sensor_id)
-			  FROM direct d FULL JOIN `+level.table+` r USING (sensor_id, bucket)`).Scan(&mismatches, &rollupRows)
-		if err != nil {
-			t.Fatalf("%s: %v", level.table, err)
-		}
-		if mismatches != 0 || rollupRows == 0 {
-			t.Fatalf("%s: %d buckets differ from readings (%d rollup rows)", level.table, mismatches, rollupRows)
-		}
 	}
 }
 
@@ -278,7 +254,7 @@ func refreshConcurrently(t *testing.T, mode schema.Mode) {
 	if done == 0 {
 		t.Fatal("no refresh ran")
 	}
-	compare(t, pool)
+	querytest.SameAsReadings(t, pool)
 	var pending int
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM rollup_invalidations`).Scan(&pending); err != nil || pending != 0 {
 		t.Fatalf("%d invalidations left (%v)", pending, err)
@@ -376,7 +352,7 @@ func TestTimescaleRetentionPolicyFollowsConfig(t *testing.T) {
 
 // TestScratchReadingsHaveTheShapeOfReadings: the bench's scratch table has
 // the same columns, primary key and partitioning as readings in both modes
-// (a hypertable with 1-day chunks and no extra time index in timescale mode),
+// (a hypertable with 1-day chunks and the same indexes in timescale mode),
 // refuses a duplicate like readings, and is dropped without a trace.
 func TestScratchReadingsHaveTheShapeOfReadings(t *testing.T) {
 	t.Parallel()

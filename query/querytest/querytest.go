@@ -207,3 +207,31 @@ func (d *DB) Watermark() time.Time {
 	}
 	return w
 }
+
+// SameAsReadings fails the test unless every downsampled series (5m, 1h,
+// 1d) holds exactly the aggregates computed straight from readings, bucket
+// for bucket, and holds some.
+func SameAsReadings(t testing.TB, pool *pgxpool.Pool) {
+	t.Helper()
+	for _, level := range []struct{ table, width string }{
+		{"readings_5m", "5 minutes"}, {"readings_1h", "1 hour"}, {"readings_1d", "1 day"},
+	} {
+		var differ, rollupRows int
+		err := pool.QueryRow(context.Background(), `
+			WITH direct AS (
+				SELECT sensor_id, date_bin('`+level.width+`', time, timestamptz '2000-01-01 00:00:00+00') AS bucket,
+				       min(temp_c) AS t_min, max(temp_c) AS t_max, sum(temp_c) AS t_sum, count(*) AS n
+				  FROM readings GROUP BY 1, 2)
+			SELECT count(*) FILTER (WHERE d.sensor_id IS NULL OR r.sensor_id IS NULL
+			                          OR d.t_min <> r.t_min OR d.t_max <> r.t_max
+			                          OR abs(d.t_sum - r.t_sum) > 1e-9 OR d.n <> r.n),
+			       count(r.sensor_id)
+			  FROM direct d FULL JOIN `+level.table+` r USING (sensor_id, bucket)`).Scan(&differ, &rollupRows)
+		if err != nil {
+			t.Fatalf("querytest: %s: %v", level.table, err)
+		}
+		if differ != 0 || rollupRows == 0 {
+			t.Fatalf("%s: %d buckets differ from readings (%d rollup rows)", level.table, differ, rollupRows)
+		}
+	}
+}
