@@ -111,16 +111,15 @@ func periodic(store *schema.Store, cfg Config) []*river.PeriodicJob {
 			func() (river.JobArgs, *river.InsertOpts) { return args, upkeep },
 			&river.PeriodicJobOpts{ID: args.Kind(), RunOnStart: true})
 	}
-	jobs := []*river.PeriodicJob{
-		every(time.Hour, schema.PartitionsArgs{}),
+	var jobs []*river.PeriodicJob
+	if store.Mode() == schema.Postgres {
+		// TimescaleDB creates its chunks itself.
+		jobs = append(jobs, every(time.Hour, schema.PartitionsArgs{}))
+	}
+	jobs = append(jobs,
 		every(time.Hour, schema.RetentionArgs{}),
 		every(cfg.RollupInterval, schema.RollupArgs{}),
-	}
-	if store.Mode() == schema.Timescale {
-		// TimescaleDB creates chunks itself.
-		jobs = jobs[1:]
-	}
-	jobs = append(jobs, alerting.SweepPeriodicJob(alerting.DefaultSweepInterval))
+		alerting.SweepPeriodicJob(alerting.DefaultSweepInterval))
 	if cfg.Digests != nil {
 		jobs = append(jobs, digest.PeriodicJob(digest.DefaultInterval))
 	}
