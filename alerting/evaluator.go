@@ -74,6 +74,9 @@ type Config struct {
 	Coalesce time.Duration
 	// Hooks observe the evaluator (benchmarks, tests). Defaults to none.
 	Hooks Hooks
+	// Fault, when set, runs before each evaluation and fails it with its
+	// error: fault injection for tests (see ParseFault). Defaults to nil.
+	Fault func(context.Context) error
 }
 
 // WithDefaults returns c with zero fields set to their defaults.
@@ -415,6 +418,11 @@ func (e *Evaluator) Evaluate(ctx context.Context, c ingest.Committed) error {
 func (e *Evaluator) evaluate(ctx context.Context, c ingest.Committed, res *BatchEvaluated) error {
 	if len(c.Rows) == 0 {
 		return nil
+	}
+	if e.cfg.Fault != nil {
+		if err := e.cfg.Fault(ctx); err != nil {
+			return err
+		}
 	}
 	horizon := e.now().Add(-e.cfg.MaxLateness)
 	ids := make([]int64, 0, 16)

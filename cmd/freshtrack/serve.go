@@ -164,11 +164,19 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 	if err != nil {
 		return fmt.Errorf("river insert client: %w", err)
 	}
+	fault, err := alerting.ParseFault(e.getenv(alerting.FaultEnv))
+	if err != nil {
+		return err
+	}
+	if fault != nil {
+		log.Warn("alert evaluation faults are injected: this is a test setting", "env", alerting.FaultEnv, "value", e.getenv(alerting.FaultEnv))
+	}
 	alerts, err := alerting.NewEvaluator(alerting.Config{
 		Pool:     pool,
 		Jobs:     inserter,
 		Notifier: &notify.AlertNotifier{Jobs: inserter, PublicURL: cfg.PublicURL},
 		Logger:   log,
+		Fault:    fault,
 	})
 	if err != nil {
 		return err
