@@ -2,8 +2,9 @@
 // by alerting, the dashboard's latest values, the series annotations and the
 // HACCP report, so that none of them can disagree about a unit:
 //
-//   - a unit's limits (Limits): its safe range, unless an alert rule of the
-//     unit or of its kind overrides a side with its own threshold;
+//   - a unit's limits (Limits; LimitsFor from alert_rules rows): its safe
+//     range, unless an alert rule of the unit or of its kind overrides a
+//     side with its own threshold;
 //   - which alert rules apply to a unit (Applies): per rule kind, the
 //     unit's own rules, else its organisation's rules for its kind;
 //   - a unit's temperature over time when it has several probes (Mixer):

@@ -122,6 +122,33 @@ func UnitLimits(safeMinC, safeMaxC float64, rules []TempRule) Limits {
 	return l
 }
 
+// Rule is what a unit's limits need of an alert_rules row.
+type Rule struct {
+	Scope
+	// Threshold is the row's threshold (alert_rules.threshold); nil (NULL)
+	// for a temperature rule that follows the unit's safe range.
+	Threshold *float64
+}
+
+// LimitsFor returns a unit's limits from its safe range and its
+// organisation's alert rules: any rows, those that do not apply to the unit
+// (Applies) and those that are not temperature rules being ignored. It is
+// Applies followed by UnitLimits, the one way to get from alert_rules rows
+// to a unit's limits.
+func LimitsFor(rules []Rule, unitID, unitKind string, safeMinC, safeMaxC float64) Limits {
+	scopes := make([]Scope, len(rules))
+	for i, r := range rules {
+		scopes[i] = r.Scope
+	}
+	var temp []TempRule
+	for _, i := range Applies(scopes, unitID, unitKind) {
+		if k := rules[i].Kind; k == KindTempHigh || k == KindTempLow {
+			temp = append(temp, TempRule{Kind: k, Threshold: rules[i].Threshold})
+		}
+	}
+	return UnitLimits(safeMinC, safeMaxC, temp)
+}
+
 func sourceOf(own *float64) string {
 	if own != nil {
 		return SourceRule

@@ -102,8 +102,14 @@ func NewMixer(maxGap time.Duration) *Mixer {
 
 // Observe applies a probe's reading. A reading not newer than the probe's
 // newest is ignored (readings are applied in time order; a duplicate changes
-// nothing).
+// nothing). A value that is not a measurement (NaN, or an error code that
+// IsFaultCode recognises, such as one stored before error codes were kept
+// apart from readings) is a Fault: it never counts as a temperature.
 func (m *Mixer) Observe(sensor int64, at time.Time, c float64) {
+	if math.IsNaN(c) || IsFaultCode(c) {
+		m.apply(sensor, at, math.NaN(), true)
+		return
+	}
 	m.apply(sensor, at, c, false)
 }
 
