@@ -55,13 +55,17 @@
 // # Latest
 //
 // Latest lists the units of a site (or of the organisation) with their
-// newest reading, in one statement over units, sensors, rules and
-// sensor_latest (never readings); an in-memory LatestSource such as
-// ingest's cache is consulted per sensor without further statements, and
-// the newer of the two values wins. A unit's status is no_data, offline
-// (no reading for longer than its sensor_offline rule's minutes, else
-// LatestParams.OfflineAfter, 15 minutes by default), out_of_range or ok.
-// In and out of range is judged against, per side, the stricter of the
-// unit's safe range and its enabled temp_low / temp_high rules (unit rules
-// replace the organisation's rules for the unit's kind).
+// newest readings, in one statement over units, sensors, rules,
+// sensor_latest and each sensor's newest sensor_faults row (never
+// readings); an in-memory LatestSource such as ingest's cache is consulted
+// per sensor without further statements, and the newer of the two values
+// wins. A unit's limits are those of package safety (safety.LimitsFor: the
+// same rule selection as alerting, a rule with threshold NULL following the
+// safe range). Every active sensor is a probe, live when its newest reading
+// is within the offline threshold (its sensor_offline rule's minutes, else
+// LatestParams.OfflineAfter, 15 minutes by default) and no error code came
+// after it; the unit is out of range while any live probe is. A unit's
+// status is the first of no_data (nothing ever reported), offline (nothing,
+// reading or error code, within the threshold), out_of_range, sensor_fault
+// (a probe's newest record is an error code) and ok.
 package query

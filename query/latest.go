@@ -10,6 +10,7 @@ import (
 
 	"github.com/freshtrack/freshtrack/ingest"
 	"github.com/freshtrack/freshtrack/internal/uuids"
+	"github.com/freshtrack/freshtrack/safety"
 )
 
 // DefaultOfflineAfter is how long a unit may go without a reading before it
@@ -20,20 +21,25 @@ const DefaultOfflineAfter = 15 * time.Minute
 const (
 	// StatusNoData: no sensor of the unit has ever reported.
 	StatusNoData = "no_data"
-	// StatusOffline: the newest reading is older than the offline threshold.
+	// StatusOffline: no sensor of the unit has reported (a reading or an
+	// error code) within the offline threshold.
 	StatusOffline = "offline"
-	// StatusOutOfRange: the newest reading is outside the effective range.
+	// StatusOutOfRange: a live probe is outside the unit's limits.
 	StatusOutOfRange = "out_of_range"
-	// StatusOK: a recent reading inside the effective range.
+	// StatusSensorFault: no live probe is out of range, but a probe's
+	// newest record is an error code (a disconnected or failed probe), so
+	// it does not measure the unit.
+	StatusSensorFault = "sensor_fault"
+	// StatusOK: every live probe within the limits, none faulty.
 	StatusOK = "ok"
 )
 
 // Sources of a unit's effective limits.
 const (
 	// SourceUnit: the unit's safe range (or LatestParams.OfflineAfter).
-	SourceUnit = "unit"
-	// SourceRule: an enabled alert rule of the unit or of its kind.
-	SourceRule = "rule"
+	SourceUnit = safety.SourceUnit
+	// SourceRule: an enabled alert rule's own threshold.
+	SourceRule = safety.SourceRule
 )
 
 // LatestSource is an in-memory view of every sensor's newest reading, such as
@@ -78,32 +84,58 @@ type UnitLatest struct {
 	SafeMinC float64 `json:"safe_min_c"`
 	// SafeMaxC is the top of the unit's safe range.
 	SafeMaxC float64 `json:"safe_max_c"`
-	// LowC is the effective lower limit the reading is judged against: the
-	// higher of SafeMinC and the enabled temp_low rules' threshold (see
-	// Latest).
+	// LowC is the lower limit the probes are judged against
+	// (safety.LimitsFor): SafeMinC, unless the enabled temp_low rules that
+	// apply to the unit have their own thresholds (the strictest of them).
 	LowC float64 `json:"low_c"`
-	// HighC is the effective upper limit: the lower of SafeMaxC and the
-	// enabled temp_high rules' threshold.
+	// HighC is the upper limit, likewise from SafeMaxC and temp_high rules.
 	HighC float64 `json:"high_c"`
-	// LowSource says where LowC comes from: unit or rule.
+	// LowSource says where LowC comes from: unit (the safe range, also
+	// when a rule follows it) or rule (a rule's own threshold).
 	LowSource string `json:"low_source"`
 	// HighSource says where HighC comes from: unit or rule.
 	HighSource string `json:"high_source"`
+	// LowAlerts is whether an enabled temp_low rule alerts at LowC; false
+	// when none applies (say, a unit's rule switched off): the limit still
+	// judges the status.
+	LowAlerts bool `json:"low_alerts"`
+	// HighAlerts is the same for HighC and temp_high rules.
+	HighAlerts bool `json:"high_alerts"`
 	// OfflineAfterSeconds is the silence after which the unit is offline.
 	OfflineAfterSeconds float64 `json:"offline_after_s"`
 	// OfflineSource is rule when a sensor_offline rule set it, else unit.
 	OfflineSource string `json:"offline_source"`
-	// Reading is the newest reading of any of the unit's active sensors;
-	// nil when none has reported.
+	// Reading is the reading the status stands on: the live probe furthest
+	// out of the limits when one is out, else the newest reading of any of
+	// the unit's active sensors; nil when none has a reading.
 	Reading *LatestReading `json:"reading"`
 	// AgeSeconds is how old Reading is (0 without one).
 	AgeSeconds float64 `json:"age_s"`
-	// InRange is whether Reading is within [LowC, HighC].
+	// LiveProbes is how many active sensors have a reading (not an error
+	// code) within the offline threshold; only they judge the unit.
+	LiveProbes int `json:"live_probes"`
+	// FaultySensors are the public ids of the active sensors whose newest
+	// record is an error code; empty when none.
+	FaultySensors []string `json:"faulty_sensors"`
+	// InRange is whether there is a live probe and every live probe is
+	// within [LowC, HighC].
 	InRange bool `json:"in_range"`
-	// Offline is whether Reading is missing or older than the threshold.
+	// Offline is whether no sensor of the unit has reported within the
+	// threshold (or ever).
 	Offline bool `json:"offline"`
-	// Status is no_data, offline, out_of_range or ok (first that applies).
+	// Status is no_data, offline, out_of_range, sensor_fault or ok (the
+	// first that applies).
 	Status string `json:"status"`
+
+	probes []probeLatest
+}
+
+// probeLatest is one active sensor's newest reading and newest error code.
+type probeLatest struct {
+	id      int64
+	public  string
+	reading *LatestReading
+	fault   time.Time // zero: none
 }
 
 // LatestReading is a sensor's newest reading.
@@ -122,17 +154,24 @@ type LatestReading struct {
 
 // Latest returns every unit of a site (or of the organisation) with its
 // newest reading, ordered by site name and unit name. It never scans
-// readings: one statement reads units, sensors, rules and sensor_latest, and
-// Source (when set) is consulted in memory.
+// readings: one statement reads units, sensors, rules, sensor_latest and
+// each sensor's newest sensor_faults row, and Source (when set) is
+// consulted in memory.
 //
-// With several sensors in a unit, the newest reading wins; retired sensors
-// are ignored. A unit's limits: unit-specific enabled rules replace the
-// organisation's rules for its kind (kind by kind); several rules of a kind
-// count by the strictest (lowest temp_high, highest temp_low, shortest
-// sensor_offline). Then, per side, the stricter of the rule threshold and the
-// safe range wins: a reading the HACCP safe range forbids is never shown as
-// in range, and a rule that warns earlier than the safe range shows its
-// warning. A sensor_offline rule's threshold (minutes) replaces OfflineAfter.
+// A unit's limits are safety.LimitsFor over the organisation's alert rules,
+// the same selection as alerting: per rule kind the unit's own rows if it
+// has any (a disabled one switching that kind off), else the
+// organisation's rows for its kind; per side the strictest enabled rule's
+// threshold, a rule with threshold NULL following the safe range, and the
+// safe range without a rule. The shortest enabled sensor_offline rule that
+// applies (minutes) replaces OfflineAfter.
+//
+// Retired sensors are ignored. Each active sensor is a probe: its newest
+// reading is the newer of sensor_latest and Source, and it is live when
+// that reading is not older than the offline threshold and no error code
+// came after it. The unit is judged conservatively, as safety.Unit: out of
+// range while any live probe is, so a probe in range never masks another
+// one out of range.
 func Latest(ctx context.Context, db Querier, p LatestParams) ([]UnitLatest, error) {
 	if !uuids.Valid(p.OrgID) || (p.SiteID != "" && !uuids.Valid(p.SiteID)) {
 		return nil, ErrNotFound
@@ -157,38 +196,35 @@ func Latest(ctx context.Context, db Querier, p LatestParams) ([]UnitLatest, erro
 	var (
 		r                            latestRow
 		cur                          *UnitLatest
-		curTime                      time.Time
-		highU, highK, lowU, lowK     *float64
-		offU, offK                   *float64
 		sensorID                     *int64
 		sensorPub                    *string
-		slTime                       *time.Time
+		slTime, faultTime            *time.Time
 		slTemp                       *float64
 		slHum, slBat                 *float32
 		siteID, siteName, unitID, nm string
 	)
 	_, err = pgx.ForEachRow(rows, []any{&siteID, &siteName, &unitID, &nm, &r.kind, &r.safeMin, &r.safeMax,
-		&highU, &highK, &lowU, &lowK, &offU, &offK, &sensorID, &sensorPub, &slTime, &slTemp, &slHum, &slBat}, func() error {
+		&r.own, &r.kinds, &r.enabled, &r.thresholds, &sensorID, &sensorPub, &slTime, &slTemp, &slHum, &slBat, &faultTime}, func() error {
 		if cur == nil || cur.UnitID != unitID {
-			out = append(out, newUnitLatest(siteID, siteName, unitID, nm, r, highU, highK, lowU, lowK, offU, offK, offlineAfter))
+			out = append(out, newUnitLatest(siteID, siteName, unitID, nm, &r, offlineAfter))
 			cur = &out[len(out)-1]
-			curTime = time.Time{}
 		}
 		if sensorID == nil {
 			return nil
 		}
-		var cand *LatestReading
+		pr := probeLatest{id: *sensorID, public: *sensorPub}
 		if slTime != nil {
-			cand = &LatestReading{Sensor: *sensorPub, Time: slTime.UTC(), TempC: *slTemp, Humidity: widen32(slHum), Battery: widen32(slBat)}
+			pr.reading = &LatestReading{Sensor: *sensorPub, Time: slTime.UTC(), TempC: *slTemp, Humidity: widen32(slHum), Battery: widen32(slBat)}
 		}
 		if p.Source != nil {
-			if v, ok := p.Source.Get(*sensorID); ok && (cand == nil || v.Time().After(cand.Time)) {
-				cand = &LatestReading{Sensor: *sensorPub, Time: v.Time(), TempC: v.TempC, Humidity: notNaN(v.Humidity), Battery: notNaN(v.Battery)}
+			if v, ok := p.Source.Get(*sensorID); ok && (pr.reading == nil || v.Time().After(pr.reading.Time)) {
+				pr.reading = &LatestReading{Sensor: *sensorPub, Time: v.Time(), TempC: v.TempC, Humidity: notNaN(v.Humidity), Battery: notNaN(v.Battery)}
 			}
 		}
-		if cand != nil && (cur.Reading == nil || cand.Time.After(curTime)) {
-			cur.Reading, curTime = cand, cand.Time
+		if faultTime != nil {
+			pr.fault = faultTime.UTC()
 		}
+		cur.probes = append(cur.probes, pr)
 		return nil
 	})
 	if err != nil {
@@ -209,85 +245,162 @@ func Latest(ctx context.Context, db Querier, p LatestParams) ([]UnitLatest, erro
 	return out, nil
 }
 
-// latestSQL reads units with their sensors' persisted latest values and
-// their rule thresholds, one row per (unit, active sensor), or one row with
-// NULL sensor columns for a unit without sensors.
+// latestSQL reads units with the alert rules that may apply to them (their
+// own rows and their organisation's rows for their kind, enabled or not:
+// a disabled row claims its level), their active sensors' persisted latest
+// values and each sensor's newest error code, one row per (unit, active
+// sensor), or one row with NULL sensor columns for a unit without sensors.
+// The newest sensor_faults row is one backward step of its primary key.
 const latestSQL = `
 	WITH rules AS (
-		SELECT unit_id, unit_kind, kind, threshold
+		SELECT unit_id, unit_kind, kind, enabled, threshold
 		  FROM alert_rules
-		 WHERE org_id = $1 AND enabled AND kind IN ('temp_high', 'temp_low', 'sensor_offline')
+		 WHERE org_id = $1 AND kind IN ('temp_high', 'temp_low', 'sensor_offline')
 	), units_of AS (
 		SELECT u.id, u.site_id, u.name, u.kind, u.safe_min_c, u.safe_max_c
 		  FROM units u
 		 WHERE u.org_id = $1 AND ($2::uuid IS NULL OR u.site_id = $2::uuid)
-	), limits AS (
+	), unit_rules AS (
 		SELECT u.id,
-		       min(r.threshold) FILTER (WHERE r.kind = 'temp_high' AND r.unit_id = u.id)          AS high_u,
-		       min(r.threshold) FILTER (WHERE r.kind = 'temp_high' AND r.unit_id IS NULL)         AS high_k,
-		       max(r.threshold) FILTER (WHERE r.kind = 'temp_low' AND r.unit_id = u.id)           AS low_u,
-		       max(r.threshold) FILTER (WHERE r.kind = 'temp_low' AND r.unit_id IS NULL)          AS low_k,
-		       min(r.threshold) FILTER (WHERE r.kind = 'sensor_offline' AND r.unit_id = u.id)     AS off_u,
-		       min(r.threshold) FILTER (WHERE r.kind = 'sensor_offline' AND r.unit_id IS NULL)    AS off_k
+		       array_agg(r.unit_id IS NOT NULL) AS own,
+		       array_agg(r.kind)                AS kinds,
+		       array_agg(r.enabled)             AS enabled,
+		       array_agg(r.threshold)           AS thresholds
 		  FROM units_of u
 		  JOIN rules r ON r.unit_id = u.id OR (r.unit_id IS NULL AND r.unit_kind = u.kind)
 		 GROUP BY u.id
 	)
 	SELECT st.id, st.name, u.id, u.name, u.kind, u.safe_min_c, u.safe_max_c,
-	       l.high_u, l.high_k, l.low_u, l.low_k, l.off_u, l.off_k,
-	       s.id, s.public_id::text, sl.time, sl.temp_c, sl.humidity, sl.battery
+	       ur.own, ur.kinds, ur.enabled, ur.thresholds,
+	       s.id, s.public_id::text, sl.time, sl.temp_c, sl.humidity, sl.battery, f.time
 	  FROM units_of u
 	  JOIN sites st ON st.org_id = $1 AND st.id = u.site_id
-	  LEFT JOIN limits l ON l.id = u.id
+	  LEFT JOIN unit_rules ur ON ur.id = u.id
 	  LEFT JOIN sensors s ON s.org_id = $1 AND s.unit_id = u.id AND s.retired_at IS NULL
 	  LEFT JOIN sensor_latest sl ON sl.sensor_id = s.id
-	 ORDER BY st.name, st.id, u.name, u.id`
+	  LEFT JOIN LATERAL (SELECT max(sf.time) AS time FROM sensor_faults sf WHERE sf.sensor_id = s.id) f ON true
+	 ORDER BY st.name, st.id, u.name, u.id, s.id`
 
 type latestRow struct {
 	kind             string
 	safeMin, safeMax float64
+	own, enabled     []bool
+	kinds            []string
+	thresholds       []*float64
 }
 
-func newUnitLatest(siteID, siteName, unitID, name string, r latestRow, highU, highK, lowU, lowK, offU, offK *float64, offlineAfter time.Duration) UnitLatest {
+func newUnitLatest(siteID, siteName, unitID, name string, r *latestRow, offlineAfter time.Duration) UnitLatest {
 	u := UnitLatest{
 		SiteID: siteID, SiteName: siteName, UnitID: unitID, UnitName: name, Kind: r.kind,
 		SafeMinC: r.safeMin, SafeMaxC: r.safeMax,
-		LowC: r.safeMin, HighC: r.safeMax, LowSource: SourceUnit, HighSource: SourceUnit,
 		OfflineAfterSeconds: offlineAfter.Seconds(), OfflineSource: SourceUnit,
+		FaultySensors: []string{},
 	}
-	if high := firstSet(highU, highK); high != nil && *high < u.HighC {
-		u.HighC, u.HighSource = *high, SourceRule
+	rules := make([]safety.Rule, len(r.kinds))
+	scopes := make([]safety.Scope, len(r.kinds))
+	for i, k := range r.kinds {
+		sc := safety.Scope{UnitKind: r.kind, Kind: k, Enabled: r.enabled[i]}
+		if r.own[i] {
+			sc.UnitID = unitID
+		}
+		rules[i], scopes[i] = safety.Rule{Scope: sc, Threshold: r.thresholds[i]}, sc
 	}
-	if low := firstSet(lowU, lowK); low != nil && *low > u.LowC {
-		u.LowC, u.LowSource = *low, SourceRule
+	l := safety.LimitsFor(rules, unitID, r.kind, r.safeMin, r.safeMax)
+	u.LowC, u.LowSource, u.LowAlerts = l.Low.C, l.Low.Source, l.Low.Alerts
+	u.HighC, u.HighSource, u.HighAlerts = l.High.C, l.High.Source, l.High.Alerts
+	for _, i := range safety.Applies(scopes, unitID, r.kind) {
+		if th := rules[i].Threshold; rules[i].Kind == "sensor_offline" && th != nil && *th > 0 &&
+			(u.OfflineSource != SourceRule || *th*60 < u.OfflineAfterSeconds) {
+			u.OfflineAfterSeconds, u.OfflineSource = *th*60, SourceRule
+		}
 	}
-	if off := firstSet(offU, offK); off != nil && *off > 0 {
-		u.OfflineAfterSeconds, u.OfflineSource = *off*60, SourceRule
-	}
+	// The arrays are scanned anew for the next row; nothing here keeps them.
+	r.own, r.kinds, r.enabled, r.thresholds = nil, nil, nil, nil
 	return u
 }
 
-func firstSet(a, b *float64) *float64 {
-	if a != nil {
-		return a
+func timeOf(r *LatestReading) time.Time {
+	if r == nil {
+		return time.Time{}
 	}
-	return b
+	return r.Time
 }
 
+func (u *UnitLatest) limits() safety.Limits {
+	return safety.Limits{Low: safety.Side{C: u.LowC, Source: u.LowSource, Alerts: u.LowAlerts},
+		High: safety.Side{C: u.HighC, Source: u.HighSource, Alerts: u.HighAlerts}}
+}
+
+// excess is how far c is outside the limits (0 or less when within).
+func excess(l safety.Limits, c float64) float64 { return max(c-l.High.C, l.Low.C-c) }
+
+// judge sets the unit's reading and status from its probes at now.
 func (u *UnitLatest) judge(now time.Time) {
-	if u.Reading == nil {
-		u.Offline, u.Status = true, StatusNoData
-		return
+	l := u.limits()
+	threshold := time.Duration(u.OfflineAfterSeconds * float64(time.Second))
+	mix := safety.Unit{MaxC: math.Inf(-1), MinC: math.Inf(1)}
+	var newest, worst *LatestReading
+	var heard time.Time // the newest record of any kind
+	for _, p := range u.probes {
+		rd := p.reading
+		for _, t := range []time.Time{p.fault, timeOf(rd)} {
+			if t.After(heard) {
+				heard = t
+			}
+		}
+		faulty := !p.fault.IsZero() && (rd == nil || p.fault.After(rd.Time))
+		if rd != nil && safety.IsFaultCode(rd.TempC) {
+			// An error code stored as a reading by an earlier version: not
+			// a temperature.
+			faulty, rd = true, nil
+		}
+		if faulty {
+			u.FaultySensors = append(u.FaultySensors, p.public)
+		}
+		if rd == nil {
+			continue
+		}
+		if newest == nil || rd.Time.After(newest.Time) {
+			newest = rd
+		}
+		if faulty || now.Sub(rd.Time) > threshold {
+			continue // dead: says nothing about the unit now
+		}
+		mix.Live++
+		if rd.TempC > mix.MaxC {
+			mix.MaxC, mix.MaxSensor = rd.TempC, p.id
+		}
+		if rd.TempC < mix.MinC {
+			mix.MinC, mix.MinSensor = rd.TempC, p.id
+		}
+		if e := excess(l, rd.TempC); e > 0 && (worst == nil || e > excess(l, worst.TempC) || e == excess(l, worst.TempC) && rd.Time.After(worst.Time)) {
+			worst = rd
+		}
 	}
-	age := now.Sub(u.Reading.Time)
-	u.AgeSeconds = math.Max(0, age.Seconds())
-	u.InRange = u.Reading.TempC >= u.LowC && u.Reading.TempC <= u.HighC
-	u.Offline = age.Seconds() > u.OfflineAfterSeconds
+	u.probes = nil
+	u.LiveProbes = mix.Live
+	u.InRange = mix.In(l)
+	u.Reading = newest
+	if worst != nil {
+		u.Reading = worst
+	}
+	if u.Reading != nil {
+		u.AgeSeconds = math.Max(0, now.Sub(u.Reading.Time).Seconds())
+	}
+	u.Offline = heard.IsZero() || now.Sub(heard) > threshold
 	switch {
+	case heard.IsZero():
+		u.Status = StatusNoData
 	case u.Offline:
 		u.Status = StatusOffline
-	case !u.InRange:
+	case mix.Out(l):
 		u.Status = StatusOutOfRange
+	case len(u.FaultySensors) > 0:
+		u.Status = StatusSensorFault
+	case mix.Live == 0:
+		// Heard from within the threshold, yet no live probe and no
+		// fault: not expected, but silence is never ok.
+		u.Offline, u.Status = true, StatusOffline
 	default:
 		u.Status = StatusOK
 	}
