@@ -35,7 +35,7 @@ func TestRunCoalescesBatches(t *testing.T) {
 	defer unsubscribe()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); _ = ev.Run(ctx, sub) }()
+	go func() { defer close(done); _ = ev.Run(ctx, sub, nil) }()
 	defer func() { cancel(); <-done }()
 
 	seen := func() (n, rows int) {

@@ -22,6 +22,8 @@ type txEnv struct {
 	now         time.Time
 	committedAt time.Time
 
+	// states are the unit's locked rule states.
+	states map[string]*ruleState
 	// stored are the unit's readings read back for a replay.
 	stored []sample
 	// covering holds, per replayed rule, the alerts a replayed excursion
@@ -33,6 +35,7 @@ type txEnv struct {
 
 	seenLoaded bool
 	lastSeen   time.Time
+	created    time.Time
 	active     bool
 
 	opened       []AlertOpened
@@ -64,6 +67,18 @@ func (env *txEnv) open(r *Rule, x excursion) (*alertRef, error) {
 				}
 			}
 		}
+		if best == nil {
+			// An open alert that started later in this same excursion (its
+			// first readings were evaluated after later ones: a backlog
+			// read back, a gateway's delayed batch) takes it too, and moves
+			// its start back to the excursion's.
+			for _, c := range list {
+				if !c.ref.Resolved && c.started.After(x.At) && env.continuous(r, x.Started, c.started) &&
+					(best == nil || c.started.Before(best.started)) {
+					best = c
+				}
+			}
+		}
 		if best != nil {
 			var peak *float64
 			if isTemp(r.Kind) {
@@ -91,6 +106,23 @@ func (env *txEnv) open(r *Rule, x excursion) (*alertRef, error) {
 		env.covering[r.ID] = append(list, &cover{ref: ref, started: x.Started})
 	}
 	return ref, nil
+}
+
+// continuous reports whether the replayed readings from from to to all
+// keep the rule's excursion going (none clears it).
+func (env *txEnv) continuous(r *Rule, from, to time.Time) bool {
+	for _, s := range env.stored {
+		if s.T.Before(from) {
+			continue
+		}
+		if s.T.After(to) {
+			break
+		}
+		if v, ok := r.value(s); ok && r.clears(v) {
+			return false
+		}
+	}
+	return true
 }
 
 // replayState returns a rule's state at from, the start of a replay window:
@@ -143,46 +175,57 @@ func (env *txEnv) replayState(r *Rule, cur *ruleState, from time.Time) (*ruleSta
 }
 
 // unitLastSeen returns the unit's newest reading known to the database
-// (sensor_latest, sensors.last_seen_at), or the creation of its newest
-// sensor when none ever reported, and whether it has an active sensor.
-func (env *txEnv) unitLastSeen() (time.Time, bool, error) {
-	if env.seenLoaded {
-		return env.lastSeen, env.active, nil
+// (sensor_latest, sensors.last_seen_at), or, when none ever reported and
+// evaluated (the rule's evaluated_to) is zero, the creation of its newest
+// sensor, and whether it has an active sensor.
+func (env *txEnv) unitLastSeen(evaluated time.Time) (time.Time, bool, error) {
+	if !env.seenLoaded {
+		var seen, created *time.Time
+		err := env.tx.QueryRow(env.ctx, `
+			SELECT coalesce(bool_or(s.retired_at IS NULL), false),
+			       greatest(max(sl.time), max(s.last_seen_at)),
+			       max(s.created_at) FILTER (WHERE s.retired_at IS NULL)
+			  FROM sensors s LEFT JOIN sensor_latest sl ON sl.sensor_id = s.id
+			 WHERE s.org_id = $1 AND s.unit_id = $2`, env.unit.OrgID, env.unit.ID).Scan(&env.active, &seen, &created)
+		if err != nil {
+			return time.Time{}, false, fmt.Errorf("unit last seen: %w", err)
+		}
+		if seen != nil {
+			env.lastSeen = seen.UTC()
+		}
+		if created != nil {
+			env.created = created.UTC()
+		}
+		env.seenLoaded = true
 	}
-	var seen, created *time.Time
-	err := env.tx.QueryRow(env.ctx, `
-		SELECT coalesce(bool_or(s.retired_at IS NULL), false),
-		       greatest(max(sl.time), max(s.last_seen_at)),
-		       max(s.created_at) FILTER (WHERE s.retired_at IS NULL)
-		  FROM sensors s LEFT JOIN sensor_latest sl ON sl.sensor_id = s.id
-		 WHERE s.org_id = $1 AND s.unit_id = $2`, env.unit.OrgID, env.unit.ID).Scan(&env.active, &seen, &created)
-	if err != nil {
-		return time.Time{}, false, fmt.Errorf("unit last seen: %w", err)
+	if env.lastSeen.IsZero() && evaluated.IsZero() {
+		return env.created, env.active, nil
 	}
-	switch {
-	case seen != nil:
-		env.lastSeen = seen.UTC()
-	case created != nil:
-		env.lastSeen = created.UTC()
-	}
-	env.seenLoaded = true
 	return env.lastSeen, env.active, nil
 }
 
-// priorValues returns, for each sensor of the unit, its newest reading
-// before t if it is at most staleSensor old.
+// priorValues returns, for each sensor of the unit, its two newest records
+// (readings or faults) before t within twice the maximum gap, oldest first:
+// enough to know whether its reading still stands at t (safety.Stand).
 func (env *txEnv) priorValues(t time.Time) ([]sample, error) {
 	if v, ok := env.prior[t]; ok {
 		return v, nil
 	}
 	rows, err := env.tx.Query(env.ctx, `
-		SELECT r.time, r.sensor_id, r.temp_c, r.battery
+		SELECT r.time, r.sensor_id, r.temp_c, r.battery, r.fault
 		  FROM sensors s
 		 CROSS JOIN LATERAL (
-		        SELECT time, sensor_id, temp_c, battery FROM readings
-		         WHERE sensor_id = s.id AND time < $3 AND time >= $4
-		         ORDER BY time DESC LIMIT 1) r
-		 WHERE s.org_id = $1 AND s.unit_id = $2`, env.unit.OrgID, env.unit.ID, t, t.Add(-staleSensor))
+		        SELECT * FROM (
+		            (SELECT time, sensor_id, temp_c, battery, false AS fault FROM readings
+		              WHERE sensor_id = s.id AND time < $3 AND time >= $4
+		              ORDER BY time DESC LIMIT 2)
+		            UNION ALL
+		            (SELECT time, sensor_id, code, NULL::real, true FROM sensor_faults
+		              WHERE sensor_id = s.id AND time < $3 AND time >= $4
+		              ORDER BY time DESC LIMIT 2)) x
+		         ORDER BY time DESC LIMIT 2) r
+		 WHERE s.org_id = $1 AND s.unit_id = $2
+		 ORDER BY r.time, r.sensor_id`, env.unit.OrgID, env.unit.ID, t, t.Add(-2*env.e.cfg.MaxGap))
 	if err != nil {
 		return nil, fmt.Errorf("load prior readings: %w", err)
 	}
@@ -191,7 +234,7 @@ func (env *txEnv) priorValues(t time.Time) ([]sample, error) {
 		s   sample
 		bat *float32
 	)
-	_, err = pgx.ForEachRow(rows, []any{&s.T, &s.Sensor, &s.TempC, &bat}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&s.T, &s.Sensor, &s.TempC, &bat, &s.Fault}, func() error {
 		s.T, s.Battery = s.T.UTC(), math.NaN()
 		if bat != nil {
 			s.Battery = float64(*bat)

@@ -278,6 +278,9 @@ type EscalateArgs struct {
 	AlertID string `json:"alert_id"`
 	// Step is the escalation step, from 1.
 	Step int `json:"step"`
+	// Cycle is the alert's escalation cycle the step belongs to: a job of
+	// an earlier cycle does nothing.
+	Cycle int `json:"cycle,omitempty"`
 }
 
 // Kind implements river.JobArgs.
@@ -298,7 +301,7 @@ type EscalateWorker struct {
 
 // Work implements river.Worker: see Evaluator.Escalate.
 func (w *EscalateWorker) Work(ctx context.Context, job *river.Job[EscalateArgs]) error {
-	_, err := w.Evaluator.Escalate(ctx, job.Args.AlertID, job.Args.Step)
+	_, err := w.Evaluator.escalate(ctx, job.Args.AlertID, job.Args.Cycle, job.Args.Step)
 	return err
 }
 
@@ -311,6 +314,11 @@ func (w *EscalateWorker) Work(ctx context.Context, job *river.Job[EscalateArgs])
 // step was already sent, it does nothing, so a re-run or a duplicate job
 // never sends a step twice.
 func (e *Evaluator) Escalate(ctx context.Context, alertID string, step int) (bool, error) {
+	return e.escalate(ctx, alertID, -1, step)
+}
+
+// escalate is Escalate for one escalation cycle (-1: the current one).
+func (e *Evaluator) escalate(ctx context.Context, alertID string, cycle, step int) (bool, error) {
 	if !uuids.Valid(alertID) || step < 1 {
 		return false, nil
 	}
@@ -320,30 +328,31 @@ func (e *Evaluator) Escalate(ctx context.Context, alertID string, step int) (boo
 		var (
 			n              Notice
 			status, policy string
-			current        int
+			current, cyc   int
 			last, peak     *float64
 			threshold      float64
 		)
 		err := tx.QueryRow(ctx, `
 			SELECT a.org_id, a.unit_id, u.site_id, u.name, si.name, a.kind, a.severity, a.status,
 			       a.escalation_step, coalesce(a.policy_id::text, ''), a.started_at,
-			       a.last_reading_c, a.peak_c, r.threshold
+			       a.last_reading_c, a.peak_c, `+alertThresholdSQL+`, a.cycle
 			  FROM alerts a
 			  JOIN units u ON u.org_id = a.org_id AND u.id = a.unit_id
 			  JOIN sites si ON si.org_id = u.org_id AND si.id = u.site_id
 			  JOIN alert_rules r ON r.org_id = a.org_id AND r.id = a.rule_id
 			 WHERE a.id = $1
 			   FOR UPDATE OF a`, alertID).Scan(&n.OrgID, &n.UnitID, &n.SiteID, &n.UnitName, &n.SiteName,
-			&n.Kind, &n.Severity, &status, &current, &policy, &n.StartedAt, &last, &peak, &threshold)
+			&n.Kind, &n.Severity, &status, &current, &policy, &n.StartedAt, &last, &peak, &threshold, &cyc)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // deleted with its unit: nothing to escalate
 		}
 		if err != nil {
 			return fmt.Errorf("lock alert: %w", err)
 		}
-		if status != "triggered" || current >= step {
+		if status != "triggered" || current >= step || cycle >= 0 && cycle != cyc {
 			return nil
 		}
+		n.Cycle = cyc
 		steps, err := e.stepsOf(ctx, tx, n.OrgID, n.SiteID, policy)
 		if err != nil {
 			return err
@@ -382,7 +391,7 @@ func (e *Evaluator) Escalate(ctx context.Context, alertID string, step int) (boo
 // step twice.
 func (e *Evaluator) escalateOverdue(ctx context.Context, now time.Time) (int, error) {
 	rows, err := e.pool.Query(ctx, `
-		SELECT a.id, a.org_id, u.site_id, coalesce(a.policy_id::text, ''), a.escalation_step, a.opened_at
+		SELECT a.id, a.org_id, u.site_id, coalesce(a.policy_id::text, ''), a.escalation_step, coalesce(a.cycle_started_at, a.opened_at)
 		  FROM alerts a JOIN units u ON u.org_id = a.org_id AND u.id = a.unit_id
 		 WHERE a.status = 'triggered'`)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/freshtrack/freshtrack/ingest"
+	"github.com/freshtrack/freshtrack/safety"
 )
 
 // JobInserter inserts River jobs inside a transaction; *river.Client[pgx.Tx]
@@ -72,6 +73,17 @@ type Config struct {
 	// commit to alert. Zero takes the default; negative turns it off.
 	// Defaults to 250ms.
 	Coalesce time.Duration
+	// MaxGap is the longest a reading stands for (safety.Stand): an
+	// excursion lasts as long as its readings say, each standing for twice
+	// its sensor's reporting interval at most, and never longer than this.
+	// Defaults to safety.DefaultMaxGap.
+	MaxGap time.Duration
+	// CheckpointInterval is how often Run stores the evaluation state kept
+	// in memory and deletes the backlog rows it evaluated. Defaults to 2s.
+	CheckpointInterval time.Duration
+	// TakeOverInterval is how often Run looks for backlog rows of stopped
+	// processes (it also looks when it starts). Defaults to 10s.
+	TakeOverInterval time.Duration
 	// Hooks observe the evaluator (benchmarks, tests). Defaults to none.
 	Hooks Hooks
 	// Fault, when set, runs before each evaluation and fails it with its
@@ -93,6 +105,9 @@ func (c Config) WithDefaults() Config {
 	c.EscalationGrace = cmp.Or(c.EscalationGrace, time.Minute)
 	c.Concurrency = cmp.Or(c.Concurrency, 4)
 	c.Coalesce = cmp.Or(c.Coalesce, 250*time.Millisecond)
+	c.MaxGap = cmp.Or(c.MaxGap, safety.DefaultMaxGap)
+	c.CheckpointInterval = cmp.Or(c.CheckpointInterval, 2*time.Second)
+	c.TakeOverInterval = cmp.Or(c.TakeOverInterval, 10*time.Second)
 	return c
 }
 
@@ -113,6 +128,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("alerting: Concurrency %d must be between 1 and 64", c.Concurrency)
 	case c.Coalesce > 5*time.Second:
 		return fmt.Errorf("alerting: Coalesce %s must be at most 5s", c.Coalesce)
+	case c.MaxGap < time.Minute:
+		return fmt.Errorf("alerting: MaxGap %s must be at least 1m", c.MaxGap)
+	case c.CheckpointInterval < 10*time.Millisecond || c.CheckpointInterval > time.Minute:
+		return fmt.Errorf("alerting: CheckpointInterval %s must be between 10ms and 1m", c.CheckpointInterval)
+	case c.TakeOverInterval < 10*time.Millisecond:
+		return fmt.Errorf("alerting: TakeOverInterval %s must be at least 10ms", c.TakeOverInterval)
 	}
 	return nil
 }
@@ -174,15 +195,21 @@ type Evaluator struct {
 	sensors map[int64]sensorEntry
 	orgs    map[string]*orgEntry
 
+	// memMu guards the in-memory rule states (memory.go).
+	memMu sync.Mutex
+	mem   map[string]*memUnit
+	dirty map[string]struct{}
+
 	mBatches, mRows, mSlow, mLate, mTooOld, mErrors *metrics.Counter
 	mOpened, mAutoResolved, mEscalations            *metrics.Counter
 	mEvalSeconds, mCommitToAlert, mSweepSeconds     *metrics.Histogram
-	mOverdueJobs                                    *metrics.Gauge
+	mOverdueJobs, mLag, mBacklog                    *metrics.Gauge
 }
 
 // unitInfo is what the evaluator knows of a unit.
 type unitInfo struct {
 	ID, OrgID, SiteID, Kind, Name, SiteName string
+	SafeMinC, SafeMaxC                      float64
 }
 
 type sensorEntry struct {
@@ -214,6 +241,8 @@ func NewEvaluator(cfg Config) (*Evaluator, error) {
 		log:      cfg.Logger,
 		sensors:  map[int64]sensorEntry{},
 		orgs:     map[string]*orgEntry{},
+		mem:      map[string]*memUnit{},
+		dirty:    map[string]struct{}{},
 
 		mBatches:       metrics.GetOrCreateCounter(`freshtrack_alerting_batches_total`),
 		mRows:          metrics.GetOrCreateCounter(`freshtrack_alerting_rows_total`),
@@ -228,6 +257,8 @@ func NewEvaluator(cfg Config) (*Evaluator, error) {
 		mCommitToAlert: metrics.GetOrCreateHistogram(`freshtrack_alerting_commit_to_alert_seconds`),
 		mSweepSeconds:  metrics.GetOrCreateHistogram(`freshtrack_alerting_sweep_seconds`),
 		mOverdueJobs:   metrics.GetOrCreateGauge(`freshtrack_alerting_jobs_overdue`, nil),
+		mLag:           metrics.GetOrCreateGauge(`freshtrack_alerting_lag_seconds`, nil),
+		mBacklog:       metrics.GetOrCreateGauge(`freshtrack_alerting_backlog_rows`, nil),
 	}
 	if e.jobs == nil {
 		client, err := river.NewClient(riverpgxv5.New(cfg.Pool), &river.Config{Logger: cfg.Logger})
@@ -254,94 +285,9 @@ func (e *Evaluator) Invalidate(orgID string) {
 			delete(e.sensors, id)
 		}
 	}
-}
-
-// Run evaluates every batch received from sub (ingest.Writer.Subscribe)
-// until ctx is done or sub is closed. Batches waiting in sub, and those
-// committed within Config.Coalesce of the previous evaluation's start, are
-// merged into one evaluation. An evaluation that fails is logged and left to the sweep,
-// which catches up on readings whose evaluation did not commit.
-//
-// Every two minutes Run also checks that alerting's River jobs are being
-// worked, and logs an error if some waited longer than that (no process
-// works QueueAlerting).
-func (e *Evaluator) Run(ctx context.Context, sub <-chan ingest.Committed) error {
-	watch := time.NewTicker(2 * time.Minute)
-	defer watch.Stop()
-	var last time.Time // start of the previous evaluation
-	for {
-		var c ingest.Committed
-		var ok bool
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-watch.C:
-			e.checkQueue(ctx)
-			continue
-		case c, ok = <-sub:
-			if !ok {
-				return nil
-			}
-		}
-		// The batch is shared with other subscribers: never append into it.
-		c.Rows = slices.Clip(c.Rows)
-		var closed bool
-		c, closed = e.gather(ctx, sub, c, last.Add(e.cfg.Coalesce))
-		last = time.Now()
-		if err := e.Evaluate(ctx, c); err != nil && ctx.Err() == nil {
-			e.log.Error("alert evaluation failed; the sweep will catch up", "rows", len(c.Rows), "err", err)
-		}
-		if closed {
-			return nil
-		}
-	}
-}
-
-// maxMergedRows bounds the rows of one evaluation.
-const maxMergedRows = 50_000
-
-// gather merges into c the batches waiting in sub and, until the time
-// until, those arriving meanwhile, up to maxMergedRows. It reports whether
-// sub was closed.
-func (e *Evaluator) gather(ctx context.Context, sub <-chan ingest.Committed, c ingest.Committed, until time.Time) (ingest.Committed, bool) {
-	merge := func(more ingest.Committed) {
-		c.Rows = append(c.Rows, more.Rows...)
-		if more.At.Before(c.At) {
-			c.At = more.At
-		}
-	}
-	var timer <-chan time.Time
-	if wait := time.Until(until); wait > 0 {
-		t := time.NewTimer(wait)
-		defer t.Stop()
-		timer = t.C
-	}
-	for len(c.Rows) < maxMergedRows {
-		if timer == nil {
-			select {
-			case more, ok := <-sub:
-				if !ok {
-					return c, true
-				}
-				merge(more)
-			default:
-				return c, false
-			}
-			continue
-		}
-		select {
-		case more, ok := <-sub:
-			if !ok {
-				return c, true
-			}
-			merge(more)
-		case <-timer:
-			timer = nil
-		case <-ctx.Done():
-			return c, false
-		}
-	}
-	return c, false
+	e.mu.Unlock()
+	e.forgetMemory(orgID)
+	e.mu.Lock()
 }
 
 // checkQueue logs an error when alerting's jobs wait unworked, which means
@@ -399,9 +345,18 @@ const (
 // one statement for the whole batch; the others get a locked transaction
 // each.
 func (e *Evaluator) Evaluate(ctx context.Context, c ingest.Committed) error {
+	if err := e.evaluate(ctx, c); err != nil {
+		return err
+	}
+	return e.Checkpoint(ctx)
+}
+
+// evaluate evaluates a batch; the states it moves on in memory are stored
+// by the next checkpoint.
+func (e *Evaluator) evaluate(ctx context.Context, c ingest.Committed) error {
 	start := time.Now()
 	res := BatchEvaluated{Rows: len(c.Rows), CommittedAt: c.At}
-	err := e.evaluate(ctx, c, &res)
+	err := e.evaluateBatch(ctx, c, &res)
 	res.Err = err
 	e.mBatches.Inc()
 	e.mRows.Add(len(c.Rows))
@@ -415,7 +370,7 @@ func (e *Evaluator) Evaluate(ctx context.Context, c ingest.Committed) error {
 	return err
 }
 
-func (e *Evaluator) evaluate(ctx context.Context, c ingest.Committed, res *BatchEvaluated) error {
+func (e *Evaluator) evaluateBatch(ctx context.Context, c ingest.Committed, res *BatchEvaluated) error {
 	if len(c.Rows) == 0 {
 		return nil
 	}
@@ -450,11 +405,11 @@ func (e *Evaluator) evaluate(ctx context.Context, c ingest.Committed, res *Batch
 			w = &unitWork{unit: u, mode: modeBatch, committedAt: c.At}
 			work[u.ID] = w
 		}
-		w.samples = append(w.samples, sample{T: t, Sensor: r.SensorID, TempC: r.TempC, Battery: r.Battery})
+		w.samples = append(w.samples, sample{T: t, Sensor: r.SensorID, TempC: r.TempC, Battery: r.Battery, Fault: r.Fault})
 	}
 	res.Units = len(work)
 
-	var fast, slow []*unitWork
+	list := make([]*unitWork, 0, len(work))
 	for _, w := range work {
 		if w.rules, err = e.effectiveFor(ctx, w.unit); err != nil {
 			return err
@@ -463,21 +418,26 @@ func (e *Evaluator) evaluate(ctx context.Context, c ingest.Committed, res *Batch
 			continue
 		}
 		slices.SortFunc(w.samples, func(a, b sample) int {
-			return cmp.Or(a.T.Compare(b.T), cmp.Compare(a.Sensor, b.Sensor))
+			return cmp.Or(a.T.Compare(b.T), cmp.Compare(a.Sensor, b.Sensor), cmpBool(a.Fault, b.Fault))
 		})
-		if offendsAny(w.rules, w.samples) {
-			slow = append(slow, w)
-		} else {
-			fast = append(fast, w)
-		}
+		list = append(list, w)
 	}
-	unsettled, err := e.settleAll(ctx, fast)
+	slow, err := e.evaluateInMemory(ctx, list)
 	if err != nil {
 		return err
 	}
-	slow = append(slow, unsettled...)
 	res.Slow = len(slow)
 	return e.evaluateUnits(ctx, slow)
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case !a:
+		return -1
+	}
+	return 1
 }
 
 // offendsAny reports whether any reading violates any (non-offline) rule.
@@ -496,63 +456,11 @@ func offendsAny(rules []Rule, samples []sample) bool {
 	return false
 }
 
-// settleAll runs settle over units in up to Concurrency statements at once,
-// each over a contiguous range of unit ids (so every statement still locks in
-// (unit, rule) order), and returns the units it could not settle.
-func (e *Evaluator) settleAll(ctx context.Context, units []*unitWork) ([]*unitWork, error) {
-	if len(units) == 0 {
-		return nil, nil
-	}
-	slices.SortFunc(units, func(a, b *unitWork) int { return cmp.Compare(a.unit.ID, b.unit.ID) })
-	const minChunk = 256
-	chunks := min(e.cfg.Concurrency, (len(units)+minChunk-1)/minChunk)
-	size := (len(units) + chunks - 1) / chunks
-	var (
-		wg        sync.WaitGroup
-		mu        sync.Mutex
-		errs      []error
-		unsettled []*unitWork
-	)
-	for lo := 0; lo < len(units); lo += size {
-		part := units[lo:min(lo+size, len(units))]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var us, rs []string
-			var ts []time.Time
-			for _, w := range part {
-				newest := w.samples[len(w.samples)-1].T
-				for _, r := range w.rules {
-					us, rs, ts = append(us, w.unit.ID), append(rs, r.ID), append(ts, newest)
-				}
-			}
-			settled, err := e.settle(ctx, us, rs, ts)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-				return
-			}
-			for _, w := range part {
-				for _, r := range w.rules {
-					if !settled[[2]string{w.unit.ID, r.ID}] {
-						unsettled = append(unsettled, w)
-						break
-					}
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return unsettled, errors.Join(errs...)
-}
-
-// settle is the fast path: for (unit, rule) pairs whose state is ok and
-// whose new readings are all within the rule, nothing but evaluated_to
-// changes (a late reading that is not offending cannot change an ok state
-// either). One statement bumps them all; pairs not returned (state not ok,
-// no state row yet) need the locked path. Rows are locked in (unit, rule)
-// order, the order every evaluator transaction locks in.
+// settle stores the evaluated_to the memory moved on for (unit, rule) pairs
+// whose state is ok (a reading that offends nothing, late or not, cannot
+// change an ok state). One statement bumps them all; pairs not returned
+// (the state is no longer ok, or gone) must be caught up. Rows are locked in
+// (unit, rule) order, the order every evaluator transaction locks in.
 func (e *Evaluator) settle(ctx context.Context, units, rules []string, times []time.Time) (map[[2]string]bool, error) {
 	const q = `
 		WITH v AS (
@@ -637,6 +545,7 @@ func (e *Evaluator) evaluateUnit(ctx context.Context, w *unitWork) error {
 		if err != nil {
 			return err
 		}
+		e.remember(w.unit, w.rules, env.states)
 		visible := time.Now()
 		for _, o := range env.opened {
 			o.Visible = visible
@@ -683,6 +592,14 @@ func (e *Evaluator) evaluateUnitTx(ctx context.Context, w *unitWork) (*txEnv, er
 	states, err := lockStates(ctx, tx, u.ID, ids)
 	if err != nil {
 		return nil, err
+	}
+	env.states = states
+	// The memory may have evaluated newer readings than the database knows
+	// (until the next checkpoint): late readings are late relative to it.
+	for _, id := range ids {
+		if t := e.memoryEvaluatedTo(u.ID, id); t.After(states[id].EvaluatedTo) {
+			states[id].EvaluatedTo = t
+		}
 	}
 	// Rules that no longer apply to the unit (overridden, disabled) lose
 	// their state; an alert they opened stays open until a person resolves it.
@@ -760,7 +677,7 @@ func (e *Evaluator) evaluateUnitTx(ctx context.Context, w *unitWork) (*txEnv, er
 	for i := range w.rules {
 		r := &w.rules[i]
 		st := states[r.ID]
-		m := &machine{rule: r, st: st, fx: env}
+		m := &machine{rule: r, st: st, fx: env, maxGap: e.cfg.MaxGap}
 		var apply []sample
 		switch from, replay := replayFrom[r.ID]; {
 		case replay:
@@ -769,6 +686,7 @@ func (e *Evaluator) evaluateUnitTx(ctx context.Context, w *unitWork) (*txEnv, er
 				return nil, err
 			}
 			states[r.ID], m.st = nst, nst
+			env.states = states
 			k, _ := slices.BinarySearchFunc(env.stored, from, func(s sample, t time.Time) int { return s.T.Compare(t) })
 			apply = env.stored[k:]
 		case w.mode == modeCatchUp && r.Kind != KindSensorOffline:
@@ -804,7 +722,7 @@ func (e *Evaluator) evaluateUnitTx(ctx context.Context, w *unitWork) (*txEnv, er
 			}
 			if last.IsZero() || now.Sub(last) >= r.silence() {
 				// Possibly silent: ask the database what it knows.
-				if lastSeen, active, err = env.unitLastSeen(); err != nil {
+				if lastSeen, active, err = env.unitLastSeen(m.st.EvaluatedTo); err != nil {
 					return nil, err
 				}
 			}
@@ -834,7 +752,7 @@ func (e *Evaluator) evaluateUnitTx(ctx context.Context, w *unitWork) (*txEnv, er
 func lockStates(ctx context.Context, tx pgx.Tx, unitID string, ruleIDs []string) (map[string]*ruleState, error) {
 	rows, err := tx.Query(ctx, `
 		SELECT s.rule_id::text, s.state, s.since, s.evaluated_to, s.peak_c, s.alert_id::text,
-		       a.status, a.resolved_at
+		       a.status, a.resolved_at, s.stands_until
 		  FROM alert_state s LEFT JOIN alerts a ON a.id = s.alert_id
 		 WHERE s.unit_id = $1 AND s.rule_id = ANY($2::text[]::uuid[])
 		 ORDER BY s.rule_id
@@ -844,12 +762,12 @@ func lockStates(ctx context.Context, tx pgx.Tx, unitID string, ruleIDs []string)
 	}
 	states := make(map[string]*ruleState, len(ruleIDs))
 	var (
-		ruleID, state             string
-		since, evaluated, resolve *time.Time
+		ruleID, state                     string
+		since, evaluated, resolve, stands *time.Time
 		peak                      *float64
 		alertID, status           *string
 	)
-	_, err = pgx.ForEachRow(rows, []any{&ruleID, &state, &since, &evaluated, &peak, &alertID, &status, &resolve}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&ruleID, &state, &since, &evaluated, &peak, &alertID, &status, &resolve, &stands}, func() error {
 		st := newState()
 		st.Phase = phase(state)
 		if since != nil {
@@ -857,6 +775,9 @@ func lockStates(ctx context.Context, tx pgx.Tx, unitID string, ruleIDs []string)
 		}
 		if evaluated != nil {
 			st.EvaluatedTo = evaluated.UTC()
+		}
+		if stands != nil {
+			st.StandsUntil = stands.UTC()
 		}
 		if peak != nil {
 			st.Peak = *peak
@@ -891,9 +812,10 @@ func storeStates(ctx context.Context, tx pgx.Tx, unitID string, states map[strin
 	b := &pgx.Batch{}
 	for ruleID, st := range states {
 		b.Queue(`
-			UPDATE alert_state SET state = $3, since = $4, evaluated_to = $5, peak_c = $6, alert_id = $7, updated_at = now()
+			UPDATE alert_state SET state = $3, since = $4, evaluated_to = $5, peak_c = $6, alert_id = $7, stands_until = $8, updated_at = now()
 			 WHERE unit_id = $1 AND rule_id = $2`,
-			unitID, ruleID, string(st.Phase), nullTime(st.Since), nullTime(st.EvaluatedTo), nullFloat(st.Peak), alertIDOf(st))
+			unitID, ruleID, string(st.Phase), nullTime(st.Since), nullTime(st.EvaluatedTo), nullFloat(st.Peak), alertIDOf(st),
+			nullTime(st.StandsUntil))
 	}
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("store alert states: %w", err)
@@ -912,14 +834,20 @@ func alertIDOf(st *ruleState) *string {
 // oldest are left out.
 const maxReplay = 500_000
 
-// loadSamples reads a unit's stored readings from a time on, in time order.
+// loadSamples reads a unit's stored readings and probe faults from a time
+// on, in time order.
 func loadSamples(ctx context.Context, tx pgx.Tx, u *unitInfo, from time.Time) ([]sample, error) {
 	rows, err := tx.Query(ctx, `
-		SELECT r.time, r.sensor_id, r.temp_c, r.battery
-		  FROM readings r
-		 WHERE r.sensor_id = ANY(ARRAY(SELECT id FROM sensors WHERE org_id = $1 AND unit_id = $2))
-		   AND r.time >= $3
-		 ORDER BY r.time DESC, r.sensor_id DESC
+		WITH s AS (SELECT id FROM sensors WHERE org_id = $1 AND unit_id = $2)
+		SELECT * FROM (
+			SELECT r.time, r.sensor_id, r.temp_c, r.battery, false AS fault
+			  FROM readings r
+			 WHERE r.sensor_id = ANY(ARRAY(SELECT id FROM s)) AND r.time >= $3
+			UNION ALL
+			SELECT f.time, f.sensor_id, f.code, NULL::real, true
+			  FROM sensor_faults f
+			 WHERE f.sensor_id = ANY(ARRAY(SELECT id FROM s)) AND f.time >= $3) x
+		 ORDER BY time DESC, sensor_id DESC
 		 LIMIT $4`, u.OrgID, u.ID, from, maxReplay)
 	if err != nil {
 		return nil, fmt.Errorf("load readings: %w", err)
@@ -929,7 +857,7 @@ func loadSamples(ctx context.Context, tx pgx.Tx, u *unitInfo, from time.Time) ([
 		s   sample
 		bat *float32
 	)
-	_, err = pgx.ForEachRow(rows, []any{&s.T, &s.Sensor, &s.TempC, &bat}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&s.T, &s.Sensor, &s.TempC, &bat, &s.Fault}, func() error {
 		s.T = s.T.UTC()
 		s.Battery = math.NaN()
 		if bat != nil {
@@ -970,7 +898,8 @@ func (e *Evaluator) resolveSensors(ctx context.Context, ids []int64) (map[int64]
 	}
 	rows, err := e.pool.Query(ctx, `
 		SELECT s.id, coalesce(u.id::text, ''), coalesce(u.org_id::text, ''), coalesce(u.site_id::text, ''),
-		       coalesce(u.kind, ''), coalesce(u.name, ''), coalesce(si.name, '')
+		       coalesce(u.kind, ''), coalesce(u.name, ''), coalesce(si.name, ''),
+		       coalesce(u.safe_min_c, 'NaN'), coalesce(u.safe_max_c, 'NaN')
 		  FROM sensors s
 		  LEFT JOIN units u ON u.org_id = s.org_id AND u.id = s.unit_id
 		  LEFT JOIN sites si ON si.org_id = u.org_id AND si.id = u.site_id
@@ -984,7 +913,7 @@ func (e *Evaluator) resolveSensors(ctx context.Context, ids []int64) (map[int64]
 	)
 	units := map[string]*unitInfo{}
 	found := map[int64]*unitInfo{}
-	_, err = pgx.ForEachRow(rows, []any{&id, &ui.ID, &ui.OrgID, &ui.SiteID, &ui.Kind, &ui.Name, &ui.SiteName}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&id, &ui.ID, &ui.OrgID, &ui.SiteID, &ui.Kind, &ui.Name, &ui.SiteName, &ui.SafeMinC, &ui.SafeMaxC}, func() error {
 		if ui.ID == "" {
 			found[id] = nil
 			return nil
@@ -1042,14 +971,14 @@ func (e *Evaluator) rulesFor(ctx context.Context, orgID string) ([]Rule, error) 
 // effectiveFor returns the rules that apply to a unit (see Effective),
 // cached with its organisation's rules. The slice is shared: read only.
 func (e *Evaluator) effectiveFor(ctx context.Context, u *unitInfo) ([]Rule, error) {
-	key := u.ID + "/" + u.Kind
+	key := fmt.Sprintf("%s/%s/%g/%g", u.ID, u.Kind, u.SafeMinC, u.SafeMaxC)
 	for range 2 {
 		wall := time.Now()
 		e.mu.Lock()
 		if o, ok := e.orgs[u.OrgID]; ok && wall.Sub(o.at) < e.cfg.CacheTTL {
 			r, ok := o.effective[key]
 			if !ok {
-				r = Effective(o.rules, u.ID, u.Kind)
+				r = Effective(o.rules, u.scope())
 				o.effective[key] = r
 			}
 			e.mu.Unlock()
@@ -1064,7 +993,11 @@ func (e *Evaluator) effectiveFor(ctx context.Context, u *unitInfo) ([]Rule, erro
 	if err != nil {
 		return nil, err
 	}
-	return Effective(rules, u.ID, u.Kind), nil
+	return Effective(rules, u.scope()), nil
+}
+
+func (u *unitInfo) scope() UnitScope {
+	return UnitScope{ID: u.ID, Kind: u.Kind, SafeMinC: u.SafeMinC, SafeMaxC: u.SafeMaxC}
 }
 
 func nullTime(t time.Time) *time.Time {

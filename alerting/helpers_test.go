@@ -17,6 +17,7 @@ import (
 
 	"github.com/freshtrack/freshtrack/ingest"
 	"github.com/freshtrack/freshtrack/internal/pgtest"
+	"github.com/freshtrack/freshtrack/safety"
 	"github.com/freshtrack/freshtrack/schema"
 )
 
@@ -149,8 +150,14 @@ func (f *fixture) unit(kind string) (string, int64) {
 func (f *fixture) unitIn(org, site, kind string) (string, int64) {
 	f.t.Helper()
 	var unit string
-	f.must(`INSERT INTO units (org_id, site_id, name, kind, safe_min_c, safe_max_c) VALUES ($1, $2, $3, $4, -30, 90) RETURNING id::text`,
-		[]any{&unit}, org, site, kind+" "+strconv.Itoa(int(time.Now().UnixNano()%100000)), kind)
+	// The kind's default safe range, which the built-in temperature rules
+	// follow.
+	r, ok := safety.DefaultSafeRange(kind)
+	if !ok {
+		r = safety.SafeRange{MinC: -30, MaxC: 90}
+	}
+	f.must(`INSERT INTO units (org_id, site_id, name, kind, safe_min_c, safe_max_c) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id::text`,
+		[]any{&unit}, org, site, kind+" "+strconv.Itoa(int(time.Now().UnixNano()%100000)), kind, r.MinC, r.MaxC)
 	return unit, f.sensor(org, unit)
 }
 
@@ -219,7 +226,7 @@ func (f *fixture) start() *Evaluator {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = ev.Run(ctx, sub)
+		_ = ev.Run(ctx, sub, nil)
 	}()
 	f.stopRun = func() {
 		unsubscribe()

@@ -159,15 +159,15 @@ func (env *txEnv) insertAlert(r *Rule, x excursion) (*alertRef, error) {
 	for attempt := 0; ; attempt++ {
 		var id string
 		err := tx.QueryRow(ctx, `
-			INSERT INTO alerts (org_id, unit_id, rule_id, sensor_id, kind, severity, started_at, opened_at, peak_c, last_reading_c, policy_id)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+			INSERT INTO alerts (org_id, unit_id, rule_id, sensor_id, kind, severity, started_at, opened_at, peak_c, last_reading_c, policy_id, threshold_c)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 			ON CONFLICT (unit_id, rule_id) WHERE status <> 'resolved' DO NOTHING
 			RETURNING id::text`,
-			u.OrgID, u.ID, r.ID, sensor, r.Kind, r.Severity, x.Started, env.now, peak, last, policy).Scan(&id)
+			u.OrgID, u.ID, r.ID, sensor, r.Kind, r.Severity, x.Started, env.now, peak, last, policy, nullFloat(r.Threshold)).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			// An alert of this unit and rule is still open (a person has not
 			// resolved the previous excursion's): this excursion joins it.
-			ref, found, err := env.attachOpen(r, x, peak, last)
+			ref, found, err := env.attachOpen(r, x, peak, last, policyID, steps)
 			switch {
 			case err != nil:
 				return nil, err
@@ -188,9 +188,9 @@ func (env *txEnv) insertAlert(r *Rule, x excursion) (*alertRef, error) {
 // announce writes a new alert's events, step-0 notice, escalation jobs and
 // audit entry.
 func (env *txEnv) announce(id string, r *Rule, x excursion, policyID string, steps []Step, last *float64) (*alertRef, error) {
-	ctx, tx, u, e := env.ctx, env.tx, env.unit, env.e
+	ctx, tx, u := env.ctx, env.tx, env.unit
 	details, _ := json.Marshal(map[string]any{
-		"rule_id": r.ID, "kind": r.Kind, "threshold": r.Threshold, "confirm_seconds": int(r.Confirm / time.Second),
+		"rule_id": r.ID, "kind": r.Kind, "threshold": jsonNum(r.Threshold), "confirm_seconds": int(r.Confirm / time.Second),
 		"hysteresis": r.Hysteresis, "started_at": x.Started, "confirmed_at": x.At,
 		"value": jsonNum(x.Value), "peak": jsonNum(x.Peak), "policy_id": policyID,
 	})
@@ -198,26 +198,8 @@ func (env *txEnv) announce(id string, r *Rule, x excursion, policyID string, ste
 		u.OrgID, id, env.now, details); err != nil {
 		return nil, fmt.Errorf("record triggered event: %w", err)
 	}
-	n := Notice{OrgID: u.OrgID, AlertID: id, UnitID: u.ID, SiteID: u.SiteID, UnitName: u.Name, SiteName: u.SiteName,
-		Kind: r.Kind, Severity: r.Severity, Step: 0, StartedAt: x.Started}
-	if isTemp(r.Kind) {
-		th := r.Threshold
-		n.ValueC, n.ThresholdC = last, &th
-	}
-	if err := e.notify(ctx, tx, n, steps[0], "notified", env.now); err != nil {
+	if err := env.startCycle(id, r, x.Started, last, steps, 0); err != nil {
 		return nil, err
-	}
-	if len(steps) > 1 {
-		params := make([]river.InsertManyParams, 0, len(steps)-1)
-		for k := 1; k < len(steps); k++ {
-			params = append(params, river.InsertManyParams{
-				Args:       EscalateArgs{AlertID: id, Step: k},
-				InsertOpts: &river.InsertOpts{ScheduledAt: env.now.Add(time.Duration(steps[k].AfterMinutes) * time.Minute)},
-			})
-		}
-		if _, err := e.jobs.InsertManyTx(ctx, tx, params); err != nil {
-			return nil, fmt.Errorf("schedule escalation of alert %s: %w", id, err)
-		}
 	}
 	env.audits = append(env.audits, auditEntry{action: "alert.open", target: id, details: map[string]any{
 		"unit_id": u.ID, "rule_id": r.ID, "kind": r.Kind, "severity": r.Severity,
@@ -228,31 +210,85 @@ func (env *txEnv) announce(id string, r *Rule, x excursion, policyID string, ste
 	return &alertRef{ID: id}, nil
 }
 
+// startCycle sends step 0 of an escalation cycle of an alert and schedules
+// its later steps, from now.
+func (env *txEnv) startCycle(id string, r *Rule, started time.Time, last *float64, steps []Step, cycle int) error {
+	ctx, tx, u, e := env.ctx, env.tx, env.unit, env.e
+	n := Notice{OrgID: u.OrgID, AlertID: id, UnitID: u.ID, SiteID: u.SiteID, UnitName: u.Name, SiteName: u.SiteName,
+		Kind: r.Kind, Severity: r.Severity, Step: 0, Cycle: cycle, StartedAt: started}
+	if isTemp(r.Kind) {
+		th := r.Threshold
+		n.ValueC, n.ThresholdC = last, &th
+	}
+	if err := e.notify(ctx, tx, n, steps[0], "notified", env.now); err != nil {
+		return err
+	}
+	if len(steps) > 1 {
+		params := make([]river.InsertManyParams, 0, len(steps)-1)
+		for k := 1; k < len(steps); k++ {
+			params = append(params, river.InsertManyParams{
+				Args:       EscalateArgs{AlertID: id, Step: k, Cycle: cycle},
+				InsertOpts: &river.InsertOpts{ScheduledAt: env.now.Add(time.Duration(steps[k].AfterMinutes) * time.Minute)},
+			})
+		}
+		if _, err := e.jobs.InsertManyTx(ctx, tx, params); err != nil {
+			return fmt.Errorf("schedule escalation of alert %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
 // attachOpen attaches an excursion to the unit and rule's open alert,
-// recording it as a comment event. found is false when there is no open
-// alert after all.
-func (env *txEnv) attachOpen(r *Rule, x excursion, peak, last *float64) (ref *alertRef, found bool, err error) {
-	var id string
+// recording a 'retriggered' event. If a person had acknowledged the alert,
+// the condition coming back is news: the alert returns to triggered and a
+// new escalation cycle notifies from step 0 again. found is false when
+// there is no open alert after all.
+func (env *txEnv) attachOpen(r *Rule, x excursion, peak, last *float64, policyID string, steps []Step) (ref *alertRef, found bool, err error) {
+	var (
+		id    string
+		cycle int
+		acked bool
+	)
 	err = env.tx.QueryRow(env.ctx, `
-		UPDATE alerts SET
-		       peak_c = CASE WHEN $3::float8 IS NULL THEN peak_c
-		                     WHEN kind = 'temp_high' THEN greatest(peak_c, $3) ELSE least(peak_c, $3) END,
-		       last_reading_c = coalesce($4, last_reading_c)
-		 WHERE unit_id = $1 AND rule_id = $2 AND status <> 'resolved'
-		RETURNING id::text`, env.unit.ID, r.ID, peak, last).Scan(&id)
+		WITH cur AS (
+			SELECT id, status = 'acknowledged' AS acked FROM alerts
+			 WHERE unit_id = $1 AND rule_id = $2 AND status <> 'resolved' FOR UPDATE)
+		UPDATE alerts a SET
+		       peak_c = CASE WHEN $3::float8 IS NULL THEN a.peak_c
+		                     WHEN a.kind = 'temp_high' THEN greatest(a.peak_c, $3) ELSE least(a.peak_c, $3) END,
+		       last_reading_c = coalesce($4, a.last_reading_c),
+		       status = 'triggered',
+		       acknowledged_at = CASE WHEN cur.acked THEN NULL ELSE a.acknowledged_at END,
+		       acknowledged_by = CASE WHEN cur.acked THEN NULL ELSE a.acknowledged_by END,
+		       escalation_step = CASE WHEN cur.acked THEN 0 ELSE a.escalation_step END,
+		       cycle = a.cycle + CASE WHEN cur.acked THEN 1 ELSE 0 END,
+		       cycle_started_at = CASE WHEN cur.acked THEN $5 ELSE a.cycle_started_at END
+		  FROM cur WHERE a.id = cur.id
+		RETURNING a.id::text, a.cycle, cur.acked`, env.unit.ID, r.ID, peak, last, env.now).Scan(&id, &cycle, &acked)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("attach to open alert: %w", err)
 	}
+	note := "the condition held again while this alert was still open and unacknowledged; its escalation goes on"
+	if acked {
+		note = "the condition held again after this alert was acknowledged: it is triggered again and a new escalation cycle notifies from the first step"
+	}
 	details, _ := json.Marshal(map[string]any{
-		"retriggered": true, "started_at": x.Started, "confirmed_at": x.At, "value": jsonNum(x.Value), "peak": jsonNum(x.Peak),
-		"note": "the condition held again while this alert was still open; no new alert was opened",
+		"started_at": x.Started, "confirmed_at": x.At, "value": jsonNum(x.Value), "peak": jsonNum(x.Peak),
+		"cycle": cycle, "renotified": acked, "note": note,
 	})
-	if _, err := env.tx.Exec(env.ctx, `INSERT INTO alert_events (org_id, alert_id, at, kind, details) VALUES ($1, $2, $3, 'comment', $4)`,
+	if _, err := env.tx.Exec(env.ctx, `INSERT INTO alert_events (org_id, alert_id, at, kind, details) VALUES ($1, $2, $3, 'retriggered', $4)`,
 		env.unit.OrgID, id, env.now, details); err != nil {
 		return nil, false, fmt.Errorf("record retrigger: %w", err)
+	}
+	if acked {
+		if err := env.startCycle(id, r, x.Started, last, steps, cycle); err != nil {
+			return nil, false, err
+		}
+		env.audits = append(env.audits, auditEntry{action: "alert.retrigger", target: id, details: map[string]any{
+			"cycle": cycle, "started_at": x.Started, "policy_id": policyID}})
 	}
 	return &alertRef{ID: id}, true, nil
 }

@@ -160,10 +160,16 @@ func GetAlert(ctx context.Context, db DB, orgID, id string) (AlertDetail, error)
 	return d, nil
 }
 
+// alertThresholdSQL is an alert's threshold: the one it opened at, else (an
+// alert opened before thresholds were recorded on alerts) its rule's, else
+// the unit's safe range side the rule follows.
+const alertThresholdSQL = `coalesce(a.threshold_c, r.threshold,
+	       CASE a.kind WHEN 'temp_low' THEN u.safe_min_c WHEN 'temp_high' THEN u.safe_max_c ELSE 0 END)`
+
 const alertSelect = `
 	SELECT a.id::text, a.org_id::text, a.unit_id::text, u.name, u.site_id::text, si.name, a.rule_id::text,
 	       coalesce(se.public_id::text, ''), a.kind, a.severity, a.status, a.started_at, a.opened_at,
-	       a.peak_c, a.last_reading_c, r.threshold, a.escalation_step,
+	       a.peak_c, a.last_reading_c, `+alertThresholdSQL+`, a.escalation_step,
 	       a.acknowledged_at, coalesce(a.acknowledged_by::text, ''), a.resolved_at, coalesce(a.resolved_by::text, ''),
 	       a.auto_resolved
 	  FROM alerts a

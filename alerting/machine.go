@@ -3,6 +3,8 @@ package alerting
 import (
 	"math"
 	"time"
+
+	"github.com/freshtrack/freshtrack/safety"
 )
 
 // phase is alert_state.state.
@@ -22,6 +24,8 @@ type sample struct {
 	TempC  float64
 	// Battery is NaN when the reading had none.
 	Battery float64
+	// Fault marks a probe's error code: TempC is not a temperature.
+	Fault bool
 }
 
 // alertRef is the alert an excursion is attached to.
@@ -51,25 +55,28 @@ type ruleState struct {
 	Peak float64
 	// Alert is set while alerting or clearing.
 	Alert *alertRef
+	// StandsUntil is how long the newest reading of the current phase
+	// stands for (safety.Stand): a pending excursion is confirmed, and a
+	// clearing one ends, on the passing of time only up to there, never by
+	// extrapolating the last reading to the wall clock. Zero: unknown.
+	StandsUntil time.Time
 
 	// last and sensor are the newest value and its sensor in this
 	// evaluation; touched marks a peak or value the alert row lacks.
 	last    float64
 	sensor  int64
 	touched bool
-	// recent is each sensor's newest value, for units with several sensors.
-	recent map[int64]timedValue
+	// mix is the unit's probes, for units with several sensors; faulted
+	// is, for sensor_fault, whether each probe's newest record is a fault.
+	mix     *safety.Mixer
+	faulted map[int64]timedFault
 }
 
-// timedValue is one sensor's value at a time.
-type timedValue struct {
-	t time.Time
-	v float64
+// timedFault is whether a probe's record at t was a fault.
+type timedFault struct {
+	t     time.Time
+	fault bool
 }
-
-// staleSensor is how long a sensor's last value keeps counting for its unit
-// while other sensors of the unit report.
-const staleSensor = 30 * time.Minute
 
 func newState() *ruleState { return &ruleState{Phase: phaseOK, Peak: math.NaN(), last: math.NaN()} }
 
@@ -114,13 +121,15 @@ type machine struct {
 	rule *Rule
 	st   *ruleState
 	fx   effects
+	// maxGap bounds how long a reading stands for (safety.Stand).
+	maxGap time.Duration
 	// ticking is set while tick runs.
 	ticking bool
 }
 
 func (m *machine) reset() {
 	st := m.st
-	st.Phase, st.Since, st.Peak, st.Alert = phaseOK, time.Time{}, math.NaN(), nil
+	st.Phase, st.Since, st.Peak, st.Alert, st.StandsUntil = phaseOK, time.Time{}, math.NaN(), nil, time.Time{}
 }
 
 // reconcile ends the excursion when a person resolved its alert: the
@@ -149,9 +158,9 @@ func (m *machine) sample(s sample) error {
 	if r.Kind == KindSensorOffline {
 		return m.seen(s.T)
 	}
-	v, sensor, ok := m.unitValue(s)
+	v, sensor, until, ok := m.unitValue(s)
 	if !ok {
-		return nil
+		return nil // a gap: no live probe says anything
 	}
 	m.reconcile(s.T)
 	off := r.offending(v)
@@ -162,31 +171,37 @@ func (m *machine) sample(s sample) error {
 	switch st.Phase {
 	case phaseOK:
 		if off {
-			st.Phase, st.Since, st.Peak = phasePending, s.T, v
+			st.Phase, st.Since, st.Peak, st.StandsUntil = phasePending, s.T, v, until
 			return m.confirm(s.T)
 		}
 	case phasePending:
 		if off {
-			st.Peak = r.worse(st.Peak, v)
+			st.Peak, st.StandsUntil = r.worse(st.Peak, v), until
 			return m.confirm(s.T)
 		}
-		if s.T.Sub(st.Since) < r.Confirm {
+		// The excursion lasted until this reading, or until its last
+		// offending reading stopped standing if that came first.
+		end := s.T
+		if !st.StandsUntil.IsZero() && st.StandsUntil.Before(end) {
+			end = st.StandsUntil
+		}
+		if end.Sub(st.Since) < r.Confirm {
 			m.reset() // a door opening: over before it counted
 			return nil
 		}
-		// The excursion lasted until this reading: long enough.
-		if err := m.openAt(s.T); err != nil {
+		if err := m.openAt(end); err != nil {
 			return err
 		}
 		switch {
 		case st.Phase != phaseAlerting:
 			m.reset() // covered by a resolved alert; this reading ends it
 		case r.clears(v):
-			st.Phase, st.Since = phaseClearing, s.T
+			st.Phase, st.Since, st.StandsUntil = phaseClearing, s.T, until
 			return m.finish(s.T)
 		}
 	case phaseAlerting:
 		st.touched = true
+		st.StandsUntil = until
 		if off {
 			st.Peak = r.worse(st.Peak, v)
 		} else if r.clears(v) {
@@ -194,6 +209,7 @@ func (m *machine) sample(s sample) error {
 			return m.finish(s.T)
 		}
 	case phaseClearing:
+		st.StandsUntil = until
 		if r.clears(v) {
 			return m.finish(s.T)
 		}
@@ -207,45 +223,70 @@ func (m *machine) sample(s sample) error {
 	return nil
 }
 
-// unitValue is the unit's value at a reading: the worst of the newest
-// values of its sensors that reported within staleSensor, so a probe in
-// range never masks another one out of range. A unit with one sensor just
-// has that sensor's value.
-func (m *machine) unitValue(s sample) (float64, int64, bool) {
+// unitValue is the unit's value at a reading (see safety.Mixer): the worst
+// of its live probes, so a probe in range never masks another one out of
+// range and a probe that stopped reporting, or reports an error code, counts
+// for nothing. It also returns the probe it comes from and until when that
+// probe's reading stands. ok is false in a gap (no live probe). For
+// sensor_fault the value is 1 while any probe's newest record is a fault.
+func (m *machine) unitValue(s sample) (v float64, sensor int64, until time.Time, ok bool) {
 	r, st := m.rule, m.st
-	v, ok := r.value(s)
-	if !ok {
-		return 0, 0, false
-	}
-	if st.recent == nil {
-		st.recent = map[int64]timedValue{}
-	}
-	if prev, ok := st.recent[s.Sensor]; !ok || !s.T.Before(prev.t) {
-		st.recent[s.Sensor] = timedValue{s.T, v}
-	}
-	worst, sensor := v, s.Sensor
-	for id, tv := range st.recent {
-		if id == s.Sensor || tv.t.After(s.T) || s.T.Sub(tv.t) > staleSensor {
-			continue
+	if r.Kind == KindSensorFault {
+		if st.faulted == nil {
+			st.faulted = map[int64]timedFault{}
 		}
-		if w := r.worse(worst, tv.v); w != worst {
-			worst, sensor = w, id
+		if prev, ok := st.faulted[s.Sensor]; !ok || !s.T.Before(prev.t) {
+			st.faulted[s.Sensor] = timedFault{s.T, s.Fault}
 		}
+		v = 0
+		for id, f := range st.faulted {
+			if f.fault && (v == 0 || id < sensor) {
+				v, sensor = 1, id
+			}
+		}
+		return v, sensor, time.Time{}, true
 	}
-	return worst, sensor, true
+	m.observe(s)
+	u := st.mix.At(s.T)
+	if u.Live == 0 {
+		return 0, 0, time.Time{}, false
+	}
+	v, sensor = u.MinC, u.MinSensor
+	if r.Kind == KindTempHigh {
+		v, sensor = u.MaxC, u.MaxSensor
+	}
+	p, _ := st.mix.Probe(sensor)
+	return v, sensor, p.Until(m.maxGap), true
 }
 
-// prime tells the machine a sensor's value before the readings it is about
-// to evaluate (the unit's other sensors, read back from the database).
-func (m *machine) prime(s sample) {
-	if v, ok := m.rule.value(s); ok {
-		if m.st.recent == nil {
-			m.st.recent = map[int64]timedValue{}
-		}
-		if prev, ok := m.st.recent[s.Sensor]; !ok || s.T.After(prev.t) {
-			m.st.recent[s.Sensor] = timedValue{s.T, v}
-		}
+// observe feeds a probe's reading to the unit's mix.
+func (m *machine) observe(s sample) {
+	st := m.st
+	if st.mix == nil {
+		st.mix = safety.NewMixer(m.maxGap)
 	}
+	if s.Fault && isTemp(m.rule.Kind) {
+		st.mix.Fault(s.Sensor, s.T)
+		return
+	}
+	if v, ok := m.rule.value(s); ok {
+		st.mix.Observe(s.Sensor, s.T, v)
+	}
+}
+
+// prime tells the machine a sensor's reading before the readings it is about
+// to evaluate (the unit's probes, read back from the database).
+func (m *machine) prime(s sample) {
+	if m.rule.Kind == KindSensorFault {
+		if m.st.faulted == nil {
+			m.st.faulted = map[int64]timedFault{}
+		}
+		if prev, ok := m.st.faulted[s.Sensor]; !ok || s.T.After(prev.t) {
+			m.st.faulted[s.Sensor] = timedFault{s.T, s.Fault}
+		}
+		return
+	}
+	m.observe(s)
 }
 
 // seen applies a reading to a sensor_offline rule: the unit is not silent.
@@ -296,11 +337,20 @@ func (m *machine) tick(now, lastSeen time.Time, active bool) error {
 		}
 		return nil
 	}
+	// The passing of time counts only as far as the newest reading stands:
+	// silence is the offline rule's business, not evidence of an excursion.
+	if st.StandsUntil.IsZero() {
+		return nil
+	}
+	known := now
+	if st.StandsUntil.Before(known) {
+		known = st.StandsUntil
+	}
 	switch st.Phase {
 	case phasePending:
-		return m.confirm(now)
+		return m.confirm(known)
 	case phaseClearing:
-		return m.finish(now)
+		return m.finish(known)
 	}
 	return nil
 }

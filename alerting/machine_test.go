@@ -70,16 +70,24 @@ func TestMachine(t *testing.T) {
 		"0:4 1:9 2:11 5:8 6:4.9 7:4 30:4", "", phaseOK)
 	f("sustained excursion opens once, at the confirm delay", fridge,
 		"0:4 1:6 5:7 10:8 15:7.5 16:9 20:8", "open(start=10:01 at=10:16 peak=9)", phaseAlerting)
-	f("the clock confirms an excursion with no new reading", fridge,
+	f("the clock confirms an excursion as far as its reading stands", fridge,
 		"0:6 tick@10 tick@15", "open(start=10:00 at=10:15 peak=6)", phaseAlerting)
-	f("sample and hold: a reading after a long gap ends an excursion that lasted", fridge,
-		"0:6 20:4", "open(start=10:00 at=10:20 peak=6)", phaseClearing)
+	f("silence past a reading's stand is not an excursion", fridge,
+		"0:4 1:6 2:6 tick@20 tick@60", "", phasePending)
+	f("a door opening delivered late in two parts opens nothing", fridge,
+		"0:4 1:9 2:11 tick@40 3:4", "", phaseOK)
+	f("sample and hold: a reading after a long gap ends an excursion that lasted its stand", fridge,
+		"0:6 20:4", "open(start=10:00 at=10:15 peak=6)", phaseClearing)
+	f("a reading stands for twice its sensor's interval, at most MaxGap", fridge,
+		"0:4 10:6 20:6 50:4", "open(start=10:10 at=10:35 peak=6)", phaseClearing)
 	f("the hysteresis band does not clear", fridge,
 		"0:6 15:6 16:4.8 40:4.6 60:4.51", "open(start=10:00 at=10:15 peak=6)", phaseAlerting)
 	f("clearing takes the clear delay, then auto-resolves", fridge,
 		"0:6 15:6 16:4.5 20:4.2 31:4", "open(start=10:00 at=10:15 peak=6) resolve(a1 at=10:31)", phaseOK)
-	f("the clock ends a clearing excursion", fridge,
-		"0:6 15:6 16:4 tick@30 tick@31", "open(start=10:00 at=10:15 peak=6) resolve(a1 at=10:31)", phaseOK)
+	f("the clock ends a clearing excursion as far as its reading stands", fridge,
+		"0:6 15:6 30:4 tick@44 tick@45", "open(start=10:00 at=10:15 peak=6) resolve(a1 at=10:45)", phaseOK)
+	f("silence does not end a clearing excursion", fridge,
+		"0:6 15:6 16:4 tick@31 tick@60", "open(start=10:00 at=10:15 peak=6)", phaseClearing)
 	f("flapping while alerting keeps the one alert", fridge,
 		"0:6 15:6 16:4 17:6 18:4 19:7 20:4 21:6.5 22:4.9 23:4 24:5.5", "open(start=10:00 at=10:15 peak=6)", phaseAlerting)
 	f("flapping around the threshold never confirms", fridge,

@@ -31,6 +31,9 @@ type Notice struct {
 	Kind, Severity string
 	// Step is the escalation step, from 0 (the first notification).
 	Step int
+	// Cycle counts the alert's escalation cycles: an acknowledged alert
+	// whose condition came back starts cycle 1, 2, ... from step 0 again.
+	Cycle int
 	// ValueC is the newest temperature of the excursion and ThresholdC the
 	// rule's threshold, for temperature alerts; nil otherwise.
 	ValueC, ThresholdC *float64

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/freshtrack/freshtrack/internal/uuids"
+	"github.com/freshtrack/freshtrack/safety"
 )
 
 // Rule kinds (alert_rules.kind, alerts.kind).
@@ -26,10 +28,14 @@ const (
 	// KindBatteryLow alerts when a sensor reports a battery level below
 	// Threshold percent.
 	KindBatteryLow = "battery_low"
+	// KindSensorFault alerts when a probe reports an error code (a
+	// disconnected probe's 327.67 °C, see safety.IsFaultCode) instead of a
+	// temperature. It clears when that probe measures again.
+	KindSensorFault = "sensor_fault"
 )
 
 // kinds is every rule kind, in the order rules are listed.
-var kinds = []string{KindTempHigh, KindTempLow, KindSensorOffline, KindBatteryLow}
+var kinds = []string{KindTempHigh, KindTempLow, KindSensorOffline, KindBatteryLow, KindSensorFault}
 
 // Rule is one alert_rules row: a condition on a unit, how long it must hold
 // before an alert opens, and how it clears.
@@ -41,6 +47,8 @@ var kinds = []string{KindTempHigh, KindTempLow, KindSensorOffline, KindBatteryLo
 //	temp_low        temp < T            clears at temp >= T + H
 //	battery_low     battery < T         clears at battery >= T + H
 //	sensor_offline  no reading for T minutes; clears with the next reading
+//	sensor_fault    a probe's newest record is an error code; clears when
+//	                every probe measures again (no threshold)
 //
 // An alert opens once the condition held for Confirm, and the excursion ends
 // once the clear condition held for Confirm too (the clear delay), so an
@@ -57,8 +65,13 @@ type Rule struct {
 	// Kind is one of KindTempHigh, KindTempLow, KindSensorOffline, KindBatteryLow.
 	Kind string
 	// Threshold is °C for temperature rules, minutes without a reading for
-	// sensor_offline, and percent for battery_low.
+	// sensor_offline, and percent for battery_low. For a temperature rule
+	// that follows its unit's safe range (Own nil), Effective sets it to the
+	// unit's side of the range; NaN until then.
 	Threshold float64
+	// Own is the rule's stored threshold (alert_rules.threshold); nil for a
+	// temperature rule that follows the unit's safe range.
+	Own *float64
 	// Confirm is how long the condition must hold before an alert opens,
 	// and how long the clear condition must hold before the excursion ends.
 	Confirm time.Duration
@@ -74,13 +87,20 @@ type Rule struct {
 	Enabled bool
 }
 
-// value is the rule's input from a reading, and whether the reading has it.
+// value is the rule's input from one probe's reading, and whether the
+// reading has it: a fault (a probe's error code) has no temperature, and is
+// a 1 for sensor_fault (a measurement is a 0).
 func (r *Rule) value(s sample) (float64, bool) {
 	switch r.Kind {
 	case KindTempHigh, KindTempLow:
-		return s.TempC, !math.IsNaN(s.TempC)
+		return s.TempC, !s.Fault && !math.IsNaN(s.TempC)
 	case KindBatteryLow:
 		return s.Battery, !math.IsNaN(s.Battery)
+	case KindSensorFault:
+		if s.Fault {
+			return 1, true
+		}
+		return 0, true
 	}
 	return 0, false
 }
@@ -88,6 +108,8 @@ func (r *Rule) value(s sample) (float64, bool) {
 // offending reports whether v violates the rule.
 func (r *Rule) offending(v float64) bool {
 	switch r.Kind {
+	case KindSensorFault:
+		return v > 0
 	case KindTempHigh:
 		return v > r.Threshold
 	case KindTempLow, KindBatteryLow:
@@ -99,6 +121,8 @@ func (r *Rule) offending(v float64) bool {
 // clears reports whether v is back past the threshold by the hysteresis.
 func (r *Rule) clears(v float64) bool {
 	switch r.Kind {
+	case KindSensorFault:
+		return v == 0
 	case KindTempHigh:
 		return v <= r.Threshold-r.Hysteresis
 	case KindTempLow, KindBatteryLow:
@@ -109,7 +133,7 @@ func (r *Rule) clears(v float64) bool {
 
 // worse returns the worse of two values: the excursion's peak.
 func (r *Rule) worse(a, b float64) float64 {
-	if r.Kind == KindTempHigh {
+	if r.Kind == KindTempHigh || r.Kind == KindSensorFault {
 		return max(a, b)
 	}
 	return min(a, b)
@@ -127,44 +151,47 @@ func isTemp(kind string) bool { return kind == KindTempHigh || kind == KindTempL
 // unitKinds are the kinds of unit a units row may have.
 var unitKinds = []string{"fridge", "freezer", "hot_holding", "walk_in", "blast_chiller", "display", "ambient", "other"}
 
-// DefaultRules returns the built-in rules, one per unit kind and rule kind
+// DefaultRules returns the built-in rules, per unit kind and rule kind
 // (OrgID, ID and UnitID empty):
 //
-//   - fridge, walk_in, display: temp_high 5 °C
-//   - freezer: temp_high −15 °C
-//   - hot_holding: temp_low 57 °C
+//   - fridge, walk_in, display, freezer, hot_holding: temp_high and
+//     temp_low following each unit's own safe range (Own nil), so a unit
+//     alerts exactly where its HACCP record and dashboard say it is out of
+//     range (a freezer's default safe range tops out at −18 °C, see
+//     safety.DefaultSafeRange)
 //   - blast_chiller, ambient, other: no temperature rule
-//   - every kind: sensor_offline after 30 minutes, battery_low below 15 %
+//   - every kind: sensor_offline after 30 minutes, battery_low below 15 %,
+//     sensor_fault on a probe's error code
 //
 // Temperature rules confirm after 15 minutes, clear with 0.5 °C hysteresis,
 // are critical and do not auto-resolve (a person resolves them with a
-// corrective action). sensor_offline is a warning and battery_low (5 %
-// hysteresis) is info; both alert at once and auto-resolve.
+// corrective action). sensor_offline and sensor_fault are warnings and
+// battery_low (5 % hysteresis) is info; they alert at once and auto-resolve.
 //
 // EnsureRules stores them as organisation rules the first time an
 // organisation needs them; from then on they are ordinary rows that the
 // organisation may edit or disable.
 func DefaultRules() []Rule {
 	var out []Rule
-	temp := func(unitKind, kind string, threshold float64) {
-		out = append(out, Rule{UnitKind: unitKind, Kind: kind, Threshold: threshold, Confirm: 15 * time.Minute,
+	temp := func(unitKind, kind string) {
+		out = append(out, Rule{UnitKind: unitKind, Kind: kind, Threshold: math.NaN(), Confirm: 15 * time.Minute,
 			Hysteresis: 0.5, Severity: "critical", Enabled: true})
 	}
 	for _, uk := range unitKinds {
 		switch uk {
-		case "fridge", "walk_in", "display":
-			temp(uk, KindTempHigh, 5)
-		case "freezer":
-			temp(uk, KindTempHigh, -15)
-		case "hot_holding":
-			temp(uk, KindTempLow, 57)
+		case "fridge", "walk_in", "display", "freezer", "hot_holding":
+			temp(uk, KindTempHigh)
+			temp(uk, KindTempLow)
 		}
 		out = append(out,
-			Rule{UnitKind: uk, Kind: KindSensorOffline, Threshold: 30, Severity: "warning", AutoResolve: true, Enabled: true},
-			Rule{UnitKind: uk, Kind: KindBatteryLow, Threshold: 15, Hysteresis: 5, Severity: "info", AutoResolve: true, Enabled: true})
+			Rule{UnitKind: uk, Kind: KindSensorOffline, Threshold: 30, Own: ptr(30.0), Severity: "warning", AutoResolve: true, Enabled: true},
+			Rule{UnitKind: uk, Kind: KindBatteryLow, Threshold: 15, Own: ptr(15.0), Hysteresis: 5, Severity: "info", AutoResolve: true, Enabled: true},
+			Rule{UnitKind: uk, Kind: KindSensorFault, Threshold: math.NaN(), Severity: "warning", AutoResolve: true, Enabled: true})
 	}
 	return out
 }
+
+func ptr[T any](v T) *T { return &v }
 
 // EnsureRules stores the built-in DefaultRules as organisation rules
 // (unit_id NULL, unit_kind set) for every (unit kind, rule kind) for which
@@ -184,7 +211,8 @@ func EnsureRules(ctx context.Context, db DB, orgID string) (int, error) {
 	defaults := DefaultRules()
 	var (
 		unitKind, kind, severity []string
-		threshold, hysteresis    []float64
+		threshold                []*float64
+		hysteresis               []float64
 		confirm                  []int32
 		autoResolve              []bool
 	)
@@ -192,7 +220,7 @@ func EnsureRules(ctx context.Context, db DB, orgID string) (int, error) {
 		unitKind = append(unitKind, d.UnitKind)
 		kind = append(kind, d.Kind)
 		severity = append(severity, d.Severity)
-		threshold = append(threshold, d.Threshold)
+		threshold = append(threshold, d.Own)
 		hysteresis = append(hysteresis, d.Hysteresis)
 		confirm = append(confirm, int32(d.Confirm/time.Second))
 		autoResolve = append(autoResolve, d.AutoResolve)
@@ -246,11 +274,16 @@ func LoadRules(ctx context.Context, db DB, orgID string) ([]Rule, error) {
 	var (
 		r       Rule
 		confirm int32
+		own     *float64
 	)
 	out := []Rule{}
-	_, err = pgx.ForEachRow(rows, []any{&r.ID, &r.OrgID, &r.UnitID, &r.UnitKind, &r.Kind, &r.Threshold,
+	_, err = pgx.ForEachRow(rows, []any{&r.ID, &r.OrgID, &r.UnitID, &r.UnitKind, &r.Kind, &own,
 		&confirm, &r.Hysteresis, &r.Severity, &r.AutoResolve, &r.Enabled}, func() error {
 		r.Confirm = time.Duration(confirm) * time.Second
+		r.Own, r.Threshold = own, math.NaN()
+		if own != nil {
+			r.Own, r.Threshold = ptr(*own), *own
+		}
 		out = append(out, r)
 		return nil
 	})
@@ -277,48 +310,34 @@ func missingDefaults(rules []Rule) bool {
 	return false
 }
 
+// UnitScope is what rule selection needs to know of a unit.
+type UnitScope struct {
+	ID, Kind           string
+	SafeMinC, SafeMaxC float64
+}
+
 // Effective picks the rules that apply to a unit from its organisation's
-// rules. For each rule kind the most specific level that has any row wins:
-// the unit's own rows (unit_id = unitID), else the organisation's rows for the
-// unit's kind (unit_id NULL, unit_kind = unitKind). All enabled rows of the
-// winning level apply, so a unit may have, say, a warning and a critical
-// temp_high rule; a disabled row still claims its level, which is how a unit
-// or an organisation switches a kind of rule off. The result is ordered by
-// rule id.
-func Effective(rules []Rule, unitID, unitKind string) []Rule {
-	var out []Rule
-	for _, k := range kinds {
-		var own, org []Rule
-		for _, r := range rules {
-			switch {
-			case r.Kind != k:
-			case r.UnitID != "":
-				if r.UnitID == unitID {
-					own = append(own, r)
-				}
-			case r.UnitKind == unitKind:
-				org = append(org, r)
-			}
-		}
-		level := org
-		if len(own) > 0 {
-			level = own
-		}
-		for _, r := range level {
-			if r.Enabled {
-				out = append(out, r)
-			}
-		}
+// rules, by safety.Applies: for each rule kind the unit's own rows if it
+// has any, else the organisation's rows for the unit's kind; all enabled
+// rows of that level apply (a unit may have a warning and a critical
+// temp_high rule), and a disabled row still claims its level, which is how
+// a unit or an organisation switches a kind of rule off. A temperature rule
+// that follows the safe range gets the unit's side of it as its Threshold.
+// The result is ordered by rule id.
+func Effective(rules []Rule, u UnitScope) []Rule {
+	scopes := make([]safety.Scope, len(rules))
+	for i, r := range rules {
+		scopes[i] = safety.Scope{UnitID: r.UnitID, UnitKind: r.UnitKind, Kind: r.Kind, Enabled: r.Enabled}
 	}
-	slices.SortFunc(out, func(a, b Rule) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
+	var out []Rule
+	for _, i := range safety.Applies(scopes, u.ID, u.Kind) {
+		r := rules[i]
+		if isTemp(r.Kind) {
+			r.Threshold = safety.Threshold(r.Kind, r.Own, u.SafeMinC, u.SafeMaxC)
 		}
-		return 0
-	})
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b Rule) int { return strings.Compare(a.ID, b.ID) })
 	return out
 }
 
@@ -328,8 +347,9 @@ func EffectiveRules(ctx context.Context, db DB, orgID, unitID string) ([]Rule, e
 	if !uuids.Valid(orgID) || !uuids.Valid(unitID) {
 		return nil, ErrNotFound
 	}
-	var unitKind string
-	err := db.QueryRow(ctx, `SELECT kind FROM units WHERE org_id = $1 AND id = $2`, orgID, unitID).Scan(&unitKind)
+	u := UnitScope{ID: unitID}
+	err := db.QueryRow(ctx, `SELECT kind, safe_min_c, safe_max_c FROM units WHERE org_id = $1 AND id = $2`, orgID, unitID).
+		Scan(&u.Kind, &u.SafeMinC, &u.SafeMaxC)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -348,5 +368,5 @@ func EffectiveRules(ctx context.Context, db DB, orgID, unitID string) ([]Rule, e
 			return nil, err
 		}
 	}
-	return Effective(rules, unitID, unitKind), nil
+	return Effective(rules, u), nil
 }

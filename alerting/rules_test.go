@@ -58,8 +58,8 @@ func TestEnsureRulesIsIdempotentUnderConcurrency(t *testing.T) {
 	for _, r := range rules {
 		got[r.Kind] = r.Threshold
 	}
-	if len(got) != 2 || got[KindTempHigh] != 4 || got[KindSensorOffline] != 30 {
-		t.Fatalf("effective rules of a fridge %v: want the edited temp_high, offline, and no (disabled) battery rule", got)
+	if _, fault := got[KindSensorFault]; len(got) != 4 || got[KindTempHigh] != 4 || got[KindTempLow] != 0 || got[KindSensorOffline] != 30 || !fault {
+		t.Fatalf("effective rules of a fridge %v: want the edited temp_high, temp_low following the safe range (0 °C), offline, sensor fault, and no (disabled) battery rule", got)
 	}
 }
 
@@ -83,7 +83,7 @@ func TestEffective(t *testing.T) {
 	}
 	f := func(unit, kind, want string) {
 		t.Helper()
-		if got := joinIDs(ids(Effective(org, unit, kind))); got != want {
+		if got := joinIDs(ids(Effective(org, UnitScope{ID: unit, Kind: kind}))); got != want {
 			t.Errorf("Effective(%s, %s) = %s, want %s", unit, kind, got, want)
 		}
 	}

@@ -112,7 +112,7 @@ func (e *Evaluator) Sweep(ctx context.Context) (SweepResult, error) {
 		evaluated AS (
 			SELECT unit_id, min(coalesce(evaluated_to, '-infinity')) AS oldest, max(evaluated_to) AS newest
 			  FROM alert_state GROUP BY unit_id)
-		SELECT u.id::text, u.org_id::text, u.site_id::text, u.kind, u.name, si.name, a.unit_id IS NOT NULL,
+		SELECT u.id::text, u.org_id::text, u.site_id::text, u.kind, u.name, si.name, u.safe_min_c, u.safe_max_c, a.unit_id IS NOT NULL,
 		       coalesce(greatest(sn.last_seen, ev.newest), sn.created),
 		       coalesce(sn.last_seen > coalesce(ev.oldest, '-infinity') + $2 AND sn.last_seen > $3, false)
 		  FROM units u
@@ -136,7 +136,7 @@ func (e *Evaluator) Sweep(ctx context.Context) (SweepResult, error) {
 		lastSeen          *time.Time
 		isActive, catchUp bool
 	)
-	_, err = pgx.ForEachRow(rows, []any{&u.ID, &u.OrgID, &u.SiteID, &u.Kind, &u.Name, &u.SiteName, &isActive, &lastSeen, &catchUp}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&u.ID, &u.OrgID, &u.SiteID, &u.Kind, &u.Name, &u.SiteName, &u.SafeMinC, &u.SafeMaxC, &isActive, &lastSeen, &catchUp}, func() error {
 		ui := u
 		w := &unitWork{unit: &ui, mode: modeTick}
 		active[w] = isActive

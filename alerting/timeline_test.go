@@ -246,13 +246,20 @@ func TestOfflineSensorAlertsWithNoData(t *testing.T) {
 	}
 }
 
+// The clock confirms a pending excursion only as far as its readings stand
+// (twice the sensor's interval): a sensor reporting every 10 minutes whose
+// last reading was warm alerts when the confirm delay passes, but a sensor
+// reporting every minute that falls silent does not: silence is the
+// offline rule's business.
 func TestConfirmDelayExpiresWithoutNewReading(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	unit, sensor := f.unit("fridge")
+	quiet, quietSensor := f.unit("fridge")
 	f.start()
 	start := f.clock.Now()
-	f.feed(sensor, start, time.Minute, 7, 7.5)
+	f.feed(sensor, start, 10*time.Minute, 7, 7.5)
+	f.feed(quietSensor, start, time.Minute, 7, 7.5)
 	f.clock.Set(start.Add(14 * time.Minute))
 	f.sweep()
 	if n := len(f.alerts(unit)); n != 0 {
@@ -263,6 +270,14 @@ func TestConfirmDelayExpiresWithoutNewReading(t *testing.T) {
 	a := f.one(unit)
 	if !a.StartedAt.Equal(start) || !a.OpenedAt.Equal(start.Add(15*time.Minute)) || *a.PeakC != 7.5 {
 		t.Fatalf("alert = %+v", a)
+	}
+	if n := len(f.alerts(quiet)); n != 0 {
+		t.Fatalf("a silent sensor's last reading was extrapolated into %d alerts", n)
+	}
+	f.clock.Set(start.Add(31 * time.Minute))
+	f.sweep()
+	if a := f.one(quiet); a.Kind != KindSensorOffline {
+		t.Fatalf("silence raised %+v, want sensor_offline", a)
 	}
 }
 

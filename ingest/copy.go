@@ -14,6 +14,9 @@ type Row struct {
 	// Humidity and Battery are NaN when absent (stored as NULL).
 	Humidity float64
 	Battery  float64
+	// Fault marks a probe's error code (see safety.IsFaultCode): TempC is
+	// the code, stored in sensor_faults instead of readings.
+	Fault bool
 }
 
 // pgEpochMicros is 2000-01-01T00:00:00Z in Unix microseconds: PostgreSQL's

@@ -20,6 +20,7 @@ import (
 
 	"github.com/freshtrack/freshtrack/auth"
 	"github.com/freshtrack/freshtrack/internal/problem"
+	"github.com/freshtrack/freshtrack/safety"
 	"github.com/freshtrack/freshtrack/schema"
 )
 
@@ -310,6 +311,19 @@ func (s *Service) store(c *fiber.Ctx, p auth.Principal, rc *reqCtx) error {
 	rc.ids = slices.Grow(rc.ids[:0], len(b.Readings))[:len(b.Readings)]
 	for i := range b.Readings {
 		rc.ids[i] = 0
+		if safety.IsFaultCode(b.Readings[i].TempC) {
+			// A probe's error code is not a temperature, but it is news: it
+			// is stored as a sensor fault and raises a sensor_fault alert.
+			// The rest of the reading must still be plausible.
+			r := b.Readings[i]
+			r.TempC = 0
+			if reason := s.cfg.Limits.Check(&r, now); reason != "" {
+				b.Rejected = append(b.Rejected, Rejection{Index: b.Index[i], Reason: reason})
+				s.mRejected["out_of_range"].Inc()
+				rc.ids[i] = sensorRejected
+			}
+			continue
+		}
 		if reason := s.cfg.Limits.Check(&b.Readings[i], now); reason != "" {
 			b.Rejected = append(b.Rejected, Rejection{Index: b.Index[i], Reason: reason})
 			s.mRejected["out_of_range"].Inc()
@@ -324,7 +338,8 @@ func (s *Service) store(c *fiber.Ctx, p auth.Principal, rc *reqCtx) error {
 		r := &b.Readings[i]
 		switch id := rc.ids[i]; {
 		case id > 0:
-			rc.rows = append(rc.rows, Row{TimeMicros: r.TimeMicros, SensorID: id, TempC: r.TempC, Humidity: r.Humidity, Battery: r.Battery})
+			rc.rows = append(rc.rows, Row{TimeMicros: r.TimeMicros, SensorID: id, TempC: r.TempC, Humidity: r.Humidity, Battery: r.Battery,
+				Fault: safety.IsFaultCode(r.TempC)})
 		case id == sensorUnknown:
 			reason := fmt.Sprintf("unknown sensor %q: register it first (or enable auto-registration for the organisation)", r.Sensor)
 			if org.autoRegister {

@@ -47,6 +47,9 @@ func (l *Latest) Update(rows []Row) {
 	l.mu.Lock()
 	for i := range rows {
 		r := &rows[i]
+		if r.Fault {
+			continue
+		}
 		cur, ok := l.m[r.SensorID]
 		if ok && cur.TimeMicros >= r.TimeMicros {
 			continue
@@ -131,7 +134,7 @@ func (l *Latest) Persist(ctx context.Context, pool *pgxpool.Pool) (int, error) {
 // them, bounded to the last lookback for sensors never persisted.
 func (l *Latest) Load(ctx context.Context, pool *pgxpool.Pool, lookback time.Duration) error {
 	rows, err := pool.Query(ctx, `
-		SELECT s.id, coalesce(r.time, sl.time), coalesce(r.temp_c, sl.temp_c),
+		SELECT s.id, r.time IS NOT NULL, coalesce(r.time, sl.time), coalesce(r.temp_c, sl.temp_c),
 		       CASE WHEN r.time IS NOT NULL THEN r.humidity ELSE sl.humidity END,
 		       CASE WHEN r.time IS NOT NULL THEN r.battery ELSE sl.battery END
 		  FROM sensors s
@@ -147,14 +150,21 @@ func (l *Latest) Load(ctx context.Context, pool *pgxpool.Pool, lookback time.Dur
 	}
 	var (
 		id       int64
+		newer    bool
 		t        time.Time
 		temp     float64
 		hum, bat *float32
 	)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	_, err = pgx.ForEachRow(rows, []any{&id, &t, &temp, &hum, &bat}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&id, &newer, &t, &temp, &hum, &bat}, func() error {
 		l.m[id] = LatestValue{TimeMicros: t.UnixMicro(), TempC: temp, Humidity: fromNullable(hum), Battery: fromNullable(bat)}
+		if newer {
+			// Stored after the last persist (the process died before it):
+			// sensor_latest, which the sweep and other instances read, must
+			// catch up too.
+			l.dirty[id] = struct{}{}
+		}
 		return nil
 	})
 	if err != nil {

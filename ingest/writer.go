@@ -44,6 +44,12 @@ type WriterConfig struct {
 	QueueRows int
 	// FlushTimeout bounds one flush's database work. Defaults to 30s.
 	FlushTimeout time.Duration
+	// BacklogOwner, when not zero, makes every flush add an
+	// evaluation_backlog row naming what it stored, in the same
+	// transaction, owned by this key: the durable handoff to alert
+	// evaluation, whose consumer holds a session advisory lock on the key
+	// while it lives. Zero writes no backlog (nothing evaluates).
+	BacklogOwner int64
 }
 
 func (c *WriterConfig) withDefaults() {
@@ -75,6 +81,8 @@ type Result struct {
 type Committed struct {
 	Rows []Row
 	At   time.Time
+	// Backlog is the flush's evaluation_backlog row (0 without one).
+	Backlog int64
 }
 
 type request struct {
@@ -109,8 +117,31 @@ type Writer struct {
 }
 
 type subscriber struct {
-	ch      chan Committed
-	dropped atomic.Int64
+	ch chan Committed
+	// dropped holds the backlog ids of flushes that did not fit in ch.
+	mu      sync.Mutex
+	dropped []int64
+	lost    bool
+}
+
+// Subscription receives committed flushes (see Writer.Subscribe).
+type Subscription struct {
+	// C receives the committed flushes that fit in its buffer. It is closed
+	// when the writer closes, after its last flush.
+	C <-chan Committed
+	s *subscriber
+}
+
+// Dropped returns, and forgets, the evaluation_backlog ids of the flushes
+// that did not fit in C since the last call. lost reports that some flush
+// without a backlog row (BacklogOwner zero) was dropped: its rows are only
+// in the database.
+func (s *Subscription) Dropped() (ids []int64, lost bool) {
+	s.s.mu.Lock()
+	defer s.s.mu.Unlock()
+	ids, lost = s.s.dropped, s.s.lost
+	s.s.dropped, s.s.lost = nil, false
+	return ids, lost
 }
 
 // NewWriter returns a started writer. latest, when not nil, is updated with
@@ -185,28 +216,40 @@ func (w *Writer) Write(ctx context.Context, rows []Row) (Result, error) {
 	}
 }
 
-// Close stops taking requests, flushes everything queued and waits for the
-// writers to finish.
+// Close stops taking requests, flushes everything queued, waits for the
+// writers to finish and closes every subscription's channel.
 func (w *Writer) Close() {
 	w.mu.Lock()
+	already := w.closed
 	if !w.closed {
 		w.closed = true
 		close(w.queue)
 	}
 	w.mu.Unlock()
 	w.wg.Wait()
+	if already {
+		return
+	}
+	w.subMu.Lock()
+	for s := range w.subs {
+		close(s.ch)
+		delete(w.subs, s)
+	}
+	w.subMu.Unlock()
 }
 
-// Subscribe returns a channel receiving every committed flush. A subscriber
-// that falls more than buffer flushes behind misses flushes (counted in
-// freshtrack_ingest_subscriber_dropped_total) rather than slowing ingest;
-// it should resynchronise from the database. Call cancel to unsubscribe.
-func (w *Writer) Subscribe(buffer int) (<-chan Committed, func()) {
+// Subscribe returns a subscription receiving every committed flush. A
+// subscriber that falls more than buffer flushes behind does not slow
+// ingest: the flushes that do not fit are not sent, and their backlog ids
+// are kept for Subscription.Dropped (counted in
+// freshtrack_ingest_subscriber_dropped_total), so it can read them back
+// from the database. Call cancel to unsubscribe.
+func (w *Writer) Subscribe(buffer int) (*Subscription, func()) {
 	s := &subscriber{ch: make(chan Committed, buffer)}
 	w.subMu.Lock()
 	w.subs[s] = struct{}{}
 	w.subMu.Unlock()
-	return s.ch, func() {
+	return &Subscription{C: s.ch, s: s}, func() {
 		w.subMu.Lock()
 		delete(w.subs, s)
 		w.subMu.Unlock()
@@ -254,6 +297,15 @@ type flusher struct {
 	days     []time.Time
 	buckets  []time.Time
 	accepted []bool
+	// faults are the batch's probe error codes (Row.Fault), stored in
+	// sensor_faults rather than readings.
+	faults []*Row
+	// spans is each sensor's time range in the batch, for its backlog row.
+	spans    map[int64]*[2]int64
+	backlog  int64
+	spanIDs  []int64
+	spanFrom []time.Time
+	spanTo   []time.Time
 }
 
 const (
@@ -271,6 +323,13 @@ const (
 			SELECT time, sensor_id, temp_c, humidity, battery FROM src
 			ON CONFLICT DO NOTHING RETURNING sensor_id, time)
 		SELECT src.seq FROM src JOIN ins USING (sensor_id, time)`
+	faultsSQL = `
+		INSERT INTO sensor_faults (sensor_id, time, code)
+		SELECT * FROM unnest($1::int8[], $2::timestamptz[], $3::float8[])
+		ON CONFLICT DO NOTHING`
+	backlogSQL = `
+		INSERT INTO evaluation_backlog (owner, sensor_ids, first_times, last_times)
+		VALUES ($1, $2, $3, $4) RETURNING id`
 )
 
 func (f *flusher) flush(batch []*request, nrows int) {
@@ -279,12 +338,27 @@ func (f *flusher) flush(batch []*request, nrows int) {
 	ctx, cancel := context.WithTimeout(context.Background(), w.cfg.FlushTimeout)
 	defer cancel()
 
-	f.days, f.buckets = f.days[:0], f.buckets[:0]
+	f.days, f.buckets, f.faults = f.days[:0], f.buckets[:0], f.faults[:0]
+	if f.spans == nil {
+		f.spans = map[int64]*[2]int64{}
+	}
+	clear(f.spans)
 	var lastDay, lastBucket int64 = -1 << 62, -1 << 62
 	f.enc.reset()
 	for _, r := range batch {
 		for i := range r.rows {
 			row := &r.rows[i]
+			if w.cfg.BacklogOwner != 0 {
+				if sp := f.spans[row.SensorID]; sp == nil {
+					f.spans[row.SensorID] = &[2]int64{row.TimeMicros, row.TimeMicros}
+				} else {
+					sp[0], sp[1] = min(sp[0], row.TimeMicros), max(sp[1], row.TimeMicros)
+				}
+			}
+			if row.Fault {
+				f.faults = append(f.faults, row)
+				continue
+			}
 			f.enc.row(row, 0, false)
 			if d := floorDiv(row.TimeMicros, 86_400_000_000); d != lastDay {
 				lastDay = d
@@ -297,6 +371,12 @@ func (f *flusher) flush(batch []*request, nrows int) {
 		}
 	}
 	data := f.enc.finish()
+	f.spanIDs, f.spanFrom, f.spanTo = f.spanIDs[:0], f.spanFrom[:0], f.spanTo[:0]
+	for id, sp := range f.spans {
+		f.spanIDs = append(f.spanIDs, id)
+		f.spanFrom = append(f.spanFrom, time.UnixMicro(sp[0]).UTC())
+		f.spanTo = append(f.spanTo, time.UnixMicro(sp[1]).UTC())
+	}
 
 	dedup := false
 	err := w.store.EnsurePartitions(ctx, f.days...)
@@ -357,7 +437,8 @@ func (f *flusher) flush(batch []*request, nrows int) {
 			}
 		} else {
 			for i := range r.rows {
-				if f.accepted[seq+i] {
+				// Faults are not staged: a repeated one is harmless.
+				if r.rows[i].Fault || f.accepted[seq+i] {
 					r.res.Accepted++
 					if w.latest != nil {
 						w.latest.Update(r.rows[i : i+1])
@@ -377,11 +458,39 @@ func (f *flusher) flush(batch []*request, nrows int) {
 	w.mAccepted.Add(total.Accepted)
 	w.mDuplicates.Add(total.Duplicates)
 	if publish {
-		w.publish(Committed{Rows: stored, At: time.Now()})
+		w.publish(Committed{Rows: stored, At: time.Now(), Backlog: f.backlog})
 	}
 	for _, r := range batch {
 		close(r.done)
 	}
+}
+
+// commitExtras writes, in the flush's transaction, what goes with the
+// readings: the touched rollup buckets, the probes' error codes and the
+// backlog row that hands the flush to alert evaluation.
+func (f *flusher) commitExtras(ctx context.Context, tx pgx.Tx) error {
+	w := f.w
+	if err := w.store.RecordWrites(ctx, tx, f.buckets); err != nil {
+		return err
+	}
+	if len(f.faults) > 0 {
+		ids := make([]int64, len(f.faults))
+		times := make([]time.Time, len(f.faults))
+		codes := make([]float64, len(f.faults))
+		for i, r := range f.faults {
+			ids[i], times[i], codes[i] = r.SensorID, time.UnixMicro(r.TimeMicros).UTC(), r.TempC
+		}
+		if _, err := tx.Exec(ctx, faultsSQL, ids, times, codes); err != nil {
+			return fmt.Errorf("store sensor faults: %w", err)
+		}
+	}
+	f.backlog = 0
+	if w.cfg.BacklogOwner != 0 {
+		if err := tx.QueryRow(ctx, backlogSQL, w.cfg.BacklogOwner, f.spanIDs, f.spanFrom, f.spanTo).Scan(&f.backlog); err != nil {
+			return fmt.Errorf("record evaluation backlog: %w", err)
+		}
+	}
+	return nil
 }
 
 func (w *Writer) publish(c Committed) {
@@ -391,7 +500,13 @@ func (w *Writer) publish(c Committed) {
 		select {
 		case s.ch <- c:
 		default:
-			s.dropped.Add(1)
+			s.mu.Lock()
+			if c.Backlog != 0 {
+				s.dropped = append(s.dropped, c.Backlog)
+			} else {
+				s.lost = true
+			}
+			s.mu.Unlock()
 			metrics.GetOrCreateCounter(`freshtrack_ingest_subscriber_dropped_total`).Inc()
 		}
 	}
@@ -404,7 +519,7 @@ func (f *flusher) commitFast(ctx context.Context, data []byte) error {
 		if _, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(data), copySQL); err != nil {
 			return fmt.Errorf("copy readings: %w", err)
 		}
-		return w.store.RecordWrites(ctx, tx, f.buckets)
+		return f.commitExtras(ctx, tx)
 	})
 }
 
@@ -417,7 +532,9 @@ func (f *flusher) commitDedup(ctx context.Context, batch []*request, nrows int) 
 	seq := int32(0)
 	for _, r := range batch {
 		for i := range r.rows {
-			f.enc.row(&r.rows[i], seq, true)
+			if !r.rows[i].Fault {
+				f.enc.row(&r.rows[i], seq, true)
+			}
 			seq++
 		}
 	}
@@ -446,7 +563,7 @@ func (f *flusher) commitDedup(ctx context.Context, batch []*request, nrows int) 
 		if err != nil {
 			return fmt.Errorf("insert new readings: %w", err)
 		}
-		return w.store.RecordWrites(ctx, tx, f.buckets)
+		return f.commitExtras(ctx, tx)
 	})
 }
 

@@ -137,7 +137,7 @@ func TestWriterConcurrentRequestsShareFlushes(t *testing.T) {
 	published := 0
 	for published < 1000 {
 		select {
-		case c := <-sub:
+		case c := <-sub.C:
 			published += len(c.Rows)
 		case <-time.After(10 * time.Second):
 			t.Fatalf("subscriber saw %d of 1000 committed rows", published)

@@ -39,8 +39,12 @@ func (a *AlertNotifier) NotifyTx(ctx context.Context, tx pgx.Tx, n alerting.Noti
 	}
 	alertID := n.AlertID
 	for _, r := range n.Recipients {
+		step := fmt.Sprintf("step:%d", n.Step)
+		if n.Cycle > 0 {
+			step = fmt.Sprintf("cycle:%d:step:%d", n.Cycle, n.Step)
+		}
 		p := EnqueueParams{OrgID: n.OrgID, AlertID: &alertID, Channel: Channel(r.Channel), Recipient: r.Address,
-			DedupeKey: fmt.Sprintf("alert:%s:step:%d:%s:%s:%s", n.AlertID, n.Step, r.ContactID, r.Channel, r.Address)}
+			DedupeKey: fmt.Sprintf("alert:%s:%s:%s:%s:%s", n.AlertID, step, r.ContactID, r.Channel, r.Address)}
 		if r.ContactID != "" {
 			contact := r.ContactID
 			p.ContactID = &contact

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -235,11 +236,23 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 	defer ln.Close()
 
 	app := api.New(api.Config{Pool: pool, Logger: log, Version: buildVersion(), BodyLimit: 2*cfg.IngestMaxBodyBytes + 1<<20})
-	var ingester *ingest.Service
+	var (
+		ingester *ingest.Service
+		evalDone chan struct{}
+	)
 	if cfg.HasRole(config.RoleIngest) {
 		keys := auth.NewKeyVerifier(pool, auth.KeyVerifierOptions{TTL: cfg.APIKeyCacheTTL, Redis: rdb, Logger: log})
 		defer keys.Close()
-		ingester, err = ingest.NewService(ctx, pool, store, keys, ingestConfig(cfg), log)
+		// Every flush records what it stored in evaluation_backlog, owned
+		// by this process while it lives: the durable handoff to alerting.
+		owner, err := alerts.Claim(ctx)
+		if err != nil {
+			return err
+		}
+		defer owner.Release()
+		icfg := ingestConfig(cfg)
+		icfg.Writer.BacklogOwner = owner.Key
+		ingester, err = ingest.NewService(ctx, pool, store, keys, icfg, log)
 		if err != nil {
 			return err
 		}
@@ -247,10 +260,10 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 		// Alert rules evaluate every committed batch, right after its commit.
 		sub, unsubscribe := ingester.Writer().Subscribe(1024)
 		evalCtx, stopEval := context.WithCancel(context.WithoutCancel(ctx))
-		evalDone := make(chan struct{})
+		evalDone = make(chan struct{})
 		go func() {
 			defer close(evalDone)
-			if err := alerts.Run(evalCtx, sub); err != nil && evalCtx.Err() == nil {
+			if err := alerts.Run(evalCtx, sub, owner); err != nil && evalCtx.Err() == nil {
 				log.Error("alert evaluator stopped", "err", err)
 			}
 		}()
@@ -299,7 +312,15 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 	}
 	if ingester != nil {
 		// Every request still in flight was answered above; flush the rest.
+		// Closing the writer ends the evaluator's subscription: it
+		// evaluates what was committed and stores its state. What it cannot
+		// finish in time stays in the backlog for the next process.
 		ingester.Close()
+		select {
+		case <-evalDone:
+		case <-time.After(cfg.ShutdownTimeout):
+			log.Warn("alert evaluation did not finish before the shutdown timeout; the next start evaluates the rest")
+		}
 	}
 	if cfg.HasRole(config.RoleWorker) {
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)

@@ -6,6 +6,9 @@ ALTER TABLE notifications DROP CONSTRAINT notifications_status_check;
 ALTER TABLE notifications ADD CONSTRAINT notifications_status_check
     CHECK (status IN ('queued', 'sending', 'sent', 'delivered', 'failed', 'not_configured'));
 DELETE FROM alert_events WHERE kind IN ('retriggered', 'withdrawn');
+ALTER TABLE alerts DROP COLUMN IF EXISTS cycle_started_at;
+ALTER TABLE alerts DROP COLUMN IF EXISTS cycle;
+ALTER TABLE alerts DROP COLUMN IF EXISTS threshold_c;
 ALTER TABLE alert_events DROP CONSTRAINT alert_events_kind_check;
 ALTER TABLE alert_events ADD CONSTRAINT alert_events_kind_check
     CHECK (kind IN ('triggered', 'notified', 'escalated', 'acknowledged', 'comment', 'resolved', 'auto_resolved'));

@@ -17,6 +17,14 @@ UPDATE alert_rules SET threshold = NULL, updated_at = now(), version = version +
      OR (kind = 'temp_high' AND unit_kind = 'freezer' AND threshold = -15)
      OR (kind = 'temp_low' AND unit_kind = 'hot_holding' AND threshold = 57));
 
+-- The threshold an alert opened at (a rule following the safe range has
+-- none of its own), and its escalation cycle: an acknowledged alert whose
+-- condition comes back after it had cleared starts a new cycle, notifying
+-- from step 0 again.
+ALTER TABLE alerts ADD COLUMN threshold_c double precision;
+ALTER TABLE alerts ADD COLUMN cycle integer NOT NULL DEFAULT 0;
+ALTER TABLE alerts ADD COLUMN cycle_started_at timestamptz;
+
 ALTER TABLE alert_events DROP CONSTRAINT alert_events_kind_check;
 ALTER TABLE alert_events ADD CONSTRAINT alert_events_kind_check
     CHECK (kind IN ('triggered', 'notified', 'escalated', 'acknowledged', 'comment', 'resolved', 'auto_resolved',
