@@ -764,8 +764,8 @@ func lockStates(ctx context.Context, tx pgx.Tx, unitID string, ruleIDs []string)
 	var (
 		ruleID, state                     string
 		since, evaluated, resolve, stands *time.Time
-		peak                      *float64
-		alertID, status           *string
+		peak                              *float64
+		alertID, status                   *string
 	)
 	_, err = pgx.ForEachRow(rows, []any{&ruleID, &state, &since, &evaluated, &peak, &alertID, &status, &resolve, &stands}, func() error {
 		st := newState()

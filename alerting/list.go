@@ -169,7 +169,7 @@ const alertThresholdSQL = `coalesce(a.threshold_c, r.threshold,
 const alertSelect = `
 	SELECT a.id::text, a.org_id::text, a.unit_id::text, u.name, u.site_id::text, si.name, a.rule_id::text,
 	       coalesce(se.public_id::text, ''), a.kind, a.severity, a.status, a.started_at, a.opened_at,
-	       a.peak_c, a.last_reading_c, `+alertThresholdSQL+`, a.escalation_step,
+	       a.peak_c, a.last_reading_c, ` + alertThresholdSQL + `, a.escalation_step,
 	       a.acknowledged_at, coalesce(a.acknowledged_by::text, ''), a.resolved_at, coalesce(a.resolved_by::text, ''),
 	       a.auto_resolved
 	  FROM alerts a
