@@ -27,8 +27,9 @@ type txEnv struct {
 	// stored are the unit's readings read back for a replay.
 	stored []sample
 	// covering holds, per replayed rule, the alerts a replayed excursion
-	// may belong to.
+	// may belong to; joined are those a replayed excursion confirmed.
 	covering map[string][]*cover
+	joined   map[string]bool
 
 	// prior caches priorValues by time.
 	prior map[time.Time][]sample
@@ -94,6 +95,7 @@ func (env *txEnv) open(r *Rule, x excursion) (*alertRef, error) {
 			if x.Started.Before(best.started) {
 				best.started = x.Started
 			}
+			env.join(best.ref)
 			return best.ref, nil
 		}
 	}
@@ -105,7 +107,57 @@ func (env *txEnv) open(r *Rule, x excursion) (*alertRef, error) {
 		ref.Covers = true
 		env.covering[r.ID] = append(list, &cover{ref: ref, started: x.Started})
 	}
+	env.join(ref)
 	return ref, nil
+}
+
+func (env *txEnv) join(a *alertRef) {
+	if env.joined == nil {
+		env.joined = map[string]bool{}
+	}
+	env.joined[a.ID] = true
+}
+
+// withdrawContradicted withdraws the open alerts of a replayed rule that
+// started inside the replay window (at or after from) but that the replay,
+// which saw every stored reading of the window in time order, no longer
+// confirms: readings that arrived late show the excursion did not last the
+// confirm delay. Their queued notifications are cancelled, and a
+// 'withdrawn' event says why.
+func (env *txEnv) withdrawContradicted(r *Rule, from time.Time, current *alertRef) error {
+	for _, c := range env.covering[r.ID] {
+		a := c.ref
+		if a.Resolved || c.started.Before(from) || env.joined[a.ID] || current != nil && current.ID == a.ID {
+			continue
+		}
+		tag, err := env.tx.Exec(env.ctx, `
+			UPDATE alerts SET status = 'resolved', resolved_at = $2, auto_resolved = true
+			 WHERE id = $1 AND status <> 'resolved'`, a.ID, env.now)
+		if err != nil {
+			return fmt.Errorf("withdraw alert: %w", err)
+		}
+		a.Resolved, a.ResolvedAt = true, env.now
+		if tag.RowsAffected() == 0 {
+			continue
+		}
+		var cancelled int
+		if err := env.tx.QueryRow(env.ctx, `
+			WITH c AS (
+				UPDATE notifications SET status = 'cancelled', last_error = 'alert withdrawn', updated_at = now()
+				 WHERE alert_id = $1 AND status = 'queued' RETURNING 1)
+			SELECT count(*) FROM c`, a.ID).Scan(&cancelled); err != nil {
+			return fmt.Errorf("cancel notifications of a withdrawn alert: %w", err)
+		}
+		details, _ := json.Marshal(map[string]any{"rule_id": r.ID, "started_at": c.started, "cancelled_notifications": cancelled,
+			"reason": "readings that arrived late show the excursion did not last the confirm delay"})
+		if _, err := env.tx.Exec(env.ctx, `INSERT INTO alert_events (org_id, alert_id, at, kind, details) VALUES ($1, $2, $3, 'withdrawn', $4)`,
+			env.unit.OrgID, a.ID, env.now, details); err != nil {
+			return fmt.Errorf("record withdrawn event: %w", err)
+		}
+		env.audits = append(env.audits, auditEntry{action: "alert.withdraw", target: a.ID, details: map[string]any{
+			"started_at": c.started, "cancelled_notifications": cancelled}})
+	}
+	return nil
 }
 
 // continuous reports whether the replayed readings from from to to all

@@ -730,6 +730,11 @@ func (e *Evaluator) evaluateUnitTx(ctx context.Context, w *unitWork) (*txEnv, er
 		if err := m.tick(now, lastSeen, active); err != nil {
 			return nil, err
 		}
+		if from, replay := replayFrom[r.ID]; replay {
+			if err := env.withdrawContradicted(r, from, m.st.Alert); err != nil {
+				return nil, err
+			}
+		}
 	}
 
 	if err := env.touchAlerts(w.rules, states); err != nil {

@@ -69,7 +69,7 @@ func (n *recorder) NotifyTx(ctx context.Context, tx pgx.Tx, no Notice) error {
 			INSERT INTO notifications (org_id, alert_id, contact_id, channel, recipient, dedupe_key)
 			VALUES ($1, $2, $3, $4, $5, $6)`,
 			no.OrgID, no.AlertID, r.ContactID, r.Channel, r.Address,
-			fmt.Sprintf("%s:%d:%s:%s", no.AlertID, no.Step, r.ContactID, r.Channel)); err != nil {
+			fmt.Sprintf("%s:%d:%s:%s:%d", no.AlertID, no.Step, r.ContactID, r.Channel, no.Cycle)); err != nil {
 			return err
 		}
 	}
@@ -159,6 +159,15 @@ func (f *fixture) unitIn(org, site, kind string) (string, int64) {
 	f.must(`INSERT INTO units (org_id, site_id, name, kind, safe_min_c, safe_max_c) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id::text`,
 		[]any{&unit}, org, site, kind+" "+strconv.Itoa(int(time.Now().UnixNano()%100000)), kind, r.MinC, r.MaxC)
 	return unit, f.sensor(org, unit)
+}
+
+// unitRange creates a unit of a kind with its own safe range and one sensor.
+func (f *fixture) unitRange(kind string, minC, maxC float64) (string, int64) {
+	f.t.Helper()
+	var unit string
+	f.must(`INSERT INTO units (org_id, site_id, name, kind, safe_min_c, safe_max_c) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id::text`,
+		[]any{&unit}, f.org, f.site, kind+" "+strconv.Itoa(int(time.Now().UnixNano()%100000)), kind, minC, maxC)
+	return unit, f.sensor(f.org, unit)
 }
 
 // sensor adds a sensor to a unit.

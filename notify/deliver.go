@@ -222,7 +222,7 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 		return fmt.Errorf("load notification %s: %w", id, err)
 	}
 	switch n.status {
-	case "sent", "delivered", "failed", "not_configured":
+	case "sent", "delivered", "failed", "not_configured", "cancelled":
 		log.Debug("notification already done", "status", n.status)
 		return nil
 	case "sending":
