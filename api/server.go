@@ -6,6 +6,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/freshtrack/freshtrack/alerting"
 	"github.com/freshtrack/freshtrack/internal/problem"
 	"github.com/freshtrack/freshtrack/schema"
 )
@@ -28,6 +30,10 @@ type Config struct {
 	Version string
 	// BodyLimit is the largest request body accepted, in bytes. Defaults to 16 MiB.
 	BodyLimit int
+	// MaxEvaluationLag is how far alert evaluation may trail ingest (the
+	// age of the oldest evaluation_backlog row) before /readyz says
+	// degraded. Defaults to 1m.
+	MaxEvaluationLag time.Duration
 }
 
 // New returns the Fiber app with the operational endpoints registered:
@@ -38,6 +44,9 @@ func New(cfg Config) *fiber.App {
 	}
 	if cfg.BodyLimit == 0 {
 		cfg.BodyLimit = 16 << 20
+	}
+	if cfg.MaxEvaluationLag <= 0 {
+		cfg.MaxEvaluationLag = time.Minute
 	}
 	app := fiber.New(fiber.Config{
 		AppName:               "freshtrack",
@@ -81,8 +90,14 @@ type Readiness struct {
 	FailingJobs   int         `json:"failing_jobs"`
 	// JobErrors names each failing TimescaleDB job with its last error.
 	JobErrors []schema.FailingJob `json:"job_errors,omitempty"`
-	Version   string              `json:"version"`
-	Detail    string              `json:"detail,omitempty"`
+	// EvaluationLagSeconds is how far alert evaluation trails ingest: the
+	// age of the oldest committed batch not yet evaluated (0: none), and
+	// EvaluationBacklog about how many such batches there are. Past
+	// Config.MaxEvaluationLag the status is degraded: alerts are late.
+	EvaluationLagSeconds float64 `json:"evaluation_lag_s"`
+	EvaluationBacklog    int64   `json:"evaluation_backlog"`
+	Version              string  `json:"version"`
+	Detail               string  `json:"detail,omitempty"`
 }
 
 func readyz(cfg Config) fiber.Handler {
@@ -102,6 +117,16 @@ func readyz(cfg Config) fiber.Handler {
 			r.Status, r.Database, r.Detail = "not_ready", "unreachable", err.Error()
 		case st.FailingJobs > 0:
 			r.Status, r.Detail = "degraded", failingJobsDetail(st.JobErrors)
+		}
+		if err == nil {
+			if lag, n, lerr := alerting.BacklogLag(ctx, cfg.Pool); lerr == nil {
+				r.EvaluationLagSeconds, r.EvaluationBacklog = lag.Seconds(), n
+				if lag > cfg.MaxEvaluationLag && r.Status == "ready" {
+					r.Status, r.Detail = "degraded", fmt.Sprintf(
+						"alert evaluation trails ingest by %s (%d batches waiting): alerts are late; see freshtrack_alerting_lag_seconds",
+						lag.Round(time.Second), n)
+				}
+			}
 		}
 		code := fiber.StatusOK
 		if r.Status == "not_ready" {

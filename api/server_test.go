@@ -97,3 +97,35 @@ func TestOperationalEndpoints(t *testing.T) {
 		t.Fatalf("metrics = %d, missing request counter:\n%s", code, body)
 	}
 }
+
+// TestReadyzDegradedByEvaluationLag: committed readings waiting for alert
+// evaluation longer than MaxEvaluationLag leave the process serving but
+// degraded, with the lag and the backlog in the answer.
+func TestReadyzDegradedByEvaluationLag(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewDB(t)
+	app := api.New(api.Config{Pool: pool, Logger: slog.New(slog.DiscardHandler), Version: "test"})
+	api.NotFound(app)
+	readiness := func() (int, api.Readiness) {
+		t.Helper()
+		code, _, body := get(t, app, "/readyz")
+		var r api.Readiness
+		if err := json.Unmarshal([]byte(body), &r); err != nil {
+			t.Fatalf("readyz body %q: %v", body, err)
+		}
+		return code, r
+	}
+	if code, r := readiness(); code != 200 || r.Status != "ready" || r.EvaluationLagSeconds != 0 || r.EvaluationBacklog != 0 {
+		t.Fatalf("readyz with no backlog = %d %+v", code, r)
+	}
+	if _, err := pool.Exec(context.Background(), `
+		INSERT INTO evaluation_backlog (owner, committed_at, sensor_ids, first_times, last_times)
+		VALUES (1, now() - interval '5 minutes', '{1}', '{2026-01-01}', '{2026-01-01}'),
+		       (1, now() - interval '4 minutes', '{1}', '{2026-01-01}', '{2026-01-01}')`); err != nil {
+		t.Fatal(err)
+	}
+	code, r := readiness()
+	if code != 200 || r.Status != "degraded" || r.EvaluationLagSeconds < 299 || r.EvaluationBacklog != 2 || !strings.Contains(r.Detail, "alert evaluation trails ingest") {
+		t.Fatalf("readyz with a 5-minute backlog = %d %+v", code, r)
+	}
+}
