@@ -5,12 +5,15 @@
 // # Rules
 //
 // Rules live in alert_rules. For each rule kind (temp_high, temp_low,
-// sensor_offline, battery_low) the most specific level with any row applies to
-// a unit: the unit's own rows (unit_id set), else the organisation's rows for
-// the unit's kind (unit_id NULL, unit_kind set). The built-in DefaultRules are
-// stored as organisation rows by EnsureRules, lazily and idempotently, the
-// first time an organisation needs them, because alerts.rule_id must
-// reference a real row. From then on they are ordinary rows: edit them to
+// sensor_offline, battery_low, sensor_fault) the most specific level with any
+// row applies to a unit (safety.Applies, the selection the dashboard and the
+// HACCP report use too): the unit's own rows (unit_id set), else the
+// organisation's rows for the unit's kind (unit_id NULL, unit_kind set). A
+// temperature rule without a threshold follows the unit's own safe range,
+// which is what the built-in defaults do, high and low. The built-in
+// DefaultRules are stored as organisation rows by EnsureRules, lazily and
+// idempotently, the first time an organisation needs them, because
+// alerts.rule_id must reference a real row. From then on they are ordinary rows: edit them to
 // change a default, disable them (enabled = false) to switch it off; a
 // deleted default row comes back.
 //
@@ -19,11 +22,16 @@
 // Each (unit, rule) has an alert_state row: ok → pending → alerting →
 // clearing → ok (see machine). A reading violating the rule makes it pending
 // (since = that reading's time). The excursion lasts until a reading that no
-// longer violates it (sample and hold: between readings the last value is
-// taken to persist). Once it lasted the rule's confirm delay, an alert opens
-// with started_at = the excursion's start, so a door opening or a defrost
-// cycle shorter than the delay never alerts (provided sensors report more
-// often than the delay). The excursion ends only when readings are back past
+// longer violates it, but each reading stands for at most twice its sensor's
+// reporting interval and never more than Config.MaxGap (safety.Stand): the
+// clock confirms an excursion only as far as its newest reading stands, and
+// silence beyond that is the offline rule's business, never an excursion.
+// With several probes the unit's value is the worst live probe's
+// (safety.Mixer): a probe in range never masks one out of range, and a probe
+// that went quiet or reports an error code counts for nothing. Once the
+// excursion lasted the rule's confirm delay, an alert opens with started_at =
+// the excursion's start, so a door opening or a defrost cycle shorter than
+// the delay never alerts, even when a gateway delivers it late. The excursion ends only when readings are back past
 // the threshold by the hysteresis (temp_high: temp <= threshold - hysteresis)
 // and stayed there for the clear delay, which is the confirm delay again;
 // a reading back in the hysteresis band or beyond returns it to alerting with
@@ -32,37 +40,56 @@
 // excursion ends, an auto_resolve rule resolves its alert ('auto_resolved'
 // event, history kept); otherwise the alert stays open until a person
 // resolves it, the state returns to ok, and a new excursion while that alert
-// is still open attaches to it (a 'comment' event records it) instead of
+// is still open attaches to it (a 'retriggered' event records it) instead of
 // opening another: alerts_one_open allows one open alert per unit and rule.
+// If a person had acknowledged that alert, it is triggered again and a new
+// escalation cycle notifies from step 0 (alerts.cycle; the jobs and the
+// notifications' dedupe keys carry the cycle).
 // When a person resolves an alert whose excursion is still going on, the
 // resolution ends that excursion: the next offending reading starts a new one,
 // which opens a new alert once it lasted the confirm delay.
 //
 // sensor_offline: a unit whose sensors have all been silent for the
 // threshold (minutes; plus the confirm delay, 0 by default) alerts, with
-// started_at = its last reading. A sensor that never reported counts from
-// its creation. The next reading clears it.
+// started_at = its last reading, on the server's wall clock. A sensor that
+// never reported counts from its creation. The next reading clears it.
 //
-// # Feeding the machine
+// sensor_fault: a probe's error code (safety.IsFaultCode, such as a
+// disconnected LHT65 probe's 327.67 °C) is stored in sensor_faults, not in
+// readings, and alerts at once; it resolves when every probe measures again.
 //
-// Evaluator.Run consumes ingest.Writer.Subscribe: every committed batch is
-// evaluated right after its commit. Units whose rules are all ok and whose new
-// readings violate nothing are settled with one statement for the whole batch
-// (evaluated_to moves on); every other unit gets its own transaction that
-// inserts its missing alert_state rows, locks them with SELECT ... FOR UPDATE
-// in rule order, runs the machines and opens or resolves alerts. Several
-// serve processes may evaluate the same database: the row locks serialise each
-// unit and the alerts_one_open index makes a duplicate alert impossible.
+// # Feeding the machine: the durable handoff
+//
+// Every flush of the ingest writer adds an evaluation_backlog row (each
+// sensor's time range) in the transaction that stores its readings, owned
+// by the process (Claim: a session advisory lock on the owner key), and
+// publishes the rows to Run. Units whose rules are all ok and whose readings
+// offend nothing are evaluated in memory (memory.go): only evaluated_to
+// moves, and a checkpoint (Config.CheckpointInterval) stores it for every
+// unit in one statement, then deletes the backlog rows it covers. Every
+// other unit gets its own transaction that inserts its missing alert_state
+// rows, locks them with SELECT ... FOR UPDATE in rule order, runs the
+// machines and opens or resolves alerts. Several serve processes may
+// evaluate the same database: the row locks serialise each unit and the
+// alerts_one_open index makes a duplicate alert impossible.
+//
+// No committed reading escapes evaluation: a flush that did not fit in the
+// in-process channel, an evaluation that failed, and the rows of a process
+// that was killed or stopped before its checkpoint keep their backlog rows,
+// which are read back from the database (by this process, or, once the
+// owner's lock is gone, by the next one to look) and evaluated in time
+// order; evaluating a reading twice changes nothing. Shutdown drains the
+// channel and checkpoints. The age of the oldest backlog row is
+// freshtrack_alerting_lag_seconds and /readyz's evaluation_lag_s.
 //
 // The sweep (SweepArgs, every 30 s via SweepPeriodicJob) handles time: confirm
-// and clear delays that expire with no new reading, offline sensors (with no
-// data arriving at all), units whose stored readings no evaluator has seen
-// (an evaluator that was down, a dropped subscription batch: they are
-// evaluated from the database, in time order), and escalation steps whose
-// job was lost.
+// and clear delays that expire while readings still stand, offline sensors
+// (with no data arriving at all), units whose stored readings no evaluator
+// has seen, and escalation steps whose job was lost.
 //
-// All state is in the database (alert_state, alerts, River jobs), so a
-// restart neither forgets a pending excursion nor reopens an open alert.
+// All state is in the database (alert_state, alerts, evaluation_backlog,
+// River jobs), so a restart neither forgets a pending excursion nor reopens
+// an open alert.
 //
 // # Late and out-of-order readings
 //
@@ -76,7 +103,11 @@
 // condition cleared) joins that alert: its peak and started_at may move, but
 // no second alert opens for a period already covered. A replayed excursion
 // that no alert covers opens one, even if it is over by now (a gateway's
-// backlog can reveal an excursion that must be acted on). A late reading that
+// backlog can reveal an excursion that must be acted on). An open alert
+// that started inside the replayed window but that the replay no longer
+// confirms (late readings show the excursion was shorter than the confirm
+// delay) is withdrawn: resolved with a 'withdrawn' event saying why, its
+// queued notifications cancelled. A late reading that
 // violates nothing, for a rule that is ok, changes nothing and is settled on
 // the fast path. Readings older than Config.MaxLateness (24 h) are never
 // evaluated, so historical imports do not alert.
