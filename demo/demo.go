@@ -46,7 +46,7 @@ var unitPlan = []struct {
 	{"Walk-in cooler", "Storage", "walk_in", 0, 5, false},
 	{"Prep fridge 1", "Kitchen", "fridge", 0, 5, false},
 	{"Prep fridge 2", "Kitchen", "fridge", 0, 5, true},
-	{"Chest freezer", "Storage", "freezer", -30, -15, false},
+	{"Chest freezer", "Storage", "freezer", -30, -18, false},
 	{"Ice cream display", "Front", "display", -25, -12, false},
 	{"Hot-holding cabinet", "Kitchen", "hot_holding", 57, 90, false},
 }
