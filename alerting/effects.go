@@ -34,6 +34,9 @@ type txEnv struct {
 	// prior caches priorValues by time.
 	prior map[time.Time][]sample
 
+	// dead caches deadProbes.
+	dead map[int64]time.Time
+
 	seenLoaded bool
 	lastSeen   time.Time
 	created    time.Time
@@ -254,6 +257,48 @@ func (env *txEnv) unitLastSeen(evaluated time.Time) (time.Time, bool, error) {
 		return env.created, env.active, nil
 	}
 	return env.lastSeen, env.active, nil
+}
+
+// deadProbes returns the unit's active probes that have been silent (no
+// reading and no fault) for twice the maximum gap while another probe of the
+// unit reported, with their last record: a probe that died in a unit whose
+// other probes go on is a sensor fault, not an offline unit. Times are the
+// readings', not the wall clock's, so a late backlog fakes nothing.
+func (env *txEnv) deadProbes() (map[int64]time.Time, error) {
+	if env.dead != nil {
+		return env.dead, nil
+	}
+	rows, err := env.tx.Query(env.ctx, `
+		SELECT s.id, coalesce(greatest(
+		         (SELECT max(time) FROM readings r WHERE r.sensor_id = s.id),
+		         (SELECT max(time) FROM sensor_faults f WHERE f.sensor_id = s.id)), s.created_at)
+		  FROM sensors s
+		 WHERE s.org_id = $1 AND s.unit_id = $2 AND s.retired_at IS NULL`, env.unit.OrgID, env.unit.ID)
+	if err != nil {
+		return nil, fmt.Errorf("probes' last records: %w", err)
+	}
+	last := map[int64]time.Time{}
+	var newest time.Time
+	var (
+		id int64
+		t  time.Time
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&id, &t}, func() error {
+		last[id] = t.UTC()
+		if t.After(newest) {
+			newest = t.UTC()
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("probes' last records: %w", err)
+	}
+	env.dead = map[int64]time.Time{}
+	for id, t := range last {
+		if newest.Sub(t) >= 2*env.e.cfg.MaxGap {
+			env.dead[id] = t
+		}
+	}
+	return env.dead, nil
 }
 
 // priorValues returns, for each sensor of the unit, its two newest records

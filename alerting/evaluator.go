@@ -709,6 +709,13 @@ func (e *Evaluator) evaluateUnitTx(ctx context.Context, w *unitWork) (*txEnv, er
 				m.prime(p)
 			}
 		}
+		if r.Kind == KindSensorFault {
+			dead, err := env.deadProbes()
+			if err != nil {
+				return nil, err
+			}
+			m.markDead(dead)
+		}
 		for _, s := range apply {
 			if err := m.sample(s); err != nil {
 				return nil, err

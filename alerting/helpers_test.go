@@ -314,6 +314,10 @@ func cat(parts ...[]float64) []float64 {
 
 func (f *fixture) sweep() SweepResult {
 	f.t.Helper()
+	// As serve does every few seconds: the sweep reads sensor_latest.
+	if _, err := f.latest.Persist(f.ctx, f.pool); err != nil {
+		f.t.Fatalf("persist latest: %v", err)
+	}
 	res, err := f.ev.Sweep(f.ctx)
 	if err != nil {
 		f.t.Fatalf("sweep: %v", err)

@@ -274,6 +274,49 @@ func (m *machine) observe(s sample) {
 	}
 }
 
+// markDead records probes that stopped reporting while another probe of the
+// unit goes on (see txEnv.deadProbes): for sensor_fault they count as
+// faulted from their last record until they report again.
+func (m *machine) markDead(dead map[int64]time.Time) {
+	if len(dead) == 0 {
+		return
+	}
+	if m.st.faulted == nil {
+		m.st.faulted = map[int64]timedFault{}
+	}
+	for id, last := range dead {
+		if prev, ok := m.st.faulted[id]; !ok || !prev.t.After(last) {
+			m.st.faulted[id] = timedFault{last, true}
+		}
+	}
+}
+
+// faultTick applies what the clock and the unit's other probes tell a
+// sensor_fault rule with no new reading: a probe marked dead opens it, and
+// a fault that no probe has any more clears it.
+func (m *machine) faultTick(now time.Time) error {
+	r, st := m.rule, m.st
+	var v float64
+	for id, f := range st.faulted {
+		if f.fault && (v == 0 || id < st.sensor) {
+			v, st.sensor = 1, id
+		}
+	}
+	switch {
+	case v > 0 && st.Phase == phaseOK:
+		st.Phase, st.Since, st.Peak = phasePending, now, v
+		return m.confirm(now)
+	case v > 0 && st.Phase == phasePending:
+		return m.confirm(now)
+	case v == 0 && st.Phase == phaseAlerting && r.clears(v):
+		st.Phase, st.Since = phaseClearing, now
+		return m.finish(now)
+	case st.Phase == phaseClearing:
+		return m.finish(now)
+	}
+	return nil
+}
+
 // prime tells the machine a sensor's reading before the readings it is about
 // to evaluate (the unit's probes, read back from the database).
 func (m *machine) prime(s sample) {
@@ -314,6 +357,9 @@ func (m *machine) tick(now, lastSeen time.Time, active bool) error {
 	m.ticking = true
 	defer func() { m.ticking = false }()
 	m.reconcile(now)
+	if r.Kind == KindSensorFault {
+		return m.faultTick(now)
+	}
 	if r.Kind == KindSensorOffline {
 		last := st.EvaluatedTo
 		if lastSeen.After(last) {

@@ -239,6 +239,41 @@ func TestProbeErrorCodeRaisesSensorFault(t *testing.T) {
 	}
 }
 
+// A probe that stops reporting while the unit's other probe goes on is a
+// sensor fault (the unit is not offline, and the dead probe is not "in
+// range"); it resolves when the probe reports again.
+func TestDeadProbeRaisesSensorFault(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	unit, live := f.unit("walk_in")
+	dead := f.sensor(f.org, unit)
+	f.start()
+	t0 := f.clock.Now()
+	for i := range 45 {
+		at := t0.Add(time.Duration(i) * time.Minute)
+		f.clock.Set(at)
+		rows := []ingest.Row{row(live, at, 3)}
+		if i < 5 {
+			rows = append(rows, row(dead, at.Add(time.Second), 3))
+		}
+		f.write(rows...)
+		if i%10 == 9 {
+			f.sweep()
+		}
+	}
+	a := f.one(unit)
+	if a.Kind != KindSensorFault || a.Status != StatusTriggered {
+		t.Fatalf("alert %+v, want a sensor_fault for the dead probe", a)
+	}
+	at := t0.Add(45 * time.Minute)
+	f.clock.Set(at)
+	f.write(row(dead, at, 3), row(live, at.Add(time.Second), 3))
+	f.sweep()
+	if a = f.one(unit); a.Status != StatusResolved {
+		t.Fatalf("alert %+v after the probe reported again, want resolved", a)
+	}
+}
+
 func tempAlerts(list []Alert) []Alert {
 	var out []Alert
 	for _, a := range list {

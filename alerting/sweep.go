@@ -79,6 +79,8 @@ type SweepResult struct {
 //     threshold in use (sensor_latest, sensors.last_seen_at,
 //     alert_state.evaluated_to; a sensor that never reported counts from its
 //     creation): sensor_offline, with no data arriving at all;
+//   - units with several probes one of which has been silent for twice
+//     Config.MaxGap while another reported: sensor_fault (a dead probe);
 //   - units whose newest stored reading is more than CatchUpLag newer than
 //     their evaluation (an evaluator was down or dropped a batch): their
 //     missed readings are evaluated from the database in time order;
@@ -105,7 +107,10 @@ func (e *Evaluator) Sweep(ctx context.Context) (SweepResult, error) {
 			SELECT s.org_id, s.unit_id,
 			       bool_or(s.retired_at IS NULL) AS active,
 			       greatest(max(sl.time), max(s.last_seen_at)) AS last_seen,
-			       max(s.created_at) FILTER (WHERE s.retired_at IS NULL) AS created
+			       max(s.created_at) FILTER (WHERE s.retired_at IS NULL) AS created,
+			       count(*) FILTER (WHERE s.retired_at IS NULL) AS probes,
+			       min(coalesce(greatest(sl.time, s.last_seen_at), s.created_at)) FILTER (WHERE s.retired_at IS NULL) AS oldest_probe,
+			       max(coalesce(greatest(sl.time, s.last_seen_at), s.created_at)) FILTER (WHERE s.retired_at IS NULL) AS newest_probe
 			  FROM sensors s LEFT JOIN sensor_latest sl ON sl.sensor_id = s.id
 			 WHERE s.unit_id IS NOT NULL
 			 GROUP BY s.org_id, s.unit_id),
@@ -124,8 +129,9 @@ func (e *Evaluator) Sweep(ctx context.Context) (SweepResult, error) {
 		 WHERE a.unit_id IS NOT NULL
 		    OR (sn.active AND coalesce(greatest(sn.last_seen, ev.newest), sn.created) <= $1)
 		    OR (sn.last_seen > coalesce(ev.oldest, '-infinity') + $2 AND sn.last_seen > $3)
+		    OR (sn.probes > 1 AND sn.newest_probe - sn.oldest_probe >= $4)
 		 ORDER BY u.id`,
-		now.Add(-time.Duration(minSilence*float64(time.Minute))), e.cfg.CatchUpLag, now.Add(-e.cfg.MaxLateness))
+		now.Add(-time.Duration(minSilence*float64(time.Minute))), e.cfg.CatchUpLag, now.Add(-e.cfg.MaxLateness), 2*e.cfg.MaxGap)
 	if err != nil {
 		return res, fmt.Errorf("sweep: find units: %w", err)
 	}
