@@ -28,6 +28,9 @@ func Stand(interval, maxGap time.Duration) time.Duration {
 // LHT65 send for a disconnected or failed probe (0x7FFF and 0x8000 scaled by
 // 1, 10 or 100: 327.67, −327.68, 3276.7, −3276.8, 32767, −32768 °C).
 func IsFaultCode(c float64) bool {
+	if math.Abs(c) < 327 || math.IsNaN(c) {
+		return false // every temperature a probe measures: the common case
+	}
 	for _, code := range [...]float64{327.67, -327.68, 3276.7, -3276.8, 32767, -32768} {
 		if math.Abs(c-code) < 0.005 {
 			return true
@@ -88,7 +91,17 @@ func (u Unit) Out(l Limits) bool { return u.Live > 0 && (u.MinC < l.Low.C || u.M
 type Mixer struct {
 	// MaxGap bounds how long a reading stands for (see Stand).
 	MaxGap time.Duration
-	probes map[int64]*Probe
+	// probes in the order first seen: a unit has a handful, so a slice
+	// beats a map, and each keeps when its newest reading stops standing
+	// (for the MaxGap it was computed with).
+	probes []mixProbe
+}
+
+type mixProbe struct {
+	id    int64
+	p     Probe
+	until time.Time
+	gap   time.Duration
 }
 
 // NewMixer returns a Mixer whose readings stand for at most maxGap
@@ -97,7 +110,7 @@ func NewMixer(maxGap time.Duration) *Mixer {
 	if maxGap <= 0 {
 		maxGap = DefaultMaxGap
 	}
-	return &Mixer{MaxGap: maxGap, probes: map[int64]*Probe{}}
+	return &Mixer{MaxGap: maxGap}
 }
 
 // Observe applies a probe's reading. A reading not newer than the probe's
@@ -119,44 +132,63 @@ func (m *Mixer) Fault(sensor int64, at time.Time) {
 	m.apply(sensor, at, math.NaN(), true)
 }
 
-func (m *Mixer) apply(sensor int64, at time.Time, c float64, fault bool) {
-	p := m.probes[sensor]
-	if p == nil {
-		p = &Probe{}
-		m.probes[sensor] = p
+func (m *Mixer) find(sensor int64) *mixProbe {
+	for i := range m.probes {
+		if m.probes[i].id == sensor {
+			return &m.probes[i]
+		}
 	}
+	return nil
+}
+
+func (m *Mixer) apply(sensor int64, at time.Time, c float64, fault bool) {
+	e := m.find(sensor)
+	if e == nil {
+		m.probes = append(m.probes, mixProbe{id: sensor})
+		e = &m.probes[len(m.probes)-1]
+	}
+	p := &e.p
 	if !p.At.IsZero() && !at.After(p.At) {
 		return
 	}
 	p.Prev, p.At, p.C, p.Fault = p.At, at, c, fault
+	e.until, e.gap = p.Until(m.MaxGap), m.MaxGap
 }
 
 // Probe returns what the Mixer knows of a probe.
 func (m *Mixer) Probe(sensor int64) (Probe, bool) {
-	p, ok := m.probes[sensor]
-	if !ok {
+	e := m.find(sensor)
+	if e == nil {
 		return Probe{}, false
 	}
-	return *p, true
+	return e.p, true
 }
 
 // At returns the unit's temperature at t from the probes whose reading
 // stands at t.
 func (m *Mixer) At(t time.Time) Unit {
 	u := Unit{MaxC: math.Inf(-1), MinC: math.Inf(1)}
-	for id, p := range m.probes {
-		if !p.Live(t, m.MaxGap) {
+	for i := range m.probes {
+		e := &m.probes[i]
+		p := &e.p
+		if p.Fault || p.At.IsZero() || t.Before(p.At) {
+			continue
+		}
+		if e.gap != m.MaxGap {
+			e.until, e.gap = p.Until(m.MaxGap), m.MaxGap
+		}
+		if !t.Before(e.until) {
 			continue
 		}
 		u.Live++
-		if p.C > u.MaxC || p.C == u.MaxC && id < u.MaxSensor {
-			u.MaxC, u.MaxSensor = p.C, id
+		if p.C > u.MaxC || p.C == u.MaxC && e.id < u.MaxSensor {
+			u.MaxC, u.MaxSensor = p.C, e.id
 		}
-		if p.C < u.MinC || p.C == u.MinC && id < u.MinSensor {
-			u.MinC, u.MinSensor = p.C, id
+		if p.C < u.MinC || p.C == u.MinC && e.id < u.MinSensor {
+			u.MinC, u.MinSensor = p.C, e.id
 		}
-		if until := p.Until(m.MaxGap); u.Until.IsZero() || until.Before(u.Until) {
-			u.Until = until
+		if u.Until.IsZero() || e.until.Before(u.Until) {
+			u.Until = e.until
 		}
 	}
 	if u.Live == 0 {

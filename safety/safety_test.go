@@ -354,3 +354,40 @@ func TestDefaultSafeRange(t *testing.T) {
 		t.Error(`"other" has no default safe range`)
 	}
 }
+
+// TestMixerMaxGap: a Mixer's MaxGap applies to readings already observed.
+func TestMixerMaxGap(t *testing.T) {
+	m := safety.NewMixer(0)
+	if m.MaxGap != safety.DefaultMaxGap {
+		t.Fatalf("MaxGap %v", m.MaxGap)
+	}
+	m.Observe(1, t0, 3)
+	if u := m.At(t0.Add(10 * time.Minute)); u.Live != 1 || !u.Until.Equal(t0.Add(safety.DefaultMaxGap)) {
+		t.Fatalf("default: %+v", u)
+	}
+	m.MaxGap = 5 * time.Minute
+	if u := m.At(t0.Add(10 * time.Minute)); u.Live != 0 {
+		t.Fatalf("after lowering MaxGap: %+v", u)
+	}
+	if p, ok := m.Probe(1); !ok || !p.At.Equal(t0) || p.C != 3 || p.Fault || !p.Live(t0, m.MaxGap) {
+		t.Fatalf("probe %+v %v", p, ok)
+	}
+	if _, ok := m.Probe(2); ok {
+		t.Fatal("an unknown probe")
+	}
+}
+
+// BenchmarkMixer: one reading of a two-probe unit applied and the unit's
+// state taken, as the HACCP report and alerting do per reading.
+func BenchmarkMixer(b *testing.B) {
+	m := safety.NewMixer(0)
+	at := t0
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		at = at.Add(30 * time.Second)
+		m.Observe(int64(i&1), at, 3+float64(i&7))
+		if u := m.At(at); u.Live == 0 {
+			b.Fatal("gap")
+		}
+	}
+}
