@@ -87,7 +87,7 @@ func WriteCSV(w io.Writer, r *Report) error {
 			{"audit_head_id", strconv.FormatInt(r.Footer.AuditHeadID, 10)},
 		}},
 		{SectionDailySummary, []string{"site", "unit_id", "unit", "kind", "date", "readings", "min_" + u, "max_" + u, "avg_" + u,
-			"safe_min_" + u, "safe_max_" + u, "minutes_covered", "minutes_out_of_range", "percent_in_range"}, nil},
+			"safe_min_" + u, "safe_max_" + u, "limit_min_" + u, "limit_max_" + u, "minutes_covered", "minutes_out_of_range", "percent_in_range"}, nil},
 		{SectionExcursions, []string{"site", "unit_id", "unit", "start_utc", "end_utc", "start_local", "end_local", "duration_min",
 			"minutes_out_of_range", "direction", "peak_" + u, "readings", "started_before_period", "ongoing",
 			"alert_ids", "alert_severities", "acknowledged_at_utc", "acknowledged_by", "corrective_actions"}, nil},
@@ -101,7 +101,7 @@ func WriteCSV(w io.Writer, r *Report) error {
 		name := text(ur.Name)
 		for _, d := range ur.Days {
 			sections[1].rows = append(sections[1].rows, []string{site, ur.UnitID, name, ur.Kind, d.Date, strconv.FormatInt(d.Readings, 10),
-				nump(d.Min), nump(d.Max), nump(d.Avg), num(ur.SafeMin), num(ur.SafeMax),
+				nump(d.Min), nump(d.Max), nump(d.Avg), num(ur.SafeMin), num(ur.SafeMax), num(ur.LimitMin), num(ur.LimitMax),
 				num(d.MinutesCovered), num(d.MinutesOutOfRange), nump(d.PercentInRange)})
 		}
 		for _, e := range ur.Excursions {

@@ -10,34 +10,46 @@
 // For each unit of the site and each local day of the period (days of the
 // site's time zone, 23 to 25 hours around daylight-saving changes): the
 // count, minimum, maximum and average of the readings, the minutes they
-// cover, the minutes out of the unit's safe range and the percentage in
-// range; every excursion; every data gap; the manual checks and corrective
-// actions recorded. All of it is computed from raw readings, exactly:
+// cover, the minutes out of the unit's limits and the percentage in range;
+// every excursion; every data gap; the manual checks and corrective
+// actions recorded. All of it is computed from raw readings, exactly, with
+// package safety's definition of a unit's temperature:
 //
-//   - Coverage. A reading stands for the time until the unit's next reading
-//     when that silence is at most the gap threshold (15 minutes by
-//     default). A longer silence is a data gap (an offline period) and
-//     counts as neither in nor out of range, so for every unit covered
-//     minutes plus gap minutes are the whole period. Minutes out of range
-//     are the covered minutes whose reading was outside the safe range;
-//     percent in range is (covered − out of range) / covered. Time is split
-//     at local midnights. Readings just before the period say how its first
-//     minutes are covered, readings just after it how its last are; for a
-//     period not over yet the data ends at the generation time.
-//   - Excursions. An excursion starts at a reading outside the safe range
-//     and ends at the next reading inside it (a gap inside it does not end
-//     it). Its duration is end − start; its minutes out of range only the
-//     covered part. An excursion already running at the period start begins
-//     at the period start (started_before_period); one still running at its
-//     end ends there (ongoing). The unit's temp_high / temp_low alerts whose
-//     lifetime (started_at to resolved_at) overlaps the excursion are
-//     attached, with who acknowledged them and when (users.name and email
-//     via alerts.acknowledged_by) and their corrective actions.
+//   - Limits. A unit is judged against safety.LimitsFor: its safe range,
+//     unless the alert rules that apply to it (alerting's selection) set
+//     thresholds of their own (UnitReport.LimitMin, LimitMax).
+//   - Probes. Each of the unit's sensors is a probe, folded through a
+//     safety.Mixer whose maximum gap is the gap threshold (15 minutes by
+//     default): a probe's reading stands until its next one, for at most
+//     twice its reporting interval and never longer than the gap
+//     threshold (safety.Stand); an error code (sensor_faults, or an error
+//     code stored as a reading by an earlier version) makes the probe dead
+//     until it measures again.
+//   - Coverage. The unit is out of range while any live probe is outside
+//     its limits, in range while every live probe is within them, and in a
+//     data gap while no probe is live, which counts as neither; so for
+//     every unit covered minutes plus gap minutes are the whole period.
+//     Percent in range is (covered − out of range) / covered. Time is split
+//     at local midnights. Readings before the period say how its first
+//     minutes are covered, readings after it where an excursion ended; for
+//     a period not over yet the data ends at the generation time.
+//   - Excursions. An excursion starts at the reading that takes the unit
+//     out of range and ends when it is in range again (a gap inside it
+//     does not end it), so two probes that disagree make one excursion, not
+//     one per reading. Its duration is end − start; its minutes out of
+//     range only the covered part. An excursion already running at the
+//     period start begins at the period start (started_before_period); one
+//     still running at its end ends there (ongoing). The unit's temp_high /
+//     temp_low alerts whose lifetime (started_at to resolved_at) overlaps
+//     the excursion are attached, with who acknowledged them and when
+//     (users.name and email via alerts.acknowledged_by) and their
+//     corrective actions.
 //
 // The period's readings are read one UTC day (one partition or chunk) at a
 // time and folded in Go in time order; see ReadChunk for why this beats a
-// window-function pass in SQL. Everything else (site, units, alerts,
-// actions, checks, the audit head) is one statement each, all in one
+// window-function pass in SQL. Everything else (site, units with their
+// rules, the probes' error codes, alerts, actions, checks, the audit head)
+// is one statement each, all in one
 // read-only repeatable-read snapshot.
 //
 // # Hashes

@@ -12,6 +12,7 @@ import (
 
 	"github.com/freshtrack/freshtrack/internal/uuids"
 	"github.com/freshtrack/freshtrack/query"
+	"github.com/freshtrack/freshtrack/safety"
 )
 
 // ErrNotFound is returned when a site or unit does not exist, belongs to
@@ -147,11 +148,17 @@ type UnitReport struct {
 	SafeMin float64 `json:"safe_min"`
 	// SafeMax is the top of the unit's safe range.
 	SafeMax float64 `json:"safe_max"`
+	// LimitMin and LimitMax are the limits the unit is judged against
+	// (safety.LimitsFor): its safe range, unless the alert rules that apply
+	// to it set thresholds of their own.
+	LimitMin float64 `json:"limit_min"`
+	// LimitMax is the upper limit.
+	LimitMax float64 `json:"limit_max"`
 	// Summary covers the whole period.
 	Summary Stats `json:"summary"`
 	// Days are the local days of the period, in order.
 	Days []DayStats `json:"days"`
-	// Excursions are the periods out of the safe range, in order.
+	// Excursions are the periods out of the limits, in order.
 	Excursions []Excursion `json:"excursions"`
 	// Gaps are the data gaps (offline periods), in order.
 	Gaps []Gap `json:"gaps"`
@@ -174,8 +181,8 @@ type Stats struct {
 	Avg *float64 `json:"avg"`
 	// MinutesCovered is the time the readings stand for.
 	MinutesCovered float64 `json:"minutes_covered"`
-	// MinutesOutOfRange is the covered time whose reading was outside the
-	// safe range.
+	// MinutesOutOfRange is the covered time the unit was out of its
+	// limits (some live probe outside them).
 	MinutesOutOfRange float64 `json:"minutes_out_of_range"`
 	// PercentInRange is 100 × (covered − out of range) / covered; nil when
 	// nothing is covered.
@@ -189,13 +196,13 @@ type DayStats struct {
 	Stats
 }
 
-// Excursion is a contiguous period out of the safe range.
+// Excursion is a contiguous period out of the limits.
 type Excursion struct {
-	// Start is the first out-of-range reading, or the period start when the
-	// excursion began earlier (StartedBeforePeriod).
+	// Start is the reading that took the unit out of its limits, or the
+	// period start when the excursion began earlier (StartedBeforePeriod).
 	Start time.Time `json:"start"`
-	// End is the first in-range reading after it, or the end of the data
-	// when there was none by then (Ongoing).
+	// End is when the unit was back within its limits (every live probe),
+	// or the end of the data when it was not by then (Ongoing).
 	End time.Time `json:"end"`
 	// DurationMinutes is End − Start, a data gap inside included.
 	DurationMinutes float64 `json:"duration_min"`
@@ -208,9 +215,10 @@ type Excursion struct {
 	Ongoing bool `json:"ongoing"`
 	// Direction is high or low.
 	Direction string `json:"direction"`
-	// Peak is the reading furthest outside the range.
+	// Peak is the reading furthest outside the limits.
 	Peak float64 `json:"peak"`
-	// Readings is the out-of-range readings in the period.
+	// Readings is the readings outside the limits in the period (of any
+	// of the unit's probes).
 	Readings int64 `json:"readings"`
 	// Alerts are the unit's temperature alerts whose lifetime
 	// (started_at to resolved_at) overlaps the excursion.
@@ -268,12 +276,15 @@ type CorrectiveAction struct {
 	TakenAt time.Time `json:"taken_at"`
 }
 
-// Gap is a stretch [Start, End) of the period with no reading for longer
-// than the gap threshold: the sensor was offline or its data is missing.
+// Gap is a stretch [Start, End) of the period when no probe of the unit was
+// live: none had a reading that still stood (safety.Stand), or those that
+// had reported an error code since. The sensors were offline or faulty, or
+// their data is missing.
 type Gap struct {
-	// Start is the last reading before the silence (or the period start).
+	// Start is when the last live probe's reading stopped standing (or the
+	// period start).
 	Start time.Time `json:"start"`
-	// End is the next reading (or the end of the data).
+	// End is the next reading of a probe (or the end of the data).
 	End time.Time `json:"end"`
 	// DurationMinutes is End − Start.
 	DurationMinutes float64 `json:"duration_min"`
@@ -285,7 +296,7 @@ type ManualCheck struct {
 	CheckedAt time.Time `json:"checked_at"`
 	// Temp is the temperature measured.
 	Temp float64 `json:"temp"`
-	// InRange is whether Temp is within the unit's safe range.
+	// InRange is whether Temp is within the unit's limits.
 	InRange bool `json:"in_range"`
 	// CheckedBy is who checked; nil when unknown.
 	CheckedBy *Person `json:"checked_by"`
@@ -294,17 +305,20 @@ type ManualCheck struct {
 }
 
 const (
-	coverageText = "Each reading stands for the time until the unit's next reading, unless that silence " +
-		"is longer than the gap threshold: then the silence is a data gap and counts as neither in nor out " +
-		"of range. Covered minutes plus gap minutes make up the period. Minutes out of range are covered " +
-		"minutes whose reading was outside the safe range; percent in range is relative to covered minutes."
-	excursionText = "An excursion starts at the first reading outside the safe range and ends at the " +
-		"next reading inside it; a data gap inside it does not end it."
+	coverageText = "A unit's temperature at any moment comes from its live probes. A probe's reading stands " +
+		"until the probe's next reading, for at most twice the probe's reporting interval (the time since its " +
+		"previous reading) and never longer than the gap threshold; a probe that reported an error code is dead " +
+		"until it measures again. The unit is out of range while any live probe is outside the unit's limits " +
+		"(its safe range, unless its alert rules set thresholds of their own) and in range while every live probe " +
+		"is within them. Time without a live probe is a data gap and counts as neither in nor out of range. " +
+		"Covered minutes plus gap minutes make up the period; percent in range is relative to covered minutes."
+	excursionText = "An excursion starts at the reading that takes the unit out of range and ends when every " +
+		"live probe is back within the limits; a data gap inside it does not end it."
 )
 
 // HACCP builds a site's HACCP temperature record for a period: per unit and
 // local day the minimum, maximum, average and count of readings and the
-// minutes out of the safe range; every excursion with the alert that
+// minutes out of the unit's limits; every excursion with the alert that
 // overlaps it, who acknowledged it and the corrective actions; data gaps;
 // manual checks. Every number comes from raw readings (see ReadChunk for
 // how they are read and folded), inside one read-only snapshot when db can
@@ -395,6 +409,7 @@ type unitRow struct {
 	safeMax        float64
 	sensors        []string // external ids
 	sensorIDs      []int64
+	limits         safety.Limits
 }
 
 func buildHACCP(ctx context.Context, db Querier, p HACCPParams, now time.Time) (*Report, error) {
@@ -462,7 +477,7 @@ func buildHACCP(ctx context.Context, db Querier, p HACCPParams, now time.Time) (
 		attachAlerts(&ur, alerts[u.id], actions)
 		ur.CorrectiveActions = nonNil(actions.byUnit[u.id])
 		for _, c := range checks[u.id] {
-			c.InRange = c.Temp >= u.safeMin && c.Temp <= u.safeMax
+			c.InRange = u.limits.Contains(c.Temp)
 			ur.ManualChecks = append(ur.ManualChecks, c)
 		}
 		ur.ManualChecks = nonNil(ur.ManualChecks)
@@ -496,21 +511,46 @@ func loadUnits(ctx context.Context, db Querier, p HACCPParams) ([]unitRow, error
 	if len(p.UnitIDs) > 0 {
 		filter = p.UnitIDs
 	}
+	// With each unit, the temperature rules that may apply to it (its own
+	// and its organisation's for its kind, enabled or not: a disabled row
+	// claims its level), for safety.LimitsFor.
 	rows, err := db.Query(ctx, `
-		SELECT u.id, u.name, u.kind, u.safe_min_c, u.safe_max_c,
-		       coalesce(array_agg(s.external_id ORDER BY s.external_id) FILTER (WHERE s.id IS NOT NULL), '{}'),
-		       coalesce(array_agg(s.id ORDER BY s.id) FILTER (WHERE s.id IS NOT NULL), '{}')
-		  FROM units u
-		  LEFT JOIN sensors s ON s.org_id = u.org_id AND s.unit_id = u.id
-		 WHERE u.org_id = $1 AND u.site_id = $2 AND ($3::uuid[] IS NULL OR u.id = ANY($3::uuid[]))
-		 GROUP BY u.id
-		 ORDER BY u.name, u.id`, p.OrgID, p.SiteID, filter)
+		SELECT x.id, x.name, x.kind, x.safe_min_c, x.safe_max_c, x.sensors, x.sensor_ids,
+		       r.own, r.kinds, r.enabled, r.thresholds
+		  FROM (SELECT u.id, u.org_id, u.name, u.kind, u.safe_min_c, u.safe_max_c,
+		               coalesce(array_agg(s.external_id ORDER BY s.external_id) FILTER (WHERE s.id IS NOT NULL), '{}') AS sensors,
+		               coalesce(array_agg(s.id ORDER BY s.id) FILTER (WHERE s.id IS NOT NULL), '{}') AS sensor_ids
+		          FROM units u
+		          LEFT JOIN sensors s ON s.org_id = u.org_id AND s.unit_id = u.id
+		         WHERE u.org_id = $1 AND u.site_id = $2 AND ($3::uuid[] IS NULL OR u.id = ANY($3::uuid[]))
+		         GROUP BY u.id) x
+		  LEFT JOIN LATERAL (
+		        SELECT array_agg(ar.unit_id IS NOT NULL) AS own, array_agg(ar.kind) AS kinds,
+		               array_agg(ar.enabled) AS enabled, array_agg(ar.threshold) AS thresholds
+		          FROM alert_rules ar
+		         WHERE ar.org_id = x.org_id AND ar.kind IN ('temp_high', 'temp_low')
+		           AND (ar.unit_id = x.id OR (ar.unit_id IS NULL AND ar.unit_kind = x.kind))) r ON true
+		 ORDER BY x.name, x.id`, p.OrgID, p.SiteID, filter)
 	if err != nil {
 		return nil, fmt.Errorf("haccp report: read units: %w", err)
 	}
-	var units []unitRow
-	var u unitRow
-	_, err = pgx.ForEachRow(rows, []any{&u.id, &u.name, &u.kind, &u.safeMin, &u.safeMax, &u.sensors, &u.sensorIDs}, func() error {
+	var (
+		units        []unitRow
+		u            unitRow
+		own, enabled []bool
+		kinds        []string
+		thresholds   []*float64
+	)
+	_, err = pgx.ForEachRow(rows, []any{&u.id, &u.name, &u.kind, &u.safeMin, &u.safeMax, &u.sensors, &u.sensorIDs,
+		&own, &kinds, &enabled, &thresholds}, func() error {
+		rules := make([]safety.Rule, len(kinds))
+		for i, k := range kinds {
+			rules[i] = safety.Rule{Scope: safety.Scope{UnitKind: u.kind, Kind: k, Enabled: enabled[i]}, Threshold: thresholds[i]}
+			if own[i] {
+				rules[i].UnitID = u.id
+			}
+		}
+		u.limits = safety.LimitsFor(rules, u.id, u.kind, u.safeMin, u.safeMax)
 		units = append(units, u)
 		u = unitRow{}
 		return nil
@@ -558,7 +598,7 @@ func (r *Report) toFahrenheit() {
 	}
 	for i := range r.Units {
 		u := &r.Units[i]
-		u.SafeMin, u.SafeMax = f(u.SafeMin), f(u.SafeMax)
+		u.SafeMin, u.SafeMax, u.LimitMin, u.LimitMax = f(u.SafeMin), f(u.SafeMax), f(u.LimitMin), f(u.LimitMax)
 		conv := func(s *Stats) { s.Min, s.Max, s.Avg = fp(s.Min), fp(s.Max), fp(s.Avg) }
 		conv(&u.Summary)
 		for j := range u.Days {
@@ -579,7 +619,7 @@ func (r *Report) toFahrenheit() {
 func (r *Report) round() {
 	for i := range r.Units {
 		u := &r.Units[i]
-		u.SafeMin, u.SafeMax = round2(u.SafeMin), round2(u.SafeMax)
+		u.SafeMin, u.SafeMax, u.LimitMin, u.LimitMax = round2(u.SafeMin), round2(u.SafeMax), round2(u.LimitMin), round2(u.LimitMax)
 		rs := func(s *Stats) {
 			s.Min, s.Max, s.Avg, s.PercentInRange = round2p(s.Min), round2p(s.Max), round2p(s.Avg), round2p(s.PercentInRange)
 			s.MinutesCovered, s.MinutesOutOfRange = round2(s.MinutesCovered), round2(s.MinutesOutOfRange)

@@ -25,13 +25,14 @@ func utcPtr(t *time.Time) *time.Time {
 }
 
 // loadAlerts reads the units' temperature alerts whose lifetime overlaps the
-// period widened by the gap threshold (excursions are read that far around
-// it), by unit.
+// time whose readings the report reads (window.readSpan: excursions are seen
+// that far around the period), by unit.
 func loadAlerts(ctx context.Context, db Querier, orgID string, unitIDs []string, w window) (map[string][]AlertRecord, error) {
 	out := map[string][]AlertRecord{}
 	if len(unitIDs) == 0 {
 		return out, nil
 	}
+	from, to := w.readSpan()
 	rows, err := db.Query(ctx, `
 		SELECT a.id::text, a.unit_id::text, a.kind, a.severity, a.status, a.started_at, a.resolved_at,
 		       a.acknowledged_at, us.id IS NOT NULL, coalesce(us.name, ''), coalesce(us.email, '')
@@ -39,7 +40,7 @@ func loadAlerts(ctx context.Context, db Querier, orgID string, unitIDs []string,
 		  LEFT JOIN users us ON us.id = a.acknowledged_by
 		 WHERE a.org_id = $1 AND a.unit_id = ANY($2::uuid[]) AND a.kind IN ('temp_high', 'temp_low')
 		   AND a.started_at < $4 AND (a.resolved_at IS NULL OR a.resolved_at > $3)
-		 ORDER BY a.started_at, a.id`, orgID, unitIDs, w.p0.Add(-w.gap), w.p1.Add(w.gap))
+		 ORDER BY a.started_at, a.id`, orgID, unitIDs, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("haccp report: alerts: %w", err)
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/freshtrack/freshtrack/safety"
 )
 
 // window is the period of a report: days between bounds, [p0, p1), with
@@ -31,13 +33,25 @@ const ReadChunk = 24 * time.Hour
 // How the readings of a report are folded.
 //
 // Every number of the report comes from raw readings: the readings of the
-// site's sensors in [period start − gap threshold, period end + gap
+// site's sensors in [period start − 2 × gap threshold, period end + gap
 // threshold) are read one UTC day at a time (a bitmap scan of one daily
 // partition, no ORDER BY) and folded in Go, unit by unit in time order, in
-// one pass with integer microsecond arithmetic. The readings before and
-// after the period only say how long the period's first and last readings
-// stand for, and whether an excursion began before the period or ended
-// after it.
+// one pass. The readings before the period only say what the unit's probes
+// read when it began (and how often they report, for how long a reading
+// stands), and whether an excursion began before it; those after it
+// whether an excursion ended after it. The probes' error codes
+// (sensor_faults) of the same time are read in one statement and folded in
+// with the readings.
+//
+// Each unit's readings go through a safety.Mixer, so the unit's
+// temperature over time is exactly package safety's: a reading stands for
+// safety.Stand (MaxGap = the report's gap threshold), a probe that reported
+// an error code is dead until it measures again, the unit is out of range
+// while any live probe is outside its limits and in a gap while no probe is
+// live. Between two records the unit's state changes only where a probe's
+// reading stops standing (safety.Unit.Until), so the fold accounts time in
+// segments of constant state: one per record, plus one per reading that
+// ran out.
 //
 // The fold was chosen over SQL window functions by measurement: for a
 // one-month report of a 50-unit site (2.2 M readings) on a 2-CPU machine,
@@ -47,11 +61,13 @@ const ReadChunk = 24 * time.Hour
 // partitions unsorted and folding them takes well under a second. Memory is
 // bounded by one day of the site's readings.
 
-// sample is one reading: unix microseconds, the sensor and the temperature.
+// sample is one record: unix microseconds, the sensor and the temperature,
+// or a probe's error code (fault).
 type sample struct {
 	t      int64
 	sensor int64
 	temp   float64
+	fault  bool
 }
 
 type dayAcc struct {
@@ -61,42 +77,50 @@ type dayAcc struct {
 }
 
 type runAcc struct {
-	start  int64 // first out-of-range reading
-	end    int64 // first in-range reading after it; 0 while open
+	start  int64 // when the unit went out of range
+	end    int64 // when it was back in range; 0 while open
 	hi, lo float64
-	n      int64 // readings in the period
+	n      int64 // out-of-range readings in the period
 	out    int64 // covered microseconds
 }
 
-// unitFold accumulates one unit's report from its readings in time order.
+// unitFold accumulates one unit's report from its records in time order.
 type unitFold struct {
-	w       *foldWindow
-	lo, hi  float64
-	days    []dayAcc
-	gaps    [][2]int64
-	runs    []*runAcc
-	open    *runAcc
-	prev    sample
-	seen    bool
-	firstAt int64
+	w    *foldWindow
+	lim  safety.Limits
+	mix  *safety.Mixer
+	days []dayAcc
+	gaps [][2]int64
+	runs []*runAcc
+	open *runAcc
+	// cursor is the time accounted up to; from it the unit is u (a gap
+	// when u.Live is 0) until untilUs, when a probe's reading stops
+	// standing.
+	cursor, untilUs int64
+	u               safety.Unit
 }
 
-// foldWindow is the window in unix microseconds.
+// foldWindow is the window in unix microseconds: the period [p0, p1), the
+// data's end, where reading starts, and the day bounds.
 type foldWindow struct {
-	p0, p1, end, horizon, gap int64
-	bounds                    []int64
+	p0, p1, end, from int64
+	bounds            []int64
 }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
 
+// readSpan is the time whose records a report reads: from twice the gap
+// threshold before the period (a reading that stands into the period is at
+// most one gap threshold before it, and its previous reading, which says
+// how long it stands, at most another before that) to a gap threshold
+// after it (to see excursions end).
+func (w window) readSpan() (from, to time.Time) { return w.p0.Add(-2 * w.gap), w.p1.Add(w.gap) }
+
 func newFoldWindow(w window) *foldWindow {
-	fw := &foldWindow{p0: micros(w.p0), p1: micros(w.p1), end: micros(w.end), gap: w.gap.Microseconds()}
-	// A reading with no successor in the data read was followed by silence
-	// at least until the end of what was read (period end + gap) or now.
-	fw.horizon = min(fw.p1+fw.gap, micros(w.now))
-	fw.horizon = max(fw.horizon, fw.end)
+	from, _ := w.readSpan()
+	fw := &foldWindow{p0: micros(w.p0), p1: micros(w.p1), end: micros(w.end), from: micros(from)}
 	for _, b := range w.bounds {
 		fw.bounds = append(fw.bounds, micros(b))
 	}
@@ -108,29 +132,27 @@ func (w *foldWindow) day(t int64) int {
 	return sort.Search(len(w.bounds)-1, func(i int) bool { return w.bounds[i+1] > t })
 }
 
-func (f *unitFold) out(temp float64) bool { return temp < f.lo || temp > f.hi }
+func newUnitFold(w *foldWindow, lim safety.Limits, gap time.Duration, days int) *unitFold {
+	return &unitFold{w: w, lim: lim, mix: safety.NewMixer(gap), days: make([]dayAcc, days), cursor: w.from}
+}
 
-// add folds the next reading of the unit.
+// add folds the unit's next record.
 func (f *unitFold) add(s sample) {
 	w := f.w
-	if !f.seen {
-		f.seen, f.firstAt = true, s.t
+	f.advance(s.t)
+	at := fromMicros(s.t)
+	measured := !s.fault && !safety.IsFaultCode(s.temp) && !math.IsNaN(s.temp)
+	if measured {
+		f.mix.Observe(s.sensor, at, s.temp)
 	} else {
-		f.settle(f.prev, s.t, true)
+		f.mix.Fault(s.sensor, at)
 	}
-	out := f.out(s.temp)
-	switch {
-	case !out && f.open != nil:
-		f.open.end = s.t
-		f.open = nil
-	case out && s.t < w.end:
-		if f.open == nil {
-			f.open = &runAcc{start: s.t, hi: s.temp, lo: s.temp}
-			f.runs = append(f.runs, f.open)
-		}
-		f.open.hi, f.open.lo = math.Max(f.open.hi, s.temp), math.Min(f.open.lo, s.temp)
+	f.state(s.t)
+	if !measured {
+		return
 	}
-	if s.t >= w.p0 && s.t < w.end {
+	inPeriod := s.t >= w.p0 && s.t < w.end
+	if inPeriod {
 		d := &f.days[w.day(s.t)]
 		if d.n == 0 || s.temp < d.min {
 			d.min = s.temp
@@ -140,46 +162,78 @@ func (f *unitFold) add(s sample) {
 		}
 		d.n++
 		d.sum += s.temp
-		if out && f.open != nil {
-			f.open.n++
+	}
+	if o := f.open; o != nil && s.t < w.end && !f.lim.Contains(s.temp) {
+		o.hi, o.lo = math.Max(o.hi, s.temp), math.Min(o.lo, s.temp)
+		if inPeriod {
+			o.n++
 		}
-	}
-	f.prev = s
-}
-
-// settle decides what reading p stands for, now that the next reading's
-// time is known (hasNext) or known not to exist in the data read: the time
-// until the next reading when the silence is at most the gap threshold,
-// else nothing, the silence being a gap.
-func (f *unitFold) settle(p sample, next int64, hasNext bool) {
-	w := f.w
-	if p.t >= w.end {
-		return
-	}
-	silenceEnd := next
-	if !hasNext {
-		silenceEnd = w.horizon
-	}
-	start := max(p.t, w.p0)
-	if silenceEnd-p.t <= w.gap {
-		if stop := min(silenceEnd, w.end); stop > start {
-			f.cover(start, stop, f.out(p.temp))
-		}
-		return
-	}
-	stop := w.end
-	if hasNext {
-		stop = min(next, w.end)
-	}
-	if stop > start {
-		f.gaps = append(f.gaps, [2]int64{start, stop})
 	}
 }
 
-// cover adds [start, stop) to the days it spans (and to the open
-// excursion when out of range).
-func (f *unitFold) cover(start, stop int64, out bool) {
+// state takes the unit's state at t from the mix and opens or ends the
+// excursion: one opens when the unit goes out of range before the end of
+// the data, and ends when the unit is in range again (a gap, neither,
+// does not end it).
+func (f *unitFold) state(t int64) {
+	f.u = f.mix.At(fromMicros(t))
+	f.untilUs = 0
+	if f.u.Live > 0 {
+		f.untilUs = micros(f.u.Until)
+	}
+	switch {
+	case f.u.Out(f.lim):
+		if f.open == nil && t < f.w.end {
+			f.open = &runAcc{start: t, hi: math.Inf(-1), lo: math.Inf(1)}
+			if f.u.MaxC > f.lim.High.C {
+				f.open.hi = f.u.MaxC
+			}
+			if f.u.MinC < f.lim.Low.C {
+				f.open.lo = f.u.MinC
+			}
+			f.runs = append(f.runs, f.open)
+		}
+	case f.u.In(f.lim):
+		if f.open != nil {
+			f.open.end = t
+			f.open = nil
+		}
+	}
+}
+
+// advance accounts the time from the cursor to t, in segments of constant
+// state: the state changes where a probe's reading stops standing.
+func (f *unitFold) advance(t int64) {
+	for f.cursor < t {
+		stop := t
+		if f.u.Live > 0 && f.untilUs < stop {
+			stop = f.untilUs
+		}
+		f.account(f.cursor, stop)
+		f.cursor = stop
+		if stop < t {
+			f.state(stop)
+		}
+	}
+}
+
+// account adds [start, stop), in the state f.u, to the period's days,
+// gaps and open excursion, clipped to [p0, end).
+func (f *unitFold) account(start, stop int64) {
 	w := f.w
+	start, stop = max(start, w.p0), min(stop, w.end)
+	if stop <= start {
+		return
+	}
+	if f.u.Live == 0 {
+		if n := len(f.gaps); n > 0 && f.gaps[n-1][1] == start {
+			f.gaps[n-1][1] = stop
+		} else {
+			f.gaps = append(f.gaps, [2]int64{start, stop})
+		}
+		return
+	}
+	out := f.u.Out(f.lim)
 	if out && f.open != nil {
 		f.open.out += stop - start
 	}
@@ -193,41 +247,29 @@ func (f *unitFold) cover(start, stop int64, out bool) {
 	}
 }
 
-// finish settles the last reading and the period's leading silence.
-func (f *unitFold) finish() {
-	w := f.w
-	if !f.seen {
-		if w.end > w.p0 {
-			f.gaps = append(f.gaps, [2]int64{w.p0, w.end})
-		}
-		return
-	}
-	f.settle(f.prev, 0, false)
-	if f.firstAt > w.p0 {
-		// Nothing in the gap threshold before the first reading: the unit
-		// was silent when the period began.
-		if stop := min(f.firstAt, w.end); stop > w.p0 {
-			f.gaps = append(f.gaps, [2]int64{w.p0, stop})
-		}
-	}
-}
+// finish accounts the time after the last record to the end of the data.
+func (f *unitFold) finish() { f.advance(f.w.end) }
 
 // foldReadings reads the units' readings one UTC day at a time and folds
-// them, unit by unit in time order.
+// them with the probes' error codes, unit by unit in time order.
 func foldReadings(ctx context.Context, db Querier, units []unitRow, w window) ([]*unitFold, error) {
 	fw := newFoldWindow(w)
 	folds := make([]*unitFold, len(units))
 	unitOf := map[int64]int{}
 	var ids []int64
 	for i, u := range units {
-		folds[i] = &unitFold{w: fw, lo: u.safeMin, hi: u.safeMax, days: make([]dayAcc, len(w.bounds)-1)}
+		folds[i] = newUnitFold(fw, u.limits, w.gap, len(w.bounds)-1)
 		for _, id := range u.sensorIDs {
 			unitOf[id] = i
 			ids = append(ids, id)
 		}
 	}
 	if len(ids) > 0 {
-		lo, hi := w.p0.Add(-w.gap), w.p1.Add(w.gap)
+		lo, hi := w.readSpan()
+		faults, err := readFaults(ctx, db, ids, lo, hi)
+		if err != nil {
+			return nil, err
+		}
 		perUnit := make([][]sample, len(units))
 		for from := lo; from.Before(hi); {
 			to := from.Truncate(ReadChunk).Add(ReadChunk)
@@ -242,6 +284,11 @@ func foldReadings(ctx context.Context, db Querier, units []unitRow, w window) ([
 				perUnit[i] = append(perUnit[i], s)
 			}); err != nil {
 				return nil, err
+			}
+			for len(faults) > 0 && faults[0].t < micros(to) {
+				i := unitOf[faults[0].sensor]
+				perUnit[i] = append(perUnit[i], faults[0])
+				faults = faults[1:]
 			}
 			for i, ss := range perUnit {
 				// Physical order is nearly time order: this is cheap.
@@ -265,6 +312,31 @@ func foldReadings(ctx context.Context, db Querier, units []unitRow, w window) ([
 		f.finish()
 	}
 	return folds, nil
+}
+
+// readFaults reads the probes' error codes of [from, to) in time order.
+func readFaults(ctx context.Context, db Querier, ids []int64, from, to time.Time) ([]sample, error) {
+	rows, err := db.Query(ctx, `
+		SELECT sensor_id, time FROM sensor_faults
+		 WHERE sensor_id = ANY($1) AND time >= $2 AND time < $3
+		 ORDER BY time, sensor_id`, ids, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("haccp report: sensor faults: %w", err)
+	}
+	var (
+		out []sample
+		s   = sample{fault: true, temp: math.NaN()}
+		t   time.Time
+	)
+	_, err = pgx.ForEachRow(rows, []any{&s.sensor, &t}, func() error {
+		s.t = micros(t)
+		out = append(out, s)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("haccp report: sensor faults: %w", err)
+	}
+	return out, nil
 }
 
 func cmpInt(a, b int64) int {
@@ -296,6 +368,13 @@ func readChunk(ctx context.Context, db Querier, ids []int64, from, to time.Time,
 		fds[0].Format == pgx.BinaryFormatCode && fds[0].DataTypeOID == pgtype.Int8OID &&
 		fds[1].Format == pgx.BinaryFormatCode && fds[1].DataTypeOID == pgtype.TimestamptzOID &&
 		fds[2].Format == pgx.BinaryFormatCode && fds[2].DataTypeOID == pgtype.Float8OID
+	// Scanned into outside the loop: a sample whose address went to Scan
+	// would be a heap allocation per reading.
+	var (
+		sensor int64
+		t      time.Time
+		temp   float64
+	)
 	for rows.Next() {
 		var s sample
 		if raw := rows.RawValues(); binaryRows && len(raw[0]) == 8 && len(raw[1]) == 8 && len(raw[2]) == 8 {
@@ -303,11 +382,10 @@ func readChunk(ctx context.Context, db Querier, ids []int64, from, to time.Time,
 			s.t = int64(binary.BigEndian.Uint64(raw[1])) + pgEpochMicros
 			s.temp = math.Float64frombits(binary.BigEndian.Uint64(raw[2]))
 		} else {
-			var t time.Time
-			if err := rows.Scan(&s.sensor, &t, &s.temp); err != nil {
+			if err := rows.Scan(&sensor, &t, &temp); err != nil {
 				return fmt.Errorf("haccp report: readings: %w", err)
 			}
-			s.t = t.UnixMicro()
+			s.sensor, s.t, s.temp = sensor, t.UnixMicro(), temp
 		}
 		fn(s)
 	}
@@ -322,7 +400,7 @@ func readChunk(ctx context.Context, db Querier, ids []int64, from, to time.Time,
 func assembleUnit(u unitRow, f *unitFold, w window) UnitReport {
 	ur := UnitReport{
 		UnitID: u.id, Name: u.name, Kind: u.kind, Sensors: nonNil(u.sensors),
-		SafeMin: u.safeMin, SafeMax: u.safeMax,
+		SafeMin: u.safeMin, SafeMax: u.safeMax, LimitMin: u.limits.Low.C, LimitMax: u.limits.High.C,
 		Days:       make([]DayStats, len(f.days)),
 		Excursions: []Excursion{},
 		Gaps:       []Gap{},
@@ -367,7 +445,7 @@ func assembleUnit(u unitRow, f *unitFold, w window) UnitReport {
 		}
 		e.Start, e.End = fromMicros(start), fromMicros(end)
 		e.DurationMinutes = float64(end-start) / 6e7
-		if r.hi-u.safeMax >= u.safeMin-r.lo {
+		if r.hi-u.limits.High.C >= u.limits.Low.C-r.lo {
 			e.Direction, e.Peak = "high", r.hi
 		} else {
 			e.Direction, e.Peak = "low", r.lo

@@ -29,7 +29,8 @@ import (
 //     acknowledged by Anna Müller at 14:12, with a corrective action by
 //     Jörg Weiß at 14:30.
 //   - Thursday: nothing between 10:00 and 12:00 local (23 readings
-//     missing): a 120-minute gap.
+//     missing): the 10:00 reading stands for twice the probe's 5-minute
+//     interval (safety.Stand), then a 110-minute gap.
 //
 // Tiefkühler 2 reads −18.0 every 5 minutes. Hand-computed expectations are in
 // the tests below.
@@ -182,7 +183,7 @@ func TestHACCPScriptedWeek(t *testing.T) {
 		{"2026-03-23", 288, 3, 3, 3, 1440, 0, 100},
 		{"2026-03-24", 288, 3, 9.5, 3.16, 1440, 45, 96.88}, // (279×3 + 74.2)/288; 100×1395/1440
 		{"2026-03-25", 288, 3, 3, 3, 1440, 0, 100},
-		{"2026-03-26", 265, 3, 3, 3, 1320, 0, 100}, // 23 readings missing; the one before the gap stands for nothing
+		{"2026-03-26", 265, 3, 3, 3, 1330, 0, 100}, // 23 readings missing; the one before the gap stands for 10 minutes
 		{"2026-03-27", 288, 3, 3, 3, 1440, 0, 100},
 		{"2026-03-28", 288, 3, 3, 3, 1440, 0, 100},
 		{"2026-03-29", 276, 3, 3, 3, 1380, 0, 100}, // 23 hours
@@ -194,10 +195,10 @@ func TestHACCPScriptedWeek(t *testing.T) {
 			t.Errorf("day %s = %+v (min %v max %v avg %v pct %v), want %+v", d.Date, d, *d.Min, *d.Max, *d.Avg, *d.PercentInRange, wd)
 		}
 	}
-	// 5×288 + 265 + 276 readings; 7200 + 1320 + 1380 covered minutes; the
-	// 120-minute gap completes the 167-hour week.
+	// 5×288 + 265 + 276 readings; 7200 + 1330 + 1380 covered minutes; the
+	// 110-minute gap completes the 167-hour week.
 	s := f.Summary
-	if s.Readings != 1981 || *s.Min != 3 || *s.Max != 9.5 || *s.Avg != 3.02 || s.MinutesCovered != 9900 || s.MinutesOutOfRange != 45 || *s.PercentInRange != 99.55 {
+	if s.Readings != 1981 || *s.Min != 3 || *s.Max != 9.5 || *s.Avg != 3.02 || s.MinutesCovered != 9910 || s.MinutesOutOfRange != 45 || *s.PercentInRange != 99.55 {
 		t.Errorf("fridge summary %+v (avg %v, pct %v)", s, *s.Avg, *s.PercentInRange)
 	}
 	if len(f.Excursions) != 1 {
@@ -221,8 +222,8 @@ func TestHACCPScriptedWeek(t *testing.T) {
 		!c.TakenAt.Equal(time.Date(2026, 3, 24, 13, 30, 0, 0, time.UTC)) || *c.Notes != "seal torn" {
 		t.Fatalf("corrective action %+v", c)
 	}
-	if len(f.Gaps) != 1 || !f.Gaps[0].Start.Equal(time.Date(2026, 3, 26, 9, 0, 0, 0, time.UTC)) ||
-		!f.Gaps[0].End.Equal(time.Date(2026, 3, 26, 11, 0, 0, 0, time.UTC)) || f.Gaps[0].DurationMinutes != 120 {
+	if len(f.Gaps) != 1 || !f.Gaps[0].Start.Equal(time.Date(2026, 3, 26, 9, 10, 0, 0, time.UTC)) ||
+		!f.Gaps[0].End.Equal(time.Date(2026, 3, 26, 11, 0, 0, 0, time.UTC)) || f.Gaps[0].DurationMinutes != 110 {
 		t.Fatalf("gaps %+v", f.Gaps)
 	}
 	if len(f.ManualChecks) != 1 || f.ManualChecks[0].Temp != 3.4 || !f.ManualChecks[0].InRange || f.ManualChecks[0].CheckedBy.Name != "Anna Müller" {
@@ -329,7 +330,7 @@ func TestHACCPCSV(t *testing.T) {
 			t.Errorf("daily_summary %s = %q, want %q (%v)", col, tue[col], want, tue)
 		}
 	}
-	if thu := days[3]; thu["readings"] != "265" || thu["minutes_covered"] != "1320" {
+	if thu := days[3]; thu["readings"] != "265" || thu["minutes_covered"] != "1330" {
 		t.Errorf("thursday %v", thu)
 	}
 	ex := rows["excursions"]
@@ -347,7 +348,7 @@ func TestHACCPCSV(t *testing.T) {
 		}
 	}
 	gaps := rows["gaps"]
-	if len(gaps) != 1 || gaps[0]["start_local"] != "2026-03-26T10:00:00+01:00" || gaps[0]["end_local"] != "2026-03-26T12:00:00+01:00" || gaps[0]["duration_min"] != "120" {
+	if len(gaps) != 1 || gaps[0]["start_local"] != "2026-03-26T10:10:00+01:00" || gaps[0]["end_local"] != "2026-03-26T12:00:00+01:00" || gaps[0]["duration_min"] != "110" {
 		t.Fatalf("gaps %v", gaps)
 	}
 	mc := rows["manual_checks"]
@@ -533,5 +534,152 @@ func TestHACCPTenantIsolation(t *testing.T) {
 	}
 	if _, err := tx.Exec(ctx, `SELECT 1`); err != nil {
 		t.Fatalf("the caller's transaction is unusable after HACCP: %v", err)
+	}
+}
+
+// TestHACCPProbes: a unit's probes are folded as package safety defines
+// (safety.Mixer): out of range while any live probe is, a probe that
+// stopped reporting or reported an error code is dead, no live probe is a
+// gap; the limits are safety.LimitsFor of the unit's rules.
+func TestHACCPProbes(t *testing.T) {
+	t.Parallel()
+	db := querytest.New(t)
+	org := db.Org("probes")
+	site := db.Site(org, "Site", "UTC")
+	day := time.Date(2026, 6, 10, 0, 0, 0, 0, time.UTC)
+	at := func(h, m, s int) time.Time {
+		return day.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(s)*time.Second)
+	}
+	series := func(sensor int64, from, to time.Time, every time.Duration, temp float64) []querytest.Reading {
+		var rs []querytest.Reading
+		for t := from; !t.After(to); t = t.Add(every) {
+			rs = append(rs, querytest.R(sensor, t, temp))
+		}
+		return rs
+	}
+	fault := func(sensor int64, t time.Time) {
+		db.Exec(`INSERT INTO sensor_faults (sensor_id, time, code) VALUES ($1, $2, 327.67)`, sensor, t)
+	}
+
+	// A walk-in whose door probe reads 8 °C and back probe 3 °C, every 30
+	// seconds, for an hour: the whole hour is out of range, one excursion.
+	walkIn := db.Unit(org, site, "A walk-in", "walk_in", 0, 5)
+	door, _ := db.Sensor(org, walkIn, "door")
+	back, _ := db.Sensor(org, walkIn, "back")
+	db.MustWrite(series(door, at(10, 0, 0), at(10, 59, 0), 30*time.Second, 8)...)
+	db.MustWrite(series(back, at(9, 0, 15), at(12, 0, 15), 30*time.Second, 3)...)
+
+	// A walk-in whose warm probe reports an error code at 10:00:30, then
+	// measures again from 11:00 to 11:10 and stops: two excursions, each
+	// ending when the warm probe is dead and the other one decides.
+	dead := db.Unit(org, site, "B walk-in", "walk_in", 0, 5)
+	warm, _ := db.Sensor(org, dead, "warm")
+	cold, _ := db.Sensor(org, dead, "cold")
+	db.MustWrite(series(cold, at(9, 0, 0), at(12, 0, 0), time.Minute, 3)...)
+	db.MustWrite(series(warm, at(9, 0, 0), at(10, 0, 0), time.Minute, 9)...)
+	fault(warm, at(10, 0, 30))
+	db.MustWrite(series(warm, at(11, 0, 0), at(11, 10, 0), time.Minute, 9)...)
+
+	// A fridge with one probe: error codes from 10:00 to 10:29 (no
+	// readings), and one stored as a reading at 11:00 by an earlier
+	// version: gaps, never temperatures. Its kind's rule follows the safe
+	// range.
+	fridge := db.Unit(org, site, "C fridge", "fridge", 0, 5)
+	only, _ := db.Sensor(org, fridge, "only")
+	var rs []querytest.Reading
+	for _, r := range series(only, at(9, 0, 0), at(12, 0, 0), time.Minute, 3) {
+		switch {
+		case !r.Time.Before(at(10, 0, 0)) && r.Time.Before(at(10, 30, 0)):
+			fault(only, r.Time)
+		case r.Time.Equal(at(11, 0, 0)):
+			r.TempC = 327.67
+			rs = append(rs, r)
+		default:
+			rs = append(rs, r)
+		}
+	}
+	db.MustWrite(rs...)
+	db.Exec(`INSERT INTO alert_rules (org_id, unit_kind, kind, threshold) VALUES ($1, 'fridge', 'temp_high', NULL)`, org)
+
+	// A display whose own temp_high rule is stricter than its safe range.
+	display := db.Unit(org, site, "D display", "display", 0, 5)
+	ds, _ := db.Sensor(org, display, "display")
+	db.MustWrite(series(ds, at(9, 0, 0), at(12, 0, 0), time.Minute, 4.5)...)
+	db.Rule(org, display, "temp_high", 4)
+	db.Exec(`INSERT INTO manual_checks (org_id, unit_id, checked_at, temp_c) VALUES ($1, $2, $3, 4.5)`, org, display, at(10, 0, 0))
+
+	r, err := compliance.HACCP(context.Background(), db.Pool, compliance.HACCPParams{OrgID: org, SiteID: site, From: day, To: day,
+		Now: func() time.Time { return day.Add(48 * time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type exc struct {
+		start, end time.Time
+		out        float64
+		readings   int64
+		ongoing    bool
+	}
+	type gap struct{ start, end time.Time }
+	check := func(u compliance.UnitReport, covered, out float64, readings int64, max float64, excs []exc, gaps []gap) {
+		t.Helper()
+		s := u.Summary
+		if s.MinutesCovered != covered || s.MinutesOutOfRange != out || s.Readings != readings || *s.Max != max {
+			t.Errorf("%s: summary %+v (max %v), want covered %v out %v readings %d max %v", u.Name, s, *s.Max, covered, out, readings, max)
+		}
+		if len(u.Excursions) != len(excs) {
+			t.Fatalf("%s: %d excursions, want %d: %+v", u.Name, len(u.Excursions), len(excs), u.Excursions)
+		}
+		for i, w := range excs {
+			e := u.Excursions[i]
+			if !e.Start.Equal(w.start) || !e.End.Equal(w.end) || e.MinutesOutOfRange != w.out || e.Readings != w.readings ||
+				e.DurationMinutes != w.end.Sub(w.start).Minutes() || e.Direction != "high" || e.Ongoing != w.ongoing || e.StartedBeforePeriod {
+				t.Errorf("%s: excursion %d %+v, want %+v", u.Name, i, e, w)
+			}
+		}
+		if len(u.Gaps) != len(gaps) {
+			t.Fatalf("%s: gaps %+v, want %+v", u.Name, u.Gaps, gaps)
+		}
+		var gapMinutes float64
+		for i, w := range gaps {
+			g := u.Gaps[i]
+			if !g.Start.Equal(w.start) || !g.End.Equal(w.end) {
+				t.Errorf("%s: gap %d %+v, want %+v", u.Name, i, g, w)
+			}
+			gapMinutes += g.DurationMinutes
+		}
+		if covered+gapMinutes != 1440 {
+			t.Errorf("%s: covered %v + gaps %v is not the day", u.Name, covered, gapMinutes)
+		}
+	}
+	if len(r.Units) != 4 {
+		t.Fatalf("units %+v", r.Units)
+	}
+	// The back probe's last reading (12:00:15) stands for twice its
+	// 30-second interval.
+	a := r.Units[0]
+	check(a, 181, 60, 119+361, 8,
+		[]exc{{at(10, 0, 0), at(11, 0, 0), 60, 119, false}},
+		[]gap{{day, at(9, 0, 15)}, {at(12, 1, 15), day.Add(24 * time.Hour)}})
+	if e := a.Excursions[0]; e.Peak != 8 || a.LimitMax != 5 || a.LimitMin != 0 {
+		t.Errorf("walk-in: peak %v limits %v..%v", e.Peak, a.LimitMin, a.LimitMax)
+	}
+	check(r.Units[1], 182, 60.5+12, 181+61+11, 9,
+		[]exc{{at(9, 0, 0), at(10, 0, 30), 60.5, 61, false}, {at(11, 0, 0), at(11, 12, 0), 12, 11, false}},
+		[]gap{{day, at(9, 0, 0)}, {at(12, 2, 0), day.Add(24 * time.Hour)}})
+	// C: no live probe while the probe reports error codes (10:00 to the
+	// reading at 10:30) and from the one at 11:00 to the next reading.
+	c := r.Units[2]
+	check(c, 182-30-1, 0, 181-30-1, 3, nil,
+		[]gap{{day, at(9, 0, 0)}, {at(10, 0, 0), at(10, 30, 0)}, {at(11, 0, 0), at(11, 1, 0)}, {at(12, 2, 0), day.Add(24 * time.Hour)}})
+	if c.LimitMax != 5 {
+		t.Errorf("a rule following the safe range: limit %v", c.LimitMax)
+	}
+	// D: out of its rule's limit all the time it is covered; the gap after
+	// does not end the excursion.
+	d := r.Units[3]
+	check(d, 182, 182, 181, 4.5, []exc{{at(9, 0, 0), day.Add(24 * time.Hour), 182, 181, true}},
+		[]gap{{day, at(9, 0, 0)}, {at(12, 2, 0), day.Add(24 * time.Hour)}})
+	if d.LimitMax != 4 || d.SafeMax != 5 || len(d.ManualChecks) != 1 || d.ManualChecks[0].InRange {
+		t.Errorf("display: limits %v..%v, manual checks %+v", d.LimitMin, d.LimitMax, d.ManualChecks)
 	}
 }

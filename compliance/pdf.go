@@ -293,7 +293,7 @@ func pct(v *float64) string {
 func (d *pdfDoc) summary() {
 	r := d.r
 	d.heading(10, "Summary")
-	d.note(fmt.Sprintf("Data gap: no reading for more than %s minutes. %s %s",
+	d.note(fmt.Sprintf("Gap threshold: %s minutes. %s %s",
 		strconv.FormatFloat(r.Method.GapAfterMinutes, 'f', -1, 64), r.Method.Coverage, r.Method.Excursions))
 	cols := []column{
 		{"Unit", 0.17, "L"}, {"Kind", 0.08, "L"}, {"Safe range " + d.deg, 0.12, "C"}, {"Readings", 0.09, "R"},
@@ -322,8 +322,12 @@ func (d *pdfDoc) unit(u *UnitReport) {
 		sensors = "none"
 	}
 	s := u.Summary
-	d.note(fmt.Sprintf("Safe range %s to %s %s. Sensors: %s. Period: %d readings, %s minutes covered, %s minutes out of range, %s %% in range.",
-		temp1(u.SafeMin), temp1(u.SafeMax), d.deg, sensors, s.Readings, minutes(s.MinutesCovered), minutes(s.MinutesOutOfRange), pct(s.PercentInRange)))
+	limits := ""
+	if u.LimitMin != u.SafeMin || u.LimitMax != u.SafeMax {
+		limits = fmt.Sprintf(" Judged against %s to %s %s (alert rule thresholds).", temp1(u.LimitMin), temp1(u.LimitMax), d.deg)
+	}
+	d.note(fmt.Sprintf("Safe range %s to %s %s.%s Sensors: %s. Period: %d readings, %s minutes covered, %s minutes out of range, %s %% in range.",
+		temp1(u.SafeMin), temp1(u.SafeMax), d.deg, limits, sensors, s.Readings, minutes(s.MinutesCovered), minutes(s.MinutesOutOfRange), pct(s.PercentInRange)))
 
 	dayCols := []column{
 		{"Date", 0.13, "L"}, {"Readings", 0.1, "R"}, {"Min " + d.deg, 0.11, "R"}, {"Max " + d.deg, 0.11, "R"},

@@ -137,7 +137,7 @@ func TestHACCPPDF(t *testing.T) {
 			"Excursions: 1",
 			"2026-03-24 14:00 CET", "2026-03-24 14:45 CET", "9.50 high", "critical", "temp_high,", "14:12", "Anna Müller",
 			"Jörg Weiß", "(moved)",
-			"Data gaps (offline): 1", "2026-03-26 10:00 CET", "120.0",
+			"Data gaps (offline): 1", "2026-03-26 10:10 CET", "110.0",
 			"96.88", "Page 1 of 1", "Defrosted the freezer",
 		} {
 			if !strings.Contains(flat, want) {
