@@ -86,6 +86,10 @@ type resource struct {
 	softDelete string
 	example    func(ids map[string]string) map[string]any
 	afterWrite func(c *fiber.Ctx, orgID string)
+	// createDefaults, when set, completes a create body before it is
+	// validated (fields whose default depends on another field), or names
+	// the fields it cannot complete.
+	createDefaults func(body map[string]json.RawMessage) []problem.FieldError
 }
 
 func (res *resource) id() string {
@@ -430,8 +434,12 @@ func (r *Router) create(res *resource) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		cols, vals, errs := res.values(body, true)
-		if len(errs) > 0 {
+		var errs []problem.FieldError
+		if res.createDefaults != nil {
+			errs = res.createDefaults(body)
+		}
+		cols, vals, verrs := res.values(body, true)
+		if errs = append(errs, verrs...); len(errs) > 0 {
 			return problem.Validation(errs...)
 		}
 		org := OrgOf(c)

@@ -3,12 +3,17 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/freshtrack/freshtrack/alerting"
 	"github.com/freshtrack/freshtrack/auth"
 	"github.com/freshtrack/freshtrack/internal/problem"
+	"github.com/freshtrack/freshtrack/safety"
 )
 
 var unitKinds = []string{"fridge", "freezer", "hot_holding", "walk_in", "blast_chiller", "display", "ambient", "other"}
@@ -60,12 +65,15 @@ func (r *Router) resources() []*resource {
 				{json: "area_id", kind: kRef, ref: "area", nullable: true},
 				name("unit name, e.g. Prep fridge 2"),
 				{json: "kind", kind: kEnum, enum: unitKinds, required: true},
-				{json: "safe_min_c", kind: kNumber, required: true, min: num(-100), max: num(200), doc: "lowest safe temperature, °C"},
-				{json: "safe_max_c", kind: kNumber, required: true, min: num(-100), max: num(200), doc: "highest safe temperature, °C"},
+				{json: "safe_min_c", kind: kNumber, min: num(-100), max: num(200),
+					doc: "lowest safe temperature, °C; on create it defaults by kind (" + safeRangeDefaults(func(r safety.SafeRange) float64 { return r.MinC }) + "), and a unit of kind other needs it"},
+				{json: "safe_max_c", kind: kNumber, min: num(-100), max: num(200),
+					doc: "highest safe temperature, °C; on create it defaults by kind (" + safeRangeDefaults(func(r safety.SafeRange) float64 { return r.MaxC }) + "), and a unit of kind other needs it"},
 			},
-			checks:     map[string]problem.FieldError{"units_check": {Field: "safe_max_c", Reason: "must be greater than safe_min_c"}},
-			blocks:     []dependent{{"alerts", "unit_id", "alerts"}},
-			afterWrite: rulesChanged,
+			checks:         map[string]problem.FieldError{"units_check": {Field: "safe_max_c", Reason: "must be greater than safe_min_c"}},
+			blocks:         []dependent{{"alerts", "unit_id", "alerts"}},
+			afterWrite:     rulesChanged,
+			createDefaults: defaultSafeRange,
 			example: func(ids map[string]string) map[string]any {
 				return map[string]any{"site_id": ids["site"], "name": "Line fridge", "kind": "fridge", "safe_min_c": 0, "safe_max_c": 5}
 			},
@@ -90,15 +98,21 @@ func (r *Router) resources() []*resource {
 			fields: []field{
 				{json: "unit_id", kind: kRef, ref: "unit", nullable: true, doc: "the unit this rule applies to; null for an organisation default for unit_kind"},
 				{json: "unit_kind", kind: kEnum, enum: unitKinds, nullable: true},
-				{json: "kind", kind: kEnum, enum: []string{"temp_high", "temp_low", "sensor_offline", "battery_low"}, required: true},
-				{json: "threshold", kind: kNumber, required: true, min: num(-100), max: num(1440), doc: "°C for temperature rules, minutes for sensor_offline, percent for battery_low"},
+				{json: "kind", kind: kEnum, enum: []string{"temp_high", "temp_low", "sensor_offline", "battery_low", "sensor_fault"}, required: true},
+				{json: "threshold", kind: kNumber, nullable: true, min: num(-100), max: num(1440),
+					doc: "°C for temperature rules, minutes for sensor_offline, percent for battery_low (required for those two); " +
+						"null or absent: a temp_high rule follows the unit's safe_max_c and a temp_low rule its safe_min_c; sensor_fault needs none"},
 				{json: "confirm_seconds", kind: kInt, min: num(0), max: num(86400), doc: "how long the condition must hold before an alert opens"},
 				{json: "hysteresis", kind: kNumber, min: num(0), max: num(50)},
 				{json: "severity", kind: kEnum, enum: []string{"info", "warning", "critical"}},
 				{json: "auto_resolve", kind: kBool},
 				{json: "enabled", kind: kBool},
 			},
-			checks:     map[string]problem.FieldError{"alert_rules_check": {Field: "unit_id", Reason: "set unit_id, or unit_kind for an organisation default"}},
+			checks: map[string]problem.FieldError{
+				"alert_rules_check": {Field: "unit_id", Reason: "set unit_id, or unit_kind for an organisation default"},
+				"alert_rules_threshold_check": {Field: "threshold", Reason: "is required for sensor_offline (minutes) and battery_low (percent) rules; " +
+					"only temp_high, temp_low and sensor_fault rules may leave it null"},
+			},
 			blocks:     []dependent{{"alerts", "rule_id", "alerts"}},
 			afterWrite: rulesChanged,
 			example: func(ids map[string]string) map[string]any {
@@ -133,6 +147,43 @@ func (r *Router) resources() []*resource {
 			},
 		},
 	}
+}
+
+// defaultSafeRange completes a unit's create body with its kind's default
+// safe range (safety.DefaultSafeRange) where safe_min_c or safe_max_c is
+// absent; a kind without one (other) needs both.
+func defaultSafeRange(body map[string]json.RawMessage) []problem.FieldError {
+	var kind string
+	if raw, ok := body["kind"]; !ok || json.Unmarshal(raw, &kind) != nil || !slices.Contains(unitKinds, kind) {
+		return nil // values reports the kind
+	}
+	r, ok := safety.DefaultSafeRange(kind)
+	var errs []problem.FieldError
+	for _, side := range []struct {
+		field string
+		c     float64
+	}{{"safe_min_c", r.MinC}, {"safe_max_c", r.MaxC}} {
+		if _, given := body[side.field]; given {
+			continue
+		}
+		if !ok {
+			errs = append(errs, problem.FieldError{Field: side.field, Reason: "is required for a unit of kind " + kind + ", which has no default safe range"})
+			continue
+		}
+		body[side.field] = json.RawMessage(strconv.FormatFloat(side.c, 'g', -1, 64))
+	}
+	return errs
+}
+
+// safeRangeDefaults lists one side of each unit kind's default safe range.
+func safeRangeDefaults(side func(safety.SafeRange) float64) string {
+	var parts []string
+	for _, k := range unitKinds {
+		if r, ok := safety.DefaultSafeRange(k); ok {
+			parts = append(parts, fmt.Sprintf("%s %g", k, side(r)))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // validateSteps checks an escalation policy's steps with the rules the
