@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/freshtrack/freshtrack/query"
+	"github.com/freshtrack/freshtrack/safety"
 	"github.com/freshtrack/freshtrack/schema"
 )
 
@@ -62,7 +63,8 @@ type Alert struct {
 	// UnitName and SiteName say where.
 	UnitName string `json:"unit_name"`
 	SiteName string `json:"site_name"`
-	// Kind is temp_high, temp_low, sensor_offline or battery_low.
+	// Kind is temp_high, temp_low, sensor_offline, battery_low or
+	// sensor_fault.
 	Kind string `json:"kind"`
 	// Severity is info, warning or critical.
 	Severity string `json:"severity"`
@@ -75,7 +77,10 @@ type Alert struct {
 	ResolvedAt *time.Time `json:"resolved_at"`
 	// PeakC is the furthest temperature past the limit; nil when unknown.
 	PeakC *float64 `json:"peak_c"`
-	// ThresholdC is the rule's limit.
+	// ThresholdC is the limit: the one the alert opened at, else its
+	// rule's threshold, else (a temperature rule following the unit's safe
+	// range, threshold NULL) the side of the unit's safe range it follows
+	// (safety.Threshold); nil when none is known.
 	ThresholdC *float64 `json:"threshold_c"`
 }
 
@@ -159,12 +164,24 @@ func Load(ctx context.Context, db Querier, p LoadParams) (*Content, error) {
 	return c, nil
 }
 
+// alertThreshold is the limit shown for an alert (see Alert.ThresholdC).
+func alertThreshold(kind string, openedAt, rule *float64, safeMinC, safeMaxC float64) *float64 {
+	switch {
+	case openedAt != nil:
+		return openedAt
+	case kind == safety.KindTempHigh || kind == safety.KindTempLow:
+		v := safety.Threshold(kind, rule, safeMinC, safeMaxC)
+		return &v
+	}
+	return rule
+}
+
 // loadAlerts reads every alert open at some time in the period and sorts
 // them into the opened, resolved and excursion sections.
 func (c *Content) loadAlerts(ctx context.Context, db Querier) error {
 	rows, err := db.Query(ctx, `
 		SELECT a.id::text, u.name, si.name, a.kind, a.severity, a.status, a.started_at, a.opened_at, a.resolved_at,
-		       a.peak_c, r.threshold
+		       a.peak_c, a.threshold_c, r.threshold, u.safe_min_c, u.safe_max_c
 		  FROM alerts a
 		  JOIN units u ON u.org_id = a.org_id AND u.id = a.unit_id
 		  JOIN sites si ON si.org_id = u.org_id AND si.id = u.site_id
@@ -176,9 +193,14 @@ func (c *Content) loadAlerts(ctx context.Context, db Querier) error {
 	if err != nil {
 		return fmt.Errorf("digest alerts: %w", err)
 	}
-	var a Alert
+	var (
+		a                  Alert
+		openedAt, rule     *float64
+		safeMinC, safeMaxC float64
+	)
 	_, err = pgx.ForEachRow(rows, []any{&a.ID, &a.UnitName, &a.SiteName, &a.Kind, &a.Severity, &a.Status,
-		&a.StartedAt, &a.OpenedAt, &a.ResolvedAt, &a.PeakC, &a.ThresholdC}, func() error {
+		&a.StartedAt, &a.OpenedAt, &a.ResolvedAt, &a.PeakC, &openedAt, &rule, &safeMinC, &safeMaxC}, func() error {
+		a.ThresholdC = alertThreshold(a.Kind, openedAt, rule, safeMinC, safeMaxC)
 		in := func(t time.Time) bool { return !t.Before(c.Period.Start) && t.Before(c.Period.End) }
 		add := func(list *[]Alert, total *int) {
 			if *total++; len(*list) < MaxItems {
