@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"html/template"
+	"math"
 	"strings"
 	"time"
 	"unicode"
@@ -15,14 +16,16 @@ type AlertNotice struct {
 	// OrgName, SiteName and UnitName say where: the organisation, the site
 	// and the fridge, freezer or hot-holding unit.
 	OrgName, SiteName, UnitName string
-	// Kind is the rule kind: temp_high, temp_low, sensor_offline or
-	// battery_low.
+	// Kind is the rule kind: temp_high, temp_low, sensor_offline,
+	// battery_low or sensor_fault.
 	Kind string
 	// Severity is info, warning or critical.
 	Severity string
 	// ValueC is the latest (or peak) temperature in °C, and ThresholdC the
-	// rule's limit; nil when unknown or not a temperature. For battery_low
-	// they carry the battery level and limit in percent.
+	// limit (for a rule following the unit's safe range, the side of it the
+	// rule follows: safety.Threshold); nil (or NaN) when unknown or not a
+	// temperature. For battery_low they carry the battery level and limit
+	// in percent.
 	ValueC, ThresholdC *float64
 	// StartedAt is when the condition began.
 	StartedAt time.Time
@@ -185,6 +188,8 @@ func (n AlertNotice) condition() string {
 		return tempCondition(n.ValueC, n.ThresholdC, "below")
 	case "sensor_offline":
 		return "sensor offline"
+	case "sensor_fault":
+		return "probe fault (an error code instead of a temperature)"
 	case "battery_low":
 		s := "sensor battery low"
 		if n.ValueC != nil {
@@ -203,6 +208,7 @@ func (n AlertNotice) condition() string {
 }
 
 func tempCondition(value, threshold *float64, dir string) string {
+	value, threshold = known(value), known(threshold)
 	switch {
 	case value != nil && threshold != nil:
 		return fmt.Sprintf("%s, %s the %s limit", celsius(*value), dir, celsius(*threshold))
@@ -212,6 +218,14 @@ func tempCondition(value, threshold *float64, dir string) string {
 		return fmt.Sprintf("temperature %s the %s limit", dir, celsius(*threshold))
 	}
 	return "temperature too " + map[string]string{"above": "high", "below": "low"}[dir]
+}
+
+// known is v, or nil when it is not a number.
+func known(v *float64) *float64 {
+	if v == nil || math.IsNaN(*v) || math.IsInf(*v, 0) {
+		return nil
+	}
+	return v
 }
 
 func celsius(v float64) string {

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +52,10 @@ func TestRenderSMS(t *testing.T) {
 		n.Kind, n.ValueC, n.ThresholdC = "sensor_offline", nil, nil
 		n.StartedAt = renderNow.Add(-2*time.Hour - 5*time.Minute)
 	}, "FreshTrack CRITICAL: Walk-in Cooler 1 (Main St Kitchen): sensor offline for 2 h 5 min."+link)
+	f(func(n *AlertNotice) { n.Kind, n.ValueC, n.ThresholdC, n.Severity = "sensor_fault", nil, nil, "warning" },
+		"FreshTrack WARNING: Walk-in Cooler 1 (Main St Kitchen): probe fault (an error code instead of a temperature) for 23 min."+link)
+	f(func(n *AlertNotice) { n.ThresholdC = ptr(math.NaN()) },
+		"FreshTrack CRITICAL: Walk-in Cooler 1 (Main St Kitchen): 9.4°C, temperature too high for 23 min."+link)
 	f(func(n *AlertNotice) {
 		n.Kind, n.ValueC, n.ThresholdC, n.Severity = "battery_low", ptr(12), ptr(20), "info"
 	},
