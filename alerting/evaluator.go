@@ -677,7 +677,7 @@ func (e *Evaluator) evaluateUnitTx(ctx context.Context, w *unitWork) (*txEnv, er
 	for i := range w.rules {
 		r := &w.rules[i]
 		st := states[r.ID]
-		m := &machine{rule: r, st: st, fx: env, maxGap: e.cfg.MaxGap}
+		m := &machine{rule: r, st: st, fx: env, maxGap: e.cfg.MaxGap, now: now}
 		var apply []sample
 		switch from, replay := replayFrom[r.ID]; {
 		case replay:

@@ -123,6 +123,9 @@ type machine struct {
 	fx   effects
 	// maxGap bounds how long a reading stands for (safety.Stand).
 	maxGap time.Duration
+	// now is the evaluation's clock (zero in tests of the machine alone):
+	// sensor_offline judges silence by it.
+	now time.Time
 	// ticking is set while tick runs.
 	ticking bool
 }
@@ -335,6 +338,13 @@ func (m *machine) prime(s sample) {
 // seen applies a reading to a sensor_offline rule: the unit is not silent.
 func (m *machine) seen(t time.Time) error {
 	st := m.st
+	if !m.now.IsZero() && m.now.Sub(t) >= m.rule.silence() {
+		// A reading that was already old when it arrived (a gateway's
+		// backlog) does not end the silence: the unit is still offline
+		// as far as anyone can tell now. Without this, every batch of an
+		// old backlog cleared the alert and the clock opened it again.
+		return nil
+	}
 	m.reconcile(t)
 	switch st.Phase {
 	case phasePending:

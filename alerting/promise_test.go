@@ -274,6 +274,39 @@ func TestDeadProbeRaisesSensorFault(t *testing.T) {
 	}
 }
 
+// An offline unit whose gateway delivers an old backlog is still offline:
+// readings that were already older than the silence threshold when they
+// arrived neither resolve its alert nor make it open again and again.
+func TestOldBacklogDoesNotFlapOfflineAlert(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	unit, sensor := f.unit("fridge")
+	f.start()
+	t0 := f.clock.Now()
+	f.feed(sensor, t0, time.Minute, 3, 3)
+	f.clock.Set(t0.Add(80 * time.Minute))
+	f.sweep()
+	a := f.one(unit)
+	if a.Kind != KindSensorOffline || a.Status != StatusTriggered {
+		t.Fatalf("alert %+v, want sensor_offline", a)
+	}
+	for i := 2; i < 40; i += 5 {
+		var rows []ingest.Row
+		for j := i; j < i+5; j++ {
+			rows = append(rows, row(sensor, t0.Add(time.Duration(j)*time.Minute), 3))
+		}
+		f.write(rows...)
+		f.sweep()
+	}
+	if list := f.alerts(unit); len(list) != 1 || list[0].Status != StatusTriggered {
+		t.Fatalf("alerts %+v after an old backlog, want the one offline alert still open", list)
+	}
+	f.write(row(sensor, f.clock.Now(), 3))
+	if a := f.one(unit); a.Status != StatusResolved {
+		t.Fatalf("alert %+v after a current reading, want resolved", a)
+	}
+}
+
 func tempAlerts(list []Alert) []Alert {
 	var out []Alert
 	for _, a := range list {
