@@ -150,7 +150,10 @@ func RunAlerts(ctx context.Context, o AlertsOptions) (*AlertsResult, error) {
 	}
 
 	// Background: every sensor reports in range, round after round, paced.
-	start := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	// The background's readings end about now, so that they are live data
+	// (an hour-old fleet would be offline, which is another benchmark).
+	span := time.Duration(float64(o.Rate*(float64(o.Excursions)*o.Every.Seconds()+5))/float64(o.Units)) * time.Second
+	start := time.Now().UTC().Add(-span).Truncate(time.Second)
 	plan := Plan{Sensors: o.Units, Interval: time.Second, Batch: o.Batch, Rows: int(o.Rate * (float64(o.Excursions)*o.Every.Seconds() + 5)), Start: start,
 		TempC: func(int) float64 { return 3.5 }}
 	bodies := plan.Bodies()
