@@ -418,3 +418,43 @@ func TestIngestOverloadAnswers503AndLosesNothing(t *testing.T) {
 		t.Fatalf("accepted %d, stored %d; want 20 and 20", accepted, n)
 	}
 }
+
+// A probe's error code (a disconnected LHT65 probe's 327.67 °C) is accepted
+// and stored as a sensor fault, never as a temperature; the device is not
+// told to retry, and the dashboard's latest value stays the last measurement.
+// A resend is harmless.
+func TestIngestStoresProbeErrorCodesAsFaults(t *testing.T) {
+	t.Parallel()
+	e := setup(t, ingest.Config{}, "fridge-1")
+	base := time.Now().UTC().Add(-10 * time.Minute).Truncate(time.Second)
+	body := batch(base, item("fridge-1", base, 3.5), item("fridge-1", base.Add(time.Minute), 327.67),
+		item("fridge-1", base.Add(2*time.Minute), -327.68), item("fridge-1", base.Add(3*time.Minute), 250))
+	a := e.readings(t, body)
+	if a.Accepted != 3 || len(a.Rejected) != 1 || a.Rejected[0].Index != 3 {
+		t.Fatalf("answer = %+v, want 3 accepted (one reading, two faults) and the implausible 250 rejected", a)
+	}
+	if got := e.stored(t); len(got) != 1 {
+		t.Fatalf("readings %v, want only the measurement", got)
+	}
+	var faults int
+	var codes string
+	if err := e.pool.QueryRow(context.Background(), `SELECT count(*), string_agg(code::text, ',' ORDER BY time) FROM sensor_faults`).Scan(&faults, &codes); err != nil {
+		t.Fatal(err)
+	}
+	if faults != 2 || codes != "327.67,-327.68" {
+		t.Fatalf("sensor_faults %d (%s), want the two codes", faults, codes)
+	}
+	var sensorID int64
+	if err := e.pool.QueryRow(context.Background(), `SELECT id FROM sensors WHERE external_id = 'fridge-1'`).Scan(&sensorID); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := e.svc.Latest().Get(sensorID); !ok || v.TempC != 3.5 {
+		t.Fatalf("latest = %+v %v, want the 3.5 °C measurement", v, ok)
+	}
+	if a := e.readings(t, body); a.Duplicates != 1 {
+		t.Fatalf("resend = %+v, want the measurement as a duplicate", a)
+	}
+	if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM sensor_faults`).Scan(&faults); err != nil || faults != 2 {
+		t.Fatalf("sensor_faults after a resend: %d %v", faults, err)
+	}
+}
