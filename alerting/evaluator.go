@@ -426,6 +426,18 @@ func (e *Evaluator) evaluateBatch(ctx context.Context, c ingest.Committed, res *
 	if err != nil {
 		return err
 	}
+	// Units with an offending reading go first: a new excursion must not
+	// wait behind units that only replay late readings in range.
+	urgent := make([]*unitWork, 0, len(slow))
+	var rest []*unitWork
+	for _, w := range slow {
+		if offendsAny(w.rules, w.samples) {
+			urgent = append(urgent, w)
+		} else {
+			rest = append(rest, w)
+		}
+	}
+	slow = append(urgent, rest...)
 	res.Slow = len(slow)
 	return e.evaluateUnits(ctx, slow)
 }
