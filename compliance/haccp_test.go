@@ -654,12 +654,12 @@ func TestHACCPProbes(t *testing.T) {
 	if len(r.Units) != 4 {
 		t.Fatalf("units %+v", r.Units)
 	}
-	// The back probe's last reading (12:00:15) stands for twice its
-	// 30-second interval.
+	// The probes' last readings (10:59 warm, 12:00:15 back) stand for
+	// twice their 30-second interval, but at least safety.MinStand.
 	a := r.Units[0]
-	check(a, 181, 60, 119+361, 8,
-		[]exc{{at(10, 0, 0), at(11, 0, 0), 60, 119, false}},
-		[]gap{{day, at(9, 0, 15)}, {at(12, 1, 15), day.Add(24 * time.Hour)}})
+	check(a, 182, 61, 119+361, 8,
+		[]exc{{at(10, 0, 0), at(11, 1, 0), 61, 119, false}},
+		[]gap{{day, at(9, 0, 15)}, {at(12, 2, 15), day.Add(24 * time.Hour)}})
 	if e := a.Excursions[0]; e.Peak != 8 || a.LimitMax != 5 || a.LimitMin != 0 {
 		t.Errorf("walk-in: peak %v limits %v..%v", e.Peak, a.LimitMin, a.LimitMax)
 	}

@@ -9,10 +9,15 @@ import (
 // maximum gap: past it, a silent probe is a gap in the unit's data.
 const DefaultMaxGap = 15 * time.Minute
 
+// MinStand is the least a reading stands for when its interval is known: a
+// retransmission or an alarm uplink seconds after the regular one must not
+// make the probe look dead a few seconds later.
+const MinStand = 2 * time.Minute
+
 // Stand returns how long a reading stands for: twice its sensor's reporting
 // interval (the time since that sensor's previous reading, so one lost uplink
-// does not open a gap), at most maxGap; maxGap when the interval is unknown
-// (zero or negative).
+// does not open a gap), at least MinStand and at most maxGap; maxGap when the
+// interval is unknown (zero or negative).
 func Stand(interval, maxGap time.Duration) time.Duration {
 	if maxGap <= 0 {
 		maxGap = DefaultMaxGap
@@ -20,7 +25,7 @@ func Stand(interval, maxGap time.Duration) time.Duration {
 	if interval <= 0 {
 		return maxGap
 	}
-	return min(2*interval, maxGap)
+	return min(max(2*interval, MinStand), maxGap)
 }
 
 // IsFaultCode reports whether a temperature is a probe's error code rather

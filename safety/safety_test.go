@@ -312,7 +312,9 @@ func TestStand(t *testing.T) {
 		interval, maxGap, want time.Duration
 	}{
 		{time.Minute, 15 * time.Minute, 2 * time.Minute},                     // one lost uplink tolerated
-		{30 * time.Second, 0, time.Minute},                                   // default maximum gap
+		{30 * time.Second, 0, safety.MinStand},                               // at least MinStand
+		{5 * time.Second, 15 * time.Minute, safety.MinStand},                 // an alarm uplink right after a reading
+		{30 * time.Second, time.Minute, time.Minute},                         // the maximum gap wins over MinStand
 		{7*time.Minute + 30*time.Second, 15 * time.Minute, 15 * time.Minute}, // exactly the cap
 		{10 * time.Minute, 15 * time.Minute, 15 * time.Minute},               // capped
 		{time.Hour, 0, safety.DefaultMaxGap},                                 // capped by the default
