@@ -39,6 +39,11 @@ const (
 	// WorkloadSingle is a live fleet posting one reading per request, as a
 	// TTN webhook delivers each uplink.
 	WorkloadSingle = "single"
+	// WorkloadLiveBare is the live workload's load exactly (recent
+	// readings, the same plan, rollups and evaluation backlog) from sensors
+	// on no unit, which alerting looks up and skips: the live workload
+	// without evaluation, to measure what evaluation costs.
+	WorkloadLiveBare = "live-bare"
 )
 
 // Run kinds.
@@ -150,9 +155,9 @@ func (o *IngestOptions) withDefaults() {
 
 func (o *IngestOptions) validate() error {
 	switch o.Workload {
-	case WorkloadLive, WorkloadOld, WorkloadSingle:
+	case WorkloadLive, WorkloadLiveBare, WorkloadOld, WorkloadSingle:
 	default:
-		return fmt.Errorf("workload %q: must be live, old or single", o.Workload)
+		return fmt.Errorf("workload %q: must be live, live-bare, old or single", o.Workload)
 	}
 	if o.Window > 23*time.Hour {
 		return fmt.Errorf("window %s: must be at most 23h, so alerting (24h MaxLateness) evaluates every reading", o.Window)
@@ -391,7 +396,12 @@ func RunIngest(ctx context.Context, o IngestOptions) (*IngestResult, error) {
 			for i := range names {
 				names[i] = LiveSensorName(r, i)
 			}
-			if f, err = createLiveFleet(ctx, pool, org.ID, siteID, names); err != nil {
+			if o.Workload == WorkloadLiveBare {
+				f, err = createBareFleet(ctx, pool, org.ID, names)
+			} else {
+				f, err = createLiveFleet(ctx, pool, org.ID, siteID, names)
+			}
+			if err != nil {
 				return nil, err
 			}
 			if warm, plan, err = LivePlans(names, o.Rows, o.Batch, o.Window, time.Now()); err != nil {
@@ -404,8 +414,10 @@ func RunIngest(ctx context.Context, o IngestOptions) (*IngestResult, error) {
 			if w.err != nil || w.accepted != warm.Rows {
 				return nil, fmt.Errorf("warm-up round: %d of %d readings stored (errors %v): %v", w.accepted, warm.Rows, w.errors, w.err)
 			}
-			if err := waitEvaluated(ctx, pool, f.units, warm.Last(), time.Minute); err != nil {
-				return nil, err
+			if o.Workload != WorkloadLiveBare {
+				if err := waitEvaluated(ctx, pool, f.units, warm.Last(), time.Minute); err != nil {
+					return nil, err
+				}
 			}
 			log.Debug("live fleet warmed up", "pair", pair, "units", len(f.units), "seconds", round2(time.Since(t0).Seconds()))
 		}

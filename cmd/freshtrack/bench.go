@@ -138,7 +138,7 @@ rows/s ÷ raw limit.`,
 	}
 	cfg := dbCommand(e, cmd)
 	f := cmd.Flags()
-	f.StringVar(&o.Workload, "workload", bench.WorkloadLive, "live, old or single")
+	f.StringVar(&o.Workload, "workload", bench.WorkloadLive, "live, live-bare (the live load from sensors on no unit: no evaluation), old or single")
 	f.IntVar(&o.Sensors, "sensors", 1000, "fleet size")
 	f.DurationVar(&o.Interval, "interval", time.Minute, "each sensor's reporting period (old workload)")
 	f.DurationVar(&o.Window, "window", 20*time.Minute, "the recent past a live or single run's readings span (at most 23h; under 30m, or units look offline)")
