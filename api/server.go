@@ -30,6 +30,9 @@ type Config struct {
 	Version string
 	// BodyLimit is the largest request body accepted, in bytes. Defaults to 16 MiB.
 	BodyLimit int
+	// MaxJSONBody is the largest decoded body of every route but
+	// RawBodyPaths. Defaults to DefaultMaxJSONBody.
+	MaxJSONBody int
 	// MaxEvaluationLag is how far alert evaluation may trail ingest (the
 	// age of the oldest evaluation_backlog row) before /readyz says
 	// degraded. Defaults to 1m.
@@ -48,6 +51,9 @@ func New(cfg Config) *fiber.App {
 	if cfg.MaxEvaluationLag <= 0 {
 		cfg.MaxEvaluationLag = time.Minute
 	}
+	if cfg.MaxJSONBody <= 0 {
+		cfg.MaxJSONBody = DefaultMaxJSONBody
+	}
 	app := fiber.New(fiber.Config{
 		AppName:               "freshtrack",
 		DisableStartupMessage: true,
@@ -58,6 +64,7 @@ func New(cfg Config) *fiber.App {
 		IdleTimeout:           120 * time.Second,
 	})
 	app.Use(requestLog(cfg.Logger))
+	app.Use(limitBodies(cfg.MaxJSONBody))
 
 	app.Get("/healthz", func(c *fiber.Ctx) error {
 		return c.JSON(fiber.Map{"status": "ok"})
