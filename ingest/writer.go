@@ -90,7 +90,18 @@ type request struct {
 	res  Result
 	err  error
 	done chan struct{}
+	// state is reqQueued until a writer takes the request (reqTaken) or
+	// its caller gives up first (reqCancelled): a cancelled request's rows
+	// are never read, so its caller may reuse them at once, and never
+	// stored.
+	state atomic.Int32
 }
+
+const (
+	reqQueued int32 = iota
+	reqTaken
+	reqCancelled
+)
 
 // Writer is the group-commit writer: requests hand it rows, a few writer
 // goroutines gather them into batches and store each batch with one binary
@@ -113,6 +124,7 @@ type Writer struct {
 	subs  map[*subscriber]struct{}
 
 	mAccepted, mDuplicates, mOverloaded, mFlushErrors *metrics.Counter
+	mCancelled                                        *metrics.Counter
 	mFlushRows, mCommitSeconds                        *metrics.Histogram
 }
 
@@ -165,6 +177,7 @@ func NewWriter(pool *pgxpool.Pool, store *schema.Store, latest *Latest, cfg Writ
 		mDuplicates:    metrics.GetOrCreateCounter(`freshtrack_ingest_rows_total{result="duplicate"}`),
 		mOverloaded:    metrics.GetOrCreateCounter(`freshtrack_ingest_overloaded_total`),
 		mFlushErrors:   metrics.GetOrCreateCounter(`freshtrack_ingest_flush_errors_total`),
+		mCancelled:     metrics.GetOrCreateCounter(`freshtrack_ingest_cancelled_requests_total`),
 		mFlushRows:     metrics.GetOrCreateHistogram(`freshtrack_ingest_flush_rows`),
 		mCommitSeconds: metrics.GetOrCreateHistogram(`freshtrack_ingest_commit_seconds`),
 	}
@@ -183,8 +196,10 @@ func (w *Writer) Config() WriterConfig { return w.cfg }
 // Write stores rows and returns once the transaction holding them committed.
 // It fails fast with ErrOverloaded when the queue is full, and returns
 // ErrNotStored when the flush failed (nothing of rows was stored). If ctx ends
-// first, Write returns ctx's error; the rows may still be stored, which a
-// retry then reports as duplicates. rows must stay untouched until Write returns.
+// while the rows still wait in the queue, Write returns ctx's error and they
+// are never stored; once a writer has taken them, Write waits for their
+// flush (at most FlushTimeout) and reports it, so that rows, which must stay
+// untouched until Write returns, are never read after it returned.
 func (w *Writer) Write(ctx context.Context, rows []Row) (Result, error) {
 	if len(rows) == 0 {
 		return Result{}, nil
@@ -212,7 +227,12 @@ func (w *Writer) Write(ctx context.Context, rows []Row) (Result, error) {
 	case <-req.done:
 		return req.res, req.err
 	case <-ctx.Done():
-		return Result{}, ctx.Err()
+		if req.state.CompareAndSwap(reqQueued, reqCancelled) {
+			w.mCancelled.Inc()
+			return Result{}, ctx.Err()
+		}
+		<-req.done
+		return req.res, req.err
 	}
 }
 
@@ -267,6 +287,9 @@ func (w *Writer) run() {
 		if !ok {
 			return
 		}
+		if !w.take(first) {
+			continue
+		}
 		batch = append(batch[:0], first)
 		rows := len(first.rows)
 		timer.Reset(w.cfg.FlushDelay)
@@ -276,6 +299,9 @@ func (w *Writer) run() {
 			case r, ok := <-w.queue:
 				if !ok {
 					break gather
+				}
+				if !w.take(r) {
+					continue
 				}
 				batch = append(batch, r)
 				rows += len(r.rows)
@@ -288,6 +314,16 @@ func (w *Writer) run() {
 		w.queued.Add(-int64(rows))
 		clear(batch)
 	}
+}
+
+// take claims a queued request for a flush; false means its caller gave up
+// and it is dropped unread.
+func (w *Writer) take(r *request) bool {
+	if r.state.CompareAndSwap(reqQueued, reqTaken) {
+		return true
+	}
+	w.queued.Add(-int64(len(r.rows)))
+	return false
 }
 
 // flusher holds one writer goroutine's reusable buffers.

@@ -259,3 +259,54 @@ func TestWriterCreatesMissingPartitions(t *testing.T) {
 		t.Fatalf("write to days without partitions = %+v, %v", res, err)
 	}
 }
+
+// A request whose caller gives up while it still waits in the queue is
+// never stored, and its rows are never read after Write returned (the
+// caller recycles them); one a writer already took is waited for.
+func TestWriterCancelledRequestIsNeverStoredOrRead(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewDB(t)
+	w, _ := newWriter(t, pool, ingest.WriterConfig{Writers: 1, FlushDelay: time.Millisecond})
+	ctx := context.Background()
+	base := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	// Hold the one writer inside its flush: COPY waits for this lock.
+	lock, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lock.Exec(ctx, `LOCK TABLE readings IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan error, 1)
+	go func() {
+		_, err := w.Write(ctx, rowsAt(base, 1, 10, time.Second))
+		first <- err
+	}()
+	time.Sleep(200 * time.Millisecond) // the writer takes the first request and blocks
+	cancelled := rowsAt(base.Add(time.Minute), 2, 10, time.Second)
+	cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if _, err := w.Write(cctx, cancelled); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a queued request whose context ended: %v", err)
+	}
+	// The caller reuses its rows at once, as the HTTP handler does.
+	for i := range cancelled {
+		cancelled[i].SensorID, cancelled[i].TempC = 3, 99
+	}
+	if err := lock.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	// A later write flushes after the dropped request would have.
+	if _, err := w.Write(ctx, rowsAt(base.Add(2*time.Minute), 4, 1, time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, pool, "sensor_id IN (2, 3) OR temp_c = 99"); n != 0 {
+		t.Fatalf("%d rows of the cancelled request stored", n)
+	}
+	if n := count(t, pool, "sensor_id IN (1, 4)"); n != 11 {
+		t.Fatalf("%d rows of the other requests stored, want 11", n)
+	}
+}
