@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -31,7 +32,21 @@ type SensorDirectory struct {
 
 	mu   sync.RWMutex
 	orgs map[string]map[string]sensorEntry
+	// unknown counts each organisation's cached unknown ids, at most
+	// MaxUnknownSensors: a key holder posting random ids must not grow the
+	// cache without bound.
+	unknown map[string]int
 }
+
+// MaxUnknownSensors bounds the unknown sensor ids cached per organisation;
+// past it, expired ones are dropped, and if none is, new unknown ids are not
+// cached (each request then looks its unknown ids up again, in one query).
+const MaxUnknownSensors = 10_000
+
+var (
+	mUnknownCached    = metrics.NewGauge(`freshtrack_ingest_unknown_sensors_cached`, nil)
+	mUnknownNotCached = metrics.NewCounter(`freshtrack_ingest_unknown_sensors_not_cached_total`)
+)
 
 type sensorEntry struct {
 	id      int64 // > 0, sensorUnknown or sensorRetired
@@ -41,7 +56,7 @@ type sensorEntry struct {
 // NewSensorDirectory returns a directory whose positive entries live ttl and
 // negative ones (unknown sensors) negTTL.
 func NewSensorDirectory(pool *pgxpool.Pool, ttl, negTTL time.Duration) *SensorDirectory {
-	return &SensorDirectory{pool: pool, ttl: ttl, negTTL: negTTL, now: time.Now, orgs: map[string]map[string]sensorEntry{}}
+	return &SensorDirectory{pool: pool, ttl: ttl, negTTL: negTTL, now: time.Now, orgs: map[string]map[string]sensorEntry{}, unknown: map[string]int{}}
 }
 
 // Resolve fills ids[i] for readings[i]: the sensor key, sensorUnknown or
@@ -84,6 +99,19 @@ func (d *SensorDirectory) Resolve(ctx context.Context, org string, autoRegister 
 		if !ok {
 			id = sensorUnknown
 		}
+		prev, had := m[ext]
+		switch {
+		case had && prev.id == sensorUnknown && id != sensorUnknown:
+			d.unknown[org]--
+			mUnknownCached.Dec()
+		case id == sensorUnknown && !(had && prev.id == sensorUnknown):
+			if d.unknown[org] >= MaxUnknownSensors && d.pruneUnknown(org, m, now) == 0 {
+				mUnknownNotCached.Inc()
+				continue
+			}
+			d.unknown[org]++
+			mUnknownCached.Inc()
+		}
 		m[ext] = sensorEntry{id: id, checked: now}
 	}
 	d.mu.Unlock()
@@ -99,6 +127,29 @@ func (d *SensorDirectory) Resolve(ctx context.Context, org string, autoRegister 
 	return nil
 }
 
+// CachedUnknown returns how many unknown sensor ids of an organisation are
+// cached.
+func (d *SensorDirectory) CachedUnknown(org string) int {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.unknown[org]
+}
+
+// pruneUnknown drops an organisation's expired unknown entries, called with
+// d.mu held, and returns how many it dropped.
+func (d *SensorDirectory) pruneUnknown(org string, m map[string]sensorEntry, now int64) int {
+	n := 0
+	for ext, e := range m {
+		if e.id == sensorUnknown && now-e.checked >= int64(d.negTTL) {
+			delete(m, ext)
+			n++
+		}
+	}
+	d.unknown[org] -= n
+	mUnknownCached.Add(float64(-n))
+	return n
+}
+
 func (d *SensorDirectory) ttlFor(e sensorEntry) int64 {
 	if e.id == sensorUnknown {
 		return int64(d.negTTL)
@@ -111,6 +162,8 @@ func (d *SensorDirectory) ttlFor(e sensorEntry) int64 {
 func (d *SensorDirectory) Forget(org string) {
 	d.mu.Lock()
 	delete(d.orgs, org)
+	mUnknownCached.Add(float64(-d.unknown[org]))
+	delete(d.unknown, org)
 	d.mu.Unlock()
 }
 
