@@ -154,6 +154,7 @@ func (e *Evaluator) Run(ctx context.Context, sub *ingest.Subscription, owner *Ow
 			c, ids, closed = e.gather(ctx, sub.C, c, last.Add(e.cfg.Coalesce))
 			last = time.Now()
 			err := e.evaluate(ctx, c)
+			sub.Release(len(c.Rows))
 			switch {
 			case err == nil:
 				h.done = append(h.done, ids...)

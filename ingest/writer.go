@@ -130,6 +130,8 @@ type Writer struct {
 
 type subscriber struct {
 	ch chan Committed
+	// pending is the rows sent and not yet released by the consumer.
+	pending atomic.Int64
 	// dropped holds the backlog ids of flushes that did not fit in ch.
 	mu      sync.Mutex
 	dropped []int64
@@ -143,6 +145,15 @@ type Subscription struct {
 	C <-chan Committed
 	s *subscriber
 }
+
+// MaxSubscriberRows bounds the rows a subscription holds in its channel
+// (sent and not yet released), about 50 MB: past it, flushes are not sent,
+// only their backlog ids kept (see Dropped).
+const MaxSubscriberRows = 1 << 20
+
+// Release tells the writer the consumer is done with n rows it received,
+// making room under MaxSubscriberRows.
+func (s *Subscription) Release(n int) { s.s.pending.Add(-int64(n)) }
 
 // Dropped returns, and forgets, the evaluation_backlog ids of the flushes
 // that did not fit in C since the last call. lost reports that some flush
@@ -532,20 +543,33 @@ func (f *flusher) commitExtras(ctx context.Context, tx pgx.Tx) error {
 func (w *Writer) publish(c Committed) {
 	w.subMu.RLock()
 	defer w.subMu.RUnlock()
+	n := int64(len(c.Rows))
 	for s := range w.subs {
+		if s.pending.Add(n) > MaxSubscriberRows {
+			s.pending.Add(-n)
+			s.drop(c)
+			continue
+		}
 		select {
 		case s.ch <- c:
 		default:
-			s.mu.Lock()
-			if c.Backlog != 0 {
-				s.dropped = append(s.dropped, c.Backlog)
-			} else {
-				s.lost = true
-			}
-			s.mu.Unlock()
-			metrics.GetOrCreateCounter(`freshtrack_ingest_subscriber_dropped_total`).Inc()
+			s.pending.Add(-n)
+			s.drop(c)
 		}
 	}
+}
+
+// drop records a flush that was not sent: its backlog id, for the consumer
+// to read it back.
+func (s *subscriber) drop(c Committed) {
+	s.mu.Lock()
+	if c.Backlog != 0 {
+		s.dropped = append(s.dropped, c.Backlog)
+	} else {
+		s.lost = true
+	}
+	s.mu.Unlock()
+	metrics.GetOrCreateCounter(`freshtrack_ingest_subscriber_dropped_total`).Inc()
 }
 
 // commitFast is the common case: one binary COPY straight into readings.

@@ -310,3 +310,38 @@ func TestWriterCancelledRequestIsNeverStoredOrRead(t *testing.T) {
 		t.Fatalf("%d rows of the other requests stored, want 11", n)
 	}
 }
+
+// A subscriber that stops reading holds at most MaxSubscriberRows rows: past
+// them flushes are not sent, and their backlog ids are kept for it.
+func TestWriterStalledSubscriberIsBoundedInRows(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewDB(t)
+	w, _ := newWriter(t, pool, ingest.WriterConfig{Writers: 1, FlushDelay: time.Millisecond, MaxBatchRows: 50_000,
+		QueueRows: 200_000, BacklogOwner: 7})
+	sub, cancel := w.Subscribe(1000)
+	defer cancel()
+	ctx := context.Background()
+	base := time.Now().UTC().Add(-3 * time.Hour).Truncate(time.Second)
+	const perWrite = 50_000
+	writes := ingest.MaxSubscriberRows/perWrite + 3
+	for i := range writes {
+		if _, err := w.Write(ctx, rowsAt(base.Add(time.Duration(i)*time.Minute), int64(i+1), perWrite, time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held := 0
+	for len(sub.C) > 0 {
+		held += len((<-sub.C).Rows)
+	}
+	ids, lost := sub.Dropped()
+	if held > ingest.MaxSubscriberRows || len(ids) == 0 || lost {
+		t.Fatalf("held %d rows (cap %d), %d flushes dropped with backlog ids (lost %v)", held, ingest.MaxSubscriberRows, len(ids), lost)
+	}
+	if held+len(ids)*perWrite != writes*perWrite {
+		t.Fatalf("held %d rows and dropped %d flushes of %d: %d rows unaccounted", held, len(ids), perWrite, writes*perWrite-held-len(ids)*perWrite)
+	}
+	var backlog int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM evaluation_backlog WHERE id = ANY($1)`, ids).Scan(&backlog); err != nil || backlog != len(ids) {
+		t.Fatalf("%d of the dropped flushes' backlog rows exist (%v)", backlog, err)
+	}
+}
