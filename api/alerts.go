@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5"
@@ -34,6 +35,9 @@ func alertError(err error) error {
 
 // strictBody decodes a JSON object body into v, refusing unknown fields.
 func strictBody(c *fiber.Ctx, v any) error {
+	if !utf8.Valid(c.Body()) {
+		return problem.BadRequest("the body must be valid UTF-8 JSON")
+	}
 	dec := json.NewDecoder(strings.NewReader(string(c.Body())))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

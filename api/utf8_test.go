@@ -32,3 +32,18 @@ func TestInvalidUTF8IsAFieldError(t *testing.T) {
 		}
 	}
 }
+
+// The alert and digest bodies refuse invalid UTF-8 too, rather than storing
+// a silently altered comment.
+func TestInvalidUTF8InAnAlertComment(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ids := w.fixture(t)
+	path := fmt.Sprintf("/v1/orgs/%s/alerts/%s/ack", ids["org"], ids["alert"])
+	if code, out := w.do(t, "POST", path, "staff", json.RawMessage("{\"comment\":\"d\xe9j\xe0 vu\"}")); code != 400 {
+		t.Fatalf("ack with an invalid UTF-8 comment = %d %s, want 400", code, out)
+	}
+	if code, out := w.do(t, "POST", path, "staff", json.RawMessage(`{"comment":"déjà vu"}`)); code != 200 {
+		t.Fatalf("ack = %d %s", code, out)
+	}
+}
