@@ -131,35 +131,62 @@ func foldRollup(ctx context.Context, tx pgx.Tx, from, to, width string, s span) 
 }
 
 // dropPartitionsBefore drops the daily readings partitions that end at or
-// before cutoff and returns their names.
+// before cutoff and returns their names. Each is first detached with
+// DETACH PARTITION ... CONCURRENTLY, which never takes ACCESS EXCLUSIVE on
+// readings (a plain DROP TABLE does, and every COPY would queue behind it),
+// then dropped on its own. A detach that a crash interrupted is finished
+// (FINALIZE), and a detached day table left by one is dropped.
 func dropPartitionsBefore(ctx context.Context, pool *pgxpool.Pool, cutoff time.Time) ([]string, error) {
 	rows, err := pool.Query(ctx, `
-		SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-		 WHERE i.inhparent = 'readings'::regclass ORDER BY c.relname`)
+		SELECT c.relname, coalesce(i.inhdetachpending, false), i.inhrelid IS NULL
+		  FROM pg_class c
+		  LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND i.inhparent = 'readings'::regclass
+		 WHERE c.relkind = 'r' AND c.relnamespace = current_schema()::regnamespace
+		   AND c.relname ~ '^readings_p[0-9]{8}$'
+		 ORDER BY c.relname`)
 	if err != nil {
 		return nil, fmt.Errorf("list readings partitions: %w", err)
 	}
-	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
+	type part struct {
+		name              string
+		pending, detached bool
+	}
+	var parts []part
+	var p part
+	if _, err := pgx.ForEachRow(rows, []any{&p.name, &p.pending, &p.detached}, func() error {
+		parts = append(parts, p)
+		return nil
+	}); err != nil {
 		return nil, fmt.Errorf("list readings partitions: %w", err)
 	}
 	var dropped []string
-	for _, name := range names {
-		day, err := time.Parse("readings_p20060102", name)
+	for _, p := range parts {
+		day, err := time.Parse("readings_p20060102", p.name)
 		if err != nil || day.Add(Bucket1d).After(cutoff) {
 			continue
+		}
+		id := pgx.Identifier{p.name}.Sanitize()
+		switch {
+		case p.pending:
+			_, err = pool.Exec(ctx, `ALTER TABLE readings DETACH PARTITION `+id+` FINALIZE`)
+		case !p.detached:
+			// Not in a transaction block: CONCURRENTLY refuses one.
+			_, err = pool.Exec(ctx, `ALTER TABLE readings DETACH PARTITION `+id+` CONCURRENTLY`)
+		}
+		if err != nil {
+			return dropped, fmt.Errorf("detach partition %s: %w", p.name, err)
 		}
 		err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '5s'`); err != nil {
 				return err
 			}
-			_, err := tx.Exec(ctx, `DROP TABLE `+pgx.Identifier{name}.Sanitize())
+			_, err := tx.Exec(ctx, `DROP TABLE `+id)
 			return err
 		})
 		if err != nil {
-			return dropped, fmt.Errorf("drop partition %s: %w", name, err)
+			return dropped, fmt.Errorf("drop partition %s: %w", p.name, err)
 		}
-		dropped = append(dropped, name)
+		dropped = append(dropped, p.name)
 	}
 	return dropped, nil
 }
