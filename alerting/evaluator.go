@@ -324,6 +324,9 @@ type unitWork struct {
 	// lastSeen is the sweep's knowledge of the unit's newest reading, or
 	// its newest sensor's creation when it never reported.
 	lastSeen time.Time
+	// offends is whether a batch reading violates a rule (offendsAny),
+	// worked out once per batch.
+	offends bool
 }
 
 type evalMode int
@@ -420,6 +423,7 @@ func (e *Evaluator) evaluateBatch(ctx context.Context, c ingest.Committed, res *
 		slices.SortFunc(w.samples, func(a, b sample) int {
 			return cmp.Or(a.T.Compare(b.T), cmp.Compare(a.Sensor, b.Sensor), cmpBool(a.Fault, b.Fault))
 		})
+		w.offends = offendsAny(w.rules, w.samples)
 		list = append(list, w)
 	}
 	slow, err := e.evaluateInMemory(ctx, list)
@@ -431,7 +435,7 @@ func (e *Evaluator) evaluateBatch(ctx context.Context, c ingest.Committed, res *
 	urgent := make([]*unitWork, 0, len(slow))
 	var rest []*unitWork
 	for _, w := range slow {
-		if offendsAny(w.rules, w.samples) {
+		if w.offends {
 			urgent = append(urgent, w)
 		} else {
 			rest = append(rest, w)

@@ -39,7 +39,7 @@ type memUnit struct {
 // called with e.memMu held.
 func (e *Evaluator) fastEligible(w *unitWork) bool {
 	m := e.mem[w.unit.ID]
-	if m == nil || offendsAny(w.rules, w.samples) {
+	if m == nil || w.offends {
 		return false
 	}
 	for i := range w.rules {
@@ -56,7 +56,7 @@ func (e *Evaluator) evaluateInMemory(ctx context.Context, work []*unitWork) ([]*
 	var unknown []string
 	e.memMu.Lock()
 	for _, w := range work {
-		if e.mem[w.unit.ID] == nil && !offendsAny(w.rules, w.samples) {
+		if e.mem[w.unit.ID] == nil && !w.offends {
 			unknown = append(unknown, w.unit.ID)
 		}
 	}
