@@ -235,18 +235,8 @@ func (m *machine) sample(s sample) error {
 func (m *machine) unitValue(s sample) (v float64, sensor int64, until time.Time, ok bool) {
 	r, st := m.rule, m.st
 	if r.Kind == KindSensorFault {
-		if st.faulted == nil {
-			st.faulted = map[int64]timedFault{}
-		}
-		if prev, ok := st.faulted[s.Sensor]; !ok || !s.T.Before(prev.t) {
-			st.faulted[s.Sensor] = timedFault{s.T, s.Fault}
-		}
-		v = 0
-		for id, f := range st.faulted {
-			if f.fault && (v == 0 || id < sensor) {
-				v, sensor = 1, id
-			}
-		}
+		st.noteFault(s.Sensor, s.T, s.Fault)
+		v, sensor = st.faultValue()
 		return v, sensor, time.Time{}, true
 	}
 	m.observe(s)
@@ -281,17 +271,31 @@ func (m *machine) observe(s sample) {
 // unit goes on (see txEnv.deadProbes): for sensor_fault they count as
 // faulted from their last record until they report again.
 func (m *machine) markDead(dead map[int64]time.Time) {
-	if len(dead) == 0 {
-		return
-	}
-	if m.st.faulted == nil {
-		m.st.faulted = map[int64]timedFault{}
-	}
 	for id, last := range dead {
-		if prev, ok := m.st.faulted[id]; !ok || !prev.t.After(last) {
-			m.st.faulted[id] = timedFault{last, true}
+		m.st.noteFault(id, last, true)
+	}
+}
+
+// noteFault records whether a probe's record at t was a fault, unless the
+// probe has a newer record already.
+func (st *ruleState) noteFault(sensor int64, t time.Time, fault bool) {
+	if st.faulted == nil {
+		st.faulted = map[int64]timedFault{}
+	}
+	if prev, ok := st.faulted[sensor]; !ok || !t.Before(prev.t) {
+		st.faulted[sensor] = timedFault{t, fault}
+	}
+}
+
+// faultValue is sensor_fault's unit value: 1 while any probe's newest
+// record is a fault (sensor: the lowest such probe), else 0.
+func (st *ruleState) faultValue() (v float64, sensor int64) {
+	for id, f := range st.faulted {
+		if f.fault && (v == 0 || id < sensor) {
+			v, sensor = 1, id
 		}
 	}
+	return v, sensor
 }
 
 // faultTick applies what the clock and the unit's other probes tell a
@@ -299,11 +303,9 @@ func (m *machine) markDead(dead map[int64]time.Time) {
 // a fault that no probe has any more clears it.
 func (m *machine) faultTick(now time.Time) error {
 	r, st := m.rule, m.st
-	var v float64
-	for id, f := range st.faulted {
-		if f.fault && (v == 0 || id < st.sensor) {
-			v, st.sensor = 1, id
-		}
+	v, sensor := st.faultValue()
+	if v > 0 {
+		st.sensor = sensor
 	}
 	switch {
 	case v > 0 && st.Phase == phaseOK:
@@ -324,12 +326,7 @@ func (m *machine) faultTick(now time.Time) error {
 // to evaluate (the unit's probes, read back from the database).
 func (m *machine) prime(s sample) {
 	if m.rule.Kind == KindSensorFault {
-		if m.st.faulted == nil {
-			m.st.faulted = map[int64]timedFault{}
-		}
-		if prev, ok := m.st.faulted[s.Sensor]; !ok || s.T.After(prev.t) {
-			m.st.faulted[s.Sensor] = timedFault{s.T, s.Fault}
-		}
+		m.st.noteFault(s.Sensor, s.T, s.Fault)
 		return
 	}
 	m.observe(s)
