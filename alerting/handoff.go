@@ -2,7 +2,6 @@ package alerting
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -422,28 +421,4 @@ func (e *Evaluator) loadBacklog(ctx context.Context, ids []int64) (ingest.Commit
 		return ingest.Committed{}, fmt.Errorf("load evaluation backlog: %w", err)
 	}
 	return ingest.Committed{Rows: out}, nil
-}
-
-// errNoOwner is returned by RecoverBacklog without a claim.
-var errNoOwner = errors.New("alerting: no backlog owner")
-
-// RecoverBacklog evaluates, synchronously, every backlog row of processes
-// that are gone and checkpoints: what Run does when it starts. Tests and
-// tools use it.
-func (e *Evaluator) RecoverBacklog(ctx context.Context, owner *Owner) (int, error) {
-	if owner == nil {
-		return 0, errNoOwner
-	}
-	h := &handoff{owner: owner}
-	ids, err := e.takeOverBacklog(ctx, owner.Key)
-	if err != nil {
-		return 0, err
-	}
-	h.reload = ids
-	e.reloadBacklog(ctx, h)
-	if len(h.reload) > 0 {
-		return 0, fmt.Errorf("alerting: %d backlog rows could not be evaluated", len(h.reload))
-	}
-	e.checkpoint(ctx, h)
-	return len(ids), nil
 }
