@@ -450,7 +450,23 @@ func TestRetentionDoesNotStallWrites(t *testing.T) {
 		d, err := store.ApplyRetention(ctx, now, 30*24*time.Hour)
 		done <- result{d, err}
 	}()
-	time.Sleep(300 * time.Millisecond) // retention is now waiting for the long transaction
+	// Wait until retention is blocked by the long transaction: only then
+	// can a write behind it show whether it queues.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var waiting bool
+		if err := pool.QueryRow(ctx, `
+			SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			                WHERE datname = current_database() AND wait_event_type = 'Lock'
+			                  AND (query LIKE 'ALTER TABLE readings DETACH%' OR query LIKE 'DROP TABLE%'))`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("retention never waited for the long transaction")
+		}
+	}
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '2s'`); err != nil {
 			return err
