@@ -12,6 +12,24 @@ import (
 	"unicode/utf8"
 )
 
+// utf8JSON is the oracle of what ingest accepts as JSON text: what
+// encoding/json accepts, UTF-8 throughout (RFC 8259 §8.1), with no \u
+// escape of an unpaired UTF-16 surrogate. It is written apart from the
+// parser's own checks, with regular expressions.
+func utf8JSON(b []byte) bool {
+	if !json.Valid(b) || !utf8.Valid(b) {
+		return false
+	}
+	s := strings.ReplaceAll(string(b), `\\`, "__") // escaped backslashes escape nothing
+	s = surrogatePair.ReplaceAllString(s, "_")
+	return !surrogateEscape.MatchString(s)
+}
+
+var (
+	surrogatePair   = regexp.MustCompile(`(?i)\\ud[89ab][0-9a-f]{2}\\ud[c-f][0-9a-f]{2}`)
+	surrogateEscape = regexp.MustCompile(`(?i)\\ud[89a-f][0-9a-f]{2}`)
+)
+
 // The fuzz targets check invariants that hold for any input, and compare
 // with an independent decoder (encoding/json, time.Parse, math/big) wherever
 // the input is valid JSON. Seed corpora are in testdata/fuzz/<FuzzName>/.
@@ -37,7 +55,7 @@ func FuzzParseJSON(f *testing.F) {
 		}
 		// Exactly the bodies encoding/json accepts (within the depth
 		// limit) are decoded.
-		if !json.Valid(body) || maxDepth(body) > maxJSONDepth {
+		if !utf8JSON(body) || maxDepth(body) > maxJSONDepth {
 			if err == nil {
 				t.Fatal("invalid JSON accepted")
 			}
@@ -87,7 +105,7 @@ func FuzzParseNDJSON(f *testing.F) {
 		// others must be rejected as malformed unless fastjson tolerates them.
 		items := make([]json.RawMessage, len(lines))
 		for i, line := range lines {
-			if json.Valid(line) && maxDepth(line) <= 300 {
+			if utf8JSON(line) && maxDepth(line) <= 300 {
 				items[i] = line
 			}
 		}
@@ -121,7 +139,7 @@ func FuzzParseTTN(f *testing.F) {
 		if err != nil && b.Total() != 0 {
 			t.Fatalf("error %q with a non-empty batch", err)
 		}
-		if !json.Valid(body) || maxDepth(body) > maxJSONDepth {
+		if !utf8JSON(body) || maxDepth(body) > maxJSONDepth {
 			if err == nil || !strings.HasPrefix(err.Error(), "malformed JSON at offset ") {
 				t.Fatalf("invalid JSON: error %v", err)
 			}
@@ -197,14 +215,14 @@ func FuzzParseUnixMillis(f *testing.F) {
 }
 
 // FuzzJSONSyntax checks that jsonSyntax, which locates errors for messages,
-// agrees with encoding/json on what is valid.
+// agrees on what is valid with utf8JSON.
 func FuzzJSONSyntax(f *testing.F) {
 	for _, s := range []string{`{"readings":[{"a":1e5,"b":"\u00e9\n"}]}`, `[1,2,]`, `{"a" 1}`, `"\ud800"`, `-0.0e-0`, `01`, "\"\x01\"", ` true `, `nul`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		off, msg := jsonSyntax(b)
-		valid := json.Valid(b)
+		valid := utf8JSON(b)
 		if depth := maxDepth(b); depth > 300 {
 			if valid && !strings.HasPrefix(msg, "nesting deeper") {
 				t.Fatalf("depth %d: jsonSyntax = %d, %q", depth, off, msg)

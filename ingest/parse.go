@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/bits"
 	"strconv"
+	"strings"
 	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -160,7 +161,7 @@ func (p *Parser) ParseJSON(body []byte, b *Batch) error {
 	}
 	if end < 0 {
 		truncateBatch(b, m)
-		return fmt.Errorf("malformed JSON at offset %d: %s", c.off, c.msg)
+		return fmt.Errorf("malformed JSON at offset %d: %s", c.off, c.describe())
 	}
 	switch {
 	case body[start] != '{':
@@ -212,7 +213,7 @@ func (p *Parser) ParseNDJSON(body []byte, b *Batch) error {
 		if end < 0 {
 			truncateBatch(b, m)
 			p.arena = p.arena[:arena]
-			rejectAt(b, idx, "malformed JSON: "+c.msg+" at offset "+strconv.Itoa(c.off))
+			rejectAt(b, idx, "malformed JSON: "+c.msg+" at offset "+strconv.Itoa(c.off)+c.whereSuffix())
 		}
 		idx++
 	}
@@ -247,7 +248,8 @@ func (p *Parser) readingsObject(c *syntaxChecker, i int, b *Batch, m batchMark) 
 		if j < 0 {
 			return 0, -1
 		}
-		if string(key) == "readings" && j < len(body) {
+		isReadings := string(key) == "readings"
+		if isReadings && j < len(body) {
 			truncateBatch(b, m) // the last "readings" counts
 			readings = body[j]
 			if readings == '[' {
@@ -259,6 +261,11 @@ func (p *Parser) readingsObject(c *syntaxChecker, i int, b *Batch, m batchMark) 
 			j = c.value(j, 2)
 		}
 		if j < 0 {
+			if isReadings {
+				c.where = ".readings" + c.where
+			} else {
+				c.where = "." + quoteKey(key) + c.where
+			}
 			return 0, -1
 		}
 		switch i = c.ws(j); {
@@ -280,6 +287,7 @@ func (p *Parser) readingsArray(c *syntaxChecker, i int, b *Batch) int {
 	}
 	for idx := 0; ; idx++ {
 		if i = p.reading(c, i, idx, b, 3); i < 0 {
+			c.within(-1, idx)
 			return -1
 		}
 		switch i = c.ws(i); {
@@ -348,6 +356,7 @@ func (p *Parser) reading(c *syntaxChecker, i, idx int, b *Batch, depth int) int 
 				j = c.value(j, depth+1)
 			}
 			if j < 0 {
+				c.where = "." + quoteKey(key) + c.where
 				return -1
 			}
 			switch i = c.ws(j); {
@@ -630,6 +639,16 @@ func isJSONNumber(num []byte) bool {
 	return c.number(0) == len(num)
 }
 
+func isLowSurrogate(h []byte) bool {
+	for _, ch := range h {
+		if !isHexDigit(ch) {
+			return false
+		}
+	}
+	r := hex4(h)
+	return r >= 0xDC00 && r <= 0xDFFF
+}
+
 func isHexDigit(c byte) bool {
 	return isDecDigit(c) || (c|0x20 >= 'a' && c|0x20 <= 'f')
 }
@@ -688,7 +707,7 @@ func jsonSyntax(b []byte) (off int, msg string) {
 	c := syntaxChecker{b: b}
 	i := c.value(c.ws(0), 1)
 	if i < 0 {
-		return c.off, c.msg
+		return c.off, c.describe()
 	}
 	if i = c.ws(i); i < len(b) {
 		return i, "unexpected " + describeJSONByte(b[i]) + " after the end of the JSON value"
@@ -703,6 +722,53 @@ type syntaxChecker struct {
 	b   []byte
 	off int
 	msg string
+	// where is the path of the value holding the error, built as the
+	// error unwinds (".readings[3].note"): only errors pay for it.
+	where string
+}
+
+// within prefixes the error's path with a member key (b[start:end], raw)
+// or, for start < 0, with array index end.
+func (c *syntaxChecker) within(start, end int) {
+	if start < 0 {
+		c.where = "[" + strconv.Itoa(end) + "]" + c.where
+		return
+	}
+	c.where = "." + quoteKey(c.b[start:end]) + c.where
+}
+
+func quoteKey(k []byte) string {
+	if plainKey(k) {
+		return string(k)
+	}
+	return strconv.QuoteToASCII(string(k))
+}
+
+func plainKey(k []byte) bool {
+	if len(k) == 0 {
+		return false
+	}
+	for _, ch := range k {
+		if !(ch == '_' || ch == '-' || isDecDigit(ch) || (ch|0x20 >= 'a' && ch|0x20 <= 'z')) {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *syntaxChecker) whereSuffix() string {
+	if c.where == "" {
+		return ""
+	}
+	return " (in " + strings.TrimPrefix(c.where, ".") + ")"
+}
+
+// describe is the error's message with its path, if it lies in a value.
+func (c *syntaxChecker) describe() string {
+	if c.where == "" {
+		return c.msg
+	}
+	return c.msg + " (in " + strings.TrimPrefix(c.where, ".") + ")"
 }
 
 func (c *syntaxChecker) fail(i int, msg string) int {
@@ -786,13 +852,16 @@ func (c *syntaxChecker) object(i, depth int) int {
 		if i >= len(b) || b[i] != '"' {
 			return c.expected(i, "a string (an object key)")
 		}
+		keyStart := i + 1
 		if i, _ = c.str(i + 1); i < 0 {
 			return -1
 		}
+		keyEnd := i - 1
 		if i = c.ws(i); i >= len(b) || b[i] != ':' {
 			return c.expected(i, "':' after an object key")
 		}
 		if i = c.value(c.ws(i+1), depth+1); i < 0 {
+			c.within(keyStart, keyEnd)
 			return -1
 		}
 		switch i = c.ws(i); {
@@ -811,8 +880,9 @@ func (c *syntaxChecker) array(i, depth int) int {
 	if i = c.ws(i); i < len(b) && b[i] == ']' {
 		return i + 1
 	}
-	for {
+	for idx := 0; ; idx++ {
 		if i = c.value(i, depth+1); i < 0 {
+			c.within(-1, idx)
 			return -1
 		}
 		switch i = c.ws(i); {
@@ -833,23 +903,34 @@ func (c *syntaxChecker) str(i int) (int, bool) {
 	start := i - 1
 	esc := false
 	for {
-		// Skip eight plain bytes at a time; stop at the first '"', '\\'
-		// or control character (the lowest flagged byte is exact).
+		// Skip eight plain ASCII bytes at a time; stop at the first '"',
+		// '\\', control character or non-ASCII byte (the lowest flagged
+		// byte is exact).
 		for i+8 <= len(b) {
 			w := binary.LittleEndian.Uint64(b[i:])
 			q := w ^ ('"' * swarOnes)
 			bs := w ^ ('\\' * swarOnes)
-			if m := ((q-swarOnes)&^q | (bs-swarOnes)&^bs | (w-0x20*swarOnes)&^w) & swarHighs; m != 0 {
+			if m := ((q-swarOnes)&^q | (bs-swarOnes)&^bs | (w-0x20*swarOnes)&^w | w) & swarHighs; m != 0 {
 				i += bits.TrailingZeros64(m) >> 3
 				break
 			}
 			i += 8
 		}
-		for i < len(b) && b[i] >= 0x20 && b[i] != '"' && b[i] != '\\' {
+		for i < len(b) && b[i] >= 0x20 && b[i] < utf8.RuneSelf && b[i] != '"' && b[i] != '\\' {
 			i++
 		}
 		if i >= len(b) {
 			return c.fail(start, "unterminated string"), false
+		}
+		if b[i] >= utf8.RuneSelf {
+			// JSON text is UTF-8 (RFC 8259 §8.1): anything else is refused
+			// here rather than stored or passed on altered.
+			r, size := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && size == 1 {
+				return c.fail(i, fmt.Sprintf("invalid UTF-8 byte 0x%02X in string (JSON text must be UTF-8)", b[i])), false
+			}
+			i += size
+			continue
 		}
 		switch ch := b[i]; ch {
 		case '"':
@@ -867,7 +948,20 @@ func (c *syntaxChecker) str(i int) (int, bool) {
 						return c.fail(i, `invalid \u escape in string (want 4 hex digits)`), false
 					}
 				}
-				i += 6
+				// A UTF-16 surrogate escape must be a high one followed by
+				// a low one: alone it is no character, and PostgreSQL
+				// refuses it.
+				switch r := hex4(b[i+2 : i+6]); {
+				case r >= 0xD800 && r <= 0xDBFF:
+					if i+12 > len(b) || b[i+6] != '\\' || b[i+7] != 'u' || !isLowSurrogate(b[i+8:i+12]) {
+						return c.fail(i, "unpaired UTF-16 surrogate "+string(b[i:i+6])+" in string"), false
+					}
+					i += 12
+				case r >= 0xDC00 && r <= 0xDFFF:
+					return c.fail(i, "unpaired UTF-16 surrogate "+string(b[i:i+6])+" in string"), false
+				default:
+					i += 6
+				}
 			default:
 				return c.fail(i, "invalid escape "+strconv.QuoteToASCII(string(b[i:i+2]))+" in string"), false
 			}
