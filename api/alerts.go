@@ -1,11 +1,10 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5"
@@ -34,11 +33,9 @@ func alertError(err error) error {
 }
 
 // strictBody decodes a JSON object body into v, refusing unknown fields.
+// The router has checked it is JSON and UTF-8 (jsonBody).
 func strictBody(c *fiber.Ctx, v any) error {
-	if !utf8.Valid(c.Body()) {
-		return problem.BadRequest("the body must be valid UTF-8 JSON")
-	}
-	dec := json.NewDecoder(strings.NewReader(string(c.Body())))
+	dec := json.NewDecoder(bytes.NewReader(c.Body()))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return problem.BadRequest("the body must be a JSON object with the documented fields: " + err.Error())

@@ -11,11 +11,11 @@ import (
 func ServeDevIssuer(app *fiber.App, dev *auth.DevIssuer) []Route {
 	disc := Route{Method: "GET", Path: auth.DevIssuerPath + "/.well-known/openid-configuration", Summary: "Development OIDC discovery (serve --dev-auth only)", Tag: "dev-auth", Public: true}
 	jwks := Route{Method: "GET", Path: auth.DevIssuerPath + "/.well-known/jwks.json", Summary: "Development OIDC key set (serve --dev-auth only)", Tag: "dev-auth", Public: true}
-	app.Get(disc.Path, func(c *fiber.Ctx) error {
+	app.Get(disc.Path, noBody, func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 		return c.Send(dev.Discovery())
 	})
-	app.Get(jwks.Path, func(c *fiber.Ctx) error {
+	app.Get(jwks.Path, noBody, func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 		return c.Send(dev.JWKS())
 	})
@@ -41,6 +41,7 @@ func OperationalRoutes() []Route {
 					"sensor": map[string]any{"type": "string"}, "time": map[string]any{"type": []string{"string", "number"}, "description": "RFC 3339 or unix milliseconds"},
 					"temp_c": map[string]any{"type": "number"}, "humidity": map[string]any{"type": "number"}, "battery": map[string]any{"type": "number"}}}}}},
 			Response: ingestAnswer},
-		{Method: "POST", Path: "/v1/ingest/ttn", Summary: "The Things Network v3 webhook uplink", Tag: "ingest", Response: ingestAnswer},
+		{Method: "POST", Path: "/v1/ingest/ttn", Summary: "The Things Network v3 webhook uplink", Tag: "ingest", Response: ingestAnswer,
+			Request: map[string]any{"type": "object", "description": "a TTN v3 uplink message (end_device_ids, uplink_message.decoded_payload)"}},
 	}
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/freshtrack/freshtrack/internal/httpbody"
 )
 
 // requestLog logs every request with slog and counts it in
@@ -46,7 +48,7 @@ func requestLog(log *slog.Logger) fiber.Handler {
 			slog.String("path", c.Path()),
 			slog.Int("status", status),
 			slog.Duration("duration", elapsed),
-			slog.Int("bytes_in", len(c.Request().Body())),
+			slog.Int("bytes_in", httpbody.BytesIn(c)),
 			slog.Int("bytes_out", len(c.Response().Body())),
 			slog.String("remote", c.IP()),
 		)

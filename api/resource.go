@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5"
@@ -286,37 +285,6 @@ func decodeBody(c *fiber.Ctx) (map[string]json.RawMessage, error) {
 	return body, nil
 }
 
-// validText reports whether a JSON value is valid UTF-8 once decoded: no
-// invalid bytes (which encoding/json would silently replace) and no
-// \u escape of a lone surrogate, which PostgreSQL refuses in text and jsonb.
-func validText(raw json.RawMessage) bool {
-	if !utf8.Valid(raw) {
-		return false
-	}
-	for i := 0; i+5 < len(raw); i++ {
-		if raw[i] != '\\' {
-			continue
-		}
-		if raw[i+1] == '\\' {
-			i++
-			continue
-		}
-		if raw[i+1] == 'u' && (raw[i+2] == 'd' || raw[i+2] == 'D') && strings.ContainsRune("89abAB", rune(raw[i+3])) {
-			// A high surrogate must be followed by a low one.
-			if i+11 >= len(raw) || raw[i+6] != '\\' || raw[i+7] != 'u' || (raw[i+8] != 'd' && raw[i+8] != 'D') ||
-				!strings.ContainsRune("cdefCDEF", rune(raw[i+9])) {
-				return false
-			}
-			i += 11
-			continue
-		}
-		if raw[i+1] == 'u' && (raw[i+2] == 'd' || raw[i+2] == 'D') && strings.ContainsRune("cdefCDEF", rune(raw[i+3])) {
-			return false // a low surrogate alone
-		}
-	}
-	return true
-}
-
 // values converts and validates a body against the resource's fields.
 // create requires the required fields; patch accepts any subset.
 func (res *resource) values(body map[string]json.RawMessage, create bool) ([]string, []any, []problem.FieldError) {
@@ -335,10 +303,6 @@ func (res *resource) values(body map[string]json.RawMessage, create bool) ([]str
 		}
 		if f.readOnly {
 			errs = append(errs, problem.FieldError{Field: f.json, Reason: "is read-only"})
-			continue
-		}
-		if !validText(raw) {
-			errs = append(errs, problem.FieldError{Field: f.json, Reason: "must be valid UTF-8 text"})
 			continue
 		}
 		v, reason := f.convert(raw)

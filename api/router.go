@@ -12,6 +12,7 @@ import (
 
 	"github.com/freshtrack/freshtrack/alerting"
 	"github.com/freshtrack/freshtrack/auth"
+	"github.com/freshtrack/freshtrack/internal/httpbody"
 	"github.com/freshtrack/freshtrack/internal/problem"
 	"github.com/freshtrack/freshtrack/internal/uuids"
 	"github.com/freshtrack/freshtrack/query"
@@ -63,6 +64,11 @@ type Deps struct {
 	// Latest, when set, is the ingest's in-memory latest values; without it
 	// latest values come from sensor_latest (a few seconds behind).
 	Latest query.LatestSource
+	// Admission bounds the request bodies read at once (nil: unbounded).
+	Admission *httpbody.Admission
+	// MaxJSONBody is the largest decoded body a route takes. Defaults to
+	// DefaultMaxJSONBody.
+	MaxJSONBody int
 }
 
 // Router registers routes on a Fiber app and remembers them.
@@ -76,6 +82,9 @@ type Router struct {
 func NewRouter(app *fiber.App, d Deps) *Router {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
+	}
+	if d.MaxJSONBody <= 0 {
+		d.MaxJSONBody = DefaultMaxJSONBody
 	}
 	return &Router{app: app, deps: d}
 }
@@ -96,6 +105,11 @@ func (r *Router) Handle(rt Route, h fiber.Handler) {
 	}
 	if strings.HasPrefix(rt.Path, "/v1/orgs/:org") {
 		chain = append(chain, r.member(rt.Perm))
+	}
+	if rt.Request != nil {
+		chain = append(chain, jsonBody(r.deps.Admission, r.deps.MaxJSONBody))
+	} else {
+		chain = append(chain, noBody)
 	}
 	chain = append(chain, h)
 	r.app.Add(rt.Method, rt.Path, chain...)

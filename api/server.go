@@ -28,11 +28,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Version is reported by /readyz.
 	Version string
-	// BodyLimit is the largest request body accepted, in bytes. Defaults to 16 MiB.
-	BodyLimit int
-	// MaxJSONBody is the largest decoded body of every route but
-	// RawBodyPaths. Defaults to DefaultMaxJSONBody.
-	MaxJSONBody int
+	// MaxConns caps open connections (Fiber's Concurrency); past it new
+	// ones are refused. Defaults to 8192.
+	MaxConns int
 	// MaxEvaluationLag is how far alert evaluation may trail ingest (the
 	// age of the oldest evaluation_backlog row) before /readyz says
 	// degraded. Defaults to 1m.
@@ -45,32 +43,35 @@ func New(cfg Config) *fiber.App {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.BodyLimit == 0 {
-		cfg.BodyLimit = 16 << 20
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = 8192
 	}
 	if cfg.MaxEvaluationLag <= 0 {
 		cfg.MaxEvaluationLag = time.Minute
-	}
-	if cfg.MaxJSONBody <= 0 {
-		cfg.MaxJSONBody = DefaultMaxJSONBody
 	}
 	app := fiber.New(fiber.Config{
 		AppName:               "freshtrack",
 		DisableStartupMessage: true,
 		ErrorHandler:          problem.Handler(cfg.Logger),
-		BodyLimit:             cfg.BodyLimit,
-		ReadTimeout:           30 * time.Second,
+		// Bodies are streamed: a handler runs once the headers are in, and
+		// reads the body itself through httpbody, with its route's limit and
+		// under admission. Nothing is read that no route asked for, and
+		// multipart forms (which fasthttp would otherwise spool to disk
+		// before any handler) are not parsed at all.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		Concurrency:                  cfg.MaxConns,
+		ReadTimeout:                  30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
 	})
 	app.Use(requestLog(cfg.Logger))
-	app.Use(limitBodies(cfg.MaxJSONBody))
 
-	app.Get("/healthz", func(c *fiber.Ctx) error {
+	app.Get("/healthz", noBody, func(c *fiber.Ctx) error {
 		return c.JSON(fiber.Map{"status": "ok"})
 	})
-	app.Get("/readyz", readyz(cfg))
-	app.Get("/metrics", func(c *fiber.Ctx) error {
+	app.Get("/readyz", noBody, readyz(cfg))
+	app.Get("/metrics", noBody, func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentType, "text/plain; version=0.0.4; charset=utf-8")
 		metrics.WritePrometheus(c.Response().BodyWriter(), true)
 		return nil

@@ -23,7 +23,7 @@ func TestTelnyxWebhook(t *testing.T) {
 	ctx := context.Background()
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
 	app := api.New(api.Config{Pool: pool, Logger: quiet})
-	api.RegisterTelnyxWebhook(app, pool, pub, quiet)
+	api.RegisterTelnyxWebhook(app, pool, pub, nil, quiet)
 	var org string
 	if err := pool.QueryRow(ctx, `INSERT INTO organizations (name) VALUES ('W') RETURNING id`).Scan(&org); err != nil {
 		t.Fatal(err)
@@ -32,7 +32,7 @@ func TestTelnyxWebhook(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := []byte(`{"data":{"event_type":"message.finalized","payload":{"id":"msg-1","to":[{"phone_number":"+15550002222","status":"delivered"}]}}}`)
-	post := func(body []byte, ts time.Time, forge bool) int {
+	post := func(body []byte, ts time.Time, forge bool, headers ...string) int {
 		t.Helper()
 		stamp := strconv.FormatInt(ts.Unix(), 10)
 		sig := ed25519.Sign(priv, []byte(stamp+"|"+string(body)))
@@ -42,6 +42,9 @@ func TestTelnyxWebhook(t *testing.T) {
 		req := httptest.NewRequest("POST", "/v1/webhooks/telnyx", bytes.NewReader(body))
 		req.Header.Set(notify.TelnyxSignatureHeader, base64.StdEncoding.EncodeToString(sig))
 		req.Header.Set(notify.TelnyxTimestampHeader, stamp)
+		for i := 0; i+1 < len(headers); i += 2 {
+			req.Header.Set(headers[i], headers[i+1])
+		}
 		resp, err := app.Test(req, -1)
 		if err != nil {
 			t.Fatal(err)
@@ -56,6 +59,18 @@ func TestTelnyxWebhook(t *testing.T) {
 	}
 	if code := post([]byte(`{"data":`), time.Now(), false); code != 400 {
 		t.Fatalf("signed garbage = %d, want 400", code)
+	}
+	if code := post([]byte("{\"data\":{\"event_type\":\"caf\xe9\"}}"), time.Now(), false); code != 400 {
+		t.Fatalf("signed invalid UTF-8 = %d, want 400", code)
+	}
+	if code := post(body, time.Now(), false, "Content-Type", "text/plain"); code != 415 {
+		t.Fatalf("a webhook that is not JSON = %d, want 415", code)
+	}
+	if code := post(body, time.Now(), false, "Content-Encoding", "gzip"); code != 415 {
+		t.Fatalf("a compressed webhook = %d, want 415 (the signature covers the bytes as sent)", code)
+	}
+	if code := post(make([]byte, 300<<10), time.Now(), false); code != 413 {
+		t.Fatalf("an oversized webhook = %d, want 413", code)
 	}
 	var status string
 	_ = pool.QueryRow(ctx, `SELECT status FROM notifications WHERE provider_id = 'msg-1'`).Scan(&status)

@@ -1,13 +1,12 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
+	"mime"
 	"slices"
 	"strconv"
 	"sync"
@@ -16,9 +15,9 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/klauspost/compress/gzip"
 
 	"github.com/freshtrack/freshtrack/auth"
+	"github.com/freshtrack/freshtrack/internal/httpbody"
 	"github.com/freshtrack/freshtrack/internal/problem"
 	"github.com/freshtrack/freshtrack/safety"
 	"github.com/freshtrack/freshtrack/schema"
@@ -43,6 +42,10 @@ type Config struct {
 	// OrgTTL is how long organisation settings (auto-registration, TTN
 	// field names) are cached. Defaults to 30s.
 	OrgTTL time.Duration
+	// Admission bounds the request bodies read and parsed at once, shared
+	// with the API's routes (nil: unbounded). A request gives its slot up
+	// once its rows are ready, before it waits for the group commit.
+	Admission *httpbody.Admission
 }
 
 func (c *Config) withDefaults() {
@@ -79,7 +82,6 @@ type Service struct {
 	latest  *Latest
 	parsers ParserPool
 	reqs    sync.Pool // *reqCtx
-	gzips   sync.Pool // *gzip.Reader
 
 	stopPersist context.CancelFunc
 	persistDone chan struct{}
@@ -154,8 +156,8 @@ type reqCtx struct {
 	batch Batch
 	ids   []int64
 	rows  []Row
-	body  []byte
 	out   []byte
+	body  *httpbody.Body
 }
 
 func (s *Service) getReq() *reqCtx {
@@ -167,9 +169,10 @@ func (s *Service) getReq() *reqCtx {
 
 func (s *Service) putReq(rc *reqCtx) {
 	rc.batch.Reset()
-	rc.ids, rc.rows, rc.body, rc.out = rc.ids[:0], rc.rows[:0], rc.body[:0], rc.out[:0]
+	rc.body.Close()
+	rc.ids, rc.rows, rc.out, rc.body = rc.ids[:0], rc.rows[:0], rc.out[:0], nil
 	// Don't keep giant buffers from the odd huge request.
-	if cap(rc.body) > 1<<20 || cap(rc.rows) > 1<<16 {
+	if cap(rc.rows) > 1<<16 {
 		return
 	}
 	s.reqs.Put(rc)
@@ -200,45 +203,26 @@ func (s *Service) authenticate(c *fiber.Ctx) (auth.Principal, error) {
 	return p, nil
 }
 
-// readBody returns the request body, gzip-decoded when Content-Encoding says
-// so, refusing anything larger than MaxBodyBytes once decoded.
-func (s *Service) readBody(c *fiber.Ctx, rc *reqCtx) ([]byte, error) {
-	raw := c.Request().Body() // not c.Body(): that would decompress without a limit
-	tooLarge := problem.New(fiber.StatusRequestEntityTooLarge, "too-large", "Request body too large",
-		fmt.Sprintf("the body exceeds %d bytes (after decompression); send smaller batches", s.cfg.MaxBodyBytes))
-	enc := c.Request().Header.Peek(fiber.HeaderContentEncoding)
-	switch {
-	case len(enc) == 0 || string(enc) == "identity":
-		if len(raw) > s.cfg.MaxBodyBytes {
-			return nil, tooLarge
-		}
-		return raw, nil
-	case string(enc) == "gzip":
+// readBody reads the request body through httpbody (decoded, limited to
+// MaxBodyBytes, under admission) into rc.body; ndjson says whether it is
+// newline-delimited. Devices that send no Content-Type are taken to send
+// JSON.
+func (s *Service) readBody(c *fiber.Ctx, rc *reqCtx, allowNDJSON bool) (body []byte, ndjson bool, err error) {
+	ct := string(c.Request().Header.ContentType())
+	switch mt, _, _ := mime.ParseMediaType(ct); {
+	case ct == "" || httpbody.IsJSON(ct):
+	case allowNDJSON && (mt == "application/x-ndjson" || mt == "application/jsonl" || mt == "application/x-jsonlines"):
+		ndjson = true
+	case allowNDJSON:
+		return nil, false, httpbody.WrongContentType(ct, "application/json or application/x-ndjson")
 	default:
-		return nil, problem.New(fiber.StatusUnsupportedMediaType, "unsupported-encoding", "Unsupported content encoding",
-			"Content-Encoding must be gzip or absent")
+		return nil, false, httpbody.WrongContentType(ct, "application/json")
 	}
-	zr, _ := s.gzips.Get().(*gzip.Reader)
-	var err error
-	if zr == nil {
-		zr, err = gzip.NewReader(bytes.NewReader(raw))
-	} else {
-		err = zr.Reset(bytes.NewReader(raw))
-	}
+	rc.body, err = httpbody.Read(c, s.cfg.Admission, httpbody.Options{Limit: s.cfg.MaxBodyBytes})
 	if err != nil {
-		return nil, problem.BadRequest("the body is not valid gzip: " + err.Error())
+		return nil, false, err
 	}
-	defer s.gzips.Put(zr)
-	buf := bytes.NewBuffer(rc.body[:0])
-	n, err := buf.ReadFrom(io.LimitReader(zr, int64(s.cfg.MaxBodyBytes)+1))
-	rc.body = buf.Bytes()
-	if err != nil {
-		return nil, problem.BadRequest("the body is not valid gzip: " + err.Error())
-	}
-	if n > int64(s.cfg.MaxBodyBytes) {
-		return nil, tooLarge
-	}
-	return rc.body, nil
+	return rc.body.Bytes, ndjson, nil
 }
 
 func (s *Service) postReadings(c *fiber.Ctx) error {
@@ -248,15 +232,14 @@ func (s *Service) postReadings(c *fiber.Ctx) error {
 	}
 	rc := s.getReq()
 	defer s.putReq(rc)
-	body, err := s.readBody(c, rc)
+	body, ndjson, err := s.readBody(c, rc, true)
 	if err != nil {
 		return err
 	}
 	s.mBodyBytes.Update(float64(len(body)))
 	parser := s.parsers.Get()
 	defer s.parsers.Put(parser)
-	ct := c.Request().Header.ContentType()
-	if bytes.HasPrefix(ct, []byte("application/x-ndjson")) || bytes.HasPrefix(ct, []byte("application/jsonl")) {
+	if ndjson {
 		err = parser.ParseNDJSON(body, &rc.batch)
 	} else {
 		err = parser.ParseJSON(body, &rc.batch)
@@ -274,7 +257,7 @@ func (s *Service) postTTN(c *fiber.Ctx) error {
 	}
 	rc := s.getReq()
 	defer s.putReq(rc)
-	body, err := s.readBody(c, rc)
+	body, _, err := s.readBody(c, rc, false)
 	if err != nil {
 		return err
 	}
@@ -352,6 +335,9 @@ func (s *Service) store(c *fiber.Ctx, p auth.Principal, rc *reqCtx) error {
 			s.mRejected["retired_sensor"].Inc()
 		}
 	}
+	// The rows are built: waiting for the commit costs no more memory, so
+	// it holds no admission slot.
+	rc.body.ReleaseSlot()
 	res, err := s.writer.Write(ctx, rc.rows)
 	switch {
 	case errors.Is(err, ErrOverloaded):

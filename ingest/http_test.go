@@ -19,6 +19,7 @@ import (
 	"github.com/freshtrack/freshtrack/api"
 	"github.com/freshtrack/freshtrack/auth"
 	"github.com/freshtrack/freshtrack/ingest"
+	"github.com/freshtrack/freshtrack/internal/httpbody"
 	"github.com/freshtrack/freshtrack/internal/pgtest"
 	"github.com/freshtrack/freshtrack/schema"
 )
@@ -57,7 +58,7 @@ func setup(t *testing.T, cfg ingest.Config, sensors ...string) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.svc.Close)
-	e.app = api.New(api.Config{Pool: pool, Logger: quiet, BodyLimit: 32 << 20})
+	e.app = api.New(api.Config{Pool: pool, Logger: quiet})
 	e.svc.Register(e.app)
 	api.NotFound(e.app)
 	return e
@@ -262,6 +263,12 @@ func TestIngestRefusals(t *testing.T) {
 	_ = zw.Close()
 	f("gzip bomb", 413, e.key, "application/json", zipped.Bytes(), "too-large", "Content-Encoding", "gzip")
 	f("unknown encoding", 415, e.key, "application/json", good, "unsupported-encoding", "Content-Encoding", "br")
+	f("wrong content type", 415, e.key, "text/plain", good, "unsupported-media-type")
+	f("form encoded", 415, e.key, "application/x-www-form-urlencoded", good, "unsupported-media-type")
+	// Invalid UTF-8 anywhere, even in a member ingest ignores, fails the
+	// request and names the field.
+	bad := []byte(`{"readings":[{"sensor":"s1","time":"` + base.Format(time.RFC3339) + `","temp_c":1,"note":"caf` + "\xe9" + `"}]}`)
+	f("invalid UTF-8", 400, e.key, "application/json", bad, "readings[0].note")
 	if n := len(e.stored(t)); n != 0 {
 		t.Fatalf("refused requests stored %d rows", n)
 	}
@@ -456,5 +463,36 @@ func TestIngestStoresProbeErrorCodesAsFaults(t *testing.T) {
 	}
 	if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM sensor_faults`).Scan(&faults); err != nil || faults != 2 {
 		t.Fatalf("sensor_faults after a resend: %d %v", faults, err)
+	}
+}
+
+// A request gives its admission slot up once its rows are built: with one
+// slot, a second large request is admitted while the first still waits for
+// its group commit. Holding the slot through the commit would cap ingest
+// at slots ÷ commit latency.
+func TestIngestWaitsForItsCommitWithoutAnAdmissionSlot(t *testing.T) {
+	t.Parallel()
+	adm := httpbody.NewAdmission(1, 100*time.Millisecond)
+	e := setup(t, ingest.Config{Admission: adm, Writer: ingest.WriterConfig{FlushDelay: 600 * time.Millisecond, MaxBatchRows: 100_000}}, "s1")
+	base := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	body := func(from int) []byte {
+		var items []string
+		for i := range 200 { // about 16 KiB: more than is read with the headers
+			items = append(items, item("s1", base.Add(time.Duration(from+i)*time.Second), 1))
+		}
+		return []byte(batch(base, items...))
+	}
+	first := make(chan string, 1)
+	go func() {
+		code, out, _ := e.post(t, "/v1/readings", e.key, "application/json", body(0))
+		first <- fmt.Sprint(code, " ", out)
+	}()
+	time.Sleep(150 * time.Millisecond) // the first is parsed and waits for its flush
+	code, out, _ := e.post(t, "/v1/readings", e.key, "application/json", body(1000))
+	if code != 200 || !strings.Contains(out, `"accepted":200`) {
+		t.Fatalf("second request while the first waits for its commit = %d %s, want 200", code, out)
+	}
+	if got := <-first; got != `200 {"accepted":200,"duplicates":0,"rejected":[]}` {
+		t.Fatalf("first request = %s", got)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/freshtrack/freshtrack/digest"
 	"github.com/freshtrack/freshtrack/ingest"
 	"github.com/freshtrack/freshtrack/internal/config"
+	"github.com/freshtrack/freshtrack/internal/httpbody"
 	"github.com/freshtrack/freshtrack/jobs"
 	"github.com/freshtrack/freshtrack/notify"
 	"github.com/freshtrack/freshtrack/schema"
@@ -235,7 +236,10 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 	}
 	defer ln.Close()
 
-	app := api.New(api.Config{Pool: pool, Logger: log, Version: buildVersion(), BodyLimit: 2*cfg.IngestMaxBodyBytes + 1<<20})
+	app := api.New(api.Config{Pool: pool, Logger: log, Version: buildVersion(), MaxConns: cfg.HTTPMaxConns})
+	// One admission for every route's body: ingest, the API and webhooks
+	// share the bound on bodies in memory.
+	admission := httpbody.NewAdmission(cfg.HTTPBodySlots, cfg.HTTPBodyWait)
 	var (
 		ingester *ingest.Service
 		evalDone chan struct{}
@@ -252,6 +256,7 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 		defer owner.Release()
 		icfg := ingestConfig(cfg)
 		icfg.Writer.BacklogOwner = owner.Key
+		icfg.Admission = admission
 		ingester, err = ingest.NewService(ctx, pool, store, keys, icfg, log)
 		if err != nil {
 			return err
@@ -274,7 +279,7 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 		if err != nil {
 			return err
 		}
-		deps := api.Deps{Pool: pool, Users: users, Logger: log, Alerts: alerts}
+		deps := api.Deps{Pool: pool, Users: users, Logger: log, Alerts: alerts, Admission: admission}
 		if ingester != nil {
 			deps.SensorsChanged = ingester.SensorsChanged
 			deps.Latest = ingester.Latest()
@@ -287,7 +292,7 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 				return fmt.Errorf("FRESHTRACK_TELNYX_PUBLIC_KEY: %w", err)
 			}
 		}
-		api.RegisterTelnyxWebhook(app, pool, telnyxKey, log)
+		api.RegisterTelnyxWebhook(app, pool, telnyxKey, admission, log)
 		extra = append(extra, api.TelnyxWebhookRoute)
 		router.ServeOpenAPI(buildVersion(), append(extra, api.OperationalRoutes()...)...)
 	}

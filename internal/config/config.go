@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -78,6 +79,16 @@ type Config struct {
 	// loopback address, for finding where CPU and memory go under load
 	// (FRESHTRACK_PPROF_ADDR). Defaults to empty: off.
 	PprofAddr string
+	// HTTPMaxConns caps open HTTP connections; past it new ones are refused
+	// (FRESHTRACK_HTTP_MAX_CONNS). Defaults to 8192.
+	HTTPMaxConns int
+	// HTTPBodySlots is how many request bodies are read and decoded at once
+	// (FRESHTRACK_HTTP_BODY_SLOTS). Defaults to 4 per CPU.
+	HTTPBodySlots int
+	// HTTPBodyWait is the longest a request waits for a body slot before
+	// it is answered 503 with Retry-After (FRESHTRACK_HTTP_BODY_WAIT).
+	// Defaults to 2s.
+	HTTPBodyWait time.Duration
 	// IngestMaxBodyBytes caps an ingest request body after gzip decoding
 	// (FRESHTRACK_INGEST_MAX_BODY_BYTES). Defaults to 8388608 (8 MiB).
 	IngestMaxBodyBytes int
@@ -190,6 +201,9 @@ func (c *Config) WithDefaults() {
 	c.RollupInterval = cmp.Or(c.RollupInterval, 5*time.Second)
 	c.Workers = cmp.Or(c.Workers, 10)
 	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, 15*time.Second)
+	c.HTTPMaxConns = cmp.Or(c.HTTPMaxConns, 8192)
+	c.HTTPBodySlots = cmp.Or(c.HTTPBodySlots, 4*runtime.GOMAXPROCS(0))
+	c.HTTPBodyWait = cmp.Or(c.HTTPBodyWait, 2*time.Second)
 	c.IngestMaxBodyBytes = cmp.Or(c.IngestMaxBodyBytes, 8<<20)
 	c.IngestMaxReadings = cmp.Or(c.IngestMaxReadings, 20_000)
 	c.IngestQueueRows = cmp.Or(c.IngestQueueRows, 100_000)
@@ -271,6 +285,15 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout < 0 || c.ShutdownTimeout > 10*time.Minute {
 		return bad("FRESHTRACK_SHUTDOWN_TIMEOUT", c.ShutdownTimeout, "must be between 0s and 10m")
+	}
+	if c.HTTPMaxConns < 16 || c.HTTPMaxConns > 1<<20 {
+		return bad("FRESHTRACK_HTTP_MAX_CONNS", c.HTTPMaxConns, "must be between 16 and 1048576")
+	}
+	if c.HTTPBodySlots < 1 || c.HTTPBodySlots > 4096 {
+		return bad("FRESHTRACK_HTTP_BODY_SLOTS", c.HTTPBodySlots, "must be between 1 and 4096")
+	}
+	if c.HTTPBodyWait < time.Millisecond || c.HTTPBodyWait > time.Minute {
+		return bad("FRESHTRACK_HTTP_BODY_WAIT", c.HTTPBodyWait, "must be between 1ms and 1m")
 	}
 	if c.IngestMaxBodyBytes < 1024 || c.IngestMaxBodyBytes > 1<<30 {
 		return bad("FRESHTRACK_INGEST_MAX_BODY_BYTES", c.IngestMaxBodyBytes, "must be between 1024 and 1073741824 bytes")
@@ -414,6 +437,9 @@ func (c *Config) Bind(fs *pflag.FlagSet, groups ...Group) {
 			fs.DurationVar(&c.RollupInterval, "rollup-interval", d.RollupInterval, u("rollup-interval", "how often late readings are folded into the downsampled series"))
 			fs.IntVar(&c.Workers, "workers", d.Workers, u("workers", "River workers for background jobs"))
 			fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", d.ShutdownTimeout, u("shutdown-timeout", "time allowed to drain requests and jobs on shutdown"))
+			fs.IntVar(&c.HTTPMaxConns, "http-max-conns", d.HTTPMaxConns, u("http-max-conns", "most open HTTP connections; more are refused"))
+			fs.IntVar(&c.HTTPBodySlots, "http-body-slots", d.HTTPBodySlots, u("http-body-slots", "request bodies read and decoded at once (default 4 per CPU)"))
+			fs.DurationVar(&c.HTTPBodyWait, "http-body-wait", d.HTTPBodyWait, u("http-body-wait", "longest a request waits for a body slot before 503"))
 			fs.StringVar(&c.PprofAddr, "pprof-addr", d.PprofAddr, u("pprof-addr", "serve Go's /debug/pprof/ profiles on this loopback address (empty: off)"))
 		case GroupIngest:
 			fs.IntVar(&c.IngestMaxBodyBytes, "ingest-max-body-bytes", d.IngestMaxBodyBytes, u("ingest-max-body-bytes", "largest ingest body after gzip decoding"))
