@@ -62,8 +62,8 @@ func New(cfg Config) *fiber.App {
 		DisablePreParseMultipartForm: true,
 		Concurrency:                  cfg.MaxConns,
 		ReadTimeout:                  30 * time.Second,
-		WriteTimeout:          30 * time.Second,
-		IdleTimeout:           120 * time.Second,
+		WriteTimeout:                 30 * time.Second,
+		IdleTimeout:                  120 * time.Second,
 	})
 	app.Use(requestLog(cfg.Logger))
 

@@ -20,7 +20,7 @@ type Admission struct {
 	slots   chan struct{}
 	maxWait time.Duration
 
-	waiting atomic.Int64
+	waiting  atomic.Int64
 	mRefused *metrics.Counter
 	mWaited  *metrics.Histogram
 }

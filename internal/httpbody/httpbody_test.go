@@ -128,7 +128,9 @@ func TestBodiesAreReadWithTheirRoutesLimit(t *testing.T) {
 	e := newEcho(t, nil, 64<<10)
 	small := []byte(`{"name":"Kitchen"}`)
 	js := map[string]string{"Content-Type": "application/json"}
-	withEnc := func(enc string) map[string]string { return map[string]string{"Content-Type": "application/json", "Content-Encoding": enc} }
+	withEnc := func(enc string) map[string]string {
+		return map[string]string{"Content-Type": "application/json", "Content-Encoding": enc}
+	}
 
 	if code, body, _ := send(t, e.base, "/echo", js, small, false); code != 200 || body != string(small) {
 		t.Fatalf("plain = %d %q", code, body)
