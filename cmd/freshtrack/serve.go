@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -242,7 +241,7 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 	admission := httpbody.NewAdmission(cfg.HTTPBodySlots, cfg.HTTPBodyWait)
 	var (
 		ingester *ingest.Service
-		evalDone chan struct{}
+		pipe     *alerting.Pipe
 	)
 	if cfg.HasRole(config.RoleIngest) {
 		keys := auth.NewKeyVerifier(pool, auth.KeyVerifierOptions{TTL: cfg.APIKeyCacheTTL, Redis: rdb, Logger: log})
@@ -263,16 +262,11 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 		}
 		ingester.Register(app)
 		// Alert rules evaluate every committed batch, right after its commit.
-		sub, unsubscribe := ingester.Writer().Subscribe(1024)
-		evalCtx, stopEval := context.WithCancel(context.WithoutCancel(ctx))
-		evalDone = make(chan struct{})
-		go func() {
-			defer close(evalDone)
-			if err := alerts.Run(evalCtx, sub, owner); err != nil && evalCtx.Err() == nil {
-				log.Error("alert evaluator stopped", "err", err)
-			}
-		}()
-		defer func() { unsubscribe(); stopEval(); <-evalDone }()
+		pipe = alerting.NewPipe(alerts, ingester.Writer(), owner, log)
+		if err := pipe.Start(ctx); err != nil {
+			return err
+		}
+		defer pipe.Stop()
 	}
 	if cfg.HasRole(config.RoleAPI) {
 		users, extra, err := userVerifier(cfg, ln.Addr().String(), pool, app, log)
@@ -321,9 +315,7 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 		// evaluates what was committed and stores its state. What it cannot
 		// finish in time stays in the backlog for the next process.
 		ingester.Close()
-		select {
-		case <-evalDone:
-		case <-time.After(cfg.ShutdownTimeout):
+		if !pipe.Drain(cfg.ShutdownTimeout) {
 			log.Warn("alert evaluation did not finish before the shutdown timeout; the next start evaluates the rest")
 		}
 	}
