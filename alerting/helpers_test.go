@@ -112,7 +112,10 @@ func newFixture(t testing.TB, opts ...pgtest.Option) *fixture {
 	f := &fixture{t: t, ctx: ctx, pool: pool, store: store, notes: &recorder{}, evalSignal: make(chan struct{}, 1),
 		clock: &clock{t: time.Now().UTC().Truncate(time.Minute).Add(-6 * time.Hour)}}
 	f.latest = ingest.NewLatest()
-	f.writer = ingest.NewWriter(pool, store, f.latest, ingest.WriterConfig{FlushDelay: time.Millisecond}, quiet)
+	f.writer, err = ingest.NewWriter(pool, store, f.latest, ingest.WriterConfig{FlushDelay: time.Millisecond}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(f.writer.Close)
 	f.org, f.site = f.newOrg("Kitchen A")
 	f.staff, f.cStaff = f.member(f.org, f.site, "staff", "+15550000001", "")

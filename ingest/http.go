@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -48,25 +49,38 @@ type Config struct {
 	Admission *httpbody.Admission
 }
 
-func (c *Config) withDefaults() {
-	if c.MaxBodyBytes <= 0 {
-		c.MaxBodyBytes = 8 << 20
-	}
-	if c.MaxReadings <= 0 {
-		c.MaxReadings = 20_000
-	}
+// WithDefaults returns c with zero fields (and the writer's) set to their
+// defaults.
+func (c Config) WithDefaults() Config {
+	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, 8<<20)
+	c.MaxReadings = cmp.Or(c.MaxReadings, 20_000)
 	if c.Limits == (Limits{}) {
 		c.Limits = DefaultLimits()
 	}
-	if c.PersistInterval <= 0 {
-		c.PersistInterval = 2 * time.Second
+	c.PersistInterval = cmp.Or(c.PersistInterval, 2*time.Second)
+	c.SensorTTL = cmp.Or(c.SensorTTL, 30*time.Second)
+	c.OrgTTL = cmp.Or(c.OrgTTL, 30*time.Second)
+	c.Writer = c.Writer.WithDefaults()
+	return c
+}
+
+// Validate reports the first invalid field.
+func (c Config) Validate() error {
+	switch {
+	case c.MaxBodyBytes < 1024:
+		return fmt.Errorf("ingest: Config.MaxBodyBytes %d must be at least 1024", c.MaxBodyBytes)
+	case c.MaxReadings < 1:
+		return fmt.Errorf("ingest: Config.MaxReadings %d must be at least 1", c.MaxReadings)
+	case c.MaxReadings > c.Writer.QueueRows:
+		return fmt.Errorf("ingest: the queue (WriterConfig.QueueRows %d) must hold at least one full request (Config.MaxReadings %d)", c.Writer.QueueRows, c.MaxReadings)
+	case c.PersistInterval < 10*time.Millisecond:
+		return fmt.Errorf("ingest: Config.PersistInterval %s must be at least 10ms", c.PersistInterval)
+	case c.SensorTTL < 0 || c.OrgTTL < 0:
+		return fmt.Errorf("ingest: Config.SensorTTL %s and OrgTTL %s must not be negative", c.SensorTTL, c.OrgTTL)
+	case c.Limits.MinTempC >= c.Limits.MaxTempC:
+		return fmt.Errorf("ingest: Limits.MinTempC %g must be below MaxTempC %g", c.Limits.MinTempC, c.Limits.MaxTempC)
 	}
-	if c.SensorTTL <= 0 {
-		c.SensorTTL = 30 * time.Second
-	}
-	if c.OrgTTL <= 0 {
-		c.OrgTTL = 30 * time.Second
-	}
+	return c.Writer.Validate()
 }
 
 // Service is the ingest path: HTTP adapter, decoding, validation, sensor
@@ -94,15 +108,19 @@ type Service struct {
 // NewService builds the ingest service and starts its writer and the
 // persistence of latest values. Close stops them.
 func NewService(ctx context.Context, pool *pgxpool.Pool, store *schema.Store, keys *auth.KeyVerifier, cfg Config, log *slog.Logger) (*Service, error) {
-	cfg.withDefaults()
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	if log == nil {
 		log = slog.Default()
 	}
-	if cfg.MaxReadings > cfg.Writer.QueueRows && cfg.Writer.QueueRows > 0 {
-		return nil, fmt.Errorf("ingest queue (%d rows) must hold at least one full request (%d readings)", cfg.Writer.QueueRows, cfg.MaxReadings)
-	}
 	latest := NewLatest()
 	if err := latest.Load(ctx, pool, 3*24*time.Hour); err != nil {
+		return nil, err
+	}
+	writer, err := NewWriter(pool, store, latest, cfg.Writer, log)
+	if err != nil {
 		return nil, err
 	}
 	s := &Service{
@@ -113,7 +131,7 @@ func NewService(ctx context.Context, pool *pgxpool.Pool, store *schema.Store, ke
 		sensors:    NewSensorDirectory(pool, cfg.SensorTTL, 5*time.Second),
 		orgs:       &orgCache{pool: pool, ttl: cfg.OrgTTL, m: map[string]orgEntry{}},
 		latest:     latest,
-		writer:     NewWriter(pool, store, latest, cfg.Writer, log),
+		writer:     writer,
 		mReqRows:   metrics.GetOrCreateHistogram(`freshtrack_ingest_request_readings`),
 		mBodyBytes: metrics.GetOrCreateHistogram(`freshtrack_ingest_request_bytes`),
 		mRejected:  map[string]*metrics.Counter{},

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -52,22 +53,31 @@ type WriterConfig struct {
 	BacklogOwner int64
 }
 
-func (c *WriterConfig) withDefaults() {
-	if c.Writers <= 0 {
-		c.Writers = 2
+// WithDefaults returns c with zero fields set to their defaults.
+func (c WriterConfig) WithDefaults() WriterConfig {
+	c.Writers = cmp.Or(c.Writers, 2)
+	c.MaxBatchRows = cmp.Or(c.MaxBatchRows, 5000)
+	c.FlushDelay = cmp.Or(c.FlushDelay, 2*time.Millisecond)
+	c.QueueRows = cmp.Or(c.QueueRows, 100_000)
+	c.FlushTimeout = cmp.Or(c.FlushTimeout, 30*time.Second)
+	return c
+}
+
+// Validate reports the first invalid field.
+func (c WriterConfig) Validate() error {
+	switch {
+	case c.Writers < 1 || c.Writers > 64:
+		return fmt.Errorf("ingest: WriterConfig.Writers %d must be between 1 and 64", c.Writers)
+	case c.MaxBatchRows < 1:
+		return fmt.Errorf("ingest: WriterConfig.MaxBatchRows %d must be at least 1", c.MaxBatchRows)
+	case c.FlushDelay < 0 || c.FlushDelay > 10*time.Second:
+		return fmt.Errorf("ingest: WriterConfig.FlushDelay %s must be between 0s and 10s", c.FlushDelay)
+	case c.QueueRows < 1:
+		return fmt.Errorf("ingest: WriterConfig.QueueRows %d must be at least 1", c.QueueRows)
+	case c.FlushTimeout < time.Millisecond:
+		return fmt.Errorf("ingest: WriterConfig.FlushTimeout %s must be at least 1ms", c.FlushTimeout)
 	}
-	if c.MaxBatchRows <= 0 {
-		c.MaxBatchRows = 5000
-	}
-	if c.FlushDelay <= 0 {
-		c.FlushDelay = 2 * time.Millisecond
-	}
-	if c.QueueRows <= 0 {
-		c.QueueRows = 100_000
-	}
-	if c.FlushTimeout <= 0 {
-		c.FlushTimeout = 30 * time.Second
-	}
+	return nil
 }
 
 // Result is what happened to one request's rows.
@@ -169,8 +179,11 @@ func (s *Subscription) Dropped() (ids []int64, lost bool) {
 
 // NewWriter returns a started writer. latest, when not nil, is updated with
 // every committed row. Close it to drain and stop.
-func NewWriter(pool *pgxpool.Pool, store *schema.Store, latest *Latest, cfg WriterConfig, log *slog.Logger) *Writer {
-	cfg.withDefaults()
+func NewWriter(pool *pgxpool.Pool, store *schema.Store, latest *Latest, cfg WriterConfig, log *slog.Logger) (*Writer, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	if log == nil {
 		log = slog.Default()
 	}
@@ -198,7 +211,7 @@ func NewWriter(pool *pgxpool.Pool, store *schema.Store, latest *Latest, cfg Writ
 		w.wg.Add(1)
 		go w.run()
 	}
-	return w
+	return w, nil
 }
 
 // Config returns the writer's configuration, defaults filled in.

@@ -25,7 +25,10 @@ func newWriter(t *testing.T, pool *pgxpool.Pool, cfg ingest.WriterConfig) (*inge
 		t.Fatal(err)
 	}
 	latest := ingest.NewLatest()
-	w := ingest.NewWriter(pool, store, latest, cfg, quiet)
+	w, err := ingest.NewWriter(pool, store, latest, cfg, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(w.Close)
 	return w, latest
 }

@@ -5,6 +5,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -51,17 +52,35 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// WithDefaults returns c with zero fields set to their defaults.
+func (c Config) WithDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	c.Workers = cmp.Or(c.Workers, 10)
+	c.RollupInterval = cmp.Or(c.RollupInterval, 5*time.Second)
+	return c
+}
+
+// Validate reports the first invalid field.
+func (c Config) Validate() error {
+	switch {
+	case c.Workers < 1 || c.Workers > 10_000:
+		return fmt.Errorf("jobs: Config.Workers %d must be between 1 and 10000", c.Workers)
+	case c.RollupInterval < 100*time.Millisecond:
+		return fmt.Errorf("jobs: Config.RollupInterval %s must be at least 100ms", c.RollupInterval)
+	case c.Work && c.Alerting == nil:
+		return fmt.Errorf("jobs: Config.Alerting is required for a client that works jobs")
+	}
+	return nil
+}
+
 // New returns a River client on pool with every FreshTrack worker registered
 // and the periodic schedule set. Start it with Start; stop it with Stop.
 func New(pool *pgxpool.Pool, store *schema.Store, cfg Config) (*river.Client[pgx.Tx], error) {
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.Workers == 0 {
-		cfg.Workers = 10
-	}
-	if cfg.RollupInterval == 0 {
-		cfg.RollupInterval = 5 * time.Second
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	// River reports routine activity (job counts every few seconds) at info;
 	// keep its warnings and errors only.
@@ -72,9 +91,6 @@ func New(pool *pgxpool.Pool, store *schema.Store, cfg Config) (*river.Client[pgx
 		river.AddWorker(workers, &schema.RollupWorker{Store: store, Config: cfg.Upkeep})
 		river.AddWorker(workers, &schema.RetentionWorker{Store: store, Config: cfg.Upkeep})
 		river.AddWorker(workers, &notify.SendWorker{DB: pool, SMS: cfg.SMS, Email: cfg.Email, Logger: cfg.Logger})
-		if cfg.Alerting == nil {
-			return nil, fmt.Errorf("river client: Config.Alerting is required for a client that works jobs")
-		}
 		river.AddWorker(workers, &alerting.SweepWorker{Evaluator: cfg.Alerting})
 		river.AddWorker(workers, &alerting.EscalateWorker{Evaluator: cfg.Alerting})
 		if cfg.Digests != nil {
