@@ -1,6 +1,42 @@
 // Package alerting turns readings into alerts and alerts into messages that
-// reach a person: rules, the evaluator state machine, the alert lifecycle
-// (acknowledge, resolve, comment, list) and escalation.
+// reach a person.
+//
+// # What it owns, and what it must not touch
+//
+// The package owns the alert rules (alert_rules), their evaluation (the
+// state machine over alert_state), the alerts' lifecycle (opening,
+// acknowledging, resolving, commenting, listing: alerts, alert_events,
+// corrective_actions), their escalation (River jobs on QueueAlerting, whose
+// messages go out through a Notifier) and the handoff from ingest
+// (evaluation_backlog: Claim, Run, Checkpoint).
+//
+// It must not write readings: readings, sensor_faults and sensor_latest are
+// ingest's, and alerting only reads them (to replay a window, to see a
+// silent unit); an evaluation changes alert_state, alerts and their events,
+// never a reading. It must not know about HTTP: the API calls its entry
+// points and maps its errors (ErrNotFound, ValidationError, ConflictError)
+// to responses; nothing here imports net/http or sees a request.
+//
+// # Files
+//
+//	config.go      Config, its defaults (WithDefaults), Validate; Hooks
+//	evaluator.go   Evaluator, NewEvaluator, Evaluate: a batch split by unit
+//	handoff.go     Claim, Run, Checkpoint: the durable handoff from ingest
+//	memory.go      the fast path: ok states kept in memory, checkpointed
+//	fastpath.go    offendsAny, and settle: the fast path's one statement
+//	locked.go      the locked path: one transaction per unit
+//	store.go       the locked path's SQL: alert_state rows, stored readings
+//	cache.go       sensor → unit and rule caches; Invalidate
+//	machine.go     the state machine of one (unit, rule)
+//	effects.go     what the machines read and write in a unit's transaction
+//	lifecycle.go   opening and auto-resolving; Acknowledge, Resolve, Comment
+//	list.go        ListAlerts, GetAlert
+//	rules.go       Rule, DefaultRules, EnsureRules, Effective
+//	escalation.go  escalation policies; EscalateArgs, EscalateWorker
+//	sweep.go       the periodic sweep: SweepArgs, SweepWorker
+//	notifier.go    the Notifier interface
+//	errors.go      ErrNotFound, ValidationError, ConflictError; retryable
+//	faults.go      fault injection for tests: ParseFault
 //
 // # Rules
 //
