@@ -21,6 +21,7 @@
 //
 //	config.go      Config, its defaults (WithDefaults), Validate; Hooks
 //	evaluator.go   Evaluator, NewEvaluator, Evaluate: a batch split by unit
+//	pipe.go        Pipe: the commit → evaluation connection serve starts
 //	handoff.go     Claim, Run, Checkpoint: the durable handoff from ingest
 //	memory.go      the fast path: ok states kept in memory, checkpointed
 //	fastpath.go    offendsAny, and settle: the fast path's one statement
