@@ -315,7 +315,11 @@ func (res *resource) values(body map[string]json.RawMessage, create bool) ([]str
 	}
 	for k := range body {
 		if !known[k] && k != "id" && k != "created_at" && k != "updated_at" {
-			errs = append(errs, problem.FieldError{Field: k, Reason: "is not a field of a " + res.singular})
+			name := k
+			if name == "" {
+				name = `""` // an empty key, which a field error must still name
+			}
+			errs = append(errs, problem.FieldError{Field: name, Reason: "is not a field of a " + res.singular})
 		}
 	}
 	return cols, vals, errs

@@ -5,9 +5,12 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/freshtrack/freshtrack/internal/httpbody"
 )
 
 func FuzzParseTelnyxEvent(f *testing.F) {
@@ -43,6 +46,11 @@ func FuzzParseTelnyxEvent(f *testing.F) {
 			}
 			if utf8.ValidString(string(body)) && !utf8.ValidString(*u.lastError) {
 				t.Fatalf("invalid UTF-8 in last_error %q", *u.lastError)
+			}
+			// The webhook applies only bodies httpbody.CheckJSON accepts:
+			// from those, nothing stored may hold what PostgreSQL refuses.
+			if httpbody.CheckJSON(body) == nil && strings.ContainsRune(*u.lastError, 0) {
+				t.Fatalf("NUL in last_error %q", *u.lastError)
 			}
 		default:
 			t.Fatalf("status %q", u.status)
