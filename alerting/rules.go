@@ -148,8 +148,6 @@ func (r *Rule) silence() time.Duration {
 // corrective action to resolve, and has a threshold in °C).
 func isTemp(kind string) bool { return kind == KindTempHigh || kind == KindTempLow }
 
-// unitKinds are the kinds of unit a units row may have.
-var unitKinds = []string{"fridge", "freezer", "hot_holding", "walk_in", "blast_chiller", "display", "ambient", "other"}
 
 // DefaultRules returns the built-in rules, per unit kind and rule kind
 // (OrgID, ID and UnitID empty):
@@ -177,7 +175,7 @@ func DefaultRules() []Rule {
 		out = append(out, Rule{UnitKind: unitKind, Kind: kind, Threshold: math.NaN(), Confirm: 15 * time.Minute,
 			Hysteresis: 0.5, Severity: "critical", Enabled: true})
 	}
-	for _, uk := range unitKinds {
+	for _, uk := range safety.UnitKinds {
 		switch uk {
 		case "fridge", "walk_in", "display", "freezer", "hot_holding":
 			temp(uk, KindTempHigh)

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/freshtrack/freshtrack/internal/uuids"
 	"github.com/freshtrack/freshtrack/query"
 	"github.com/freshtrack/freshtrack/safety"
 	"github.com/freshtrack/freshtrack/schema"
@@ -129,7 +130,7 @@ type LoadParams struct {
 // readings). An organisation that does not exist or is deleted gives
 // ErrNotFound.
 func Load(ctx context.Context, db Querier, p LoadParams) (*Content, error) {
-	if !validUUID(p.OrgID) {
+	if !uuids.Valid(p.OrgID) {
 		return nil, ErrNotFound
 	}
 	loc := p.Location

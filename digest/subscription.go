@@ -11,6 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/freshtrack/freshtrack/internal/uuids"
 )
 
 // ErrNotFound is returned for a subscription that does not exist, and for an
@@ -121,7 +123,7 @@ func scanSubscription(row pgx.Row) (Subscription, error) {
 // daily and/or weekly, in that order). Another organisation's subscriptions
 // are never seen.
 func Get(ctx context.Context, db Querier, orgID, userID string) ([]Subscription, error) {
-	if !validUUID(orgID) || !validUUID(userID) {
+	if !uuids.Valid(orgID) || !uuids.Valid(userID) {
 		return nil, ErrNotFound
 	}
 	rows, err := db.Query(ctx, `SELECT `+subscriptionColumns+` FROM digest_subscriptions
@@ -142,7 +144,7 @@ func Get(ctx context.Context, db Querier, orgID, userID string) ([]Subscription,
 // audit_log row ("digest_subscription.create" or ".update", actor
 // "user:<id>"), committed with it.
 func Put(ctx context.Context, db DB, p PutParams) (Subscription, error) {
-	if !validUUID(p.OrgID) || !validUUID(p.UserID) {
+	if !uuids.Valid(p.OrgID) || !uuids.Valid(p.UserID) {
 		return Subscription{}, ErrNotFound
 	}
 	if err := validFrequency(p.Frequency); err != nil {
@@ -261,7 +263,7 @@ func Put(ctx context.Context, db DB, p PutParams) (Subscription, error) {
 // there is none), with an audit_log row. The record of digests already sent
 // stays, so subscribing again never resends a period.
 func Delete(ctx context.Context, db DB, orgID, userID, frequency string) error {
-	if !validUUID(orgID) || !validUUID(userID) {
+	if !uuids.Valid(orgID) || !uuids.Valid(userID) {
 		return ErrNotFound
 	}
 	if err := validFrequency(frequency); err != nil {
@@ -323,27 +325,4 @@ func parseEmail(s string) (string, error) {
 		return "", fmt.Errorf("%q is not an email address", s)
 	}
 	return a.Address, nil
-}
-
-// validUUID reports whether s is a UUID in the canonical 8-4-4-4-12 hex
-// form. Ids are checked before they reach PostgreSQL because a cast error
-// there would abort the caller's transaction.
-func validUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
 }

@@ -162,6 +162,10 @@ func (l Limits) Contains(c float64) bool { return c >= l.Low.C && c <= l.High.C 
 // SafeRange is a default safe range for a kind of unit.
 type SafeRange struct{ MinC, MaxC float64 }
 
+// UnitKinds are the kinds a unit may have: the one list in Go, equal to the
+// units.kind CHECK constraint of the schema (TestUnitKindsMatchTheSchema).
+var UnitKinds = []string{"fridge", "freezer", "hot_holding", "walk_in", "blast_chiller", "display", "ambient", "other"}
+
 // DefaultSafeRange returns the safe range a unit of a kind gets when none is
 // given: fridges, walk-ins and displays 0..5 °C, freezers −30..−18 °C
 // (common guidance alarms a freezer above −18 °C), hot holding 57..90 °C,
