@@ -148,7 +148,6 @@ func (r *Rule) silence() time.Duration {
 // corrective action to resolve, and has a threshold in °C).
 func isTemp(kind string) bool { return kind == KindTempHigh || kind == KindTempLow }
 
-
 // DefaultRules returns the built-in rules, per unit kind and rule kind
 // (OrgID, ID and UnitID empty):
 //
