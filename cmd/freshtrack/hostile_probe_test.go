@@ -75,6 +75,9 @@ type hostileOutcome struct {
 	elapsed time.Duration
 	body    []byte
 	verdict string // empty: a 4xx problem+json in time
+	// retried, when not zero, is how long the first try took: it was late,
+	// and this outcome is the second's.
+	retried time.Duration
 }
 
 func (o hostileOutcome) String() string {
@@ -103,6 +106,19 @@ func runHostile(addr string, pl *hostilePayloads, fx *hostileFixture, jobs []hos
 	}
 	close(next)
 	wg.Wait()
+	// A probe answered correctly but late is tried once more, alone: on a
+	// loaded machine (the race detector, parallel test packages) a single
+	// answer can miss the second through scheduling, whereas a server that
+	// works on a hostile body (the old one took 8-19 s per gzip bomb)
+	// misses it every time.
+	for i, o := range out {
+		if o.verdict == "slow" {
+			if again := probeHostile(addr, pl, fx, jobs[i]); again.verdict == "" {
+				again.retried = o.elapsed
+				out[i] = again
+			}
+		}
+	}
 	return out
 }
 
@@ -197,13 +213,14 @@ func probeHostile(addr string, pl *hostilePayloads, fx *hostileFixture, j hostil
 	return o
 }
 
-// hostileSummary tabulates the probes by kind: how many, the slowest, and
-// the statuses answered.
+// hostileSummary tabulates the probes by kind: how many, the slowest, how
+// many were late once and answered in time when tried again, and the
+// statuses answered.
 func hostileSummary(outs []hostileOutcome) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-18s %6s %8s %6s  %s\n", "probe", "count", "max", "failed", "statuses")
+	fmt.Fprintf(&b, "%-18s %6s %8s %6s %6s  %s\n", "probe", "count", "max", "late", "failed", "statuses")
 	for _, k := range hostileKinds {
-		var n, failed int
+		var n, late, failed int
 		var slowest time.Duration
 		statuses := map[int]int{}
 		for _, o := range outs {
@@ -216,12 +233,15 @@ func hostileSummary(outs []hostileOutcome) string {
 			if o.verdict != "" {
 				failed++
 			}
+			if o.retried > 0 {
+				late++
+			}
 		}
 		var seen []string
 		for _, s := range slices.Sorted(maps.Keys(statuses)) {
 			seen = append(seen, fmt.Sprintf("%d×%d", s, statuses[s]))
 		}
-		fmt.Fprintf(&b, "%-18s %6d %7.3fs %6d  %s\n", k, n, slowest.Seconds(), failed, strings.Join(seen, " "))
+		fmt.Fprintf(&b, "%-18s %6d %7.3fs %6d %6d  %s\n", k, n, slowest.Seconds(), late, failed, strings.Join(seen, " "))
 	}
 	return b.String()
 }
