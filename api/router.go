@@ -198,3 +198,9 @@ func (r *Router) member(perm auth.Permission) fiber.Handler {
 func (r *Router) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, r.deps.Pool, fn)
 }
+
+// audit appends an audit_log row in the request's transaction.
+func audit(c *fiber.Ctx, tx pgx.Tx, action, targetType, targetID string, details any) error {
+	return auth.WriteAudit(c.UserContext(), tx, auth.AuditEntry{OrgID: OrgOf(c), Actor: Actor(c), Action: action,
+		TargetType: targetType, TargetID: targetID, Details: details})
+}

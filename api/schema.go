@@ -1,6 +1,10 @@
 package api
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/freshtrack/freshtrack/internal/crud"
+)
 
 // schema is the JSON Schema of a resource: the wire form, or (forCreate)
 // the create body with its required fields.
@@ -12,21 +16,21 @@ func (res *resource) schema(forCreate bool) map[string]any {
 		props["version"] = map[string]any{"type": "integer", "description": "optimistic-lock version; the ETag carries it too"}
 		props["created_at"] = map[string]any{"type": "string", "format": "date-time", "readOnly": true}
 		props["updated_at"] = map[string]any{"type": "string", "format": "date-time", "readOnly": true}
-		if res.softDelete != "" {
-			props[res.softDelete] = map[string]any{"type": []string{"string", "null"}, "format": "date-time", "readOnly": true}
+		if res.SoftDelete != "" {
+			props[res.SoftDelete] = map[string]any{"type": []string{"string", "null"}, "format": "date-time", "readOnly": true}
 		}
 	}
-	for _, f := range res.fields {
-		if forCreate && f.readOnly {
+	for _, f := range res.Fields {
+		if forCreate && f.ReadOnly {
 			continue
 		}
-		s := f.jsonSchema()
-		if f.readOnly {
+		s := jsonSchema(f)
+		if f.ReadOnly {
 			s["readOnly"] = true
 		}
-		props[f.json] = s
-		if forCreate && f.required {
-			required = append(required, f.json)
+		props[f.JSON] = s
+		if forCreate && f.Required {
+			required = append(required, f.JSON)
 		}
 	}
 	out := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
@@ -36,47 +40,47 @@ func (res *resource) schema(forCreate bool) map[string]any {
 	return out
 }
 
-func (f field) jsonSchema() map[string]any {
+func jsonSchema(f crud.Field) map[string]any {
 	s := map[string]any{}
-	switch f.kind {
-	case kText:
-		s["type"], s["minLength"], s["maxLength"] = "string", 1, f.maxLen
-	case kRef:
+	switch f.Kind {
+	case crud.Text:
+		s["type"], s["minLength"], s["maxLength"] = "string", 1, f.MaxLen
+	case crud.Ref:
 		s["type"], s["format"] = "string", "uuid"
-		s["description"] = "id of a " + f.ref + " of the same organisation"
-	case kEnum:
-		s["type"], s["enum"] = "string", f.enum
-	case kNumber, kInt:
+		s["description"] = "id of a " + f.Ref + " of the same organisation"
+	case crud.Enum:
+		s["type"], s["enum"] = "string", f.Enum
+	case crud.Number, crud.Int:
 		s["type"] = "number"
-		if f.kind == kInt {
+		if f.Kind == crud.Int {
 			s["type"] = "integer"
 		}
-		if f.min != nil {
-			s["minimum"] = *f.min
+		if f.Min != nil {
+			s["minimum"] = *f.Min
 		}
-		if f.max != nil {
-			s["maximum"] = *f.max
+		if f.Max != nil {
+			s["maximum"] = *f.Max
 		}
-	case kBool:
+	case crud.Bool:
 		s["type"] = "boolean"
-	case kTimezone:
+	case crud.Timezone:
 		s["type"], s["description"] = "string", "IANA time zone, e.g. Europe/Berlin"
-	case kPhone:
+	case crud.Phone:
 		s["type"], s["pattern"] = "string", `^\+[1-9][0-9]{1,14}$`
-	case kEmail:
+	case crud.Email:
 		s["type"], s["format"] = "string", "email"
-	case kJSON:
+	case crud.JSON:
 		s["type"] = "array"
-	case kTime:
+	case crud.Time:
 		s["type"], s["format"] = "string", "date-time"
 	}
-	if f.nullable || f.readOnly && f.kind != kBool {
+	if f.Nullable || f.ReadOnly && f.Kind != crud.Bool {
 		if t, ok := s["type"].(string); ok {
 			s["type"] = []string{t, "null"}
 		}
 	}
-	if f.doc != "" {
-		s["description"] = strings.TrimSpace(f.doc)
+	if f.Doc != "" {
+		s["description"] = strings.TrimSpace(f.Doc)
 	}
 	return s
 }

@@ -3,6 +3,7 @@ package auth
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 )
 
@@ -57,4 +58,35 @@ func VerifyAudit(ctx context.Context, db Querier, orgID string) (int, []byte, er
 		return n, nil, fmt.Errorf("read audit trail: %w", err)
 	}
 	return n, want, nil
+}
+
+// AuditEntry is one audit_log row.
+type AuditEntry struct {
+	// OrgID is the organisation the action was taken in.
+	OrgID string
+	// Actor is who did it ("user:<id>", "cli", "system").
+	Actor string
+	// Action is what was done ("site.create", "member.role").
+	Action string
+	// TargetType and TargetID name what it was done to.
+	TargetType, TargetID string
+	// Details are stored as JSON; nil (or a value that does not marshal)
+	// is stored as {}.
+	Details any
+}
+
+// WriteAudit appends an audit_log row. Given the caller's transaction, the
+// row commits with the change it records, or not at all; the database's
+// audit_log_chain trigger links it into the organisation's hash chain.
+func WriteAudit(ctx context.Context, db Querier, e AuditEntry) error {
+	d, err := json.Marshal(e.Details)
+	if err != nil || string(d) == "null" {
+		d = []byte("{}")
+	}
+	_, err = db.Exec(ctx, `INSERT INTO audit_log (org_id, actor, action, target_type, target_id, details) VALUES ($1, $2, $3, $4, $5, $6)`,
+		e.OrgID, e.Actor, e.Action, e.TargetType, e.TargetID, d)
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
 }
