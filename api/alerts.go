@@ -7,12 +7,12 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/freshtrack/freshtrack/alerting"
 	"github.com/freshtrack/freshtrack/auth"
 	"github.com/freshtrack/freshtrack/internal/problem"
 	"github.com/freshtrack/freshtrack/internal/uuids"
+	"github.com/freshtrack/freshtrack/notify"
 )
 
 // alertError maps the alerting package's errors to problems.
@@ -160,7 +160,10 @@ func (r *Router) registerAlerts() {
 			}
 			return c.Status(fiber.StatusCreated).JSON(ev)
 		})
+}
 
+// registerNotifications mounts the delivery log (notify owns it).
+func (r *Router) registerNotifications() {
 	r.Handle(Route{Method: "GET", Path: "/v1/orgs/:org/notifications", Summary: "The delivery log: every SMS and email attempt", Tag: "alerts", Perm: auth.PermRead,
 		Params:   []Param{{Name: "alert", Description: "only this alert's notifications", Schema: str}},
 		Response: obj(map[string]any{"items": map[string]any{"type": "array", "items": map[string]any{"type": "object"}}})},
@@ -169,106 +172,10 @@ func (r *Router) registerAlerts() {
 			if alert != "" && !uuids.Valid(alert) {
 				return problem.Validation(problem.FieldError{Field: "alert", Reason: "must be an alert id"})
 			}
-			rows, err := r.deps.Pool.Query(c.UserContext(), `
-				SELECT jsonb_build_object('id', id, 'alert_id', alert_id, 'contact_id', contact_id, 'channel', channel, 'recipient', recipient,
-				       'status', status, 'provider_id', provider_id, 'attempts', attempts, 'last_error', last_error,
-				       'created_at', created_at, 'sent_at', sent_at, 'delivered_at', delivered_at)
-				  FROM notifications WHERE org_id = $1 AND ($2 = '' OR alert_id::text = $2)
-				 ORDER BY created_at DESC LIMIT 500`, OrgOf(c), alert)
+			items, err := notify.ListNotifications(c.UserContext(), r.deps.Pool, OrgOf(c), alert)
 			if err != nil {
 				return err
-			}
-			items, err := pgx.CollectRows(rows, pgx.RowTo[json.RawMessage])
-			if err != nil {
-				return err
-			}
-			if items == nil {
-				items = []json.RawMessage{}
 			}
 			return c.JSON(fiber.Map{"items": items})
-		})
-
-	checks := "/v1/orgs/:org/units/:id/manual-checks"
-	r.Handle(Route{Method: "GET", Path: checks, Summary: "A unit's manual temperature checks, newest first", Tag: "units", Perm: auth.PermRead,
-		Response: obj(map[string]any{"items": map[string]any{"type": "array", "items": map[string]any{"type": "object"}}})},
-		func(c *fiber.Ctx) error {
-			if !uuids.Valid(c.Params("id")) {
-				return problem.NotFound("unit")
-			}
-			rows, err := r.deps.Pool.Query(c.UserContext(), `
-				SELECT jsonb_build_object('id', m.id, 'unit_id', m.unit_id, 'checked_at', m.checked_at, 'temp_c', m.temp_c, 'checked_by', m.checked_by, 'notes', m.notes)
-				  FROM manual_checks m JOIN units u ON u.id = m.unit_id AND u.org_id = m.org_id
-				 WHERE m.org_id = $1 AND m.unit_id = $2 ORDER BY m.checked_at DESC LIMIT 500`, OrgOf(c), c.Params("id"))
-			if err != nil {
-				return err
-			}
-			items, err := pgx.CollectRows(rows, pgx.RowTo[json.RawMessage])
-			if err != nil {
-				return err
-			}
-			if len(items) == 0 {
-				var exists bool
-				if err := r.deps.Pool.QueryRow(c.UserContext(), `SELECT EXISTS (SELECT 1 FROM units WHERE org_id = $1 AND id = $2)`, OrgOf(c), c.Params("id")).Scan(&exists); err != nil {
-					return err
-				}
-				if !exists {
-					return problem.NotFound("unit")
-				}
-				items = []json.RawMessage{}
-			}
-			return c.JSON(fiber.Map{"items": items})
-		})
-	r.Handle(Route{Method: "POST", Path: checks, Summary: "Record a manual temperature check (probe thermometer)", Tag: "units", Perm: auth.PermOperate,
-		Success: fiber.StatusCreated,
-		Request: obj(map[string]any{"temp_c": map[string]any{"type": "number", "minimum": -100, "maximum": 200},
-			"checked_at": map[string]any{"type": "string", "format": "date-time"}, "notes": str}, "temp_c"),
-		Example: func(map[string]string) map[string]any {
-			return map[string]any{"temp_c": 3.2, "notes": "probe in the middle shelf"}
-		}},
-		func(c *fiber.Ctx) error {
-			var in struct {
-				TempC     *float64   `json:"temp_c"`
-				CheckedAt *time.Time `json:"checked_at"`
-				Notes     string     `json:"notes"`
-			}
-			if err := strictBody(c, &in); err != nil {
-				return err
-			}
-			switch {
-			case in.TempC == nil || *in.TempC < -100 || *in.TempC > 200:
-				return problem.Validation(problem.FieldError{Field: "temp_c", Reason: "is required, from -100 to 200 °C"})
-			case in.CheckedAt != nil && in.CheckedAt.After(time.Now().Add(5*time.Minute)):
-				return problem.Validation(problem.FieldError{Field: "checked_at", Reason: "must not be in the future"})
-			case len(in.Notes) > 4000:
-				return problem.Validation(problem.FieldError{Field: "notes", Reason: "must be at most 4000 characters"})
-			}
-			at := time.Now()
-			if in.CheckedAt != nil {
-				at = *in.CheckedAt
-			}
-			if !uuids.Valid(c.Params("id")) {
-				return problem.NotFound("unit")
-			}
-			var item json.RawMessage
-			err := r.tx(c.UserContext(), func(tx pgx.Tx) error {
-				var id string
-				err := tx.QueryRow(c.UserContext(), `
-					INSERT INTO manual_checks (org_id, unit_id, checked_at, temp_c, checked_by, notes)
-					SELECT $1, u.id, $3, $4, $5, nullif($6, '') FROM units u WHERE u.org_id = $1 AND u.id = $2
-					RETURNING id, jsonb_build_object('id', id, 'unit_id', unit_id, 'checked_at', checked_at, 'temp_c', temp_c, 'checked_by', checked_by, 'notes', notes)`,
-					OrgOf(c), c.Params("id"), at, *in.TempC, UserOf(c).ID, in.Notes).Scan(&id, &item)
-				if errors.Is(err, pgx.ErrNoRows) {
-					return problem.NotFound("unit")
-				}
-				if err != nil {
-					return err
-				}
-				return audit(c, tx, "manual_check.create", "unit", c.Params("id"), map[string]any{"temp_c": *in.TempC, "checked_at": at})
-			})
-			if err != nil {
-				return err
-			}
-			c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-			return c.Status(fiber.StatusCreated).Send(item)
 		})
 }

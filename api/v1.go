@@ -7,6 +7,8 @@ func RegisterV1(r *Router) {
 	r.registerMembers()
 	r.registerAPIKeys()
 	r.registerAlerts()
+	r.registerNotifications()
+	r.registerManualChecks()
 	r.registerData()
 	r.registerDigests()
 	for _, res := range r.resources() {

@@ -28,6 +28,9 @@
 //	               \-> queued (retryable error, River retries)
 //	               \-> failed (permanent error, sender not configured, or out of attempts)
 //
+// [ListNotifications] reads the log for the API's
+// GET /v1/orgs/:org/notifications (the api package runs no SQL of its own).
+//
 // Delivery is at least once; see [SendWorker] for the one window in which a
 // crash can duplicate a message. Register the worker and the queue where the
 // River client is built:
@@ -58,4 +61,11 @@
 // key comes from [ParseTelnyxPublicKey] at startup. [ApplyTelnyxEvent] only
 // moves a row forward (sent, then delivered or failed), so duplicate and
 // out-of-order webhooks are harmless.
+//
+// # Boundaries
+//
+// notify owns the notifications table and the senders. It must not import
+// the api package, fiber or internal/problem (api maps its errors to HTTP),
+// and must not change alerts, escalation steps or contacts: alerting decides
+// who is notified and when, fleet owns the contacts.
 package notify
