@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/freshtrack/freshtrack/auth"
 	"github.com/freshtrack/freshtrack/internal/problem"
@@ -131,13 +130,7 @@ func (r *Router) registerAPIKeys() {
 			if _, err := find(c); err != nil {
 				return err
 			}
-			err = r.tx(c.UserContext(), func(tx pgx.Tx) error {
-				if _, err := tx.Exec(c.UserContext(), `UPDATE api_keys SET name = $3 WHERE org_id = $1 AND id = $2`, OrgOf(c), c.Params("id"), strings.TrimSpace(name)); err != nil {
-					return err
-				}
-				return audit(c, tx, "api_key.rename", "api_key", c.Params("id"), body)
-			})
-			if err != nil {
+			if err := auth.RenameAPIKey(c.UserContext(), r.deps.Pool, OrgOf(c), c.Params("id"), strings.TrimSpace(name), Actor(c), body); err != nil {
 				return err
 			}
 			k, err := find(c)

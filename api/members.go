@@ -1,17 +1,14 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/freshtrack/freshtrack/auth"
 	"github.com/freshtrack/freshtrack/internal/problem"
-	"github.com/freshtrack/freshtrack/internal/uuids"
 )
 
 var memberSchema = map[string]any{"type": "object", "properties": map[string]any{
@@ -20,18 +17,12 @@ var memberSchema = map[string]any{"type": "object", "properties": map[string]any
 	"created_at": map[string]any{"type": "string", "format": "date-time"},
 }}
 
-const memberProjection = `jsonb_build_object('id', u.id, 'email', u.email, 'name', u.name, 'role', m.role, 'created_at', m.created_at)`
-
 func (r *Router) registerMembers() {
 	base := "/v1/orgs/:org/members"
 	r.Handle(Route{Method: "GET", Path: base, Summary: "List members and their roles", Tag: "members", Perm: auth.PermRead,
 		Response: map[string]any{"type": "object", "properties": map[string]any{"items": map[string]any{"type": "array", "items": memberSchema}}}},
 		func(c *fiber.Ctx) error {
-			rows, err := r.deps.Pool.Query(c.UserContext(), `SELECT `+memberProjection+` FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 ORDER BY m.created_at, u.id`, OrgOf(c))
-			if err != nil {
-				return err
-			}
-			items, err := pgx.CollectRows(rows, pgx.RowTo[json.RawMessage])
+			items, err := auth.ListMembers(c.UserContext(), r.deps.Pool, OrgOf(c))
 			if err != nil {
 				return err
 			}
@@ -74,39 +65,18 @@ func (r *Router) registerMembers() {
 			if role == auth.Owner && RoleOf(c) != auth.Owner {
 				return problem.New(fiber.StatusForbidden, "forbidden", "Forbidden", "only an owner may make someone an owner")
 			}
-			var item json.RawMessage
-			err = r.tx(c.UserContext(), func(tx pgx.Tx) error {
-				var userID string
-				err := tx.QueryRow(c.UserContext(), `SELECT id FROM users WHERE lower(email) = lower($1) ORDER BY created_at LIMIT 1`, strings.TrimSpace(in.Email)).Scan(&userID)
-				if errors.Is(err, pgx.ErrNoRows) {
-					return problem.Validation(problem.FieldError{Field: "email", Reason: "no user with this email has signed in yet; ask them to sign in once"})
-				}
-				if err != nil {
-					return err
-				}
-				tag, err := tx.Exec(c.UserContext(), `INSERT INTO memberships (org_id, user_id, role) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, OrgOf(c), userID, role)
-				if err != nil {
-					return err
-				}
-				if tag.RowsAffected() == 0 {
-					return problem.New(fiber.StatusConflict, "conflict", "Conflict", "this user is already a member; change their role with PATCH")
-				}
-				if err := audit(c, tx, "member.add", "user", userID, map[string]any{"role": role}); err != nil {
-					return err
-				}
-				return tx.QueryRow(c.UserContext(), `SELECT `+memberProjection+` FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 AND m.user_id = $2`, OrgOf(c), userID).Scan(&item)
-			})
+			item, err := auth.AddMember(c.UserContext(), r.deps.Pool, auth.AddMemberParams{OrgID: OrgOf(c), Email: in.Email, Role: role, Actor: Actor(c)})
 			if err != nil {
-				return err
+				return memberError(err)
 			}
 			c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 			return c.Status(fiber.StatusCreated).Send(item)
 		})
 	r.Handle(Route{Method: "GET", Path: base + "/:id", Summary: "Get a member", Tag: "members", Perm: auth.PermRead, Response: memberSchema},
 		func(c *fiber.Ctx) error {
-			item, err := r.member1(c, r.deps.Pool, c.Params("id"))
+			item, err := auth.GetMember(c.UserContext(), r.deps.Pool, OrgOf(c), c.Params("id"))
 			if err != nil {
-				return err
+				return memberError(err)
 			}
 			c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 			return c.Send(item)
@@ -133,82 +103,41 @@ func (r *Router) registerMembers() {
 			if err != nil {
 				return problem.Validation(problem.FieldError{Field: "role", Reason: "must be viewer, staff, manager, admin or owner"})
 			}
-			var item json.RawMessage
-			err = r.tx(c.UserContext(), func(tx pgx.Tx) error {
-				if err := r.changeMember(c, tx, c.Params("id"), &role); err != nil {
-					return err
-				}
-				var err error
-				item, err = r.member1(c, tx, c.Params("id"))
-				return err
-			})
+			item, err := auth.SetMemberRole(c.UserContext(), r.deps.Pool, memberChange(c), role)
 			if err != nil {
-				return err
+				return memberError(err)
 			}
 			c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 			return c.Send(item)
 		})
 	r.Handle(Route{Method: "DELETE", Path: base + "/:id", Summary: "Remove a member", Tag: "members", Perm: auth.PermAdminister, Success: fiber.StatusNoContent},
 		func(c *fiber.Ctx) error {
-			err := r.tx(c.UserContext(), func(tx pgx.Tx) error { return r.changeMember(c, tx, c.Params("id"), nil) })
-			if err != nil {
-				return err
+			if err := auth.RemoveMember(c.UserContext(), r.deps.Pool, memberChange(c)); err != nil {
+				return memberError(err)
 			}
 			return c.SendStatus(fiber.StatusNoContent)
 		})
 }
 
-func (r *Router) member1(c *fiber.Ctx, q rowQuerier, id string) (json.RawMessage, error) {
-	if !uuids.Valid(id) {
-		return nil, problem.NotFound("member")
-	}
-	var item json.RawMessage
-	err := q.QueryRow(c.UserContext(), `SELECT `+memberProjection+` FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 AND m.user_id = $2`, OrgOf(c), id).Scan(&item)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, problem.NotFound("member")
-	}
-	return item, err
+// memberChange is the membership in the path, changed by the caller.
+func memberChange(c *fiber.Ctx) auth.MemberChange {
+	return auth.MemberChange{OrgID: OrgOf(c), UserID: c.Params("id"), By: RoleOf(c), Actor: Actor(c)}
 }
 
-// rowQuerier is a pool or a transaction.
-type rowQuerier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-// changeMember sets (role != nil) or removes a membership. Owners are
-// protected: only an owner changes an owner, and the last owner stays.
-func (r *Router) changeMember(c *fiber.Ctx, tx pgx.Tx, userID string, role *auth.Role) error {
-	if !uuids.Valid(userID) {
+// memberError maps auth's membership errors to problems.
+func memberError(err error) error {
+	var ve *auth.ValidationError
+	var fe *auth.ForbiddenError
+	var ce *auth.ConflictError
+	switch {
+	case errors.Is(err, auth.ErrNotFound):
 		return problem.NotFound("member")
+	case errors.As(err, &ve):
+		return problem.Validation(problem.FieldError{Field: ve.Field, Reason: ve.Reason})
+	case errors.As(err, &fe):
+		return problem.New(fiber.StatusForbidden, "forbidden", "Forbidden", fe.Reason)
+	case errors.As(err, &ce):
+		return problem.New(fiber.StatusConflict, "conflict", "Conflict", ce.Reason)
 	}
-	var current auth.Role
-	err := tx.QueryRow(c.UserContext(), `SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2 FOR UPDATE`, OrgOf(c), userID).Scan(&current)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return problem.NotFound("member")
-	}
-	if err != nil {
-		return err
-	}
-	if (current == auth.Owner || (role != nil && *role == auth.Owner)) && RoleOf(c) != auth.Owner {
-		return problem.New(fiber.StatusForbidden, "forbidden", "Forbidden", "only an owner may change an owner's membership or make someone an owner")
-	}
-	if current == auth.Owner && (role == nil || *role != auth.Owner) {
-		var owners int
-		if err := tx.QueryRow(c.UserContext(), `SELECT count(*) FROM memberships WHERE org_id = $1 AND role = 'owner'`, OrgOf(c)).Scan(&owners); err != nil {
-			return err
-		}
-		if owners <= 1 {
-			return problem.New(fiber.StatusConflict, "conflict", "Conflict", "an organisation keeps at least one owner; make someone else owner first")
-		}
-	}
-	if role == nil {
-		if _, err := tx.Exec(c.UserContext(), `DELETE FROM memberships WHERE org_id = $1 AND user_id = $2`, OrgOf(c), userID); err != nil {
-			return err
-		}
-		return audit(c, tx, "member.remove", "user", userID, map[string]any{"role": current})
-	}
-	if _, err := tx.Exec(c.UserContext(), `UPDATE memberships SET role = $3, updated_at = now() WHERE org_id = $1 AND user_id = $2`, OrgOf(c), userID, *role); err != nil {
-		return err
-	}
-	return audit(c, tx, "member.role", "user", userID, map[string]any{"from": current, "to": *role})
+	return err
 }

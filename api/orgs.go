@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/freshtrack/freshtrack/auth"
 	"github.com/freshtrack/freshtrack/internal/problem"
@@ -25,24 +24,13 @@ var orgBody = map[string]any{"type": "object", "additionalProperties": false, "p
 	"version":  map[string]any{"type": "integer"},
 }}
 
-const orgProjection = `jsonb_build_object('id', o.id, 'name', o.name, 'settings', o.settings, 'version', o.version, 'created_at', o.created_at, 'role', m.role)`
-
 func (r *Router) registerOrgs() {
 	r.Handle(Route{Method: "GET", Path: "/v1/orgs", Summary: "List the organisations you belong to", Tag: "organisations",
 		Response: map[string]any{"type": "object", "properties": map[string]any{"items": map[string]any{"type": "array", "items": orgSchema}}}},
 		func(c *fiber.Ctx) error {
-			rows, err := r.deps.Pool.Query(c.UserContext(), `
-				SELECT `+orgProjection+` FROM organizations o JOIN memberships m ON m.org_id = o.id
-				 WHERE m.user_id = $1 AND o.deleted_at IS NULL ORDER BY o.created_at, o.id`, UserOf(c).ID)
+			items, err := auth.ListUserOrganizations(c.UserContext(), r.deps.Pool, UserOf(c).ID)
 			if err != nil {
 				return err
-			}
-			items, err := pgx.CollectRows(rows, pgx.RowTo[json.RawMessage])
-			if err != nil {
-				return err
-			}
-			if items == nil {
-				items = []json.RawMessage{}
 			}
 			return c.JSON(fiber.Map{"items": items})
 		})
@@ -59,21 +47,8 @@ func (r *Router) registerOrgs() {
 			if len(errs) > 0 {
 				return problem.Validation(errs...)
 			}
-			var item json.RawMessage
-			err = r.tx(c.UserContext(), func(tx pgx.Tx) error {
-				var id string
-				if err := tx.QueryRow(c.UserContext(), `INSERT INTO organizations (name, settings) VALUES ($1, coalesce($2::jsonb, '{}')) RETURNING id`, name, settings).Scan(&id); err != nil {
-					return err
-				}
-				if _, err := tx.Exec(c.UserContext(), `INSERT INTO memberships (org_id, user_id, role) VALUES ($1, $2, 'owner')`, id, UserOf(c).ID); err != nil {
-					return err
-				}
-				c.Locals(localOrg, id)
-				if err := audit(c, tx, "organization.create", "organization", id, body); err != nil {
-					return err
-				}
-				return tx.QueryRow(c.UserContext(), `SELECT `+orgProjection+` FROM organizations o JOIN memberships m ON m.org_id = o.id WHERE o.id = $1 AND m.user_id = $2`, id, UserOf(c).ID).Scan(&item)
-			})
+			item, err := auth.CreateOwnedOrganization(c.UserContext(), r.deps.Pool, auth.CreateOwnedOrganizationParams{
+				Name: *name, Settings: settings, OwnerID: UserOf(c).ID, Actor: Actor(c), Details: body})
 			if err != nil {
 				return err
 			}
@@ -83,10 +58,7 @@ func (r *Router) registerOrgs() {
 
 	r.Handle(Route{Method: "GET", Path: "/v1/orgs/:org", Summary: "Get an organisation", Tag: "organisations", Perm: auth.PermRead, Response: orgSchema},
 		func(c *fiber.Ctx) error {
-			var item json.RawMessage
-			var version int
-			err := r.deps.Pool.QueryRow(c.UserContext(), `SELECT `+orgProjection+`, o.version FROM organizations o JOIN memberships m ON m.org_id = o.id WHERE o.id = $1 AND m.user_id = $2`,
-				OrgOf(c), UserOf(c).ID).Scan(&item, &version)
+			item, version, err := auth.GetUserOrganization(c.UserContext(), r.deps.Pool, OrgOf(c), UserOf(c).ID)
 			if err != nil {
 				return err
 			}
@@ -111,24 +83,11 @@ func (r *Router) registerOrgs() {
 			if err != nil {
 				return err
 			}
-			var item json.RawMessage
-			var newVersion int
-			err = r.tx(c.UserContext(), func(tx pgx.Tx) error {
-				err := tx.QueryRow(c.UserContext(), `
-					UPDATE organizations SET name = coalesce($3, name), settings = coalesce($4::jsonb, settings),
-					       version = version + 1, updated_at = now()
-					 WHERE id = $1 AND version = $2 AND deleted_at IS NULL RETURNING version`, OrgOf(c), version, name, settings).Scan(&newVersion)
-				if errors.Is(err, pgx.ErrNoRows) {
-					return problem.New(fiber.StatusPreconditionFailed, "precondition-failed", "Precondition failed", "the organisation changed since you read it; read it again")
-				}
-				if err != nil {
-					return err
-				}
-				if err := audit(c, tx, "organization.update", "organization", OrgOf(c), body); err != nil {
-					return err
-				}
-				return tx.QueryRow(c.UserContext(), `SELECT `+orgProjection+` FROM organizations o JOIN memberships m ON m.org_id = o.id WHERE o.id = $1 AND m.user_id = $2`, OrgOf(c), UserOf(c).ID).Scan(&item)
-			})
+			item, newVersion, err := auth.UpdateOrganization(c.UserContext(), r.deps.Pool, auth.UpdateOrganizationParams{
+				OrgID: OrgOf(c), UserID: UserOf(c).ID, Version: version, Name: name, Settings: settings, Actor: Actor(c), Details: body})
+			if errors.Is(err, auth.ErrOrganizationChanged) {
+				return problem.New(fiber.StatusPreconditionFailed, "precondition-failed", "Precondition failed", err.Error())
+			}
 			if err != nil {
 				return err
 			}
@@ -140,16 +99,7 @@ func (r *Router) registerOrgs() {
 	r.Handle(Route{Method: "DELETE", Path: "/v1/orgs/:org", Summary: "Delete an organisation (its records are kept, hidden, for compliance)", Tag: "organisations",
 		Perm: auth.PermOwn, Success: fiber.StatusNoContent},
 		func(c *fiber.Ctx) error {
-			err := r.tx(c.UserContext(), func(tx pgx.Tx) error {
-				if _, err := tx.Exec(c.UserContext(), `UPDATE organizations SET deleted_at = now(), updated_at = now() WHERE id = $1`, OrgOf(c)); err != nil {
-					return err
-				}
-				if _, err := tx.Exec(c.UserContext(), `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE org_id = $1`, OrgOf(c)); err != nil {
-					return err
-				}
-				return audit(c, tx, "organization.delete", "organization", OrgOf(c), nil)
-			})
-			if err != nil {
+			if err := auth.DeleteOrganization(c.UserContext(), r.deps.Pool, OrgOf(c), Actor(c)); err != nil {
 				return err
 			}
 			return c.SendStatus(fiber.StatusNoContent)

@@ -1,13 +1,11 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/freshtrack/freshtrack/alerting"
@@ -174,11 +172,8 @@ func (r *Router) member(perm auth.Permission) fiber.Handler {
 		if !uuids.Valid(org) {
 			return problem.NotFound("organisation")
 		}
-		var role auth.Role
-		err := r.deps.Pool.QueryRow(c.UserContext(), `
-			SELECT m.role FROM memberships m JOIN organizations o ON o.id = m.org_id
-			 WHERE m.org_id = $1 AND m.user_id = $2 AND o.deleted_at IS NULL`, org, UserOf(c).ID).Scan(&role)
-		if errors.Is(err, pgx.ErrNoRows) {
+		role, err := auth.MemberRole(c.UserContext(), r.deps.Pool, org, UserOf(c).ID)
+		if errors.Is(err, auth.ErrNotFound) {
 			return problem.NotFound("organisation")
 		}
 		if err != nil {
@@ -192,15 +187,4 @@ func (r *Router) member(perm auth.Permission) fiber.Handler {
 		c.Locals(localRole, role)
 		return c.Next()
 	}
-}
-
-// tx runs fn in a transaction.
-func (r *Router) tx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, r.deps.Pool, fn)
-}
-
-// audit appends an audit_log row in the request's transaction.
-func audit(c *fiber.Ctx, tx pgx.Tx, action, targetType, targetID string, details any) error {
-	return auth.WriteAudit(c.UserContext(), tx, auth.AuditEntry{OrgID: OrgOf(c), Actor: Actor(c), Action: action,
-		TargetType: targetType, TargetID: targetID, Details: details})
 }

@@ -291,3 +291,15 @@ func RevokeAPIKey(ctx context.Context, db Querier, orgID, keyID, actor string) e
 	}
 	return nil
 }
+
+// RenameAPIKey renames a key of an organisation, with the audit row
+// (details: what the caller sent), in one transaction. The caller has
+// validated the name and checked that the key exists.
+func RenameAPIKey(ctx context.Context, db DB, orgID, keyID, name, actor string, details any) error {
+	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE api_keys SET name = $3 WHERE org_id = $1 AND id = $2`, orgID, keyID, name); err != nil {
+			return err
+		}
+		return WriteAudit(ctx, tx, AuditEntry{OrgID: orgID, Actor: actor, Action: "api_key.rename", TargetType: "api_key", TargetID: keyID, Details: details})
+	})
+}

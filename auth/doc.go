@@ -1,8 +1,22 @@
-// Package auth authenticates devices and manages the credentials they use.
+// Package auth authenticates devices and people and owns who may do what:
+// organisations (the tenants that own everything), their members and roles,
+// API keys (what sensors, gateways and TTN webhooks present on every
+// request), user sign-in (OIDC) and the audit trail.
 //
-// This package covers device credentials: organisations (the tenants that own
-// everything) and API keys (what sensors, gateways and TTN webhooks present on
-// every request). User sign-in (OIDC) will live here too.
+// # Ownership
+//
+// auth owns the organizations, memberships, users and api_keys tables and
+// writes audit_log rows ([WriteAudit]; [VerifyAudit] checks the chain). The
+// api package answers /v1/orgs, /v1/orgs/:org/members and api-keys by
+// calling this package ([ListUserOrganizations], [CreateOwnedOrganization],
+// [UpdateOrganization], [DeleteOrganization], [AddMember], [SetMemberRole],
+// [RemoveMember], [RenameAPIKey]...) and checks every organisation route with
+// [MemberRole] and the permission [Matrix]; it runs none of their SQL. auth
+// must not import api, fiber or internal/problem: it returns
+// [ErrNotFound], [*ValidationError], [*ConflictError], [*ForbiddenError] and
+// [ErrOrganizationChanged], which api maps to HTTP. It must not write the
+// tables of other capabilities (fleet, alerting, notify), beyond the audit
+// rows they ask it to write.
 //
 // # API keys
 //
@@ -30,7 +44,8 @@
 // # Errors
 //
 // Store functions map a missing row to [ErrNotFound] and bad input to a
-// [*ValidationError]; [KeyVerifier.Verify] answers [ErrUnauthorized] for any key
+// [*ValidationError]; those that write several rows take a [DB] and run in a
+// transaction of their own; [KeyVerifier.Verify] answers [ErrUnauthorized] for any key
 // it does not accept and another error only when it could not check the key
 // (database unavailable), which callers answer with 503, not 401.
 package auth

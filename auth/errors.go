@@ -34,6 +34,30 @@ func (e *ValidationError) Error() string {
 	return fmt.Sprintf("invalid %s: %s", e.Field, e.Reason)
 }
 
+// ConflictError is a change the current rows do not allow (an API answers
+// 409): adding a member twice, removing the last owner.
+type ConflictError struct {
+	// Reason says what is in the way and what to do instead.
+	Reason string
+}
+
+// Error implements error.
+func (e *ConflictError) Error() string { return e.Reason }
+
+// ForbiddenError is a change the caller's role may not make (an API answers
+// 403), found only once the rows it touches are read: an owner's membership.
+type ForbiddenError struct {
+	// Reason says who may make the change.
+	Reason string
+}
+
+// Error implements error.
+func (e *ForbiddenError) Error() string { return e.Reason }
+
+// ErrOrganizationChanged is returned by [UpdateOrganization] when the
+// organisation's version is no longer the one the caller read.
+var ErrOrganizationChanged = errors.New("the organisation changed since you read it; read it again")
+
 // Querier is what a pool, a connection and a transaction have in common (the
 // same method set as schema.Querier). Every store function issues a single
 // statement, so it is atomic on a pool as well as inside a caller's
@@ -42,6 +66,15 @@ type Querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// DB is a [Querier] that can begin a transaction (a pool; a transaction, in
+// which Begin makes a savepoint). Store functions that write several
+// statements take one and run them in a transaction of their own, with the
+// audit row, so they are atomic on a pool and nest in a caller's transaction.
+type DB interface {
+	Querier
+	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
 // pgCode returns the SQLSTATE and constraint name of a PostgreSQL error, or
