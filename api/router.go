@@ -6,10 +6,10 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/freshtrack/freshtrack/alerting"
 	"github.com/freshtrack/freshtrack/auth"
+	"github.com/freshtrack/freshtrack/internal/database"
 	"github.com/freshtrack/freshtrack/internal/httpbody"
 	"github.com/freshtrack/freshtrack/internal/problem"
 	"github.com/freshtrack/freshtrack/internal/uuids"
@@ -50,7 +50,9 @@ type Param struct {
 
 // Deps are what the v1 API needs.
 type Deps struct {
-	Pool   *pgxpool.Pool
+	// Pool is handed, unopened, to the capabilities that own the data;
+	// api runs no SQL of its own.
+	Pool   *database.Pool
 	Users  *auth.UserVerifier
 	Logger *slog.Logger
 	// SensorsChanged, when set, is told after sensors of an organisation

@@ -1,6 +1,3 @@
-// Package api is FreshTrack's HTTP surface: the Fiber app, its middleware
-// (request logs, metrics, problem+json errors) and the operational endpoints.
-// Capability packages register their routes on the app it builds.
 package api
 
 import (
@@ -13,9 +10,9 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/gofiber/fiber/v2"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/freshtrack/freshtrack/alerting"
+	"github.com/freshtrack/freshtrack/internal/database"
 	"github.com/freshtrack/freshtrack/internal/problem"
 	"github.com/freshtrack/freshtrack/schema"
 )
@@ -23,7 +20,7 @@ import (
 // Config configures the app.
 type Config struct {
 	// Pool is the database pool used by readiness checks.
-	Pool *pgxpool.Pool
+	Pool *database.Pool
 	// Logger receives request logs. Defaults to slog.Default().
 	Logger *slog.Logger
 	// Version is reported by /readyz.

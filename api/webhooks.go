@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/freshtrack/freshtrack/internal/database"
 	"github.com/freshtrack/freshtrack/internal/httpbody"
 	"github.com/freshtrack/freshtrack/internal/problem"
 	"github.com/freshtrack/freshtrack/notify"
@@ -23,7 +23,7 @@ var TelnyxWebhookRoute = Route{Method: "POST", Path: "/v1/webhooks/telnyx", Summ
 // within the last five minutes; a nil key answers every call with 503. The
 // body is read uncompressed and small (the signature covers the bytes as
 // sent) and nothing else is done with it before the signature checks out.
-func RegisterTelnyxWebhook(app *fiber.App, pool *pgxpool.Pool, key ed25519.PublicKey, adm *httpbody.Admission, log *slog.Logger) {
+func RegisterTelnyxWebhook(app *fiber.App, pool *database.Pool, key ed25519.PublicKey, adm *httpbody.Admission, log *slog.Logger) {
 	app.Post(TelnyxWebhookRoute.Path, func(c *fiber.Ctx) error {
 		if key == nil {
 			return problem.Unavailable("Telnyx webhooks are not configured (FRESHTRACK_TELNYX_PUBLIC_KEY)", 60)
