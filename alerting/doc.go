@@ -33,6 +33,8 @@
 //	lifecycle.go   opening and auto-resolving; Acknowledge, Resolve, Comment
 //	list.go        ListAlerts, GetAlert
 //	rules.go       Rule, DefaultRules, EnsureRules, Effective
+//	collections.go alert rules and escalation policies as API collections
+//	checks.go      manual temperature checks: list and record
 //	escalation.go  escalation policies; EscalateArgs, EscalateWorker
 //	sweep.go       the periodic sweep: SweepArgs, SweepWorker
 //	notifier.go    the Notifier interface
