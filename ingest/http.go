@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"mime"
 	"slices"
 	"strconv"
 	"sync"
@@ -227,9 +226,9 @@ func (s *Service) authenticate(c *fiber.Ctx) (auth.Principal, error) {
 // JSON.
 func (s *Service) readBody(c *fiber.Ctx, rc *reqCtx, allowNDJSON bool) (body []byte, ndjson bool, err error) {
 	ct := string(c.Request().Header.ContentType())
-	switch mt, _, _ := mime.ParseMediaType(ct); {
-	case ct == "" || httpbody.IsJSON(ct):
-	case allowNDJSON && (mt == "application/x-ndjson" || mt == "application/jsonl" || mt == "application/x-jsonlines"):
+	switch mt, utf8 := httpbody.MediaType(ct); {
+	case ct == "" || utf8 && httpbody.IsJSON(mt):
+	case allowNDJSON && utf8 && (mt == "application/x-ndjson" || mt == "application/jsonl" || mt == "application/x-jsonlines"):
 		ndjson = true
 	case allowNDJSON:
 		return nil, false, httpbody.WrongContentType(ct, "application/json or application/x-ndjson")

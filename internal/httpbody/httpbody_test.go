@@ -258,6 +258,7 @@ func TestIsJSON(t *testing.T) {
 		"application/json": true, "application/json; charset=utf-8": true, "Application/JSON": true,
 		"application/merge-patch+json": true, "application/json; charset=latin1": false,
 		"text/plain": false, "": false, "application/x-www-form-urlencoded": false, "json": false,
+		" application/json ": true, "application/json;": true, "application/json; charset=\"": false,
 	} {
 		if got := httpbody.IsJSON(ct); got != want {
 			t.Errorf("IsJSON(%q) = %v, want %v", ct, got, want)

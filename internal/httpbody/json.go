@@ -16,16 +16,35 @@ import (
 	"github.com/freshtrack/freshtrack/internal/problem"
 )
 
+// MediaType returns a Content-Type's type/subtype, lower-cased, and
+// whether the body may be read as UTF-8 text: false when the header does
+// not parse or names another charset. A header without parameters, as
+// devices send on every request, is not handed to mime.ParseMediaType,
+// which allocates a map per call.
+func MediaType(contentType string) (string, bool) {
+	mt, params, hasParams := strings.Cut(contentType, ";")
+	mt = strings.ToLower(strings.TrimSpace(mt))
+	if !hasParams || strings.TrimSpace(params) == "" {
+		return mt, true
+	}
+	_, ps, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return mt, false
+	}
+	if cs, ok := ps["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return mt, false
+	}
+	return mt, true
+}
+
 // IsJSON reports whether a Content-Type names JSON: application/json or a
 // +json type, with any parameters; charset, when given, must be UTF-8.
 func IsJSON(contentType string) bool {
-	mt, params, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		return false
-	}
-	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return false
-	}
+	mt, ok := MediaType(contentType)
+	return ok && isJSONType(mt)
+}
+
+func isJSONType(mt string) bool {
 	return mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
 }
 
