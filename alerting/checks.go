@@ -14,13 +14,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/freshtrack/freshtrack/auth"
+	"github.com/freshtrack/freshtrack/internal/database"
 	"github.com/freshtrack/freshtrack/internal/uuids"
 )
 
 // ListManualChecks returns a unit's manual checks, newest first (at most
 // 500), each in its wire form; [ErrNotFound] for a unit the organisation
 // does not have.
-func ListManualChecks(ctx context.Context, db DB, orgID, unitID string) ([]json.RawMessage, error) {
+func ListManualChecks(ctx context.Context, db database.DB, orgID, unitID string) ([]json.RawMessage, error) {
 	if !uuids.Valid(unitID) {
 		return nil, ErrNotFound
 	}
@@ -66,7 +67,7 @@ type ManualCheckParams struct {
 // RecordManualCheck stores a manual check of a unit with its audit row, in
 // one transaction, and returns it in its wire form. Bad input is a
 // [*ValidationError]; a unit the organisation does not have, [ErrNotFound].
-func RecordManualCheck(ctx context.Context, db DB, p ManualCheckParams) (json.RawMessage, error) {
+func RecordManualCheck(ctx context.Context, db database.DB, p ManualCheckParams) (json.RawMessage, error) {
 	switch {
 	case p.TempC == nil || *p.TempC < -100 || *p.TempC > 200:
 		return nil, &ValidationError{Field: "temp_c", Reason: "is required, from -100 to 200 °C"}

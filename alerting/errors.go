@@ -1,11 +1,9 @@
 package alerting
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -44,18 +42,6 @@ type ConflictError struct {
 // Error implements error.
 func (e *ConflictError) Error() string {
 	return fmt.Sprintf("alert %s is %s: %s", e.AlertID, e.Status, e.Reason)
-}
-
-// DB is what a pool and a transaction have in common: queries, and Begin
-// (a transaction on a pool, a savepoint inside a transaction). Every function
-// of this package that writes more than one row runs in its own transaction
-// begun from it, so it is atomic on a pool and nests inside a caller's
-// transaction.
-type DB interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
 // pgCode returns the SQLSTATE and constraint of a PostgreSQL error.

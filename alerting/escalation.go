@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
+	"github.com/freshtrack/freshtrack/internal/database"
 	"github.com/freshtrack/freshtrack/internal/uuids"
 )
 
@@ -152,7 +153,7 @@ func ParseSteps(raw []byte) ([]Step, error) {
 // organisation's default, else the built-in DefaultSteps (policyID empty).
 // A stored policy whose steps no longer validate falls back to the built-in
 // steps, so an alert always reaches someone.
-func (e *Evaluator) policyFor(ctx context.Context, q DB, orgID, siteID string) (string, []Step, error) {
+func (e *Evaluator) policyFor(ctx context.Context, q database.DB, orgID, siteID string) (string, []Step, error) {
 	var (
 		id  string
 		raw []byte
@@ -178,7 +179,7 @@ func (e *Evaluator) policyFor(ctx context.Context, q DB, orgID, siteID string) (
 // stepsOf returns the steps an open alert escalates by: those of the policy
 // it opened with (policyID), or the site's current policy if that one was
 // deleted since, or the built-in steps when it opened with them.
-func (e *Evaluator) stepsOf(ctx context.Context, q DB, orgID, siteID, policyID string) ([]Step, error) {
+func (e *Evaluator) stepsOf(ctx context.Context, q database.DB, orgID, siteID, policyID string) ([]Step, error) {
 	if policyID == "" {
 		return DefaultSteps(), nil
 	}
@@ -200,7 +201,7 @@ func (e *Evaluator) stepsOf(ctx context.Context, q DB, orgID, siteID, policyID s
 }
 
 // recipients resolves one step's contacts to addresses.
-func recipients(ctx context.Context, q DB, orgID, siteID string, s Step) ([]Recipient, error) {
+func recipients(ctx context.Context, q database.DB, orgID, siteID string, s Step) ([]Recipient, error) {
 	ids := make([]string, 0, len(s.ContactIDs))
 	for _, id := range s.ContactIDs {
 		if uuids.Valid(id) {

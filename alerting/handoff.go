@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/freshtrack/freshtrack/ingest"
+	"github.com/freshtrack/freshtrack/internal/database"
 )
 
 // The handoff from commit to evaluation. Every flush of the ingest writer
@@ -293,7 +294,7 @@ func (e *Evaluator) measureLag(ctx context.Context) {
 
 // BacklogLag returns the age of the oldest evaluation_backlog row (zero
 // when there is none) and an estimate of how many rows there are.
-func BacklogLag(ctx context.Context, db DB) (time.Duration, int64, error) {
+func BacklogLag(ctx context.Context, db database.DB) (time.Duration, int64, error) {
 	var (
 		oldest *time.Time
 		lo, hi *int64

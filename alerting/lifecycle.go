@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
+	"github.com/freshtrack/freshtrack/internal/database"
 	"github.com/freshtrack/freshtrack/internal/uuids"
 )
 
@@ -342,7 +343,7 @@ type AckParams struct {
 // acknowledged, which stops its escalation. It writes an 'acknowledged'
 // event and an audit row. A resolved or already acknowledged alert gives a
 // *ConflictError; another organisation's alert gives ErrNotFound.
-func Acknowledge(ctx context.Context, db DB, p AckParams) (Alert, error) {
+func Acknowledge(ctx context.Context, db database.DB, p AckParams) (Alert, error) {
 	if !uuids.Valid(p.OrgID) || !uuids.Valid(p.AlertID) {
 		return Alert{}, ErrNotFound
 	}
@@ -408,7 +409,7 @@ type ResolveParams struct {
 // (and acknowledged, if it was not), and writes a 'resolved' event and an
 // audit row. A resolved alert gives a *ConflictError; another
 // organisation's alert gives ErrNotFound.
-func Resolve(ctx context.Context, db DB, p ResolveParams) (Alert, error) {
+func Resolve(ctx context.Context, db database.DB, p ResolveParams) (Alert, error) {
 	if !uuids.Valid(p.OrgID) || !uuids.Valid(p.AlertID) {
 		return Alert{}, ErrNotFound
 	}
@@ -494,7 +495,7 @@ type CommentParams struct {
 
 // Comment adds a note to an alert's history, in any status (notes after
 // resolution belong to the HACCP record too), with an audit row.
-func Comment(ctx context.Context, db DB, p CommentParams) (Event, error) {
+func Comment(ctx context.Context, db database.DB, p CommentParams) (Event, error) {
 	if !uuids.Valid(p.OrgID) || !uuids.Valid(p.AlertID) {
 		return Event{}, ErrNotFound
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/freshtrack/freshtrack/internal/database"
 	"github.com/freshtrack/freshtrack/internal/uuids"
 )
 
@@ -43,7 +44,7 @@ type Page struct {
 // cursor pagination: the cursor is an opaque encoding of the last row's
 // (opened_at, id), so pages stay stable while new alerts open. Invalid
 // filters give a *ValidationError naming the field.
-func ListAlerts(ctx context.Context, db DB, p ListParams) (Page, error) {
+func ListAlerts(ctx context.Context, db database.DB, p ListParams) (Page, error) {
 	if !uuids.Valid(p.OrgID) {
 		return Page{}, ErrNotFound
 	}
@@ -107,7 +108,7 @@ func ListAlerts(ctx context.Context, db DB, p ListParams) (Page, error) {
 // GetAlert returns an alert with its events (oldest first), corrective
 // actions and notifications. Another organisation's alert gives
 // ErrNotFound, as a missing one does.
-func GetAlert(ctx context.Context, db DB, orgID, id string) (AlertDetail, error) {
+func GetAlert(ctx context.Context, db database.DB, orgID, id string) (AlertDetail, error) {
 	if !uuids.Valid(orgID) || !uuids.Valid(id) {
 		return AlertDetail{}, ErrNotFound
 	}
@@ -187,7 +188,7 @@ func scanAlert(row pgx.Row) (Alert, error) {
 	return a, err
 }
 
-func getAlert(ctx context.Context, db DB, orgID, id string) (Alert, error) {
+func getAlert(ctx context.Context, db database.DB, orgID, id string) (Alert, error) {
 	a, err := scanAlert(db.QueryRow(ctx, alertSelect+` WHERE a.org_id = $1 AND a.id = $2`, orgID, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Alert{}, ErrNotFound

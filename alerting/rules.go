@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/freshtrack/freshtrack/internal/database"
 	"github.com/freshtrack/freshtrack/internal/uuids"
 	"github.com/freshtrack/freshtrack/safety"
 )
@@ -201,7 +202,7 @@ func ptr[T any](v T) *T { return &v }
 // exist as rows before they can open an alert. An organisation that deletes
 // such a row gets the default back; to switch a default off, disable the row
 // (enabled = false) instead.
-func EnsureRules(ctx context.Context, db DB, orgID string) (int, error) {
+func EnsureRules(ctx context.Context, db database.DB, orgID string) (int, error) {
 	if !uuids.Valid(orgID) {
 		return 0, ErrNotFound
 	}
@@ -256,7 +257,7 @@ func EnsureRules(ctx context.Context, db DB, orgID string) (int, error) {
 
 // LoadRules returns every alert rule of an organisation (enabled or not),
 // organisation rules first.
-func LoadRules(ctx context.Context, db DB, orgID string) ([]Rule, error) {
+func LoadRules(ctx context.Context, db database.DB, orgID string) ([]Rule, error) {
 	if !uuids.Valid(orgID) {
 		return nil, ErrNotFound
 	}
@@ -340,7 +341,7 @@ func Effective(rules []Rule, u UnitScope) []Rule {
 
 // EffectiveRules returns the rules that apply to one unit (see Effective),
 // storing the built-in defaults first if the organisation lacks them.
-func EffectiveRules(ctx context.Context, db DB, orgID, unitID string) ([]Rule, error) {
+func EffectiveRules(ctx context.Context, db database.DB, orgID, unitID string) ([]Rule, error) {
 	if !uuids.Valid(orgID) || !uuids.Valid(unitID) {
 		return nil, ErrNotFound
 	}

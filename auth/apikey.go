@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/freshtrack/freshtrack/internal/database"
 	"github.com/freshtrack/freshtrack/internal/uuids"
 )
 
@@ -138,7 +139,7 @@ type CreateAPIKeyParams struct {
 // CreateAPIKey creates a key for an organisation that has not been deleted
 // ([ErrNotFound] otherwise) and records it in the audit log with its name and
 // prefix. The plaintext is returned once, here, and stored nowhere.
-func CreateAPIKey(ctx context.Context, db Querier, p CreateAPIKeyParams) (CreatedAPIKey, error) {
+func CreateAPIKey(ctx context.Context, db database.Querier, p CreateAPIKeyParams) (CreatedAPIKey, error) {
 	if !uuids.Valid(p.OrgID) {
 		return CreatedAPIKey{}, ErrNotFound
 	}
@@ -227,7 +228,7 @@ func cleanScopes(scopes []string) ([]string, error) {
 // ListAPIKeys returns all keys of an organisation that has not been deleted,
 // revoked ones included, oldest first; [ErrNotFound] for an unknown or
 // deleted organisation.
-func ListAPIKeys(ctx context.Context, db Querier, orgID string) ([]APIKey, error) {
+func ListAPIKeys(ctx context.Context, db database.Querier, orgID string) ([]APIKey, error) {
 	if !uuids.Valid(orgID) {
 		return nil, ErrNotFound
 	}
@@ -263,7 +264,7 @@ func ListAPIKeys(ctx context.Context, db Querier, orgID string) ([]APIKey, error
 //
 // Only the database is written: a [KeyVerifier] that trusted the key keeps
 // accepting it for at most its TTL.
-func RevokeAPIKey(ctx context.Context, db Querier, orgID, keyID, actor string) error {
+func RevokeAPIKey(ctx context.Context, db database.Querier, orgID, keyID, actor string) error {
 	if !uuids.Valid(orgID) || !uuids.Valid(keyID) {
 		return ErrNotFound
 	}
@@ -295,7 +296,7 @@ func RevokeAPIKey(ctx context.Context, db Querier, orgID, keyID, actor string) e
 // RenameAPIKey renames a key of an organisation, with the audit row
 // (details: what the caller sent), in one transaction. The caller has
 // validated the name and checked that the key exists.
-func RenameAPIKey(ctx context.Context, db DB, orgID, keyID, name, actor string, details any) error {
+func RenameAPIKey(ctx context.Context, db database.DB, orgID, keyID, name, actor string, details any) error {
 	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE api_keys SET name = $3 WHERE org_id = $1 AND id = $2`, orgID, keyID, name); err != nil {
 			return err

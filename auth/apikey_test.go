@@ -12,12 +12,13 @@ import (
 	"testing"
 
 	"github.com/freshtrack/freshtrack/auth"
+	"github.com/freshtrack/freshtrack/internal/database"
 	"github.com/freshtrack/freshtrack/internal/pgtest"
 )
 
 var keyPattern = regexp.MustCompile(`^ftk_[a-z2-7]{8}_[a-z2-7]{32}$`)
 
-func createOrg(t testing.TB, db auth.Querier, name string) auth.Organization {
+func createOrg(t testing.TB, db database.Querier, name string) auth.Organization {
 	t.Helper()
 	org, err := auth.CreateOrganization(context.Background(), db, auth.CreateOrganizationParams{Name: name})
 	if err != nil {
@@ -26,7 +27,7 @@ func createOrg(t testing.TB, db auth.Querier, name string) auth.Organization {
 	return org
 }
 
-func createKey(t testing.TB, db auth.Querier, orgID string, scopes ...string) auth.CreatedAPIKey {
+func createKey(t testing.TB, db database.Querier, orgID string, scopes ...string) auth.CreatedAPIKey {
 	t.Helper()
 	k, err := auth.CreateAPIKey(context.Background(), db, auth.CreateAPIKeyParams{OrgID: orgID, Name: "gateway", Scopes: scopes})
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+
+	"github.com/freshtrack/freshtrack/internal/database"
 )
 
 // AuditBreak is where an organisation's audit chain stops being consistent.
@@ -24,7 +26,7 @@ func (b *AuditBreak) Error() string {
 // returns the number of rows checked and the newest hash; a broken chain
 // yields an *AuditBreak naming the first row that fails. The hash is the one
 // the database's audit_log_chain trigger computes.
-func VerifyAudit(ctx context.Context, db Querier, orgID string) (int, []byte, error) {
+func VerifyAudit(ctx context.Context, db database.Querier, orgID string) (int, []byte, error) {
 	rows, err := db.Query(ctx, `
 		SELECT id, prev_hash, hash,
 		       sha256(prev_hash || convert_to(concat_ws(E'\x1f', id::text, coalesce(org_id::text, ''),
@@ -78,7 +80,7 @@ type AuditEntry struct {
 // WriteAudit appends an audit_log row. Given the caller's transaction, the
 // row commits with the change it records, or not at all; the database's
 // audit_log_chain trigger links it into the organisation's hash chain.
-func WriteAudit(ctx context.Context, db Querier, e AuditEntry) error {
+func WriteAudit(ctx context.Context, db database.Querier, e AuditEntry) error {
 	d, err := json.Marshal(e.Details)
 	if err != nil || string(d) == "null" {
 		d = []byte("{}")

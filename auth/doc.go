@@ -44,7 +44,7 @@
 // # Errors
 //
 // Store functions map a missing row to [ErrNotFound] and bad input to a
-// [*ValidationError]; those that write several rows take a [DB] and run in a
+// [*ValidationError]; those that write several rows take a [database.DB] and run in a
 // transaction of their own; [KeyVerifier.Verify] answers [ErrUnauthorized] for any key
 // it does not accept and another error only when it could not check the key
 // (database unavailable), which callers answer with 503, not 401.

@@ -1,14 +1,12 @@
 package auth
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -57,25 +55,6 @@ func (e *ForbiddenError) Error() string { return e.Reason }
 // ErrOrganizationChanged is returned by [UpdateOrganization] when the
 // organisation's version is no longer the one the caller read.
 var ErrOrganizationChanged = errors.New("the organisation changed since you read it; read it again")
-
-// Querier is what a pool, a connection and a transaction have in common (the
-// same method set as schema.Querier). Every store function issues a single
-// statement, so it is atomic on a pool as well as inside a caller's
-// transaction.
-type Querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-// DB is a [Querier] that can begin a transaction (a pool; a transaction, in
-// which Begin makes a savepoint). Store functions that write several
-// statements take one and run them in a transaction of their own, with the
-// audit row, so they are atomic on a pool and nest in a caller's transaction.
-type DB interface {
-	Querier
-	Begin(ctx context.Context) (pgx.Tx, error)
-}
 
 // pgCode returns the SQLSTATE and constraint name of a PostgreSQL error, or
 // empty strings for any other error.

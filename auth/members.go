@@ -8,13 +8,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/freshtrack/freshtrack/internal/database"
 	"github.com/freshtrack/freshtrack/internal/uuids"
 )
 
 // MemberRole returns a user's role in an organisation that has not been
 // deleted, or [ErrNotFound]: not a member, no such organisation, and an id
 // that is not a UUID all look the same.
-func MemberRole(ctx context.Context, db Querier, orgID, userID string) (Role, error) {
+func MemberRole(ctx context.Context, db database.Querier, orgID, userID string) (Role, error) {
 	if !uuids.Valid(orgID) {
 		return "", ErrNotFound
 	}
@@ -36,7 +37,7 @@ const memberProjection = `jsonb_build_object('id', u.id, 'email', u.email, 'name
 
 // ListMembers returns an organisation's members, oldest membership first,
 // each in its wire form (id, email, name, role, created_at).
-func ListMembers(ctx context.Context, db Querier, orgID string) ([]json.RawMessage, error) {
+func ListMembers(ctx context.Context, db database.Querier, orgID string) ([]json.RawMessage, error) {
 	rows, err := db.Query(ctx, `SELECT `+memberProjection+` FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 ORDER BY m.created_at, u.id`, orgID)
 	if err != nil {
 		return nil, err
@@ -45,7 +46,7 @@ func ListMembers(ctx context.Context, db Querier, orgID string) ([]json.RawMessa
 }
 
 // GetMember returns a member in its wire form, or [ErrNotFound].
-func GetMember(ctx context.Context, db Querier, orgID, userID string) (json.RawMessage, error) {
+func GetMember(ctx context.Context, db database.Querier, orgID, userID string) (json.RawMessage, error) {
 	if !uuids.Valid(userID) {
 		return nil, ErrNotFound
 	}
@@ -71,7 +72,7 @@ type AddMemberParams struct {
 // row, in one transaction, and returns the member in its wire form. An
 // unknown email is a [*ValidationError] naming email; a member already, a
 // [*ConflictError]. Who may grant which role is the caller's check.
-func AddMember(ctx context.Context, db DB, p AddMemberParams) (json.RawMessage, error) {
+func AddMember(ctx context.Context, db database.DB, p AddMemberParams) (json.RawMessage, error) {
 	var item json.RawMessage
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		var userID string
@@ -114,7 +115,7 @@ type MemberChange struct {
 // SetMemberRole changes a member's role, with its audit row, in one
 // transaction, and returns the member in its wire form. [ErrNotFound] for a
 // user who is not a member; the last owner stays owner ([*ConflictError]).
-func SetMemberRole(ctx context.Context, db DB, m MemberChange, role Role) (json.RawMessage, error) {
+func SetMemberRole(ctx context.Context, db database.DB, m MemberChange, role Role) (json.RawMessage, error) {
 	var item json.RawMessage
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		if err := changeMember(ctx, tx, m, &role); err != nil {
@@ -132,7 +133,7 @@ func SetMemberRole(ctx context.Context, db DB, m MemberChange, role Role) (json.
 
 // RemoveMember ends a membership, with its audit row, in one transaction;
 // errors as for [SetMemberRole].
-func RemoveMember(ctx context.Context, db DB, m MemberChange) error {
+func RemoveMember(ctx context.Context, db database.DB, m MemberChange) error {
 	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error { return changeMember(ctx, tx, m, nil) })
 }
 

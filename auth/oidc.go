@@ -10,6 +10,8 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/freshtrack/freshtrack/internal/database"
 )
 
 // ErrBadToken is returned for a user token that is missing, malformed,
@@ -163,7 +165,7 @@ func (v *UserVerifier) user(ctx context.Context, issuer, subject, email, name st
 }
 
 // UpsertUser creates or refreshes the users row of an OIDC identity.
-func UpsertUser(ctx context.Context, db Querier, issuer, subject, email, name string) (User, error) {
+func UpsertUser(ctx context.Context, db database.Querier, issuer, subject, email, name string) (User, error) {
 	u := User{Issuer: issuer, Subject: subject}
 	err := db.QueryRow(ctx, `
 		INSERT INTO users (issuer, subject, email, name) VALUES ($1, $2, nullif($3, ''), nullif($4, ''))

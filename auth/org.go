@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/freshtrack/freshtrack/internal/database"
 	"github.com/freshtrack/freshtrack/internal/uuids"
 )
 
@@ -58,7 +59,7 @@ type CreateOrganizationParams struct {
 
 // CreateOrganization creates an organisation and records it in the audit log,
 // in one statement.
-func CreateOrganization(ctx context.Context, db Querier, p CreateOrganizationParams) (Organization, error) {
+func CreateOrganization(ctx context.Context, db database.Querier, p CreateOrganizationParams) (Organization, error) {
 	name, err := cleanName("name", p.Name)
 	if err != nil {
 		return Organization{}, err
@@ -88,7 +89,7 @@ func CreateOrganization(ctx context.Context, db Querier, p CreateOrganizationPar
 
 // GetOrganization returns an organisation that has not been deleted, or
 // [ErrNotFound].
-func GetOrganization(ctx context.Context, db Querier, id string) (Organization, error) {
+func GetOrganization(ctx context.Context, db database.Querier, id string) (Organization, error) {
 	if !uuids.Valid(id) {
 		return Organization{}, ErrNotFound
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/freshtrack/freshtrack/auth"
+	"github.com/freshtrack/freshtrack/internal/database"
 	"github.com/freshtrack/freshtrack/internal/pgtest"
 )
 
@@ -16,7 +17,7 @@ type auditRow struct {
 }
 
 // auditRows returns an organisation's audit log, oldest first.
-func auditRows(t *testing.T, db auth.Querier, orgID string) []auditRow {
+func auditRows(t *testing.T, db database.Querier, orgID string) []auditRow {
 	t.Helper()
 	rows, err := db.Query(context.Background(), `
 		SELECT actor, action, target_type, target_id, details FROM audit_log WHERE org_id = $1 ORDER BY id`, orgID)

@@ -6,6 +6,8 @@ import (
 	"errors"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/freshtrack/freshtrack/internal/database"
 )
 
 // This file serves organisations as their members see and manage them
@@ -17,7 +19,7 @@ const orgProjection = `jsonb_build_object('id', o.id, 'name', o.name, 'settings'
 
 // ListUserOrganizations returns the organisations a user belongs to that
 // have not been deleted, oldest first, each in its wire form.
-func ListUserOrganizations(ctx context.Context, db Querier, userID string) ([]json.RawMessage, error) {
+func ListUserOrganizations(ctx context.Context, db database.Querier, userID string) ([]json.RawMessage, error) {
 	rows, err := db.Query(ctx, `
 				SELECT `+orgProjection+` FROM organizations o JOIN memberships m ON m.org_id = o.id
 				 WHERE m.user_id = $1 AND o.deleted_at IS NULL ORDER BY o.created_at, o.id`, userID)
@@ -50,7 +52,7 @@ type CreateOwnedOrganizationParams struct {
 // CreateOwnedOrganization creates an organisation with its creator as its
 // owner and the audit row, in one transaction, and returns it in its wire
 // form.
-func CreateOwnedOrganization(ctx context.Context, db DB, p CreateOwnedOrganizationParams) (json.RawMessage, error) {
+func CreateOwnedOrganization(ctx context.Context, db database.DB, p CreateOwnedOrganizationParams) (json.RawMessage, error) {
 	var item json.RawMessage
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		var id string
@@ -73,7 +75,7 @@ func CreateOwnedOrganization(ctx context.Context, db DB, p CreateOwnedOrganizati
 
 // GetUserOrganization returns an organisation in its wire form with the
 // user's role, and its version. The caller has checked the membership.
-func GetUserOrganization(ctx context.Context, db Querier, orgID, userID string) (json.RawMessage, int, error) {
+func GetUserOrganization(ctx context.Context, db database.Querier, orgID, userID string) (json.RawMessage, int, error) {
 	var item json.RawMessage
 	var version int
 	err := db.QueryRow(ctx, `SELECT `+orgProjection+`, o.version FROM organizations o JOIN memberships m ON m.org_id = o.id WHERE o.id = $1 AND m.user_id = $2`,
@@ -102,7 +104,7 @@ type UpdateOrganizationParams struct {
 // its version is still p.Version ([ErrOrganizationChanged] otherwise), with
 // the audit row, in one transaction, and returns its wire form and new
 // version.
-func UpdateOrganization(ctx context.Context, db DB, p UpdateOrganizationParams) (json.RawMessage, int, error) {
+func UpdateOrganization(ctx context.Context, db database.DB, p UpdateOrganizationParams) (json.RawMessage, int, error) {
 	var item json.RawMessage
 	var newVersion int
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
@@ -130,7 +132,7 @@ func UpdateOrganization(ctx context.Context, db DB, p UpdateOrganizationParams) 
 // DeleteOrganization hides an organisation (its records are kept for
 // compliance) and revokes its API keys, with the audit row, in one
 // transaction.
-func DeleteOrganization(ctx context.Context, db DB, orgID, actor string) error {
+func DeleteOrganization(ctx context.Context, db database.DB, orgID, actor string) error {
 	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE organizations SET deleted_at = now(), updated_at = now() WHERE id = $1`, orgID); err != nil {
 			return err

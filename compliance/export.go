@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/freshtrack/freshtrack/internal/database"
 	"github.com/freshtrack/freshtrack/internal/uuids"
 	"github.com/freshtrack/freshtrack/query"
 )
@@ -44,7 +45,7 @@ var ExportHeader = []string{"time", "site", "unit", "sensor", "temp_c", "humidit
 // and unit (whole-organisation exports only). Nothing is held in memory
 // beyond a buffered writer and the sensor directory: each day is one
 // statement whose rows are written as they arrive.
-func ExportReadings(ctx context.Context, db Querier, p ExportParams, w io.Writer) (int64, error) {
+func ExportReadings(ctx context.Context, db database.Querier, p ExportParams, w io.Writer) (int64, error) {
 	switch {
 	case p.From.IsZero():
 		return 0, &ValidationError{Field: "from", Reason: "is required"}
@@ -97,7 +98,7 @@ type sensorDir struct {
 	info map[int64]sensorInfo
 }
 
-func exportSensors(ctx context.Context, db Querier, p ExportParams) (*sensorDir, error) {
+func exportSensors(ctx context.Context, db database.Querier, p ExportParams) (*sensorDir, error) {
 	var site, unit *string
 	if p.SiteID != "" {
 		site = &p.SiteID
@@ -145,7 +146,7 @@ func exportSensors(ctx context.Context, db Querier, p ExportParams) (*sensorDir,
 	return dir, nil
 }
 
-func exportChunk(ctx context.Context, db Querier, dir *sensorDir, lo, hi time.Time, cw *csv.Writer) (int64, error) {
+func exportChunk(ctx context.Context, db database.Querier, dir *sensorDir, lo, hi time.Time, cw *csv.Writer) (int64, error) {
 	rows, err := db.Query(ctx, `
 		SELECT time, sensor_id, temp_c, humidity, battery FROM readings
 		 WHERE sensor_id = ANY($1) AND time >= $2 AND time < $3
@@ -195,7 +196,7 @@ func real32(v *float32) string {
 // scope names (the site, or the unit's site), for reading calendar dates;
 // UTC when the scope is the whole organisation. A site or unit of another
 // organisation is not found.
-func ScopeLocation(ctx context.Context, db Querier, orgID, siteID, unitID string) (*time.Location, error) {
+func ScopeLocation(ctx context.Context, db database.Querier, orgID, siteID, unitID string) (*time.Location, error) {
 	if siteID == "" && unitID == "" {
 		return time.UTC, nil
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/freshtrack/freshtrack/internal/database"
 	"github.com/freshtrack/freshtrack/internal/uuids"
 	"github.com/freshtrack/freshtrack/query"
 	"github.com/freshtrack/freshtrack/safety"
@@ -22,9 +23,6 @@ var ErrNotFound = query.ErrNotFound
 
 // ValidationError reports a parameter that cannot be answered.
 type ValidationError = query.ValidationError
-
-// Querier is what a pool, a connection and a transaction have in common.
-type Querier = query.Querier
 
 // Report limits and defaults.
 const (
@@ -323,7 +321,7 @@ const (
 // manual checks. Every number comes from raw readings (see ReadChunk for
 // how they are read and folded), inside one read-only snapshot when db can
 // begin a transaction.
-func HACCP(ctx context.Context, db Querier, p HACCPParams) (*Report, error) {
+func HACCP(ctx context.Context, db database.Querier, p HACCPParams) (*Report, error) {
 	if err := validateHACCP(&p); err != nil {
 		return nil, err
 	}
@@ -332,7 +330,7 @@ func HACCP(ctx context.Context, db Querier, p HACCPParams) (*Report, error) {
 		now = p.Now()
 	}
 	var rep *Report
-	err := readOnly(ctx, db, func(q Querier) error {
+	err := readOnly(ctx, db, func(q database.Querier) error {
 		var err error
 		rep, err = buildHACCP(ctx, q, p, now)
 		return err
@@ -390,7 +388,7 @@ func civilDays(from, to time.Time) int {
 // readOnly runs fn in a read-only repeatable-read transaction when db is a
 // pool or a connection, so every statement of a report sees one snapshot;
 // inside a caller's transaction it uses that one.
-func readOnly(ctx context.Context, db Querier, fn func(Querier) error) error {
+func readOnly(ctx context.Context, db database.Querier, fn func(database.Querier) error) error {
 	type txBeginner interface {
 		BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error)
 	}
@@ -412,7 +410,7 @@ type unitRow struct {
 	limits         safety.Limits
 }
 
-func buildHACCP(ctx context.Context, db Querier, p HACCPParams, now time.Time) (*Report, error) {
+func buildHACCP(ctx context.Context, db database.Querier, p HACCPParams, now time.Time) (*Report, error) {
 	rep := &Report{Units: []UnitReport{}}
 	h := &rep.Header
 	h.OrganizationID, h.SiteID = p.OrgID, p.SiteID
@@ -506,7 +504,7 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-func loadUnits(ctx context.Context, db Querier, p HACCPParams) ([]unitRow, error) {
+func loadUnits(ctx context.Context, db database.Querier, p HACCPParams) ([]unitRow, error) {
 	var filter []string
 	if len(p.UnitIDs) > 0 {
 		filter = p.UnitIDs

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/freshtrack/freshtrack/internal/database"
 )
 
 // person builds a Person from a LEFT JOIN on users: nil when nobody.
@@ -27,7 +29,7 @@ func utcPtr(t *time.Time) *time.Time {
 // loadAlerts reads the units' temperature alerts whose lifetime overlaps the
 // time whose readings the report reads (window.readSpan: excursions are seen
 // that far around the period), by unit.
-func loadAlerts(ctx context.Context, db Querier, orgID string, unitIDs []string, w window) (map[string][]AlertRecord, error) {
+func loadAlerts(ctx context.Context, db database.Querier, orgID string, unitIDs []string, w window) (map[string][]AlertRecord, error) {
 	out := map[string][]AlertRecord{}
 	if len(unitIDs) == 0 {
 		return out, nil
@@ -74,7 +76,7 @@ type actionSet struct {
 
 // loadActions reads the corrective actions of the alerts and those taken on
 // the units during the period.
-func loadActions(ctx context.Context, db Querier, orgID string, unitIDs []string, alerts map[string][]AlertRecord, w window) (actionSet, error) {
+func loadActions(ctx context.Context, db database.Querier, orgID string, unitIDs []string, alerts map[string][]AlertRecord, w window) (actionSet, error) {
 	set := actionSet{byAlert: map[string][]CorrectiveAction{}, byUnit: map[string][]CorrectiveAction{}}
 	if len(unitIDs) == 0 {
 		return set, nil
@@ -122,7 +124,7 @@ func loadActions(ctx context.Context, db Querier, orgID string, unitIDs []string
 }
 
 // loadChecks reads the units' manual checks in the period, by unit.
-func loadChecks(ctx context.Context, db Querier, orgID string, unitIDs []string, w window) (map[string][]ManualCheck, error) {
+func loadChecks(ctx context.Context, db database.Querier, orgID string, unitIDs []string, w window) (map[string][]ManualCheck, error) {
 	out := map[string][]ManualCheck{}
 	if len(unitIDs) == 0 {
 		return out, nil

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/freshtrack/freshtrack/internal/database"
 	"github.com/freshtrack/freshtrack/safety"
 )
 
@@ -252,7 +253,7 @@ func (f *unitFold) finish() { f.advance(f.w.end) }
 
 // foldReadings reads the units' readings one UTC day at a time and folds
 // them with the probes' error codes, unit by unit in time order.
-func foldReadings(ctx context.Context, db Querier, units []unitRow, w window) ([]*unitFold, error) {
+func foldReadings(ctx context.Context, db database.Querier, units []unitRow, w window) ([]*unitFold, error) {
 	fw := newFoldWindow(w)
 	folds := make([]*unitFold, len(units))
 	unitOf := map[int64]int{}
@@ -315,7 +316,7 @@ func foldReadings(ctx context.Context, db Querier, units []unitRow, w window) ([
 }
 
 // readFaults reads the probes' error codes of [from, to) in time order.
-func readFaults(ctx context.Context, db Querier, ids []int64, from, to time.Time) ([]sample, error) {
+func readFaults(ctx context.Context, db database.Querier, ids []int64, from, to time.Time) ([]sample, error) {
 	rows, err := db.Query(ctx, `
 		SELECT sensor_id, time FROM sensor_faults
 		 WHERE sensor_id = ANY($1) AND time >= $2 AND time < $3
@@ -355,7 +356,7 @@ const pgEpochMicros = 946684800 * 1_000_000
 
 // readChunk streams the readings of [from, to), decoding the binary row
 // format directly (the report's hot loop).
-func readChunk(ctx context.Context, db Querier, ids []int64, from, to time.Time, fn func(sample)) error {
+func readChunk(ctx context.Context, db database.Querier, ids []int64, from, to time.Time, fn func(sample)) error {
 	rows, err := db.Query(ctx, `
 		SELECT sensor_id, time, temp_c FROM readings
 		 WHERE sensor_id = ANY($1) AND time >= $2 AND time < $3`, ids, from, to)

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/freshtrack/freshtrack/internal/database"
 	"github.com/freshtrack/freshtrack/internal/uuids"
 	"github.com/freshtrack/freshtrack/query"
 	"github.com/freshtrack/freshtrack/safety"
@@ -129,7 +130,7 @@ type LoadParams struct {
 // :45 offsets; in postgres mode the not yet materialised tail from
 // readings). An organisation that does not exist or is deleted gives
 // ErrNotFound.
-func Load(ctx context.Context, db Querier, p LoadParams) (*Content, error) {
+func Load(ctx context.Context, db database.Querier, p LoadParams) (*Content, error) {
 	if !uuids.Valid(p.OrgID) {
 		return nil, ErrNotFound
 	}
@@ -179,7 +180,7 @@ func alertThreshold(kind string, openedAt, rule *float64, safeMinC, safeMaxC flo
 
 // loadAlerts reads every alert open at some time in the period and sorts
 // them into the opened, resolved and excursion sections.
-func (c *Content) loadAlerts(ctx context.Context, db Querier) error {
+func (c *Content) loadAlerts(ctx context.Context, db database.Querier) error {
 	rows, err := db.Query(ctx, `
 		SELECT a.id::text, u.name, si.name, a.kind, a.severity, a.status, a.started_at, a.opened_at, a.resolved_at,
 		       a.peak_c, a.threshold_c, r.threshold, u.safe_min_c, u.safe_max_c
@@ -231,7 +232,7 @@ func (c *Content) loadAlerts(ctx context.Context, db Querier) error {
 // zones at :30 and :45 offsets; raw readings for anything else. In postgres
 // mode the rollup tables are complete only before rollup_state.watermark,
 // so the rest of the period comes from readings.
-func unitRanges(ctx context.Context, db Querier, orgID string, p Period) ([]UnitRange, error) {
+func unitRanges(ctx context.Context, db database.Querier, orgID string, p Period) ([]UnitRange, error) {
 	var mode *string
 	if err := db.QueryRow(ctx, `SELECT mode FROM storage_mode`).Scan(&mode); err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("digest storage mode: %w", err)

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/freshtrack/freshtrack/internal/database"
 	"github.com/freshtrack/freshtrack/internal/uuids"
 )
 
@@ -33,21 +33,6 @@ type ValidationError struct {
 // Error implements error.
 func (e *ValidationError) Error() string {
 	return fmt.Sprintf("invalid %s: %s", e.Field, e.Reason)
-}
-
-// Querier is what a pool, a connection and a transaction have in common.
-type Querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-// DB is a Querier that can begin a transaction (a savepoint inside a
-// transaction), such as *pgxpool.Pool or pgx.Tx. Functions that write more
-// than one row run in a transaction begun from it.
-type DB interface {
-	Querier
-	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
 // Defaults of a new subscription.
@@ -122,7 +107,7 @@ func scanSubscription(row pgx.Row) (Subscription, error) {
 // Get returns the user's digest subscriptions in the organisation (none, or
 // daily and/or weekly, in that order). Another organisation's subscriptions
 // are never seen.
-func Get(ctx context.Context, db Querier, orgID, userID string) ([]Subscription, error) {
+func Get(ctx context.Context, db database.Querier, orgID, userID string) ([]Subscription, error) {
 	if !uuids.Valid(orgID) || !uuids.Valid(userID) {
 		return nil, ErrNotFound
 	}
@@ -143,7 +128,7 @@ func Get(ctx context.Context, db Querier, orgID, userID string) ([]Subscription,
 // values give a *ValidationError naming the field. The change is an
 // audit_log row ("digest_subscription.create" or ".update", actor
 // "user:<id>"), committed with it.
-func Put(ctx context.Context, db DB, p PutParams) (Subscription, error) {
+func Put(ctx context.Context, db database.DB, p PutParams) (Subscription, error) {
 	if !uuids.Valid(p.OrgID) || !uuids.Valid(p.UserID) {
 		return Subscription{}, ErrNotFound
 	}
@@ -262,7 +247,7 @@ func Put(ctx context.Context, db DB, p PutParams) (Subscription, error) {
 // Delete removes the user's subscription at frequency (ErrNotFound when
 // there is none), with an audit_log row. The record of digests already sent
 // stays, so subscribing again never resends a period.
-func Delete(ctx context.Context, db DB, orgID, userID, frequency string) error {
+func Delete(ctx context.Context, db database.DB, orgID, userID, frequency string) error {
 	if !uuids.Valid(orgID) || !uuids.Valid(userID) {
 		return ErrNotFound
 	}

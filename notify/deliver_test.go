@@ -17,6 +17,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/freshtrack/freshtrack/internal/database"
 	"github.com/freshtrack/freshtrack/internal/pgtest"
 	"github.com/freshtrack/freshtrack/internal/uuids"
 )
@@ -68,7 +69,7 @@ type alertFixture struct {
 	OrgID, AlertID string
 }
 
-func insertAlert(t *testing.T, db Querier) alertFixture {
+func insertAlert(t *testing.T, db database.Querier) alertFixture {
 	t.Helper()
 	ctx := context.Background()
 	var f alertFixture

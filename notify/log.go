@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/freshtrack/freshtrack/internal/database"
 )
 
 // ListNotifications returns the organisation's delivery log, newest first
 // (at most 500), each row in its wire form; alertID, when not empty, keeps
 // only that alert's notifications. The caller checks alertID is a UUID.
-func ListNotifications(ctx context.Context, db Querier, orgID, alertID string) ([]json.RawMessage, error) {
+func ListNotifications(ctx context.Context, db database.Querier, orgID, alertID string) ([]json.RawMessage, error) {
 	rows, err := db.Query(ctx, `
 				SELECT jsonb_build_object('id', id, 'alert_id', alert_id, 'contact_id', contact_id, 'channel', channel, 'recipient', recipient,
 				       'status', status, 'provider_id', provider_id, 'attempts', attempts, 'last_error', last_error,

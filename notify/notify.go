@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Channel is the medium a notification is delivered over. Its values are the
@@ -75,16 +72,6 @@ func IsPermanent(err error) bool { return errors.Is(err, ErrPermanent) }
 // permanentf returns an error that wraps ErrPermanent with a message.
 func permanentf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrPermanent, fmt.Sprintf(format, args...))
-}
-
-// Querier is what a pool, a connection and a transaction have in common (the
-// same method set as schema.Querier). Store functions that take one issue a
-// single statement, so they are atomic on a pool as well as inside a caller's
-// transaction.
-type Querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 // e164 is the phone number form Telnyx accepts and the schema's CHECK

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/freshtrack/freshtrack/internal/database"
 )
 
 // Headers of a Telnyx webhook request.
@@ -128,7 +130,7 @@ WHERE provider_id = $1 AND channel = 'sms'
 // unknown message id, or an event that would move the row backwards; the
 // webhook should still be answered 2xx. A body that is not a Telnyx event
 // returns an error wrapping [ErrBadEvent]. Verify the signature first.
-func ApplyTelnyxEvent(ctx context.Context, db Querier, body []byte) (updated bool, err error) {
+func ApplyTelnyxEvent(ctx context.Context, db database.Querier, body []byte) (updated bool, err error) {
 	u, err := parseTelnyxEvent(body, time.Now())
 	if err != nil || u == nil {
 		return false, err

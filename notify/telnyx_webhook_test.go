@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/freshtrack/freshtrack/internal/database"
 	"github.com/freshtrack/freshtrack/internal/pgtest"
 )
 
@@ -98,7 +99,7 @@ func TestParseTelnyxPublicKey(t *testing.T) {
 }
 
 // insertOrg adds an organisation and returns its id.
-func insertOrg(t *testing.T, db Querier) string {
+func insertOrg(t *testing.T, db database.Querier) string {
 	t.Helper()
 	var id string
 	if err := db.QueryRow(context.Background(), `INSERT INTO organizations (name) VALUES ('Test Kitchen') RETURNING id::text`).Scan(&id); err != nil {
@@ -108,7 +109,7 @@ func insertOrg(t *testing.T, db Querier) string {
 }
 
 // insertSentSMS adds a notification in status sent with provider id pid.
-func insertSentSMS(t *testing.T, db Querier, orgID, pid string) string {
+func insertSentSMS(t *testing.T, db database.Querier, orgID, pid string) string {
 	t.Helper()
 	var id string
 	err := db.QueryRow(context.Background(), `
@@ -129,7 +130,7 @@ type notificationRow struct {
 	Attempts    int
 }
 
-func getNotification(t *testing.T, db Querier, id string) notificationRow {
+func getNotification(t *testing.T, db database.Querier, id string) notificationRow {
 	t.Helper()
 	var r notificationRow
 	err := db.QueryRow(context.Background(), `SELECT status, last_error, sent_at, delivered_at, provider_id, attempts FROM notifications WHERE id = $1`, id).
@@ -270,4 +271,4 @@ func deref(s *string) string {
 	return *s
 }
 
-var _ Querier = pgx.Tx(nil)
+var _ database.Querier = pgx.Tx(nil)

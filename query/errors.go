@@ -3,8 +3,6 @@ package query
 import (
 	"errors"
 	"fmt"
-
-	"github.com/freshtrack/freshtrack/schema"
 )
 
 // ErrNotFound is returned when a unit or site does not exist, belongs to
@@ -24,6 +22,3 @@ type ValidationError struct {
 func (e *ValidationError) Error() string {
 	return fmt.Sprintf("invalid %s: %s", e.Field, e.Reason)
 }
-
-// Querier is what a pool, a connection and a transaction have in common.
-type Querier = schema.Querier

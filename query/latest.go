@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/freshtrack/freshtrack/ingest"
+	"github.com/freshtrack/freshtrack/internal/database"
 	"github.com/freshtrack/freshtrack/internal/uuids"
 	"github.com/freshtrack/freshtrack/safety"
 )
@@ -172,7 +173,7 @@ type LatestReading struct {
 // came after it. The unit is judged conservatively, as safety.Unit: out of
 // range while any live probe is, so a probe in range never masks another
 // one out of range.
-func Latest(ctx context.Context, db Querier, p LatestParams) ([]UnitLatest, error) {
+func Latest(ctx context.Context, db database.Querier, p LatestParams) ([]UnitLatest, error) {
 	if !uuids.Valid(p.OrgID) || (p.SiteID != "" && !uuids.Valid(p.SiteID)) {
 		return nil, ErrNotFound
 	}

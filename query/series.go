@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/freshtrack/freshtrack/internal/database"
 	"github.com/freshtrack/freshtrack/internal/uuids"
 	"github.com/freshtrack/freshtrack/schema"
 )
@@ -179,7 +180,7 @@ func newGap(start, end time.Time) Gap {
 // from the coarsest level whose buckets tile them: daily rows for zones at
 // UTC, hourly rows for whole-hour offsets, 5-minute rows for :30/:45
 // offsets.
-func Series(ctx context.Context, db Querier, p SeriesParams) (*UnitSeries, error) {
+func Series(ctx context.Context, db database.Querier, p SeriesParams) (*UnitSeries, error) {
 	res, err := validateSeries(&p)
 	if err != nil {
 		return nil, err
@@ -287,7 +288,7 @@ type unitSensors struct {
 
 // loadUnitSensors reads, in one statement, the unit's site zone, the storage
 // mode and the sensors assigned to the unit.
-func loadUnitSensors(ctx context.Context, db Querier, orgID, unitID string) (*unitSensors, error) {
+func loadUnitSensors(ctx context.Context, db database.Querier, orgID, unitID string) (*unitSensors, error) {
 	var u unitSensors
 	var mode *string
 	err := db.QueryRow(ctx, `
@@ -320,7 +321,7 @@ type watermark struct {
 	none bool
 }
 
-func readWatermark(ctx context.Context, db Querier, mode schema.Mode) (watermark, error) {
+func readWatermark(ctx context.Context, db database.Querier, mode schema.Mode) (watermark, error) {
 	if mode != schema.Postgres {
 		return watermark{}, nil
 	}
@@ -402,7 +403,7 @@ func minTime(a, b time.Time) time.Time {
 // bucketRows aggregates parts into buckets: date_bin of width, or, when
 // width is 0, the days between bounds (width_bucket over the local
 // midnights).
-func bucketRows(ctx context.Context, db Querier, sensorIDs []int64, parts []part, width time.Duration, bounds []time.Time) ([]Bucket, error) {
+func bucketRows(ctx context.Context, db database.Querier, sensorIDs []int64, parts []part, width time.Duration, bounds []time.Time) ([]Bucket, error) {
 	var sb strings.Builder
 	args := []any{sensorIDs}
 	if width == 0 {
@@ -495,7 +496,7 @@ func bucketGaps(buckets []Bucket, bounds []time.Time, now time.Time) []Gap {
 	return gaps
 }
 
-func rawPoints(ctx context.Context, db Querier, u *unitSensors, from, to time.Time) ([]Point, error) {
+func rawPoints(ctx context.Context, db database.Querier, u *unitSensors, from, to time.Time) ([]Point, error) {
 	out := []Point{}
 	if len(u.sensorIDs) == 0 {
 		return out, nil

@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/freshtrack/freshtrack/internal/database"
 )
 
 // Mode is a storage mode.
@@ -24,7 +26,7 @@ var ErrTimescaleUnavailable = errors.New("timescaledb extension is not available
 
 // StoredMode returns the mode recorded by migrations, or "" when the database
 // has not been migrated yet.
-func StoredMode(ctx context.Context, db Querier) (Mode, error) {
+func StoredMode(ctx context.Context, db database.Querier) (Mode, error) {
 	var exists bool
 	if err := db.QueryRow(ctx, `SELECT to_regclass('storage_mode') IS NOT NULL`).Scan(&exists); err != nil {
 		return "", fmt.Errorf("read storage mode: %w", err)

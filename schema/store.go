@@ -10,6 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/freshtrack/freshtrack/internal/database"
 )
 
 // Bucket widths of the downsampled series. All buckets are aligned to UTC
@@ -110,7 +112,7 @@ func IsMissingPartition(err error) bool {
 // the distinct 5-minute buckets (Truncate(Bucket5m)) that the write touched.
 // It logs them in rollup_invalidations, from which RefreshRollups folds late
 // readings into the downsampled series, in both storage modes.
-func (s *Store) RecordWrites(ctx context.Context, tx Querier, buckets []time.Time) error {
+func (s *Store) RecordWrites(ctx context.Context, tx database.Querier, buckets []time.Time) error {
 	if len(buckets) == 0 {
 		return nil
 	}

@@ -10,6 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/freshtrack/freshtrack/internal/database"
 )
 
 // This file holds all of the timescale mode's SQL outside its migration,
@@ -211,7 +213,7 @@ type FailingJob struct {
 
 // timescaleFailingJobs lists the TimescaleDB background jobs whose last run
 // failed, each with its newest recorded error, for readiness reporting.
-func timescaleFailingJobs(ctx context.Context, db Querier) ([]FailingJob, error) {
+func timescaleFailingJobs(ctx context.Context, db database.Querier) ([]FailingJob, error) {
 	rows, err := db.Query(ctx, `
 		SELECT s.job_id, j.application_name, coalesce(s.hypertable_name::text, ''), s.last_run_started_at,
 		       coalesce(s.total_failures, 0), coalesce(e.err_message || ' (SQLSTATE ' || e.sqlerrcode || ')', e.err_message, '')

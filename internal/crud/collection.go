@@ -1,13 +1,11 @@
 package crud
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -76,19 +74,6 @@ func (c *Collection) projection() string {
 	}
 	// jsonb_build_object takes at most 100 arguments.
 	return "jsonb_build_object(" + strings.Join(parts, ", ") + ")"
-}
-
-// DB is what a pool and a transaction have in common: queries, and Begin
-// (a transaction on a pool, a savepoint inside a transaction).
-type DB interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	Begin(ctx context.Context) (pgx.Tx, error)
-}
-
-type rowQuerier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 // ErrNotFound is returned for a row that does not exist, belongs to another

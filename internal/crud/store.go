@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/freshtrack/freshtrack/auth"
+	"github.com/freshtrack/freshtrack/internal/database"
 	"github.com/freshtrack/freshtrack/internal/uuids"
 )
 
@@ -54,7 +55,7 @@ type Page struct {
 }
 
 // List returns a page of the organisation's rows.
-func (c *Collection) List(ctx context.Context, db DB, p ListParams) (Page, error) {
+func (c *Collection) List(ctx context.Context, db database.DB, p ListParams) (Page, error) {
 	var cur *cursor
 	if p.Cursor != "" {
 		cc, err := decodeCursor(p.Cursor)
@@ -112,11 +113,11 @@ func (c *Collection) List(ctx context.Context, db DB, p ListParams) (Page, error
 }
 
 // Get returns a row's wire form and version.
-func (c *Collection) Get(ctx context.Context, db DB, orgID, id string) (json.RawMessage, int, error) {
+func (c *Collection) Get(ctx context.Context, db database.DB, orgID, id string) (json.RawMessage, int, error) {
 	return c.fetch(ctx, db, orgID, id)
 }
 
-func (c *Collection) fetch(ctx context.Context, q rowQuerier, orgID, id string) (json.RawMessage, int, error) {
+func (c *Collection) fetch(ctx context.Context, q database.Querier, orgID, id string) (json.RawMessage, int, error) {
 	if !uuids.Valid(id) {
 		return nil, 0, ErrNotFound
 	}
@@ -136,7 +137,7 @@ func (c *Collection) audit(ctx context.Context, tx pgx.Tx, orgID, actor, verb, i
 
 // Create inserts a row (version 1) with its audit row, in one transaction,
 // and returns its wire form and id.
-func (c *Collection) Create(ctx context.Context, db DB, orgID, actor string, ch Change) (json.RawMessage, string, error) {
+func (c *Collection) Create(ctx context.Context, db database.DB, orgID, actor string, ch Change) (json.RawMessage, string, error) {
 	ph := make([]string, len(ch.Cols))
 	for i := range ch.Cols {
 		ph[i] = fmt.Sprintf("$%d", i+2)
@@ -170,7 +171,7 @@ func prefixComma(ph []string) string {
 // Update changes a row if its version is still version, with its audit
 // row, in one transaction, and returns its wire form and new version. A
 // row whose version moved on is a [*StaleError].
-func (c *Collection) Update(ctx context.Context, db DB, orgID, id, actor string, version int, ch Change) (json.RawMessage, int, error) {
+func (c *Collection) Update(ctx context.Context, db database.DB, orgID, id, actor string, version int, ch Change) (json.RawMessage, int, error) {
 	if !uuids.Valid(id) {
 		return nil, 0, ErrNotFound
 	}
@@ -205,7 +206,7 @@ func (c *Collection) Update(ctx context.Context, db DB, orgID, id, actor string,
 
 // Delete removes a row (or sets its SoftDelete column) with its audit row,
 // in one transaction, unless dependents block it ([*ConflictError]).
-func (c *Collection) Delete(ctx context.Context, db DB, orgID, id, actor string) error {
+func (c *Collection) Delete(ctx context.Context, db database.DB, orgID, id, actor string) error {
 	if !uuids.Valid(id) {
 		return ErrNotFound
 	}

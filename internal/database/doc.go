@@ -1,7 +1,8 @@
 // Package database names the database handle that FreshTrack's capabilities
 // share, so a package that only hands it on need not import pgx.
 //
-// It owns nothing but the name: [Pool] is exactly pgxpool.Pool (an alias, so
+// It owns nothing but names: [Querier] and [DB], the one definition of what
+// a store function takes, and [Pool] is exactly pgxpool.Pool (an alias, so
 // a *pgxpool.Pool is a *Pool and the reverse). The api package holds one in
 // its Config and Deps and passes it, unopened, to the capability that owns the
 // data (fleet, alerting, auth, notify, digest, query, compliance); api itself
