@@ -5,27 +5,18 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/freshtrack/freshtrack/internal/errs"
 )
 
 // ErrNotFound is returned for an alert (or unit, rule) that does not exist,
 // belongs to another organisation, or whose id is not a UUID. It deliberately
 // does not say which.
-var ErrNotFound = errors.New("not found")
+var ErrNotFound = errs.ErrNotFound
 
 // ValidationError reports a parameter that cannot be accepted. The API maps
 // it to a 400 naming Field.
-type ValidationError struct {
-	// Field names the parameter in snake_case, as the API spells it
-	// ("action", "disposition", "steps[1].channels").
-	Field string
-	// Reason says what is wrong and what is allowed.
-	Reason string
-}
-
-// Error implements error.
-func (e *ValidationError) Error() string {
-	return fmt.Sprintf("invalid %s: %s", e.Field, e.Reason)
-}
+type ValidationError = errs.ValidationError
 
 // ConflictError reports a lifecycle change that the alert's current status
 // does not allow, such as acknowledging a resolved alert. The API maps it to

@@ -17,19 +17,11 @@ import (
 
 // alertError maps the alerting package's errors to problems.
 func alertError(err error) error {
-	var ve *alerting.ValidationError
 	var ce *alerting.ConflictError
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, alerting.ErrNotFound):
-		return problem.NotFound("alert")
-	case errors.As(err, &ve):
-		return problem.Validation(problem.FieldError{Field: ve.Field, Reason: ve.Reason})
-	case errors.As(err, &ce):
+	if errors.As(err, &ce) {
 		return problem.New(fiber.StatusConflict, "conflict", "Conflict", ce.Error())
 	}
-	return err
+	return capabilityError("alert", err)
 }
 
 // strictBody decodes a JSON object body into v, refusing unknown fields.

@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/json"
-	"errors"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -91,12 +90,8 @@ func (r *Router) registerAPIKeys() {
 			uid := UserOf(c).ID
 			p.CreatedBy = &uid
 			created, err := auth.CreateAPIKey(c.UserContext(), r.deps.Pool, p)
-			var ve *auth.ValidationError
-			if errors.As(err, &ve) {
-				return problem.Validation(problem.FieldError{Field: ve.Field, Reason: ve.Reason})
-			}
 			if err != nil {
-				return err
+				return capabilityError("API key", err)
 			}
 			out := keyOut(created.APIKey)
 			out.Key = created.Key
@@ -142,11 +137,8 @@ func (r *Router) registerAPIKeys() {
 	r.Handle(Route{Method: "DELETE", Path: base + "/:id", Summary: "Revoke an API key; devices using it are refused within seconds", Tag: "api-keys", Perm: auth.PermAdminister, Success: fiber.StatusNoContent},
 		func(c *fiber.Ctx) error {
 			err := auth.RevokeAPIKey(c.UserContext(), r.deps.Pool, OrgOf(c), c.Params("id"), Actor(c))
-			if errors.Is(err, auth.ErrNotFound) {
-				return problem.NotFound("API key")
-			}
 			if err != nil {
-				return err
+				return capabilityError("API key", err)
 			}
 			return c.SendStatus(fiber.StatusNoContent)
 		})

@@ -1,23 +1,16 @@
 package api
 
 import (
-	"errors"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/freshtrack/freshtrack/alerting"
 	"github.com/freshtrack/freshtrack/auth"
-	"github.com/freshtrack/freshtrack/internal/problem"
 )
 
 // checkError maps the errors of a unit's manual checks to problems.
-func checkError(err error) error {
-	if errors.Is(err, alerting.ErrNotFound) {
-		return problem.NotFound("unit")
-	}
-	return alertError(err)
-}
+func checkError(err error) error { return capabilityError("unit", err) }
 
 // registerManualChecks mounts a unit's manual temperature checks (alerting
 // owns them).

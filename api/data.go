@@ -2,7 +2,6 @@ package api
 
 import (
 	"bytes"
-	"errors"
 	"strings"
 	"time"
 
@@ -15,18 +14,7 @@ import (
 )
 
 // queryError maps the query and compliance packages' errors to problems.
-func queryError(what string, err error) error {
-	var ve *query.ValidationError
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, query.ErrNotFound):
-		return problem.NotFound(what)
-	case errors.As(err, &ve):
-		return problem.Validation(problem.FieldError{Field: ve.Field, Reason: ve.Reason})
-	}
-	return err
-}
+func queryError(what string, err error) error { return capabilityError(what, err) }
 
 func timeParam(c *fiber.Ctx, name string, def time.Time) (time.Time, *problem.FieldError) {
 	v := c.Query(name)

@@ -1,8 +1,6 @@
 package api
 
 import (
-	"errors"
-
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/freshtrack/freshtrack/auth"
@@ -10,18 +8,7 @@ import (
 	"github.com/freshtrack/freshtrack/internal/problem"
 )
 
-func digestError(err error) error {
-	var ve *digest.ValidationError
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, digest.ErrNotFound):
-		return problem.NotFound("digest subscription")
-	case errors.As(err, &ve):
-		return problem.Validation(problem.FieldError{Field: ve.Field, Reason: ve.Reason})
-	}
-	return err
-}
+func digestError(err error) error { return capabilityError("digest subscription", err) }
 
 // registerDigests mounts the signed-in member's own digest subscriptions.
 func (r *Router) registerDigests() {

@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/json"
-	"errors"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -125,19 +124,4 @@ func memberChange(c *fiber.Ctx) auth.MemberChange {
 }
 
 // memberError maps auth's membership errors to problems.
-func memberError(err error) error {
-	var ve *auth.ValidationError
-	var fe *auth.ForbiddenError
-	var ce *auth.ConflictError
-	switch {
-	case errors.Is(err, auth.ErrNotFound):
-		return problem.NotFound("member")
-	case errors.As(err, &ve):
-		return problem.Validation(problem.FieldError{Field: ve.Field, Reason: ve.Reason})
-	case errors.As(err, &fe):
-		return problem.New(fiber.StatusForbidden, "forbidden", "Forbidden", fe.Reason)
-	case errors.As(err, &ce):
-		return problem.New(fiber.StatusConflict, "conflict", "Conflict", ce.Reason)
-	}
-	return err
-}
+func memberError(err error) error { return capabilityError("member", err) }

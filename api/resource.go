@@ -49,23 +49,16 @@ func (r *Router) register(res *resource) {
 // crudError maps the engine's errors to problems.
 func (res *resource) crudError(err error) error {
 	var ve *crud.ValidationError
-	var ce *crud.ConflictError
 	var se *crud.StaleError
 	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, crud.ErrNotFound):
-		return problem.NotFound(res.Singular)
 	case errors.As(err, &ve):
 		return problem.Validation(fieldErrors(ve.Fields)...)
-	case errors.As(err, &ce):
-		return problem.New(fiber.StatusConflict, "conflict", "Conflict", ce.Reason)
 	case errors.As(err, &se):
 		return problem.New(fiber.StatusPreconditionFailed, "precondition-failed", "Precondition failed", se.Error())
 	case errors.Is(err, crud.ErrOutOfRange):
 		return problem.BadRequest(err.Error())
 	}
-	return err
+	return capabilityError(res.Singular, err)
 }
 
 func fieldErrors(in []crud.FieldError) []problem.FieldError {

@@ -8,11 +8,13 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/freshtrack/freshtrack/internal/errs"
 )
 
 // ErrNotFound is returned when an organisation or API key does not exist, has
 // been deleted, belongs to another organisation, or its id is not a UUID.
-var ErrNotFound = errors.New("not found")
+var ErrNotFound = errs.ErrNotFound
 
 // ErrUnauthorized is returned by [KeyVerifier.Verify] for an API key that is
 // malformed, unknown or revoked, or whose organisation has been deleted. It
@@ -20,37 +22,15 @@ var ErrNotFound = errors.New("not found")
 var ErrUnauthorized = errors.New("invalid or revoked API key")
 
 // ValidationError reports a parameter that cannot be stored.
-type ValidationError struct {
-	// Field names the parameter in snake_case, as an API would ("name", "scopes").
-	Field string
-	// Reason says what is wrong and what is allowed.
-	Reason string
-}
-
-// Error implements error.
-func (e *ValidationError) Error() string {
-	return fmt.Sprintf("invalid %s: %s", e.Field, e.Reason)
-}
+type ValidationError = errs.ValidationError
 
 // ConflictError is a change the current rows do not allow (an API answers
 // 409): adding a member twice, removing the last owner.
-type ConflictError struct {
-	// Reason says what is in the way and what to do instead.
-	Reason string
-}
-
-// Error implements error.
-func (e *ConflictError) Error() string { return e.Reason }
+type ConflictError = errs.ConflictError
 
 // ForbiddenError is a change the caller's role may not make (an API answers
 // 403), found only once the rows it touches are read: an owner's membership.
-type ForbiddenError struct {
-	// Reason says who may make the change.
-	Reason string
-}
-
-// Error implements error.
-func (e *ForbiddenError) Error() string { return e.Reason }
+type ForbiddenError = errs.ForbiddenError
 
 // ErrOrganizationChanged is returned by [UpdateOrganization] when the
 // organisation's version is no longer the one the caller read.

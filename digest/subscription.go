@@ -12,28 +12,18 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/freshtrack/freshtrack/internal/database"
+	"github.com/freshtrack/freshtrack/internal/errs"
 	"github.com/freshtrack/freshtrack/internal/uuids"
 )
 
 // ErrNotFound is returned for a subscription that does not exist, and for an
 // organisation or user id that is not a UUID or whose user is not a member:
 // the cases are deliberately indistinguishable.
-var ErrNotFound = errors.New("not found")
+var ErrNotFound = errs.ErrNotFound
 
 // ValidationError reports a parameter that cannot be accepted. The API maps
 // it to a 400 naming Field.
-type ValidationError struct {
-	// Field names the parameter in snake_case, as the API spells it
-	// ("frequency", "local_hour").
-	Field string
-	// Reason says what is wrong and what is allowed.
-	Reason string
-}
-
-// Error implements error.
-func (e *ValidationError) Error() string {
-	return fmt.Sprintf("invalid %s: %s", e.Field, e.Reason)
-}
+type ValidationError = errs.ValidationError
 
 // Defaults of a new subscription.
 const (

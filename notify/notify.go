@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+
+	"github.com/freshtrack/freshtrack/internal/errs"
 )
 
 // Channel is the medium a notification is delivered over. Its values are the
@@ -63,7 +65,7 @@ type Sender interface {
 var ErrPermanent = errors.New("permanent delivery failure")
 
 // ErrNotFound is returned when a notification does not exist.
-var ErrNotFound = errors.New("notification not found")
+var ErrNotFound = errs.ErrNotFound
 
 // IsPermanent reports whether err is a delivery failure that must not be
 // retried. A nil error is not permanent.

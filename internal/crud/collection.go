@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/freshtrack/freshtrack/internal/errs"
 )
 
 // Dependent is a table whose rows block a delete.
@@ -78,7 +80,7 @@ func (c *Collection) projection() string {
 
 // ErrNotFound is returned for a row that does not exist, belongs to another
 // organisation, or whose id is not a UUID.
-var ErrNotFound = errors.New("not found")
+var ErrNotFound = errs.ErrNotFound
 
 // ErrOutOfRange is returned when the database refuses a value as out of
 // range for its column.
@@ -101,11 +103,7 @@ func invalid(fields ...FieldError) *ValidationError { return &ValidationError{Fi
 
 // ConflictError is a change the current rows do not allow: a duplicate, a
 // row still referenced, dependents that block a delete.
-type ConflictError struct {
-	Reason string
-}
-
-func (e *ConflictError) Error() string { return e.Reason }
+type ConflictError = errs.ConflictError
 
 // StaleError is an update of a version that is no longer the current one.
 type StaleError struct {
