@@ -176,3 +176,13 @@ func changeMember(ctx context.Context, tx pgx.Tx, m MemberChange, role *Role) er
 	return WriteAudit(ctx, tx, AuditEntry{OrgID: m.OrgID, Actor: m.Actor, Action: "member.role", TargetType: "user", TargetID: m.UserID,
 		Details: map[string]any{"from": current, "to": *role}})
 }
+
+// GrantMembership makes userID a member of orgID with role, changing the role
+// of an existing membership. It writes no audit row: it serves the
+// development issuer's tokens (freshtrack dev-token), whose people are made up.
+func GrantMembership(ctx context.Context, db database.Querier, orgID, userID string, role Role) error {
+	_, err := db.Exec(ctx, `
+		INSERT INTO memberships (org_id, user_id, role) VALUES ($1, $2, $3)
+		ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role, updated_at = now()`, orgID, userID, role)
+	return err
+}

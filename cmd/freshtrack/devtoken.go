@@ -86,9 +86,7 @@ func mintDevToken(ctx context.Context, pool *pgxpool.Pool, keyFile, addr, org st
 	if err != nil {
 		return "", err
 	}
-	if _, err := pool.Exec(ctx, `
-		INSERT INTO memberships (org_id, user_id, role) VALUES ($1, $2, $3)
-		ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role, updated_at = now()`, org, u.ID, role); err != nil {
+	if err := auth.GrantMembership(ctx, pool, org, u.ID, role); err != nil {
 		return "", fmt.Errorf("membership: %w", err)
 	}
 	return dev.Mint(subject, email, name, ttl)
