@@ -1,7 +1,3 @@
-// Package bench is FreshTrack's load harness: a fleet simulator that posts
-// readings to a server and measures it against the raw COPY limit of the
-// same database in the same run, a history seeder for query benchmarks, and
-// the result reports.
 package bench
 
 import (

@@ -1,6 +1,3 @@
-// Package demo creates a demo organisation with a small fleet and simulates
-// its sensors through the public HTTP API: compressor cycles, door openings,
-// and one fridge that slowly warms into an excursion.
 package demo
 
 import (

@@ -1,7 +1,3 @@
-// Package jobs builds FreshTrack's River client: the one place that knows
-// every worker, every queue and the periodic schedule. Capabilities define
-// their job args and workers beside their logic; jobs imports them, and none
-// of them imports jobs.
 package jobs
 
 import (

@@ -1,4 +1,3 @@
-// Command freshtrack is the FreshTrack server and its administration tool.
 package main
 
 import (

@@ -1,6 +1,3 @@
-// Package config holds FreshTrack's one configuration struct: every setting
-// with its default, the flags and environment variables that fill it, and the
-// validation that names a bad field before anything starts.
 package config
 
 import (

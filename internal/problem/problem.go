@@ -1,5 +1,3 @@
-// Package problem writes RFC 9457 problem details (application/problem+json),
-// the one error shape of FreshTrack's HTTP API.
 package problem
 
 import (

@@ -1,4 +1,3 @@
-// Package uuids checks identifiers before they reach a query.
 package uuids
 
 // Valid reports whether s is a UUID in its canonical 36-character form
