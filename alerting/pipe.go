@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/freshtrack/freshtrack/ingest"
 )
@@ -13,8 +12,8 @@ import (
 // commits is evaluated by the alert rules right after its commit, and what
 // cannot be evaluated now stays in evaluation_backlog for whichever process
 // looks next (see Run for the durable handoff). It is the one place that
-// joins ingest to alerting; serve builds it, starts it after the writer and
-// stops it after the writer was closed.
+// joins ingest to alerting; serve builds it, and starts it (a
+// lifecycle.Service) before ingest so that it stops after the writer closed.
 type Pipe struct {
 	ev     *Evaluator
 	writer *ingest.Writer
@@ -61,28 +60,22 @@ func (p *Pipe) Start(ctx context.Context) error {
 	return nil
 }
 
-// Drain waits up to timeout for the evaluation of what the writer committed,
-// once the writer was closed. It reports whether it finished; what did not
-// stays in the backlog for the next process.
-func (p *Pipe) Drain(timeout time.Duration) bool {
+// Stop finishes the evaluation of what the writer committed, which a
+// shutdown closes first, waiting until ctx is done; then it ends the
+// evaluation and waits for it. What was not evaluated by then stays in the
+// backlog for the next process: that is logged, not returned, since nothing
+// is lost. It is safe to call more than once.
+func (p *Pipe) Stop(ctx context.Context) error {
 	if p.done == nil {
-		return true
+		return nil
 	}
 	select {
 	case <-p.done:
-		return true
-	case <-time.After(timeout):
-		return false
-	}
-}
-
-// Stop ends the evaluation (what was not checkpointed stays in the backlog)
-// and waits for it. It is safe to call after Drain, and more than once.
-func (p *Pipe) Stop() {
-	if p.done == nil {
-		return
+	case <-ctx.Done():
+		p.log.Warn("alert evaluation did not finish before the shutdown timeout; the next start evaluates the rest")
 	}
 	p.unsubscribe()
 	p.cancel()
 	<-p.done
+	return nil
 }

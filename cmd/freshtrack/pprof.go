@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/freshtrack/freshtrack/auth"
+	"github.com/freshtrack/freshtrack/internal/lifecycle"
 )
 
 // servePprof serves Go's runtime profiles on addr, a loopback address only:
@@ -37,4 +39,19 @@ func servePprof(addr string, log *slog.Logger) (func(), error) {
 	}()
 	log.Info("serving runtime profiles", "addr", ln.Addr().String())
 	return func() { _ = srv.Close() }, nil
+}
+
+// pprofServer is servePprof as a component of serve's lifecycle.
+func pprofServer(addr string, log *slog.Logger) lifecycle.Hooks {
+	var stop func()
+	return lifecycle.Hooks{
+		OnStart: func(context.Context) (err error) {
+			stop, err = servePprof(addr, log)
+			return err
+		},
+		OnStop: func(context.Context) error {
+			stop()
+			return nil
+		},
+	}
 }

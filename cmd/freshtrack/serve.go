@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -23,6 +22,7 @@ import (
 	"github.com/freshtrack/freshtrack/ingest"
 	"github.com/freshtrack/freshtrack/internal/config"
 	"github.com/freshtrack/freshtrack/internal/httpbody"
+	"github.com/freshtrack/freshtrack/internal/lifecycle"
 	"github.com/freshtrack/freshtrack/jobs"
 	"github.com/freshtrack/freshtrack/notify"
 	"github.com/freshtrack/freshtrack/schema"
@@ -200,11 +200,6 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 	if err != nil {
 		return err
 	}
-	if cfg.HasRole(config.RoleWorker) {
-		if err := worker.Start(ctx); err != nil {
-			return fmt.Errorf("start river: %w", err)
-		}
-	}
 
 	var rdb *redis.Client
 	if cfg.RedisURL != "" {
@@ -222,113 +217,129 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 	if cfg.DevAuth && !auth.IsLoopback(cfg.Addr) {
 		return fmt.Errorf("--dev-auth serves a development identity provider and is refused on %s: listen on a loopback address such as 127.0.0.1:8080", cfg.Addr)
 	}
-	if cfg.PprofAddr != "" {
-		stop, err := servePprof(cfg.PprofAddr, log)
-		if err != nil {
-			return err
-		}
-		defer stop()
-	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (set FRESHTRACK_ADDR or --addr)", cfg.Addr, err)
 	}
 	defer ln.Close()
 
+	// Components start in the order they depend on each other and stop in
+	// reverse: requests drain first, then ingest flushes, then the pipe
+	// evaluates what was committed, then jobs stop. A start that fails
+	// stops what had started (the deferred Stop; a second Stop is a no-op).
+	components := lifecycle.New(log)
+	defer components.Stop(ctx, cfg.ShutdownTimeout)
+	if cfg.PprofAddr != "" {
+		if err := components.Start(ctx, "profiles", pprofServer(cfg.PprofAddr, log)); err != nil {
+			return err
+		}
+	}
+	if cfg.HasRole(config.RoleWorker) {
+		if err := components.Start(ctx, "river", worker); err != nil {
+			return err
+		}
+	}
+
 	app := api.New(api.Config{Pool: pool, Logger: log, Version: buildVersion(), MaxConns: cfg.HTTPMaxConns})
 	// One admission for every route's body: ingest, the API and webhooks
 	// share the bound on bodies in memory.
 	admission := httpbody.NewAdmission(cfg.HTTPBodySlots, cfg.HTTPBodyWait)
-	var (
-		ingester *ingest.Service
-		pipe     *alerting.Pipe
-	)
+	var ingester *ingest.Service
 	if cfg.HasRole(config.RoleIngest) {
-		keys := auth.NewKeyVerifier(pool, auth.KeyVerifierOptions{TTL: cfg.APIKeyCacheTTL, Redis: rdb, Logger: log})
-		defer keys.Close()
-		// Every flush records what it stored in evaluation_backlog, owned
-		// by this process while it lives: the durable handoff to alerting.
-		owner, err := alerts.Claim(ctx)
-		if err != nil {
-			return err
-		}
-		defer owner.Release()
-		icfg := ingestConfig(cfg)
-		icfg.Writer.BacklogOwner = owner.Key
-		icfg.Admission = admission
-		ingester, err = ingest.NewService(ctx, pool, store, keys, icfg, log)
-		if err != nil {
+		if ingester, err = startIngest(ctx, components, cfg, pool, store, rdb, alerts, admission, log); err != nil {
 			return err
 		}
 		ingester.Register(app)
-		// Alert rules evaluate every committed batch, right after its commit.
-		pipe = alerting.NewPipe(alerts, ingester.Writer(), owner, log)
-		if err := pipe.Start(ctx); err != nil {
-			return err
-		}
-		defer pipe.Stop()
 	}
 	if cfg.HasRole(config.RoleAPI) {
-		users, extra, err := userVerifier(cfg, ln.Addr().String(), pool, app, log)
-		if err != nil {
+		if err := registerAPI(app, cfg, ln.Addr().String(), pool, alerts, ingester, admission, log); err != nil {
 			return err
 		}
-		deps := api.Deps{Pool: pool, Users: users, Logger: log, Alerts: alerts, Admission: admission}
-		if ingester != nil {
-			deps.SensorsChanged = ingester.SensorsChanged
-			deps.Latest = ingester.Latest()
-		}
-		router := api.NewRouter(app, deps)
-		api.RegisterV1(router)
-		var telnyxKey ed25519.PublicKey
-		if cfg.TelnyxPublicKey != "" {
-			if telnyxKey, err = notify.ParseTelnyxPublicKey(cfg.TelnyxPublicKey); err != nil {
-				return fmt.Errorf("FRESHTRACK_TELNYX_PUBLIC_KEY: %w", err)
-			}
-		}
-		api.RegisterTelnyxWebhook(app, pool, telnyxKey, admission, log)
-		extra = append(extra, api.TelnyxWebhookRoute)
-		router.ServeOpenAPI(buildVersion(), append(extra, api.OperationalRoutes()...)...)
 	}
 	api.NotFound(app)
 
-	served := make(chan error, 1)
-	go func() { served <- app.Listener(ln) }()
+	server := api.NewServer(app, ln)
+	if err := components.Start(ctx, "http", server); err != nil {
+		return err
+	}
 	log.Info("listening", "addr", ln.Addr().String())
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
 
 	select {
-	case err := <-served:
-		return fmt.Errorf("http server: %w", err)
+	case <-server.Done():
+		return fmt.Errorf("http server: %w", server.Err())
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: draining requests and jobs", "timeout", cfg.ShutdownTimeout)
-	var errs []error
-	if err := app.ShutdownWithTimeout(cfg.ShutdownTimeout); err != nil {
-		errs = append(errs, fmt.Errorf("drain http: %w", err))
-	}
-	if ingester != nil {
-		// Every request still in flight was answered above; flush the rest.
-		// Closing the writer ends the evaluator's subscription: it
-		// evaluates what was committed and stores its state. What it cannot
-		// finish in time stays in the backlog for the next process.
-		ingester.Close()
-		if !pipe.Drain(cfg.ShutdownTimeout) {
-			log.Warn("alert evaluation did not finish before the shutdown timeout; the next start evaluates the rest")
-		}
-	}
-	if cfg.HasRole(config.RoleWorker) {
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
-		if err := worker.Stop(stopCtx); err != nil {
-			errs = append(errs, fmt.Errorf("stop river: %w", err))
-		}
-		cancel()
-	}
-	if err := <-served; err != nil {
-		errs = append(errs, err)
-	}
+	log.Info("shutting down: draining requests, ingest, evaluation and jobs", "timeout", cfg.ShutdownTimeout)
+	err = components.Stop(ctx, cfg.ShutdownTimeout)
 	log.Info("stopped")
-	return errors.Join(errs...)
+	return err
+}
+
+// startIngest builds the ingest service and the alerting pipe that evaluates
+// what it commits, and adds both to components (the pipe first, so that it
+// stops after the writer closed and finishes what was committed).
+func startIngest(ctx context.Context, components *lifecycle.Sequence, cfg *config.Config, pool *pgxpool.Pool, store *schema.Store,
+	rdb *redis.Client, alerts *alerting.Evaluator, admission *httpbody.Admission, log *slog.Logger) (*ingest.Service, error) {
+	keys := auth.NewKeyVerifier(pool, auth.KeyVerifierOptions{TTL: cfg.APIKeyCacheTTL, Redis: rdb, Logger: log})
+	if err := components.Start(ctx, "api key cache", lifecycle.Hooks{OnStop: func(context.Context) error { keys.Close(); return nil }}); err != nil {
+		return nil, err
+	}
+	// Every flush records what it stored in evaluation_backlog, owned by
+	// this process while it lives: the durable handoff to alerting.
+	owner, err := alerts.Claim(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := components.Start(ctx, "backlog ownership", lifecycle.Hooks{OnStop: func(context.Context) error { owner.Release(); return nil }}); err != nil {
+		return nil, err
+	}
+	icfg := ingestConfig(cfg)
+	icfg.Writer.BacklogOwner = owner.Key
+	icfg.Admission = admission
+	ingester, err := ingest.NewService(ctx, pool, store, keys, icfg, log)
+	if err != nil {
+		return nil, err
+	}
+	// Alert rules evaluate every committed batch, right after its commit.
+	if err := components.Start(ctx, "alert pipe", alerting.NewPipe(alerts, ingester.Writer(), owner, log)); err != nil {
+		ingester.Close()
+		return nil, err
+	}
+	// Closing the service flushes the writer, which ends the pipe's
+	// subscription once everything committed was handed to it.
+	stopIngest := lifecycle.Hooks{OnStop: func(context.Context) error { ingester.Close(); return nil }}
+	if err := components.Start(ctx, "ingest", stopIngest); err != nil {
+		return nil, err
+	}
+	return ingester, nil
+}
+
+// registerAPI mounts the people-facing API, the Telnyx webhook and the
+// OpenAPI document on app.
+func registerAPI(app *fiber.App, cfg *config.Config, addr string, pool *pgxpool.Pool, alerts *alerting.Evaluator,
+	ingester *ingest.Service, admission *httpbody.Admission, log *slog.Logger) error {
+	users, extra, err := userVerifier(cfg, addr, pool, app, log)
+	if err != nil {
+		return err
+	}
+	deps := api.Deps{Pool: pool, Users: users, Logger: log, Alerts: alerts, Admission: admission}
+	if ingester != nil {
+		deps.SensorsChanged = ingester.SensorsChanged
+		deps.Latest = ingester.Latest()
+	}
+	router := api.NewRouter(app, deps)
+	api.RegisterV1(router)
+	var telnyxKey ed25519.PublicKey
+	if cfg.TelnyxPublicKey != "" {
+		if telnyxKey, err = notify.ParseTelnyxPublicKey(cfg.TelnyxPublicKey); err != nil {
+			return fmt.Errorf("FRESHTRACK_TELNYX_PUBLIC_KEY: %w", err)
+		}
+	}
+	api.RegisterTelnyxWebhook(app, pool, telnyxKey, admission, log)
+	extra = append(extra, api.TelnyxWebhookRoute)
+	router.ServeOpenAPI(buildVersion(), append(extra, api.OperationalRoutes()...)...)
+	return nil
 }
