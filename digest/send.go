@@ -47,19 +47,33 @@ type Sender struct {
 	mRunSeconds    *metrics.Histogram
 }
 
+// WithDefaults returns c with unset fields set to their documented defaults.
+func (c Config) WithDefaults() Config {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Validate reports the first required field that is missing.
+func (c Config) Validate() error {
+	if c.Pool == nil {
+		return errors.New("digest: Config.Pool is required")
+	}
+	if c.Jobs == nil {
+		return errors.New("digest: Config.Jobs is required (an insert-only River client is enough)")
+	}
+	return nil
+}
+
 // New returns a Sender.
 func New(cfg Config) (*Sender, error) {
-	if cfg.Pool == nil {
-		return nil, errors.New("digest: Config.Pool is required")
-	}
-	if cfg.Jobs == nil {
-		return nil, errors.New("digest: Config.Jobs is required (an insert-only River client is enough)")
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	return &Sender{
 		pool: cfg.Pool, jobs: cfg.Jobs, publicURL: strings.TrimRight(cfg.PublicURL, "/"), now: cfg.Now, log: cfg.Logger,
