@@ -49,9 +49,19 @@ func requestLog(log *slog.Logger) fiber.Handler {
 			slog.Int("status", status),
 			slog.Duration("duration", elapsed),
 			slog.Int("bytes_in", httpbody.BytesIn(c)),
-			slog.Int("bytes_out", len(c.Response().Body())),
+			slog.Int("bytes_out", bytesOut(c)),
 			slog.String("remote", c.IP()),
 		)
 		return nil
 	}
+}
+
+// bytesOut is the size of the response body, or -1 for a streamed one (an
+// event stream): Body() would read a stream to its end, which for an event
+// stream never comes.
+func bytesOut(c *fiber.Ctx) int {
+	if c.Response().IsBodyStream() {
+		return -1
+	}
+	return len(c.Response().Body())
 }
