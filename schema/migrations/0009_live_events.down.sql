@@ -1,0 +1,13 @@
+DROP TRIGGER IF EXISTS organizations_live ON organizations;
+DROP FUNCTION IF EXISTS freshtrack_live_organization();
+DROP TRIGGER IF EXISTS memberships_live ON memberships;
+DROP FUNCTION IF EXISTS freshtrack_live_membership();
+DROP TRIGGER IF EXISTS notifications_live_status ON notifications;
+DROP TRIGGER IF EXISTS notifications_live_insert ON notifications;
+DROP FUNCTION IF EXISTS freshtrack_live_notification();
+DROP TRIGGER IF EXISTS alert_events_live ON alert_events;
+DROP FUNCTION IF EXISTS freshtrack_live_alert_event();
+DROP FUNCTION IF EXISTS freshtrack_notification_json(notifications);
+DROP FUNCTION IF EXISTS freshtrack_alert_event_json(alert_events);
+DROP INDEX IF EXISTS alert_events_org_recorded;
+ALTER TABLE alert_events DROP COLUMN IF EXISTS recorded_at;
