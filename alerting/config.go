@@ -144,6 +144,13 @@ type Hooks struct {
 	// BatchEvaluated is called after Run or Evaluate evaluated a committed
 	// batch.
 	BatchEvaluated func(BatchEvaluated)
+	// UnitState is called after a unit's locked evaluation (a transition,
+	// an excursion, the sweep) committed, with the state its rules are in.
+	// Live updates publish it.
+	UnitState func(UnitState)
+	// Readings is called after a committed batch was evaluated, with each
+	// unit's newest reading in it. Live updates publish them.
+	Readings func([]UnitReading)
 }
 
 // AlertOpened describes a newly opened alert.

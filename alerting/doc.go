@@ -38,6 +38,7 @@
 //	escalation.go  escalation policies; EscalateArgs, EscalateWorker
 //	sweep.go       the periodic sweep: SweepArgs, SweepWorker
 //	notifier.go    the Notifier interface
+//	observe.go     unit states and newest readings for observers (live updates)
 //	errors.go      ErrNotFound, ValidationError, ConflictError; retryable
 //	faults.go      fault injection for tests: ParseFault
 //

@@ -65,6 +65,10 @@ func (e *Evaluator) evaluateUnit(ctx context.Context, w *unitWork) error {
 		}
 		e.remember(w.unit, w.rules, env.states)
 		visible := time.Now()
+		w.state = stateOf(w.rules, env.states)
+		if h := e.cfg.Hooks.UnitState; h != nil {
+			h(UnitState{OrgID: w.unit.OrgID, SiteID: w.unit.SiteID, UnitID: w.unit.ID, State: w.state, At: visible})
+		}
 		for _, o := range env.opened {
 			o.Visible = visible
 			e.mOpened.Inc()

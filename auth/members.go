@@ -186,3 +186,17 @@ func GrantMembership(ctx context.Context, db database.Querier, orgID, userID str
 		ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role, updated_at = now()`, orgID, userID, role)
 	return err
 }
+
+// MayRead reports whether userID is a member of orgID with the read
+// permission: the check a live event stream repeats when the database says
+// the membership changed.
+func MayRead(ctx context.Context, db database.Querier, orgID, userID string) (bool, error) {
+	role, err := MemberRole(ctx, db, orgID, userID)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return role.Can(PermRead), nil
+}

@@ -3,10 +3,13 @@ package notify
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/freshtrack/freshtrack/internal/database"
+	"github.com/freshtrack/freshtrack/internal/uuids"
 )
 
 // ListNotifications returns the organisation's delivery log, newest first
@@ -30,4 +33,47 @@ func ListNotifications(ctx context.Context, db database.Querier, orgID, alertID 
 		items = []json.RawMessage{}
 	}
 	return items, nil
+}
+
+// RecordedStatus is a message's status as a live stream shows it
+// (freshtrack_notification_json, the JSON the database announces when it
+// changes).
+type RecordedStatus struct {
+	SiteID, UnitID string
+	Data           json.RawMessage
+}
+
+// StatusesChangedSince returns the status of orgID's alert messages that
+// changed after since, oldest change first, at most limit of them; more
+// reports whether there were more.
+func StatusesChangedSince(ctx context.Context, db database.Querier, orgID string, since time.Time, limit int) (out []RecordedStatus, more bool, err error) {
+	if !uuids.Valid(orgID) {
+		return nil, false, ErrNotFound
+	}
+	rows, err := db.Query(ctx, `
+		SELECT coalesce(d->>'site_id', ''), coalesce(d->>'unit_id', ''), d
+		  FROM (SELECT freshtrack_notification_json(n) AS d
+		          FROM notifications n
+		         WHERE n.org_id = $1 AND n.alert_id IS NOT NULL AND n.updated_at > $2
+		         ORDER BY n.updated_at, n.id
+		         LIMIT $3) x
+		 WHERE d IS NOT NULL`, orgID, since, limit+1)
+	if err != nil {
+		return nil, false, fmt.Errorf("notification statuses since: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s RecordedStatus
+		if err := rows.Scan(&s.SiteID, &s.UnitID, &s.Data); err != nil {
+			return nil, false, err
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, err
+	}
+	if len(out) > limit {
+		return out[:limit], true, nil
+	}
+	return out, false, nil
 }
