@@ -13,6 +13,7 @@ import (
 	"github.com/freshtrack/freshtrack/internal/httpbody"
 	"github.com/freshtrack/freshtrack/internal/problem"
 	"github.com/freshtrack/freshtrack/internal/uuids"
+	"github.com/freshtrack/freshtrack/live"
 	"github.com/freshtrack/freshtrack/query"
 )
 
@@ -39,6 +40,9 @@ type Route struct {
 	Example func(ids map[string]string) map[string]any
 	// TestQuery builds a valid query string for tests; nil for none.
 	TestQuery func(ids map[string]string) string
+	// Ticket lets a caller authenticate with ?ticket= (live.Tickets)
+	// instead of a header: a browser's EventSource cannot set one.
+	Ticket bool
 }
 
 // Param is a query parameter.
@@ -69,6 +73,13 @@ type Deps struct {
 	// MaxJSONBody is the largest decoded body a route takes. Defaults to
 	// DefaultMaxJSONBody.
 	MaxJSONBody int
+	// Live, when set, holds this process's event streams
+	// (/v1/orgs/{org}/events); without it the events routes are not
+	// mounted.
+	Live *live.Hub
+	// Tickets signs the tickets a browser opens its event stream with.
+	// Defaults to a random key (tickets then work on this instance only).
+	Tickets *live.Tickets
 }
 
 // Router registers routes on a Fiber app and remembers them.
@@ -86,6 +97,9 @@ func NewRouter(app *fiber.App, d Deps) *Router {
 	if d.MaxJSONBody <= 0 {
 		d.MaxJSONBody = DefaultMaxJSONBody
 	}
+	if d.Tickets == nil {
+		d.Tickets = live.NewTickets(nil)
+	}
 	return &Router{app: app, deps: d}
 }
 
@@ -100,7 +114,10 @@ func (r *Router) Handle(rt Route, h fiber.Handler) {
 	}
 	r.routes = append(r.routes, rt)
 	var chain []fiber.Handler
-	if !rt.Public {
+	switch {
+	case rt.Ticket:
+		chain = append(chain, r.authenticateOrTicket)
+	case !rt.Public:
 		chain = append(chain, r.authenticate)
 	}
 	if strings.HasPrefix(rt.Path, "/v1/orgs/:org") {

@@ -11,6 +11,7 @@ func RegisterV1(r *Router) {
 	r.registerManualChecks()
 	r.registerData()
 	r.registerDigests()
+	r.registerEvents()
 	for _, res := range r.resources() {
 		r.register(res)
 	}

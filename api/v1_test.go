@@ -23,6 +23,7 @@ import (
 	"github.com/freshtrack/freshtrack/api"
 	"github.com/freshtrack/freshtrack/auth"
 	"github.com/freshtrack/freshtrack/internal/pgtest"
+	"github.com/freshtrack/freshtrack/live"
 )
 
 // world is an API on a test database with a development issuer, users of
@@ -56,7 +57,11 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w.app = api.New(api.Config{Pool: pool, Logger: quiet})
-	w.router = api.NewRouter(w.app, api.Deps{Pool: pool, Users: users, Logger: quiet})
+	// Streams end as soon as they opened (a reset asking to reconnect), so
+	// that the matrix reads the events route's whole answer.
+	hub := live.NewHub(live.HubConfig{MaxAge: time.Nanosecond})
+	t.Cleanup(hub.Close)
+	w.router = api.NewRouter(w.app, api.Deps{Pool: pool, Users: users, Logger: quiet, Live: hub})
 	api.RegisterV1(w.router)
 	w.router.ServeOpenAPI("test", api.OperationalRoutes()...)
 	api.NotFound(w.app)

@@ -24,6 +24,7 @@ import (
 	"github.com/freshtrack/freshtrack/internal/httpbody"
 	"github.com/freshtrack/freshtrack/internal/lifecycle"
 	"github.com/freshtrack/freshtrack/jobs"
+	"github.com/freshtrack/freshtrack/live"
 	"github.com/freshtrack/freshtrack/notify"
 	"github.com/freshtrack/freshtrack/schema"
 )
@@ -165,6 +166,32 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 	if err != nil {
 		return fmt.Errorf("river insert client: %w", err)
 	}
+	var rdb *redis.Client
+	if cfg.RedisURL != "" {
+		opts, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return fmt.Errorf("REDIS_URL: %w", err)
+		}
+		rdb = redis.NewClient(opts)
+		defer rdb.Close()
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			log.Warn("redis unreachable; caches fall back to the database until it answers", "redis_url", config.Redact(cfg.RedisURL), "err", err)
+		}
+	}
+
+	// Live updates: the evaluator tells the publisher what it saw; the bus
+	// carries it to the hubs of every instance (Redis) or of this one.
+	hub := live.NewHub(live.HubConfig{Recheck: func(ctx context.Context, orgID, userID string) (bool, error) {
+		return auth.MayRead(ctx, pool, orgID, userID)
+	}})
+	var bus live.Bus = live.LocalBus{Hub: hub}
+	var redisBus *live.RedisBus
+	if rdb != nil {
+		redisBus = live.NewRedisBus(rdb, hub, log)
+		bus = redisBus
+	}
+	publisher := live.NewPublisher(live.PublisherConfig{Bus: bus, Logger: log})
+
 	fault, err := alerting.ParseFault(e.getenv(alerting.FaultEnv))
 	if err != nil {
 		return err
@@ -178,6 +205,7 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 		Notifier: &notify.AlertNotifier{Jobs: inserter, PublicURL: cfg.PublicURL},
 		Logger:   log,
 		Fault:    fault,
+		Hooks:    alerting.Hooks{Readings: publisher.Readings, UnitState: publisher.UnitState},
 	})
 	if err != nil {
 		return err
@@ -199,19 +227,6 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 	})
 	if err != nil {
 		return err
-	}
-
-	var rdb *redis.Client
-	if cfg.RedisURL != "" {
-		opts, err := redis.ParseURL(cfg.RedisURL)
-		if err != nil {
-			return fmt.Errorf("REDIS_URL: %w", err)
-		}
-		rdb = redis.NewClient(opts)
-		defer rdb.Close()
-		if err := rdb.Ping(ctx).Err(); err != nil {
-			log.Warn("redis unreachable; caches fall back to the database until it answers", "redis_url", config.Redact(cfg.RedisURL), "err", err)
-		}
 	}
 
 	if cfg.DevAuth && !auth.IsLoopback(cfg.Addr) {
@@ -239,6 +254,15 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 			return err
 		}
 	}
+	if redisBus != nil && cfg.HasRole(config.RoleAPI) {
+		if err := components.Start(ctx, "live events from redis", redisBus); err != nil {
+			return err
+		}
+	}
+	// Before the pipe, so that it stops after the last evaluation.
+	if err := components.Start(ctx, "live publisher", publisher); err != nil {
+		return err
+	}
 
 	app := api.New(api.Config{Pool: pool, Logger: log, Version: buildVersion(), MaxConns: cfg.HTTPMaxConns})
 	// One admission for every route's body: ingest, the API and webhooks
@@ -252,7 +276,10 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 		ingester.Register(app)
 	}
 	if cfg.HasRole(config.RoleAPI) {
-		if err := registerAPI(app, cfg, ln.Addr().String(), pool, alerts, ingester, admission, log); err != nil {
+		if err := components.Start(ctx, "live events from the database", live.NewTail(pool, hub, log)); err != nil {
+			return err
+		}
+		if err := registerAPI(app, cfg, ln.Addr().String(), pool, alerts, ingester, hub, admission, log); err != nil {
 			return err
 		}
 	}
@@ -260,6 +287,11 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 
 	server := api.NewServer(app, ln)
 	if err := components.Start(ctx, "http", server); err != nil {
+		return err
+	}
+	// Stopped first: open streams end (with a reset event) before the HTTP
+	// server drains, which they would otherwise hold up.
+	if err := components.Start(ctx, "live streams", hub); err != nil {
 		return err
 	}
 	log.Info("listening", "addr", ln.Addr().String())
@@ -320,12 +352,13 @@ func startIngest(ctx context.Context, components *lifecycle.Sequence, cfg *confi
 // registerAPI mounts the people-facing API, the Telnyx webhook and the
 // OpenAPI document on app.
 func registerAPI(app *fiber.App, cfg *config.Config, addr string, pool *pgxpool.Pool, alerts *alerting.Evaluator,
-	ingester *ingest.Service, admission *httpbody.Admission, log *slog.Logger) error {
+	ingester *ingest.Service, hub *live.Hub, admission *httpbody.Admission, log *slog.Logger) error {
 	users, extra, err := userVerifier(cfg, addr, pool, app, log)
 	if err != nil {
 		return err
 	}
-	deps := api.Deps{Pool: pool, Users: users, Logger: log, Alerts: alerts, Admission: admission}
+	deps := api.Deps{Pool: pool, Users: users, Logger: log, Alerts: alerts, Admission: admission,
+		Live: hub, Tickets: live.NewTickets([]byte(cfg.EventsTicketKey))}
 	if ingester != nil {
 		deps.SensorsChanged = ingester.SensorsChanged
 		deps.Latest = ingester.Latest()

@@ -86,6 +86,12 @@ type Config struct {
 	// it is answered 503 with Retry-After (FRESHTRACK_HTTP_BODY_WAIT).
 	// Defaults to 2s.
 	HTTPBodyWait time.Duration
+	// EventsTicketKey signs the tickets that open an event stream from a
+	// browser (FRESHTRACK_EVENTS_TICKET_KEY, secret, at least 32
+	// characters). Every instance behind one address needs the same key.
+	// Defaults to a random key per process: tickets then open streams on
+	// the instance that issued them only.
+	EventsTicketKey string
 	// IngestMaxBodyBytes caps an ingest request body after gzip decoding
 	// (FRESHTRACK_INGEST_MAX_BODY_BYTES). Defaults to 8388608 (8 MiB).
 	IngestMaxBodyBytes int
@@ -289,6 +295,9 @@ func (c *Config) Validate() error {
 	if c.HTTPBodySlots < 1 || c.HTTPBodySlots > 4096 {
 		return bad("FRESHTRACK_HTTP_BODY_SLOTS", c.HTTPBodySlots, "must be between 1 and 4096")
 	}
+	if c.EventsTicketKey != "" && len(c.EventsTicketKey) < 32 {
+		return bad("FRESHTRACK_EVENTS_TICKET_KEY", "(secret)", "must be at least 32 characters")
+	}
 	if c.HTTPBodyWait < time.Millisecond || c.HTTPBodyWait > time.Minute {
 		return bad("FRESHTRACK_HTTP_BODY_WAIT", c.HTTPBodyWait, "must be between 1ms and 1m")
 	}
@@ -437,6 +446,7 @@ func (c *Config) Bind(fs *pflag.FlagSet, groups ...Group) {
 			fs.IntVar(&c.HTTPMaxConns, "http-max-conns", d.HTTPMaxConns, u("http-max-conns", "most open HTTP connections; more are refused"))
 			fs.IntVar(&c.HTTPBodySlots, "http-body-slots", d.HTTPBodySlots, u("http-body-slots", "request bodies read and decoded at once (default 4 per CPU)"))
 			fs.DurationVar(&c.HTTPBodyWait, "http-body-wait", d.HTTPBodyWait, u("http-body-wait", "longest a request waits for a body slot before 503"))
+			fs.StringVar(&c.EventsTicketKey, "events-ticket-key", d.EventsTicketKey, u("events-ticket-key", "key signing event-stream tickets, shared by every instance (secret; empty: random per process)"))
 			fs.StringVar(&c.PprofAddr, "pprof-addr", d.PprofAddr, u("pprof-addr", "serve Go's /debug/pprof/ profiles on this loopback address (empty: off)"))
 		case GroupIngest:
 			fs.IntVar(&c.IngestMaxBodyBytes, "ingest-max-body-bytes", d.IngestMaxBodyBytes, u("ingest-max-body-bytes", "largest ingest body after gzip decoding"))
