@@ -32,7 +32,7 @@ func (r *Router) registerEvents() {
 		Response: map[string]any{"type": "string", "description": "an event stream"}},
 		r.streamEvents)
 	r.Handle(Route{Method: "POST", Path: events + "/ticket", Tag: "events", Perm: auth.PermRead,
-		Summary: "A ticket that opens this organisation's event stream for 60 seconds (?ticket=), for a browser's EventSource",
+		Summary:  "A ticket that opens this organisation's event stream for 60 seconds (?ticket=), for a browser's EventSource",
 		Response: obj(map[string]any{"ticket": str, "expires_at": map[string]any{"type": "string", "format": "date-time"}})},
 		func(c *fiber.Ctx) error {
 			t, exp := r.deps.Tickets.Issue(OrgOf(c), UserOf(c).ID)
