@@ -57,7 +57,7 @@ openings, and one fridge ("Prep fridge 2") that slowly warms into an excursion.`
 		if devTokens {
 			tokens = map[auth.Role]string{}
 			addr := strings.TrimPrefix(strings.TrimPrefix(target, "http://"), "https://")
-			for _, role := range []auth.Role{auth.Manager, auth.Staff} {
+			for _, role := range []auth.Role{auth.Manager, auth.Staff, auth.Viewer} {
 				tok, err := mintDevToken(cmd.Context(), pool, devKey, addr, f.OrgID, role, "", "", 12*time.Hour)
 				if err != nil {
 					pool.Close()
@@ -80,6 +80,12 @@ openings, and one fridge ("Prep fridge 2") that slowly warms into an excursion.`
 				fmt.Fprintf(e.stdout, "list the demo units as a manager (token valid 12h):\n  curl -s %s/v1/orgs/%s/units -H 'Authorization: Bearer %s'\n\n", target, f.OrgID, tokens[auth.Manager])
 				fmt.Fprintf(e.stdout, "create a site as the manager:\n  curl -s -X POST %s/v1/orgs/%s/sites -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{\"name\":\"Second kitchen\",\"timezone\":\"Europe/Berlin\"}'\n\n", target, f.OrgID, tokens[auth.Manager])
 				fmt.Fprintf(e.stdout, "staff may not create API keys (403):\n  curl -s -X POST %s/v1/orgs/%s/api-keys -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{\"name\":\"nope\"}'\n\n", target, f.OrgID, tokens[auth.Staff])
+				for _, u := range f.Units {
+					if u.Warming {
+						fmt.Fprintf(e.stdout, "watch the %s live (its readings, its state and its alert as they commit; Ctrl-C to stop):\n  curl -sN '%s/v1/orgs/%s/events?unit=%s' -H 'Authorization: Bearer %s'\n\n",
+							strings.ToLower(u.Name), target, f.OrgID, u.ID, tokens[auth.Viewer])
+					}
+				}
 				fmt.Fprintf(e.stdout, "more tokens: freshtrack dev-token --org %s --role viewer|staff|manager|admin|owner\n\n", f.OrgID)
 			}
 		}

@@ -42,6 +42,8 @@ type sseStream struct {
 	resp   *http.Response
 	events chan sseEvent
 	lastID string
+	// pending are events read but not yet taken.
+	pending []sseEvent
 }
 
 // openEvents opens GET path with token and, when lastID is set, a
@@ -105,52 +107,48 @@ func (s *sseStream) read() {
 
 func (s *sseStream) close() { _ = s.resp.Body.Close() }
 
-// next returns the first event of type typ for which match holds (nil:
-// any), skipping others, or fails after timeout.
-func (s *sseStream) next(typ string, match func(sseEvent) bool, timeout time.Duration) sseEvent {
+// take returns the first event, of those already read and not taken or
+// those still to come, for which match holds, or fails after timeout. The
+// events it passes over stay for later calls, in order.
+func (s *sseStream) take(what string, match func(sseEvent) bool, timeout time.Duration) sseEvent {
 	s.t.Helper()
+	for i, e := range s.pending {
+		if match(e) {
+			s.pending = append(s.pending[:i:i], s.pending[i+1:]...)
+			return e
+		}
+	}
 	deadline := time.After(timeout)
 	for {
 		select {
 		case e, ok := <-s.events:
 			if !ok {
-				s.t.Fatalf("the stream ended while waiting for a %s event", typ)
+				s.t.Fatalf("the stream ended while waiting for %s", what)
 			}
 			s.lastID = e.ID
-			if e.Type == typ && (match == nil || match(e)) {
+			if match(e) {
 				return e
 			}
+			s.pending = append(s.pending, e)
 		case <-deadline:
-			s.t.Fatalf("no %s event within %v", typ, timeout)
+			s.t.Fatalf("no %s within %v", what, timeout)
 		}
 	}
 }
 
-// both waits for an event matching each of two predicates, in either order
-// (alert events come from the database at commit, unit states from the
-// evaluator: neither waits for the other), and returns them in the order of
-// the predicates.
+// next returns the first event of type typ for which match holds (nil:
+// any).
+func (s *sseStream) next(typ string, match func(sseEvent) bool, timeout time.Duration) sseEvent {
+	s.t.Helper()
+	return s.take(typ+" event", func(e sseEvent) bool { return e.Type == typ && (match == nil || match(e)) }, timeout)
+}
+
+// both returns the first events matching each of two predicates, whatever
+// their order (alert events come from the database at commit, unit states
+// from the evaluator: neither waits for the other).
 func (s *sseStream) both(a, b func(sseEvent) bool, timeout time.Duration) (sseEvent, sseEvent) {
 	s.t.Helper()
-	var got [2]*sseEvent
-	deadline := time.After(timeout)
-	for got[0] == nil || got[1] == nil {
-		select {
-		case e, ok := <-s.events:
-			if !ok {
-				s.t.Fatal("the stream ended while waiting for two events")
-			}
-			s.lastID = e.ID
-			if got[0] == nil && a(e) {
-				got[0] = &e
-			} else if got[1] == nil && b(e) {
-				got[1] = &e
-			}
-		case <-deadline:
-			s.t.Fatalf("within %v, got %v and %v of two events", timeout, got[0] != nil, got[1] != nil)
-		}
-	}
-	return *got[0], *got[1]
+	return s.take("the first of two events", a, timeout), s.take("the second of two events", b, timeout)
 }
 
 func isType(typ string) func(sseEvent) bool { return func(e sseEvent) bool { return e.Type == typ } }
@@ -217,6 +215,12 @@ func newLiveOrg(t *testing.T, pool *pgxpool.Pool, keyFile, addr, name string) *l
 	if _, err := pool.Exec(ctx, `
 		INSERT INTO alert_rules (org_id, unit_id, kind, threshold, confirm_seconds, severity) VALUES ($1, $2, 'temp_high', 5, 0, 'critical')`,
 		org.ID, o.unit); err != nil {
+		t.Fatal(err)
+	}
+	// Whom the alert's first step texts (SMS is not configured: the
+	// message is recorded as not_configured).
+	if _, err := pool.Exec(ctx, `INSERT INTO contacts (org_id, site_id, name, phone, role) VALUES ($1, $2, 'Line cook', '+15550100001', 'staff')`,
+		org.ID, o.site); err != nil {
 		t.Fatal(err)
 	}
 	return o
@@ -305,7 +309,7 @@ func TestLiveEventsArriveInOrderAndResumeWithoutLoss(t *testing.T) {
 
 	// An excursion: the rule alerts at once.
 	a.post(t, base, now.Add(-time.Minute), 9.25)
-	opened, st := s.both(isType("alert"), isType("unit_state"), 10*time.Second)
+	opened, st := s.both(isType("alert"), func(e sseEvent) bool { return e.Type == "unit_state" && e.str("state") != "ok" }, 10*time.Second)
 	alertID := opened.str("alert_id")
 	if opened.str("action") != "opened" || opened.str("unit_id") != a.unit || alertID == "" {
 		t.Fatalf("first alert event = %v", opened.Data)
@@ -313,14 +317,22 @@ func TestLiveEventsArriveInOrderAndResumeWithoutLoss(t *testing.T) {
 	if st.str("state") != "alerting" {
 		t.Fatalf("unit_state = %v, want alerting", st.Data)
 	}
+	// The alert's message, and its status as the sender settles it.
+	n := s.next("notification", func(e sseEvent) bool { return e.str("status") == "not_configured" }, 15*time.Second)
+	if n.str("alert_id") != alertID || n.str("channel") != "sms" {
+		t.Fatalf("notification event = %v", n.Data)
+	}
 
+	if e := s.next("alert", nil, 10*time.Second); e.str("action") != "notified" || e.str("alert_id") != alertID {
+		t.Fatalf("after opened, got %v, want notified (its first step)", e.Data)
+	}
 	alert := "/v1/orgs/" + a.id + "/alerts/" + alertID
 	if c := a.call(t, base, "POST", alert+"/ack", auth.Staff, map[string]any{"comment": "on it"}); c != 200 {
 		t.Fatalf("ack: %d", c)
 	}
 	acked := s.next("alert", nil, 10*time.Second)
 	if acked.str("action") != "acknowledged" || acked.str("alert_id") != alertID {
-		t.Fatalf("after opened, got %v, want acknowledged", acked.Data)
+		t.Fatalf("after notified, got %v, want acknowledged", acked.Data)
 	}
 	lastSeen := s.lastID
 	seen, _ := acked.Data["event_id"].(float64)
@@ -343,7 +355,7 @@ func TestLiveEventsArriveInOrderAndResumeWithoutLoss(t *testing.T) {
 	if e := resumed.next("alert", unseen, 10*time.Second); e.str("action") != "comment" {
 		t.Fatalf("first replayed event after the ack = %v, want the comment", e.Data)
 	}
-	if e := resumed.next("alert", nil, 10*time.Second); e.str("action") != "resolved" {
+	if e := resumed.next("alert", unseen, 10*time.Second); e.str("action") != "resolved" {
 		t.Fatalf("second replayed event = %v, want resolved", e.Data)
 	}
 	if e := resumed.next("unit_state", nil, 10*time.Second); e.str("unit_id") != a.unit {
