@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/freshtrack/freshtrack/internal/database"
 	"github.com/freshtrack/freshtrack/internal/uuids"
 )
@@ -37,16 +39,9 @@ func EventsRecordedSince(ctx context.Context, db database.Querier, orgID string,
 	if err != nil {
 		return nil, false, fmt.Errorf("alert events since: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var e RecordedEvent
-		if err := rows.Scan(&e.SiteID, &e.UnitID, &e.Data); err != nil {
-			return nil, false, err
-		}
-		events = append(events, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, err
+	events, err = pgx.CollectRows(rows, pgx.RowToStructByPos[RecordedEvent])
+	if err != nil {
+		return nil, false, fmt.Errorf("alert events since: %w", err)
 	}
 	if len(events) > limit {
 		return events[:limit], true, nil

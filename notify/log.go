@@ -61,16 +61,9 @@ func StatusesChangedSince(ctx context.Context, db database.Querier, orgID string
 	if err != nil {
 		return nil, false, fmt.Errorf("notification statuses since: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var s RecordedStatus
-		if err := rows.Scan(&s.SiteID, &s.UnitID, &s.Data); err != nil {
-			return nil, false, err
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, err
+	out, err = pgx.CollectRows(rows, pgx.RowToStructByPos[RecordedStatus])
+	if err != nil {
+		return nil, false, fmt.Errorf("notification statuses since: %w", err)
 	}
 	if len(out) > limit {
 		return out[:limit], true, nil

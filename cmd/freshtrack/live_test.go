@@ -279,16 +279,7 @@ func (o *liveOrg) events(unitFilter bool) string {
 }
 
 func TestLiveEventsArriveInOrderAndResumeWithoutLoss(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary; skipped with -short")
-	}
-	t.Parallel()
-	dbURL, pool := pgtest.NewDBURL(t)
-	keyFile := filepath.Join(t.TempDir(), "dev.pem")
-	p := startServe(t, "live", dbURL, nil, "--dev-auth", "--dev-auth-key", keyFile)
-	logOnFailure(t, p)
-	a := newLiveOrg(t, pool, keyFile, p.addr, "Harbour Kitchen")
-	b := newLiveOrg(t, pool, keyFile, p.addr, "Other Kitchen")
+	p, _, a, b := startLiveTwoOrgs(t, "live", "Harbour Kitchen", "Other Kitchen")
 	base := p.base()
 
 	s, code, out := openEvents(t, base, a.events(true), a.tokens[auth.Viewer], "")
@@ -378,16 +369,7 @@ func TestLiveEventsArriveInOrderAndResumeWithoutLoss(t *testing.T) {
 }
 
 func TestLiveStreamsAreTenantIsolated(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary; skipped with -short")
-	}
-	t.Parallel()
-	dbURL, pool := pgtest.NewDBURL(t)
-	keyFile := filepath.Join(t.TempDir(), "dev.pem")
-	p := startServe(t, "live-tenants", dbURL, nil, "--dev-auth", "--dev-auth-key", keyFile)
-	logOnFailure(t, p)
-	a := newLiveOrg(t, pool, keyFile, p.addr, "Tenant A")
-	b := newLiveOrg(t, pool, keyFile, p.addr, "Tenant B")
+	p, pool, a, b := startLiveTwoOrgs(t, "live-tenants", "Tenant A", "Tenant B")
 	base := p.base()
 
 	// Every role of B, on B's stream; and on A's: not found, like any route.
@@ -530,6 +512,21 @@ func TestLiveEventsCrossInstancesThroughRedis(t *testing.T) {
 	a.post(t, ingester.base(), time.Now().Add(-30*time.Second), 8.5)
 	s.both(func(e sseEvent) bool { return e.Type == "unit_state" && e.str("state") == "alerting" },
 		func(e sseEvent) bool { return e.Type == "alert" && e.str("action") == "opened" }, 10*time.Second)
+}
+
+// startLiveTwoOrgs starts serve with the development issuer on a database of
+// its own holding two organisations.
+func startLiveTwoOrgs(t *testing.T, name, orgA, orgB string) (*serveProc, *pgxpool.Pool, *liveOrg, *liveOrg) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the binary; skipped with -short")
+	}
+	t.Parallel()
+	dbURL, pool := pgtest.NewDBURL(t)
+	keyFile := filepath.Join(t.TempDir(), "dev.pem")
+	p := startServe(t, name, dbURL, nil, "--dev-auth", "--dev-auth-key", keyFile)
+	logOnFailure(t, p)
+	return p, pool, newLiveOrg(t, pool, keyFile, p.addr, orgA), newLiveOrg(t, pool, keyFile, p.addr, orgB)
 }
 
 // logOnFailure prints the end of p's log when the test failed.
