@@ -40,11 +40,31 @@ func createBareFleet(ctx context.Context, pool *pgxpool.Pool, orgID string, name
 	return f, nil
 }
 
-// createLiveFleet registers one fridge unit in site per name, each with one
-// sensor of that name, and makes sure the organisation's default rules
-// exist: every reading of the fleet is then evaluated against the fridge
-// rules (temp_high 5 °C, sensor_offline, battery_low).
-func createLiveFleet(ctx context.Context, pool *pgxpool.Pool, orgID, siteID string, names []string) (fleet, error) {
+// createSites creates n sites in the organisation, named "Bench 1" to
+// "Bench n" (one statement), and returns their ids in that order.
+func createSites(ctx context.Context, pool *pgxpool.Pool, orgID string, n int) ([]string, error) {
+	rows, err := pool.Query(ctx, `
+		INSERT INTO sites (org_id, name, timezone)
+		SELECT $1, 'Bench ' || g, 'UTC' FROM generate_series(1, $2) g ORDER BY g RETURNING id::text`, orgID, n)
+	if err != nil {
+		return nil, fmt.Errorf("create bench sites: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("create bench sites: %w", err)
+	}
+	return ids, nil
+}
+
+// createLiveFleet registers one fridge unit per name, in sites[i] for
+// names[i], each with one sensor of that name, and makes sure the
+// organisation's default rules exist: every reading of the fleet is then
+// evaluated against the fridge rules (temp_high 5 °C, sensor_offline,
+// battery_low).
+func createLiveFleet(ctx context.Context, pool *pgxpool.Pool, orgID string, sites, names []string) (fleet, error) {
+	if len(sites) != len(names) {
+		return fleet{}, fmt.Errorf("create live bench fleet: %d sites for %d sensors", len(sites), len(names))
+	}
 	if _, err := alerting.EnsureRules(ctx, pool, orgID); err != nil {
 		return fleet{}, err
 	}
@@ -52,9 +72,9 @@ func createLiveFleet(ctx context.Context, pool *pgxpool.Pool, orgID, siteID stri
 	rows, err := pool.Query(ctx, `
 		WITH u AS (
 			INSERT INTO units (org_id, site_id, name, kind, safe_min_c, safe_max_c)
-			SELECT $1, $2, 'Fridge ' || n, 'fridge', 0, 5 FROM unnest($3::text[]) n RETURNING id, name)
+			SELECT $1, s, 'Fridge ' || n, 'fridge', 0, 5 FROM unnest($2::uuid[], $3::text[]) AS x(s, n) RETURNING id, name)
 		INSERT INTO sensors (org_id, external_id, unit_id)
-		SELECT $1, substr(u.name, 8), u.id FROM u RETURNING external_id, id, unit_id::text`, orgID, siteID, names)
+		SELECT $1, substr(u.name, 8), u.id FROM u RETURNING external_id, id, unit_id::text`, orgID, sites, names)
 	if err != nil {
 		return fleet{}, fmt.Errorf("create live bench fleet: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -325,8 +326,8 @@ func RunIngest(ctx context.Context, o IngestOptions) (*IngestResult, error) {
 	}
 	res.OrgID = org.ID
 	var (
-		old    fleet
-		siteID string
+		old  fleet
+		site []string
 	)
 	if o.Workload == WorkloadOld {
 		names := make([]string, o.Sensors)
@@ -337,8 +338,8 @@ func RunIngest(ctx context.Context, o IngestOptions) (*IngestResult, error) {
 			return nil, err
 		}
 	} else {
-		if err := pool.QueryRow(ctx, `INSERT INTO sites (org_id, name, timezone) VALUES ($1, 'Bench', 'UTC') RETURNING id`, org.ID).Scan(&siteID); err != nil {
-			return nil, fmt.Errorf("create bench site: %w", err)
+		if site, err = createSites(ctx, pool, org.ID, 1); err != nil {
+			return nil, err
 		}
 		// The fleets go silent after their run: switch the organisation's
 		// rules off at the end so they never alert offline later.
@@ -399,7 +400,7 @@ func RunIngest(ctx context.Context, o IngestOptions) (*IngestResult, error) {
 			if o.Workload == WorkloadLiveBare {
 				f, err = createBareFleet(ctx, pool, org.ID, names)
 			} else {
-				f, err = createLiveFleet(ctx, pool, org.ID, siteID, names)
+				f, err = createLiveFleet(ctx, pool, org.ID, slices.Repeat(site, len(names)), names)
 			}
 			if err != nil {
 				return nil, err
@@ -408,16 +409,8 @@ func RunIngest(ctx context.Context, o IngestOptions) (*IngestResult, error) {
 				return nil, err
 			}
 			res.Window = o.Window.String()
-			// The warm-up goes at the run's batch and concurrency, so it also
-			// opens the run's connections.
-			w := poster.post(ctx, warm.Bodies(), 0, 0, nil, "")
-			if w.err != nil || w.accepted != warm.Rows {
-				return nil, fmt.Errorf("warm-up round: %d of %d readings stored (errors %v): %v", w.accepted, warm.Rows, w.errors, w.err)
-			}
-			if o.Workload != WorkloadLiveBare {
-				if err := waitEvaluated(ctx, pool, f.units, warm.Last(), time.Minute); err != nil {
-					return nil, err
-				}
+			if err := warmUp(ctx, pool, poster, f, warm, o.Workload != WorkloadLiveBare, time.Minute); err != nil {
+				return nil, err
 			}
 			log.Debug("live fleet warmed up", "pair", pair, "units", len(f.units), "seconds", round2(time.Since(t0).Seconds()))
 		}
@@ -457,6 +450,21 @@ func RunIngest(ctx context.Context, o IngestOptions) (*IngestResult, error) {
 	res.Ingest, res.Requests, res.P99 = spread(ingestRates), spread(reqRates), spread(p99s)
 	res.RawLimit, res.Ratio = spread(rawRates), spread(ratios)
 	return res, nil
+}
+
+// warmUp posts a live run's warm-up round at the run's batch and
+// concurrency, so it also opens the run's connections, and when evaluated
+// waits (up to timeout) until the evaluator has evaluated every unit of the
+// fleet up to it.
+func warmUp(ctx context.Context, pool *pgxpool.Pool, p *poster, f fleet, warm Plan, evaluated bool, timeout time.Duration) error {
+	w := p.post(ctx, warm.Bodies(), 0, 0, nil, "")
+	if w.err != nil || w.accepted != warm.Rows {
+		return fmt.Errorf("warm-up round: %d of %d readings stored (errors %v): %v", w.accepted, warm.Rows, w.errors, w.err)
+	}
+	if !evaluated {
+		return nil
+	}
+	return waitEvaluated(ctx, pool, f.units, warm.Last(), timeout)
 }
 
 type server struct {
@@ -530,6 +538,9 @@ type poster struct {
 	client      *fasthttp.HostClient
 	auth        string
 	concurrency int
+	// answered, when set, is told of every body the server stored (a 200
+	// answer) and when its answer came.
+	answered func(body int, at time.Time)
 }
 
 // posted is what a post achieved.
@@ -619,6 +630,9 @@ func (p *poster) post(ctx context.Context, bodies [][]byte, rate float64, batch 
 				accepted.Add(int64(v.GetInt("accepted")))
 				duplicates.Add(int64(v.GetInt("duplicates")))
 				local = append(local, d)
+				if p.answered != nil {
+					p.answered(int(i), t0.Add(d))
+				}
 			}
 			mu.Lock()
 			out.latencies = append(out.latencies, local...)

@@ -2,6 +2,9 @@ package bench
 
 import (
 	"bytes"
+	"cmp"
+	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -43,6 +46,15 @@ var alertingMetrics = []string{
 // scrapeMetrics reads the unlabelled samples named in names from the
 // server's /metrics; ok is false when the server does not answer it.
 func scrapeMetrics(client *fasthttp.HostClient, names []string) (map[string]float64, bool) {
+	body, ok := fetchMetrics(client)
+	if !ok {
+		return nil, false
+	}
+	return metricValues(body, names), true
+}
+
+// fetchMetrics returns the text of the server's /metrics.
+func fetchMetrics(client *fasthttp.HostClient) ([]byte, bool) {
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
@@ -50,8 +62,14 @@ func scrapeMetrics(client *fasthttp.HostClient, names []string) (map[string]floa
 	if err := client.DoTimeout(req, resp, 5*time.Second); err != nil || resp.StatusCode() != 200 {
 		return nil, false
 	}
+	return bytes.Clone(resp.Body()), true
+}
+
+// metricValues picks the unlabelled samples named in names out of a
+// /metrics text.
+func metricValues(body []byte, names []string) map[string]float64 {
 	out := make(map[string]float64, len(names))
-	for _, line := range bytes.Split(resp.Body(), []byte("\n")) {
+	for _, line := range bytes.Split(body, []byte("\n")) {
 		name, value, ok := bytes.Cut(line, []byte(" "))
 		if !ok {
 			continue
@@ -64,7 +82,86 @@ func scrapeMetrics(client *fasthttp.HostClient, names []string) (map[string]floa
 			}
 		}
 	}
-	return out, true
+	return out
+}
+
+// Histogram is a VictoriaMetrics histogram as /metrics shows it: the count
+// of observations in each vmrange bucket ("1.000e-03...1.136e-03"; the
+// buckets are not cumulative), keyed by the bucket's bounds.
+type Histogram map[[2]float64]float64
+
+// metricHistogram reads the buckets of the unlabelled histogram name out of
+// a /metrics text.
+func metricHistogram(body []byte, name string) Histogram {
+	h := Histogram{}
+	prefix := []byte(name + `_bucket{vmrange="`)
+	for _, line := range bytes.Split(body, []byte("\n")) {
+		rest, ok := bytes.CutPrefix(line, prefix)
+		if !ok {
+			continue
+		}
+		rng, count, ok := bytes.Cut(rest, []byte(`"} `))
+		lo, hi, ok2 := bytes.Cut(rng, []byte("..."))
+		if !ok || !ok2 {
+			continue
+		}
+		l, err1 := strconv.ParseFloat(string(lo), 64)
+		u, err2 := strconv.ParseFloat(string(hi), 64) // "+Inf" parses too
+		n, err3 := strconv.ParseFloat(string(count), 64)
+		if err1 == nil && err2 == nil && err3 == nil {
+			h[[2]float64{l, u}] += n
+		}
+	}
+	return h
+}
+
+// Sub returns the observations h has beyond earlier, a scrape of the same
+// histogram before.
+func (h Histogram) Sub(earlier Histogram) Histogram {
+	out := Histogram{}
+	for b, n := range h {
+		if d := n - earlier[b]; d > 0 {
+			out[b] = d
+		}
+	}
+	return out
+}
+
+// Count is the number of observations.
+func (h Histogram) Count() float64 {
+	total := 0.0
+	for _, n := range h {
+		total += n
+	}
+	return total
+}
+
+// Quantile estimates the q-th quantile (0..1) by linear interpolation within
+// the bucket it falls in (the lower bound for the open +Inf bucket), or NaN
+// for an empty histogram.
+func (h Histogram) Quantile(q float64) float64 {
+	total := h.Count()
+	if total == 0 {
+		return math.NaN()
+	}
+	bounds := make([][2]float64, 0, len(h))
+	for b := range h {
+		bounds = append(bounds, b)
+	}
+	slices.SortFunc(bounds, func(a, b [2]float64) int { return cmp.Compare(a[0], b[0]) })
+	rank := q * total
+	seen := 0.0
+	for _, b := range bounds {
+		n := h[b]
+		if seen+n >= rank {
+			if math.IsInf(b[1], 1) {
+				return b[0]
+			}
+			return b[0] + (b[1]-b[0])*(rank-seen)/n
+		}
+		seen += n
+	}
+	return bounds[len(bounds)-1][0]
 }
 
 // alertingSince waits (up to timeout) until the evaluator has received the

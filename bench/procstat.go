@@ -46,21 +46,28 @@ func parseStatCPU(b []byte) (float64, error) {
 }
 
 // PeakRSS returns a process's peak resident set size in bytes (VmHWM).
-func PeakRSS(pid int) (int64, error) {
+func PeakRSS(pid int) (int64, error) { return statusBytes(pid, "VmHWM:") }
+
+// RSS returns a process's resident set size now, in bytes (VmRSS).
+func RSS(pid int) (int64, error) { return statusBytes(pid, "VmRSS:") }
+
+// statusBytes reads a size in kB (field, such as "VmRSS:") from
+// /proc/<pid>/status.
+func statusBytes(pid int, field string) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(line, field); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
 			if err != nil {
-				return 0, fmt.Errorf("parse VmHWM %q: %w", rest, err)
+				return 0, fmt.Errorf("parse %s %q: %w", field, rest, err)
 			}
 			return kb * 1024, nil
 		}
 	}
-	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }
 
 // BackendCPU samples the CPU seconds of every PostgreSQL backend serving the
