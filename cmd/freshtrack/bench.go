@@ -24,7 +24,7 @@ func newBenchCmd(e env) *cobra.Command {
 (migrated first with 'freshtrack migrate up'), in a scratch organisation.
 See bench/README.md for the workloads and the latest numbers.`,
 	}
-	cmd.AddCommand(newBenchIngestCmd(e), newBenchTableCmd(e), newBenchSeedCmd(e), newBenchAlertsCmd(e), newBenchQueryCmd(e))
+	cmd.AddCommand(newBenchIngestCmd(e), newBenchTableCmd(e), newBenchSeedCmd(e), newBenchAlertsCmd(e), newBenchQueryCmd(e), newBenchLiveCmd(e))
 	return cmd
 }
 
@@ -279,6 +279,65 @@ site of at most --haccp-units units; it reports queries/s and p50/p99 per type.`
 			return err
 		}
 		return printBench(e, asJSON, res, bench.WriteQuerySummary)
+	}
+	return cmd
+}
+
+func newBenchLiveCmd(e env) *cobra.Command {
+	var o bench.LiveOptions
+	var asJSON bool
+	var out string
+	cmd := &cobra.Command{
+		Use:   "live",
+		Short: "Measure live event streams while the fleet ingests: fan-out latency, server cost per stream, ingest kept",
+		Long: `Live measures the live event streams (GET /v1/orgs/{org}/events) under ingest.
+For each of --streams it starts a fresh 'freshtrack serve' child (with the
+development issuer, so viewers sign in with minted tokens), a fresh live fleet
+of --sensors fridge units in sites of --units-per-site, opens that many
+streams, each watching one site (?site=, round-robin), waits until the server
+counts them all, then posts --rate readings/s for --duration.
+
+Reported per stream count: readings/s stored and their ratio to the run without
+streams (0, the baseline), the server's commit → event written latency (p50,
+p99 from its freshtrack_live_fanout_seconds histogram), the same seen from one
+client (event received minus the answer to the POST that stored the reading),
+the server's CPU and RSS and their cost per 1,000 streams above the baseline,
+events the clients received, and streams the server dropped.`,
+		Args: cobra.NoArgs,
+	}
+	cfg := dbCommand(e, cmd)
+	f := cmd.Flags()
+	f.IntSliceVar(&o.Streams, "streams", []int{0, 1000, 10000}, "stream counts, one fresh server each (0: the baseline without streams)")
+	f.Float64Var(&o.Rate, "rate", 50000, "the fleet's readings per second")
+	f.IntVar(&o.Sensors, "sensors", 100000, "fleet size, one fridge unit each (100000 at 50000/s: a reading per sensor every 2 s)")
+	f.IntVar(&o.UnitsPerSite, "units-per-site", 150, "units per site; a stream watches one site")
+	f.DurationVar(&o.Duration, "duration", 30*time.Second, "measured ingest per stream count")
+	f.DurationVar(&o.Window, "window", 20*time.Minute, "the recent past a run's readings span (under 30m, or units look offline)")
+	f.IntVar(&o.Batch, "batch", 500, "readings per request")
+	f.IntVar(&o.Concurrency, "concurrency", 16, "requests in flight, one connection each")
+	f.IntVar(&o.Writers, "writers", 2, "the server's ingest writers")
+	f.IntVar(&o.FlushRows, "flush-rows", 5000, "the server's rows per flush")
+	f.IntVar(&o.HTTPMaxConns, "http-max-conns", 0, "the server's --http-max-conns (0: the most streams plus room for the fleet, at least 8192)")
+	f.IntVar(&o.Viewers, "viewers", 8, "viewer accounts the streams share")
+	f.StringArrayVar(&o.ServerArgs, "server-arg", nil, "extra flag for serve (repeatable), e.g. --server-arg=--pprof-addr=127.0.0.1:6060")
+	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	f.StringVar(&out, "out", "", "also write the JSON result to this file")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		b, err := loadBench(cmd, e, cfg)
+		if err != nil {
+			return err
+		}
+		o.DatabaseURL, o.Logger, o.Progress = b.DatabaseURL, b.Logger, b.Progress
+		res, err := bench.RunLive(cmd.Context(), o)
+		if err != nil {
+			return err
+		}
+		if out != "" {
+			if err := writeJSONFile(out, res); err != nil {
+				return err
+			}
+		}
+		return printBench(e, asJSON, res, bench.WriteLiveSummary)
 	}
 	return cmd
 }
