@@ -885,7 +885,7 @@ func WriteLiveSummary(w io.Writer, r *LiveResult) error {
 		r.Storage, r.Sensors, r.UnitsPerSite, r.Rate, r.Duration, r.Batch, r.Concurrency, r.Writers, r.FlushRows, r.Machine.CPUs, r.Machine.Postgres)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "streams\topen\trows/s\tratio\tfan-out p50/p99 ms\tafter answer p50/p99 ms\tserver cpu %\tpg cpu %\tbench cpu %\t"+
-		"rss idle/streams/avg/peak MiB\trss MiB/1k\tcpu %/1k\tevents received\tevents/s\tsent\tdropped\tended\tlocked units\teval lag s\t")
+		"rss idle/streams/avg/peak MiB\trss MiB/1k\tcpu %/1k\tevents received\tevents/s\tsent\tdropped\tended\tevaluator had\tlocked units\t")
 	for _, run := range r.Runs {
 		fan, client := "-", "-"
 		if run.Fanout != nil {
@@ -905,17 +905,17 @@ func WriteLiveSummary(w io.Writer, r *LiveResult) error {
 			}
 			return opt(100 * cpu / in.Seconds)
 		}
-		perSec, locked, lag := 0.0, "-", "-"
+		perSec, evaluated, locked := 0.0, "-", "-"
 		if in.Seconds > 0 {
 			perSec = float64(run.Received.Events) / in.Seconds
 		}
 		if a := in.Alerting; a != nil {
-			locked, lag = strconv.Itoa(a.LockedUnits), fmt.Sprintf("%.2f", a.LagSeconds)
+			evaluated, locked = evaluatedInTime(a, in.Rows), strconv.Itoa(a.LockedUnits)
 		}
 		fmt.Fprintf(tw, "%d\t%d\t%.0f\t%s\t%s\t%s\t%.0f\t%s\t%s\t%.0f / %.0f / %.0f / %.0f\t%s\t%s\t%d\t%.0f\t%d\t%d\t%d\t%s\t%s\t\n",
 			run.Streams, run.StreamsOpen, in.RowsPerSec, ratio, fan, client, run.ServerCPUPercent, percent(in.PostgresCPU), percent(in.GeneratorCPU),
 			run.IdleRSS, run.StreamsRSS, run.AvgRSS, run.PeakRSS, opt(run.RSSPer1k), opt(run.CPUPer1k),
-			run.Received.Events, perSec, run.EventsSent, run.Dropped, run.Received.Ended, locked, lag)
+			run.Received.Events, perSec, run.EventsSent, run.Dropped, run.Received.Ended, evaluated, locked)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -933,9 +933,28 @@ func WriteLiveSummary(w io.Writer, r *LiveResult) error {
 		if run.IngestRatio > 0 {
 			verdicts = append(verdicts, fmt.Sprintf("ingest ratio %.3f %s %.2f goal", run.IngestRatio, metOrNot(run.IngestRatio >= LiveRatioGoal), LiveRatioGoal))
 		}
+		if a := run.Ingest.Alerting; a != nil && a.Dropped > 0 {
+			verdicts = append(verdicts, fmt.Sprintf("the evaluator fell behind ingest (%d flushes dropped from its queue), so reading events waited for their evaluation", a.Dropped))
+		}
 		fmt.Fprintf(w, "%d streams: %s\n", run.Streams, strings.Join(verdicts, "; "))
 	}
 	return nil
+}
+
+// evaluatedInTime says how much of a run's readings the evaluator had
+// received from ingest when the harness stopped waiting for it (at once
+// when its subscription had dropped flushes, which it evaluates later from
+// the backlog, so their events come late; else when it had them all, or
+// after a minute), and what it dropped or how long it took.
+func evaluatedInTime(a *Alerting, stored int) string {
+	if stored == 0 {
+		return "-"
+	}
+	pct := fmt.Sprintf("%.0f%%", 100*float64(a.Rows)/float64(stored))
+	if a.Dropped > 0 {
+		return fmt.Sprintf("%s, %d flushes dropped", pct, a.Dropped)
+	}
+	return fmt.Sprintf("%s after %.1f s", pct, a.LagSeconds)
 }
 
 func metOrNot(ok bool) string {
