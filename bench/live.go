@@ -155,9 +155,9 @@ type LiveRun struct {
 	// Fanout is the server's freshtrack_live_fanout_seconds during the run
 	// (from an ingest commit to the event written to a stream's socket).
 	Fanout *Fanout `json:"fanout,omitempty"`
-	// AfterAnswer cross-checks Fanout from the client's side, on one
-	// stream: an event's arrival minus the arrival of the answer to the
-	// POST that stored its reading. The answer follows the commit, so it
+	// AfterAnswer cross-checks Fanout from the client's side, on up to 8
+	// streams watching sites spread over the fleet: an event's arrival
+	// minus the arrival of the answer to the POST that stored its reading. The answer follows the commit, so it
 	// is a little less than commit → event received.
 	AfterAnswer *Latency `json:"receive_after_answer,omitempty"`
 	// AfterAnswerSamples is how many events AfterAnswer is of.
@@ -606,9 +606,21 @@ type liveStream struct {
 	ended                           atomic.Bool
 }
 
+// probeStreams is how many streams feed the probe, on sites spread over
+// the fleet: a site's units are in one request body, stored in one flush,
+// so one site alone times about one flush per round.
+const probeStreams = 8
+
+// isProbe reports whether stream i of n, over sites sites, feeds the probe.
+func isProbe(i, n, sites int) bool {
+	distinct := min(n, sites)
+	every := max(1, distinct/probeStreams)
+	return i < distinct && i%every == 0 && i/every < probeStreams
+}
+
 // openStreams opens n streams of the organisation's events, stream i
-// watching sites[i mod len(sites)] with tokens[i mod len(tokens)]; the
-// first one feeds probe.
+// watching sites[i mod len(sites)] with tokens[i mod len(tokens)]; a few,
+// on sites spread over the fleet, feed probe.
 func openStreams(ctx context.Context, addr, orgID string, sites, tokens []string, n int, probe *probe, progressTo io.Writer) ([]*liveStream, error) {
 	streams := make([]*liveStream, n)
 	var (
@@ -639,7 +651,7 @@ func openStreams(ctx context.Context, addr, orgID string, sites, tokens []string
 					mu.Unlock()
 					return
 				}
-				if i == 0 {
+				if isProbe(i, n, len(sites)) {
 					s.probe = probe
 				}
 				go s.read()
@@ -806,7 +818,7 @@ func drained(client *fasthttp.HostClient, streams []*liveStream, timeout time.Du
 	}
 }
 
-// probe matches one stream's reading events with the POSTs that stored
+// probe matches a few streams' reading events with the POSTs that stored
 // their readings, to time them from the client's side.
 type probe struct {
 	plan   Plan
