@@ -173,7 +173,8 @@ type LiveRun struct {
 	AvgRSS     float64 `json:"server_avg_rss_mib"`
 	PeakRSS    float64 `json:"server_peak_rss_mib"`
 	// Per 1,000 streams: average RSS and CPU percent above the baseline
-	// run's, and the RSS the open streams added before the ingest.
+	// run's, and the RSS the open streams added before the ingest; left
+	// out under minPer1k streams, where the noise of a run outweighs them.
 	RSSPer1k     float64 `json:"rss_mib_per_1k_streams,omitempty"`
 	CPUPer1k     float64 `json:"cpu_percent_per_1k_streams,omitempty"`
 	IdleRSSPer1k float64 `json:"idle_rss_mib_per_1k_streams,omitempty"`
@@ -328,7 +329,7 @@ func compareWithBaseline(runs []LiveRun) {
 		if base.Ingest.RowsPerSec > 0 {
 			r.IngestRatio = round3(r.Ingest.RowsPerSec / base.Ingest.RowsPerSec)
 		}
-		if r.Streams == 0 {
+		if r.Streams < minPer1k {
 			continue
 		}
 		k := float64(r.Streams) / 1000
@@ -336,6 +337,9 @@ func compareWithBaseline(runs []LiveRun) {
 		r.CPUPer1k = round2((r.ServerCPUPercent - base.ServerCPUPercent) / k)
 	}
 }
+
+// minPer1k is the fewest streams whose cost is given per 1,000 streams.
+const minPer1k = 100
 
 func round3(f float64) float64 { return math.Round(f*1000) / 1000 }
 
@@ -495,7 +499,7 @@ func runLive(ctx context.Context, pool *pgxpool.Pool, lf *liveFleet, orgID, apiK
 			run.Fanout.Mean = Ms(seconds(d("freshtrack_live_fanout_seconds_sum") / c))
 		}
 	}
-	if n > 0 {
+	if n >= minPer1k {
 		run.IdleRSSPer1k = round2((run.StreamsRSS - run.IdleRSS) / (float64(n) / 1000))
 	}
 	if probe != nil {
