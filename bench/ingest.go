@@ -281,6 +281,40 @@ func vacuumWithoutAutovacuum(ctx context.Context, pool *pgxpool.Pool, m Machine)
 	return nil
 }
 
+// openDatabase connects to a migrated database with at most maxConns
+// connections (0: pgx's default) and opens its store.
+func openDatabase(ctx context.Context, databaseURL string, maxConns int32, log *slog.Logger) (*pgxpool.Pool, *schema.Store, error) {
+	pcfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("database URL: %w", err)
+	}
+	if maxConns > 0 {
+		pcfg.MaxConns = maxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect: %w", err)
+	}
+	if _, err := schema.CheckCurrent(ctx, pool); err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	store, err := schema.OpenStore(ctx, pool, log)
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	return pool, store, nil
+}
+
+// disableRules switches a bench organisation's alert rules off: its fleets
+// go silent after their runs, and must never alert offline later.
+func disableRules(ctx context.Context, pool *pgxpool.Pool, orgID string, log *slog.Logger) {
+	if _, err := pool.Exec(context.WithoutCancel(ctx), `UPDATE alert_rules SET enabled = false WHERE org_id = $1`, orgID); err != nil {
+		log.Warn("could not disable the bench organisation's alert rules", "org", orgID, "err", err)
+	}
+}
+
 // RunIngest runs the ingest benchmark.
 //
 // Live and single runs each get a fleet of their own (Sensors fridge units,
@@ -299,24 +333,12 @@ func RunIngest(ctx context.Context, o IngestOptions) (*IngestResult, error) {
 		return nil, err
 	}
 	log := o.Logger
-	pcfg, err := pgxpool.ParseConfig(o.DatabaseURL)
-	if err != nil {
-		return nil, fmt.Errorf("database URL: %w", err)
-	}
 	// The raw limit holds up to 4 connections while the CPU sampler queries.
-	pcfg.MaxConns = 8
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	pool, store, err := openDatabase(ctx, o.DatabaseURL, 8, log)
 	if err != nil {
-		return nil, fmt.Errorf("connect: %w", err)
+		return nil, err
 	}
 	defer pool.Close()
-	if _, err := schema.CheckCurrent(ctx, pool); err != nil {
-		return nil, err
-	}
-	store, err := schema.OpenStore(ctx, pool, log)
-	if err != nil {
-		return nil, err
-	}
 	res := &IngestResult{Storage: string(store.Mode()), Workload: o.Workload, Sensors: o.Sensors, Batch: o.Batch, Concurrency: o.Concurrency,
 		Writers: o.Writers, FlushRows: o.FlushRows, Machine: describeMachine(ctx, pool)}
 
@@ -341,13 +363,7 @@ func RunIngest(ctx context.Context, o IngestOptions) (*IngestResult, error) {
 		if site, err = createSites(ctx, pool, org.ID, 1); err != nil {
 			return nil, err
 		}
-		// The fleets go silent after their run: switch the organisation's
-		// rules off at the end so they never alert offline later.
-		defer func() {
-			if _, err := pool.Exec(context.WithoutCancel(ctx), `UPDATE alert_rules SET enabled = false WHERE org_id = $1`, org.ID); err != nil {
-				log.Warn("could not disable the bench organisation's alert rules", "org", org.ID, "err", err)
-			}
-		}()
+		defer disableRules(ctx, pool, org.ID, log)
 	}
 	key, err := auth.CreateAPIKey(ctx, pool, auth.CreateAPIKeyParams{OrgID: org.ID, Name: "bench", Actor: "bench"})
 	if err != nil {
@@ -360,12 +376,7 @@ func RunIngest(ctx context.Context, o IngestOptions) (*IngestResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		defer func() {
-			srv.stop()
-			if errs := srv.errors(); errs != "" {
-				log.Warn("the server logged errors", "log", errs)
-			}
-		}()
+		defer srv.stopLogging(log)
 		target, serverPID = srv.url, srv.cmd.Process.Pid
 	}
 	u, err := url.Parse(target)
@@ -518,6 +529,14 @@ func (s *server) errors() string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// stopLogging stops the server and warns of the error lines it logged.
+func (s *server) stopLogging(log *slog.Logger) {
+	s.stop()
+	if errs := s.errors(); errs != "" {
+		log.Warn("the server logged errors", "log", errs)
+	}
 }
 
 func (s *server) stop() {

@@ -27,7 +27,6 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/freshtrack/freshtrack/auth"
-	"github.com/freshtrack/freshtrack/schema"
 )
 
 // LiveOptions configure a live-updates benchmark.
@@ -255,18 +254,11 @@ func RunLive(ctx context.Context, o LiveOptions) (*LiveResult, error) {
 	if float64(o.Sensors) < o.Rate {
 		log.Warn("sensors report more often than once a second: the server coalesces their reading events", "sensors", o.Sensors, "rate", o.Rate)
 	}
-	pool, err := pgxpool.New(ctx, o.DatabaseURL)
+	pool, store, err := openDatabase(ctx, o.DatabaseURL, 0, log)
 	if err != nil {
-		return nil, fmt.Errorf("connect: %w", err)
+		return nil, err
 	}
 	defer pool.Close()
-	if _, err := schema.CheckCurrent(ctx, pool); err != nil {
-		return nil, err
-	}
-	store, err := schema.OpenStore(ctx, pool, log)
-	if err != nil {
-		return nil, err
-	}
 	res := &LiveResult{Storage: string(store.Mode()), Sensors: o.Sensors, UnitsPerSite: o.UnitsPerSite, Rate: o.Rate,
 		Duration: o.Duration.String(), Window: o.Window.String(), Batch: o.Batch, Concurrency: o.Concurrency,
 		Writers: o.Writers, FlushRows: o.FlushRows, Machine: describeMachine(ctx, pool)}
@@ -275,13 +267,7 @@ func RunLive(ctx context.Context, o LiveOptions) (*LiveResult, error) {
 		return nil, err
 	}
 	res.OrgID = org.ID
-	// The fleets go silent after their run: switch the organisation's
-	// rules off at the end so they never alert offline later.
-	defer func() {
-		if _, err := pool.Exec(context.WithoutCancel(ctx), `UPDATE alert_rules SET enabled = false WHERE org_id = $1`, org.ID); err != nil {
-			log.Warn("could not disable the bench organisation's alert rules", "org", org.ID, "err", err)
-		}
-	}()
+	defer disableRules(ctx, pool, org.ID, log)
 	key, err := auth.CreateAPIKey(ctx, pool, auth.CreateAPIKeyParams{OrgID: org.ID, Name: "bench", Actor: "bench"})
 	if err != nil {
 		return nil, err
@@ -406,12 +392,7 @@ func runLive(ctx context.Context, pool *pgxpool.Pool, lf *liveFleet, orgID, apiK
 	if err != nil {
 		return run, err
 	}
-	defer func() {
-		srv.stop()
-		if errs := srv.errors(); errs != "" {
-			log.Warn("the server logged errors", "log", errs)
-		}
-	}()
+	defer srv.stopLogging(log)
 	pid := srv.cmd.Process.Pid
 	u, err := url.Parse(srv.url)
 	if err != nil {
