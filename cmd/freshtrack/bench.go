@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/freshtrack/freshtrack/bench"
 	"github.com/freshtrack/freshtrack/internal/config"
@@ -106,8 +108,7 @@ func progressWriter(e env) *os.File {
 
 func newBenchIngestCmd(e env) *cobra.Command {
 	var o bench.IngestOptions
-	var asJSON bool
-	var out string
+	var kept benchOutput
 	cmd := &cobra.Command{
 		Use:   "ingest",
 		Short: "Post a simulated fleet's readings and compare with the database's raw COPY limit",
@@ -154,25 +155,11 @@ rows/s ÷ raw limit.`,
 	f.StringVar(&o.Target, "target", "", "base URL of a running server (default: start one)")
 	f.IntVar(&o.Writers, "writers", 2, "the server's ingest writers")
 	f.IntVar(&o.FlushRows, "flush-rows", 5000, "the server's rows per flush")
-	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
-	f.StringVar(&out, "out", "", "also write the JSON result to this file")
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		b, err := loadBench(cmd, e, cfg)
-		if err != nil {
-			return err
-		}
+	kept.bind(f)
+	cmd.RunE = runKept(&kept, e, cfg, func(ctx context.Context, b benchSetup) (*bench.IngestResult, error) {
 		o.DatabaseURL, o.Logger, o.Progress = b.DatabaseURL, b.Logger, b.Progress
-		res, err := bench.RunIngest(cmd.Context(), o)
-		if err != nil {
-			return err
-		}
-		if out != "" {
-			if err := writeJSONFile(out, res); err != nil {
-				return err
-			}
-		}
-		return printBench(e, asJSON, res, bench.WriteIngestSummary)
-	}
+		return bench.RunIngest(ctx, o)
+	}, bench.WriteIngestSummary)
 	return cmd
 }
 
@@ -196,6 +183,40 @@ func newBenchTableCmd(e env) *cobra.Command {
 			}
 			return bench.WriteIngestTable(e.stdout, results)
 		},
+	}
+}
+
+// benchOutput is where a benchmark's result goes: --json prints it as
+// JSON, --out also writes the JSON to a file.
+type benchOutput struct {
+	asJSON bool
+	out    string
+}
+
+func (k *benchOutput) bind(f *pflag.FlagSet) {
+	f.BoolVar(&k.asJSON, "json", false, "print the result as JSON")
+	f.StringVar(&k.out, "out", "", "also write the JSON result to this file")
+}
+
+// runKept is the RunE of a benchmark whose result k keeps: it loads the
+// configuration, runs the benchmark, writes its result to --out when set
+// and prints it.
+func runKept[R any](k *benchOutput, e env, cfg *config.Config, run func(context.Context, benchSetup) (R, error), summary func(io.Writer, R) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		b, err := loadBench(cmd, e, cfg)
+		if err != nil {
+			return err
+		}
+		res, err := run(cmd.Context(), b)
+		if err != nil {
+			return err
+		}
+		if k.out != "" {
+			if err := writeJSONFile(k.out, res); err != nil {
+				return err
+			}
+		}
+		return printBench(e, k.asJSON, res, summary)
 	}
 }
 
@@ -285,8 +306,7 @@ site of at most --haccp-units units; it reports queries/s and p50/p99 per type.`
 
 func newBenchLiveCmd(e env) *cobra.Command {
 	var o bench.LiveOptions
-	var asJSON bool
-	var out string
+	var kept benchOutput
 	cmd := &cobra.Command{
 		Use:   "live",
 		Short: "Measure live event streams while the fleet ingests: fan-out latency, server cost per stream, ingest kept",
@@ -320,24 +340,10 @@ events the clients received, and streams the server dropped.`,
 	f.IntVar(&o.HTTPMaxConns, "http-max-conns", 0, "the server's --http-max-conns (0: the most streams plus room for the fleet, at least 8192)")
 	f.IntVar(&o.Viewers, "viewers", 8, "viewer accounts the streams share")
 	f.StringArrayVar(&o.ServerArgs, "server-arg", nil, "extra flag for serve (repeatable), e.g. --server-arg=--pprof-addr=127.0.0.1:6060")
-	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
-	f.StringVar(&out, "out", "", "also write the JSON result to this file")
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		b, err := loadBench(cmd, e, cfg)
-		if err != nil {
-			return err
-		}
+	kept.bind(f)
+	cmd.RunE = runKept(&kept, e, cfg, func(ctx context.Context, b benchSetup) (*bench.LiveResult, error) {
 		o.DatabaseURL, o.Logger, o.Progress = b.DatabaseURL, b.Logger, b.Progress
-		res, err := bench.RunLive(cmd.Context(), o)
-		if err != nil {
-			return err
-		}
-		if out != "" {
-			if err := writeJSONFile(out, res); err != nil {
-				return err
-			}
-		}
-		return printBench(e, asJSON, res, bench.WriteLiveSummary)
-	}
+		return bench.RunLive(ctx, o)
+	}, bench.WriteLiveSummary)
 	return cmd
 }
