@@ -237,11 +237,12 @@ var liveMetrics = []string{
 
 const fanoutHistogram = "freshtrack_live_fanout_seconds"
 
-// RunLive measures live updates under ingest: for each stream count, a
-// fresh server, a fresh live fleet (as bench ingest's live workload, in
-// sites of UnitsPerSite), that many event streams each watching one site,
-// and the fleet posting at Rate for Duration. The run with no stream is the
-// baseline that ingest and the server's CPU and memory are compared with.
+// RunLive measures live updates under ingest: a live fleet (as bench
+// ingest's live workload, in sites of UnitsPerSite) made once, then for each
+// stream count a fresh server, a warm-up round, that many event streams each
+// watching one site, and the fleet posting at Rate for Duration. The run
+// with no stream is the baseline that ingest and the server's CPU and memory
+// are compared with.
 func RunLive(ctx context.Context, o LiveOptions) (*LiveResult, error) {
 	o.withDefaults()
 	if err := o.validate(); err != nil {

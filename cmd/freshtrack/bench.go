@@ -311,11 +311,12 @@ func newBenchLiveCmd(e env) *cobra.Command {
 		Use:   "live",
 		Short: "Measure live event streams while the fleet ingests: fan-out latency, server cost per stream, ingest kept",
 		Long: `Live measures the live event streams (GET /v1/orgs/{org}/events) under ingest.
-For each of --streams it starts a fresh 'freshtrack serve' child (with the
-development issuer, so viewers sign in with minted tokens), a fresh live fleet
-of --sensors fridge units in sites of --units-per-site, opens that many
-streams, each watching one site (?site=, round-robin), waits until the server
-counts them all, then posts --rate readings/s for --duration.
+It makes a live fleet of --sensors fridge units in sites of --units-per-site
+once. For each of --streams it starts a fresh 'freshtrack serve' child (with
+the development issuer, so viewers sign in with minted tokens), posts a warm-up
+round, opens that many streams, each watching one site (?site=, round-robin),
+waits until the server counts them all, then posts --rate readings/s for
+--duration.
 
 Reported per stream count: readings/s stored and their ratio to the run without
 streams (0, the baseline), the server's commit → event written latency (p50,
