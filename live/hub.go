@@ -66,8 +66,83 @@ type Hub struct {
 	cfg HubConfig
 
 	mu     sync.RWMutex
-	orgs   map[string]map[*Stream]struct{}
+	orgs   map[string]*orgStreams
 	closed bool
+}
+
+// orgStreams are an organisation's streams, indexed by what they watch, so
+// that delivering an event costs the streams that may see it, not every
+// stream of the organisation.
+type orgStreams struct {
+	all    set            // every stream
+	whole  set            // streams without filters: every event
+	bySite map[string]set // streams filtered by site only
+	byUnit map[string]set // streams filtered by unit (and perhaps site too)
+}
+
+type set = map[*Stream]struct{}
+
+func (o *orgStreams) add(s *Stream) {
+	o.all[s] = struct{}{}
+	switch {
+	case len(s.filter.Units) > 0:
+		for _, u := range s.filter.Units {
+			addTo(o.byUnit, u, s)
+		}
+	case len(s.filter.Sites) > 0:
+		for _, site := range s.filter.Sites {
+			addTo(o.bySite, site, s)
+		}
+	default:
+		o.whole[s] = struct{}{}
+	}
+}
+
+func (o *orgStreams) remove(s *Stream) {
+	delete(o.all, s)
+	delete(o.whole, s)
+	for _, u := range s.filter.Units {
+		removeFrom(o.byUnit, u, s)
+	}
+	for _, site := range s.filter.Sites {
+		removeFrom(o.bySite, site, s)
+	}
+}
+
+func addTo(index map[string]set, key string, s *Stream) {
+	m := index[key]
+	if m == nil {
+		m = set{}
+		index[key] = m
+	}
+	m[s] = struct{}{}
+}
+
+func removeFrom(index map[string]set, key string, s *Stream) {
+	if m := index[key]; m != nil {
+		delete(m, s)
+		if len(m) == 0 {
+			delete(index, key)
+		}
+	}
+}
+
+// each calls fn for every stream that may see e.
+func (o *orgStreams) each(e *Event, fn func(*Stream)) {
+	for s := range o.whole {
+		fn(s)
+	}
+	if e.UnitID == "" {
+		return
+	}
+	for s := range o.byUnit[e.UnitID] {
+		if len(s.filter.Sites) == 0 || contains(s.filter.Sites, e.SiteID) {
+			fn(s)
+		}
+	}
+	for s := range o.bySite[e.SiteID] {
+		fn(s)
+	}
 }
 
 // The metrics of every hub of the process (tests build several);
@@ -99,7 +174,7 @@ func NewHub(cfg HubConfig) *Hub {
 	if cfg.MaxAge <= 0 {
 		cfg.MaxAge = time.Hour
 	}
-	h := &Hub{cfg: cfg, orgs: map[string]map[*Stream]struct{}{}}
+	h := &Hub{cfg: cfg, orgs: map[string]*orgStreams{}}
 	hubsMu.Lock()
 	allHubs[h] = struct{}{}
 	hubsMu.Unlock()
@@ -111,8 +186,8 @@ func (h *Hub) Len() int {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	n := 0
-	for _, m := range h.orgs {
-		n += len(m)
+	for _, o := range h.orgs {
+		n += len(o.all)
 	}
 	return n
 }
@@ -127,24 +202,32 @@ func (h *Hub) Subscribe(orgID, userID string, f Filter) (*Stream, error) {
 	if h.closed {
 		return nil, ErrClosed
 	}
-	m := h.orgs[orgID]
-	if m == nil {
-		m = map[*Stream]struct{}{}
-		h.orgs[orgID] = m
+	o := h.orgs[orgID]
+	if o == nil {
+		o = &orgStreams{all: set{}, whole: set{}, bySite: map[string]set{}, byUnit: map[string]set{}}
+		h.orgs[orgID] = o
 	}
-	m[s] = struct{}{}
+	o.add(s)
 	return s, nil
 }
 
 func (h *Hub) remove(s *Stream) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if m := h.orgs[s.OrgID]; m != nil {
-		delete(m, s)
-		if len(m) == 0 {
+	if o := h.orgs[s.OrgID]; o != nil {
+		o.remove(s)
+		if len(o.all) == 0 {
 			delete(h.orgs, s.OrgID)
 		}
 	}
+}
+
+// streamsOf is orgID's streams (nil for none); the caller holds mu.
+func (h *Hub) streamsOf(orgID string) set {
+	if o := h.orgs[orgID]; o != nil {
+		return o.all
+	}
+	return nil
 }
 
 // Deliver queues events on every stream that may see them. It never
@@ -155,16 +238,17 @@ func (h *Hub) Deliver(events []Event) {
 	h.mu.RLock()
 	for i := range events {
 		e := &events[i]
-		for s := range h.orgs[e.OrgID] {
-			if !s.filter.matches(e) {
-				continue
-			}
+		o := h.orgs[e.OrgID]
+		if o == nil {
+			continue
+		}
+		o.each(e, func(s *Stream) {
 			select {
 			case s.ch <- *e:
 			default:
 				slow = append(slow, s)
 			}
-		}
+		})
 	}
 	h.mu.RUnlock()
 	for _, s := range slow {
@@ -179,7 +263,7 @@ func (h *Hub) Deliver(events []Event) {
 func (h *Hub) EndMember(ctx context.Context, orgID, userID string) {
 	var mine []*Stream
 	h.mu.RLock()
-	for s := range h.orgs[orgID] {
+	for s := range h.streamsOf(orgID) {
 		if s.UserID == userID {
 			mine = append(mine, s)
 		}
@@ -209,8 +293,8 @@ func (h *Hub) EndMember(ctx context.Context, orgID, userID string) {
 // EndOrg ends every stream of orgID (the organisation was deleted).
 func (h *Hub) EndOrg(orgID, reason string) {
 	h.mu.RLock()
-	all := make([]*Stream, 0, len(h.orgs[orgID]))
-	for s := range h.orgs[orgID] {
+	all := make([]*Stream, 0, len(h.streamsOf(orgID)))
+	for s := range h.streamsOf(orgID) {
 		all = append(all, s)
 	}
 	h.mu.RUnlock()
@@ -223,8 +307,8 @@ func (h *Hub) EndOrg(orgID, reason string) {
 func (h *Hub) EndAll(reason string) {
 	h.mu.RLock()
 	var all []*Stream
-	for _, m := range h.orgs {
-		for s := range m {
+	for _, o := range h.orgs {
+		for s := range o.all {
 			all = append(all, s)
 		}
 	}
