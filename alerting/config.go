@@ -148,9 +148,6 @@ type Hooks struct {
 	// an excursion, the sweep) committed, with the state its rules are in.
 	// Live updates publish it.
 	UnitState func(UnitState)
-	// Readings is called after a committed batch was evaluated, with each
-	// unit's newest reading in it. Live updates publish them.
-	Readings func([]UnitReading)
 }
 
 // AlertOpened describes a newly opened alert.

@@ -133,9 +133,6 @@ type unitWork struct {
 	// offends is whether a batch reading violates a rule (offendsAny),
 	// worked out once per batch.
 	offends bool
-	// state is the unit's state once evaluated (UnitOK, ...); empty when
-	// its evaluation failed.
-	state string
 }
 
 type evalMode int
@@ -235,23 +232,9 @@ func (e *Evaluator) evaluateBatch(ctx context.Context, c ingest.Committed, res *
 		w.offends = offendsAny(w.rules, w.samples)
 		list = append(list, w)
 	}
-	if e.cfg.Hooks.Readings != nil {
-		defer func() { e.cfg.Hooks.Readings(newestReadings(work)) }()
-	}
-	for _, w := range work {
-		if len(w.rules) == 0 {
-			w.state = UnitOK
-		}
-	}
 	slow, err := e.evaluateInMemory(ctx, list)
 	if err != nil {
 		return err
-	}
-	for _, w := range list {
-		w.state = UnitOK // the fast path settles only units whose rules are all ok
-	}
-	for _, w := range slow {
-		w.state = "" // until its transaction commits
 	}
 	// Units with an offending reading go first: a new excursion must not
 	// wait behind units that only replay late readings in range.

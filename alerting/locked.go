@@ -65,9 +65,8 @@ func (e *Evaluator) evaluateUnit(ctx context.Context, w *unitWork) error {
 		}
 		e.remember(w.unit, w.rules, env.states)
 		visible := time.Now()
-		w.state = stateOf(w.rules, env.states)
 		if h := e.cfg.Hooks.UnitState; h != nil {
-			h(UnitState{OrgID: w.unit.OrgID, SiteID: w.unit.SiteID, UnitID: w.unit.ID, State: w.state, At: visible})
+			h(UnitState{OrgID: w.unit.OrgID, SiteID: w.unit.SiteID, UnitID: w.unit.ID, State: stateOf(w.rules, env.states), At: visible})
 		}
 		for _, o := range env.opened {
 			o.Visible = visible

@@ -1,9 +1,13 @@
 package alerting
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
-// What the evaluator tells observers (Hooks.UnitState, Hooks.Readings)
-// about units: live updates publish it.
+// What the evaluator tells observers about units: their states after each
+// evaluation (Hooks.UnitState) and which unit a sensor is on (UnitsOf).
+// Live updates publish both.
 
 // A unit's state, from its rules' states. When several apply, the first in
 // this list wins: an open temperature or battery alert is what a person must
@@ -32,26 +36,6 @@ type UnitState struct {
 	State string
 	// At is when the evaluation committed (wall clock).
 	At time.Time
-}
-
-// UnitReading is a unit's newest reading in an evaluated batch.
-type UnitReading struct {
-	OrgID, SiteID, UnitID string
-	// Sensor is the sensor's key (sensors.id).
-	Sensor int64
-	// Time is when the reading was taken.
-	Time time.Time
-	// TempC is the temperature; with Fault, the probe's error code.
-	TempC float64
-	// Battery is NaN when the reading had none.
-	Battery float64
-	// Fault marks a probe's error code.
-	Fault bool
-	// State is the unit's state after the batch; empty when its
-	// evaluation failed.
-	State string
-	// CommittedAt is when ingest committed the batch.
-	CommittedAt time.Time
 }
 
 // stateOf is a unit's state from its rules' states.
@@ -87,24 +71,24 @@ func stateOf(rules []Rule, states map[string]*ruleState) string {
 	return UnitOK
 }
 
-// newestReadings is each unit's newest sample in a batch's work.
-func newestReadings(work map[string]*unitWork) []UnitReading {
-	out := make([]UnitReading, 0, len(work))
-	for _, w := range work {
-		if len(w.samples) == 0 {
-			continue
-		}
-		newest := &w.samples[0]
-		for i := range w.samples {
-			if s := &w.samples[i]; s.T.After(newest.T) || s.T.Equal(newest.T) && !s.Fault && newest.Fault {
-				newest = s
-			}
-		}
-		out = append(out, UnitReading{
-			OrgID: w.unit.OrgID, SiteID: w.unit.SiteID, UnitID: w.unit.ID,
-			Sensor: newest.Sensor, Time: newest.T, TempC: newest.TempC, Battery: newest.Battery, Fault: newest.Fault,
-			State: w.state, CommittedAt: w.committedAt,
-		})
+// UnitRef names a unit and where it is.
+type UnitRef struct {
+	OrgID, SiteID, UnitID string
+}
+
+// UnitsOf maps sensor keys to the units they are on, from the evaluator's
+// cache of sensor assignments (one query for the misses); sensors on no
+// unit are left out.
+func (e *Evaluator) UnitsOf(ctx context.Context, sensorIDs []int64) (map[int64]UnitRef, error) {
+	units, err := e.resolveSensors(ctx, sensorIDs)
+	if err != nil {
+		return nil, err
 	}
-	return out
+	out := make(map[int64]UnitRef, len(units))
+	for id, u := range units {
+		if u != nil {
+			out[id] = UnitRef{OrgID: u.OrgID, SiteID: u.SiteID, UnitID: u.ID}
+		}
+	}
+	return out, nil
 }

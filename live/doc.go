@@ -5,9 +5,10 @@
 //
 // # Where events come from
 //
-// Readings and unit states come from the alert evaluator (alerting.Hooks),
-// in the process that ingested the readings; a [Publisher] coalesces them
-// and hands them to a [Bus]: the local [Hub] alone, or Redis pub/sub when
+// Readings come from ingest's writer right after each commit (a [Feed]),
+// unit states from the alert evaluator (alerting.Hooks.UnitState), both in
+// the process that ingested the readings; a [Publisher] coalesces them and
+// hands them to a [Bus]: the local [Hub] alone, or Redis pub/sub when
 // several instances share the work (every instance's hub hears every
 // event). Alert events, notification status changes and the membership
 // changes that end streams are announced by the database itself (triggers

@@ -77,18 +77,18 @@ func TestPublisherCoalescesReadingsPerUnitAndStatesOnChange(t *testing.T) {
 	}
 	defer pub.Stop(context.Background())
 	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
-	reading := func(unit string, sec int, c float64) alerting.UnitReading {
-		return alerting.UnitReading{OrgID: "org", SiteID: "s", UnitID: unit, Time: t0.Add(time.Duration(sec) * time.Second), TempC: c, Battery: math.NaN(), State: alerting.UnitOK}
+	reading := func(unit string, sec int, c float64) UnitReading {
+		return UnitReading{UnitRef: alerting.UnitRef{OrgID: "org", SiteID: "s", UnitID: unit}, Time: t0.Add(time.Duration(sec) * time.Second), TempC: c, Battery: math.NaN(), State: alerting.UnitOK}
 	}
-	pub.Readings([]alerting.UnitReading{reading("u1", 0, 3), reading("u2", 0, 4)})
+	pub.Readings([]UnitReading{reading("u1", 0, 3), reading("u2", 0, 4)})
 	if f := next(t, got); !strings.HasPrefix(f, "reading ") || !strings.Contains(f, `"temp_c":3`) || !strings.Contains(f, `"battery":null`) {
 		t.Fatalf("first frame = %q", f)
 	}
 	// Three readings within the unit's second: one event, the newest, after
 	// the window; an older one arriving late does not replace it.
-	pub.Readings([]alerting.UnitReading{reading("u1", 1, 3.1)})
-	pub.Readings([]alerting.UnitReading{reading("u1", 3, 3.3)})
-	pub.Readings([]alerting.UnitReading{reading("u1", 2, 3.2)})
+	pub.Readings([]UnitReading{reading("u1", 1, 3.1)})
+	pub.Readings([]UnitReading{reading("u1", 3, 3.3)})
+	pub.Readings([]UnitReading{reading("u1", 2, 3.2)})
 	if f := next(t, got); !strings.Contains(f, `"temp_c":3.3`) {
 		t.Fatalf("coalesced frame = %q, want the newest reading", f)
 	}

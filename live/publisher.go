@@ -25,18 +25,19 @@ type PublisherConfig struct {
 	Logger *slog.Logger
 }
 
-// Publisher turns the evaluator's observations (alerting.Hooks.Readings,
-// Hooks.UnitState) into reading and unit_state events: at most one reading
-// per unit per PerUnit (the newest), a unit state only when it changed. It
-// is a lifecycle.Service; its hooks never block the evaluator.
+// Publisher turns committed readings (from a Feed) and the evaluator's unit
+// states (alerting.Hooks.UnitState) into reading and unit_state events: at
+// most one reading per unit per PerUnit (the newest), a unit state only
+// when it changed. It is a lifecycle.Service; its hooks never block their
+// callers.
 type Publisher struct {
 	cfg PublisherConfig
 
 	mu       sync.Mutex
-	held     map[string]alerting.UnitReading // unit → newest not yet published
-	lastSent map[string]time.Time            // unit → its last reading event
-	states   map[string]string               // unit → its last published state
-	queued   []Event                         // unit states to publish
+	held     map[string]UnitReading // unit → newest not yet published
+	lastSent map[string]time.Time   // unit → its last reading event
+	states   map[string]string      // unit → its last published state
+	queued   []Event                // unit states to publish
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -54,11 +55,11 @@ func NewPublisher(cfg PublisherConfig) *Publisher {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Publisher{cfg: cfg, held: map[string]alerting.UnitReading{}, lastSent: map[string]time.Time{}, states: map[string]string{}}
+	return &Publisher{cfg: cfg, held: map[string]UnitReading{}, lastSent: map[string]time.Time{}, states: map[string]string{}}
 }
 
-// Readings is the alerting.Hooks.Readings hook.
-func (p *Publisher) Readings(rs []alerting.UnitReading) {
+// Readings takes units' newest readings (from a Feed).
+func (p *Publisher) Readings(rs []UnitReading) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, r := range rs {
@@ -109,7 +110,7 @@ type readingData struct {
 	State string `json:"state,omitempty"`
 }
 
-func readingEvent(r alerting.UnitReading) Event {
+func readingEvent(r UnitReading) Event {
 	d := readingData{UnitID: r.UnitID, SiteID: r.SiteID, Time: r.Time.UTC(), Fault: r.Fault, State: r.State}
 	if !r.Fault {
 		d.TempC = &r.TempC

@@ -179,8 +179,9 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 		}
 	}
 
-	// Live updates: the evaluator tells the publisher what it saw; the bus
-	// carries it to the hubs of every instance (Redis) or of this one.
+	// Live updates: ingest's commits (through a feed) and the evaluator's
+	// unit states reach the publisher; the bus carries its events to the
+	// hubs of every instance (Redis) or of this one.
 	hub := live.NewHub(live.HubConfig{Recheck: func(ctx context.Context, orgID, userID string) (bool, error) {
 		return auth.MayRead(ctx, pool, orgID, userID)
 	}})
@@ -205,7 +206,7 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 		Notifier: &notify.AlertNotifier{Jobs: inserter, PublicURL: cfg.PublicURL},
 		Logger:   log,
 		Fault:    fault,
-		Hooks:    alerting.Hooks{Readings: publisher.Readings, UnitState: publisher.UnitState},
+		Hooks:    alerting.Hooks{UnitState: publisher.UnitState},
 	})
 	if err != nil {
 		return err
@@ -270,7 +271,7 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 	admission := httpbody.NewAdmission(cfg.HTTPBodySlots, cfg.HTTPBodyWait)
 	var ingester *ingest.Service
 	if cfg.HasRole(config.RoleIngest) {
-		if ingester, err = startIngest(ctx, components, cfg, pool, store, rdb, alerts, admission, log); err != nil {
+		if ingester, err = startIngest(ctx, components, cfg, pool, store, rdb, alerts, publisher, admission, log); err != nil {
 			return err
 		}
 		ingester.Register(app)
@@ -310,11 +311,12 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 	return err
 }
 
-// startIngest builds the ingest service and the alerting pipe that evaluates
-// what it commits, and adds both to components (the pipe first, so that it
-// stops after the writer closed and finishes what was committed).
+// startIngest builds the ingest service, the alerting pipe that evaluates
+// what it commits and the live feed that publishes it, and adds them to
+// components (the pipe and the feed first, so that they stop after the
+// writer closed and finish what was committed).
 func startIngest(ctx context.Context, components *lifecycle.Sequence, cfg *config.Config, pool *pgxpool.Pool, store *schema.Store,
-	rdb *redis.Client, alerts *alerting.Evaluator, admission *httpbody.Admission, log *slog.Logger) (*ingest.Service, error) {
+	rdb *redis.Client, alerts *alerting.Evaluator, publisher *live.Publisher, admission *httpbody.Admission, log *slog.Logger) (*ingest.Service, error) {
 	keys := auth.NewKeyVerifier(pool, auth.KeyVerifierOptions{TTL: cfg.APIKeyCacheTTL, Redis: rdb, Logger: log})
 	if err := components.Start(ctx, "api key cache", lifecycle.Hooks{OnStop: func(context.Context) error { keys.Close(); return nil }}); err != nil {
 		return nil, err
@@ -340,8 +342,14 @@ func startIngest(ctx context.Context, components *lifecycle.Sequence, cfg *confi
 		ingester.Close()
 		return nil, err
 	}
-	// Closing the service flushes the writer, which ends the pipe's
-	// subscription once everything committed was handed to it.
+	// Live reading events, right after each commit: they do not wait for
+	// the evaluation, which may run behind.
+	if err := components.Start(ctx, "live feed", live.NewFeed(ingester.Writer(), alerts, publisher, log)); err != nil {
+		ingester.Close()
+		return nil, err
+	}
+	// Closing the service flushes the writer, which ends the pipe's and the
+	// feed's subscriptions once everything committed was handed to them.
 	stopIngest := lifecycle.Hooks{OnStop: func(context.Context) error { ingester.Close(); return nil }}
 	if err := components.Start(ctx, "ingest", stopIngest); err != nil {
 		return nil, err
