@@ -932,7 +932,7 @@ func WriteLiveSummary(w io.Writer, r *LiveResult) error {
 			verdicts = append(verdicts, fmt.Sprintf("ingest ratio %.3f %s %.2f goal", run.IngestRatio, metOrNot(run.IngestRatio >= LiveRatioGoal), LiveRatioGoal))
 		}
 		if a := run.Ingest.Alerting; a != nil && a.Dropped > 0 {
-			verdicts = append(verdicts, fmt.Sprintf("the evaluator fell behind ingest (%d flushes dropped from its queue), so reading events waited for their evaluation", a.Dropped))
+			verdicts = append(verdicts, fmt.Sprintf("the evaluator fell behind ingest (%d flushes dropped from its queue), so unit_state events came late (reading events do not wait for it)", a.Dropped))
 		}
 		fmt.Fprintf(w, "%d streams: %s\n", run.Streams, strings.Join(verdicts, "; "))
 	}

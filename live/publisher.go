@@ -18,8 +18,8 @@ type PublisherConfig struct {
 	// PerUnit is the least time between two reading events of a unit: a
 	// unit's readings within it are coalesced to the newest. Defaults to 1s.
 	PerUnit time.Duration
-	// Tick is how often held readings and new states are published.
-	// Defaults to 50ms.
+	// Tick is how often held readings and new states are published: each
+	// tick is one write per stream that has events. Defaults to 100ms.
 	Tick time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
@@ -50,7 +50,7 @@ func NewPublisher(cfg PublisherConfig) *Publisher {
 		cfg.PerUnit = time.Second
 	}
 	if cfg.Tick <= 0 {
-		cfg.Tick = 50 * time.Millisecond
+		cfg.Tick = 100 * time.Millisecond
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

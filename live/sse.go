@@ -55,7 +55,13 @@ func (s *Stream) Serve(w *bufio.Writer, o ServeOptions) {
 		lastID = max(lastID+1, time.Now().UnixMicro())
 		return lastID
 	}
-	var committed []time.Time // of the events in w's buffer
+	// Per write, not per event: the metrics are shared by every stream, and
+	// a write carries a burst of events. The fan-out latency observed is the
+	// burst's oldest commit → written, its worst.
+	var (
+		buffered int
+		oldest   time.Time
+	)
 	flush := func() bool {
 		if o.SetWriteDeadline != nil {
 			_ = o.SetWriteDeadline(time.Now().Add(o.WriteTimeout))
@@ -63,17 +69,18 @@ func (s *Stream) Serve(w *bufio.Writer, o ServeOptions) {
 		if w.Flush() != nil {
 			return false
 		}
-		for _, t := range committed {
-			mFanout.UpdateDuration(t)
+		mSent.Add(buffered)
+		if !oldest.IsZero() {
+			mFanout.UpdateDuration(oldest)
 		}
-		committed = committed[:0]
+		buffered, oldest = 0, time.Time{}
 		return true
 	}
 	write := func(e *Event) {
 		writeFrame(w, nextID(), e.Type, e.Data)
-		mSent.Inc()
-		if !e.Committed.IsZero() {
-			committed = append(committed, e.Committed)
+		buffered++
+		if !e.Committed.IsZero() && (oldest.IsZero() || e.Committed.Before(oldest)) {
+			oldest = e.Committed
 		}
 	}
 	// A client's EventSource retries after 2 s when the connection drops.
