@@ -32,7 +32,7 @@ func ListManualChecks(ctx context.Context, db database.DB, orgID, unitID string)
 	if err != nil {
 		return nil, err
 	}
-	items, err := pgx.CollectRows(rows, pgx.RowTo[json.RawMessage])
+	items, err := database.JSONList(rows)
 	if err != nil {
 		return nil, err
 	}

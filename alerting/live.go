@@ -2,11 +2,8 @@ package alerting
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/freshtrack/freshtrack/internal/database"
 	"github.com/freshtrack/freshtrack/internal/uuids"
@@ -18,10 +15,7 @@ import (
 // RecordedEvent is an alert event as a live stream shows it
 // (freshtrack_alert_event_json, the same JSON the database announces at
 // commit).
-type RecordedEvent struct {
-	SiteID, UnitID string
-	Data           json.RawMessage
-}
+type RecordedEvent = database.Scoped
 
 // EventsRecordedSince returns orgID's alert events recorded after since,
 // oldest first, at most limit of them; more reports whether there were more.
@@ -39,14 +33,11 @@ func EventsRecordedSince(ctx context.Context, db database.Querier, orgID string,
 	if err != nil {
 		return nil, false, fmt.Errorf("alert events since: %w", err)
 	}
-	events, err = pgx.CollectRows(rows, pgx.RowToStructByPos[RecordedEvent])
+	events, more, err = database.ScopedUpTo(rows, limit)
 	if err != nil {
 		return nil, false, fmt.Errorf("alert events since: %w", err)
 	}
-	if len(events) > limit {
-		return events[:limit], true, nil
-	}
-	return events, false, nil
+	return events, more, nil
 }
 
 // UnitStates returns the state (UnitOK, UnitPending, ...) of every unit of

@@ -42,7 +42,7 @@ func ListMembers(ctx context.Context, db database.Querier, orgID string) ([]json
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, pgx.RowTo[json.RawMessage])
+	return database.JSONList(rows)
 }
 
 // GetMember returns a member in its wire form, or [ErrNotFound].

@@ -26,14 +26,7 @@ func ListUserOrganizations(ctx context.Context, db database.Querier, userID stri
 	if err != nil {
 		return nil, err
 	}
-	items, err := pgx.CollectRows(rows, pgx.RowTo[json.RawMessage])
-	if err != nil {
-		return nil, err
-	}
-	if items == nil {
-		items = []json.RawMessage{}
-	}
-	return items, nil
+	return database.JSONList(rows)
 }
 
 // CreateOwnedOrganizationParams are the inputs of [CreateOwnedOrganization].

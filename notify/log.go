@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/freshtrack/freshtrack/internal/database"
 	"github.com/freshtrack/freshtrack/internal/uuids"
 )
@@ -25,23 +23,13 @@ func ListNotifications(ctx context.Context, db database.Querier, orgID, alertID 
 	if err != nil {
 		return nil, err
 	}
-	items, err := pgx.CollectRows(rows, pgx.RowTo[json.RawMessage])
-	if err != nil {
-		return nil, err
-	}
-	if items == nil {
-		items = []json.RawMessage{}
-	}
-	return items, nil
+	return database.JSONList(rows)
 }
 
 // RecordedStatus is a message's status as a live stream shows it
 // (freshtrack_notification_json, the JSON the database announces when it
 // changes).
-type RecordedStatus struct {
-	SiteID, UnitID string
-	Data           json.RawMessage
-}
+type RecordedStatus = database.Scoped
 
 // StatusesChangedSince returns the status of orgID's alert messages that
 // changed after since, oldest change first, at most limit of them; more
@@ -61,12 +49,9 @@ func StatusesChangedSince(ctx context.Context, db database.Querier, orgID string
 	if err != nil {
 		return nil, false, fmt.Errorf("notification statuses since: %w", err)
 	}
-	out, err = pgx.CollectRows(rows, pgx.RowToStructByPos[RecordedStatus])
+	out, more, err = database.ScopedUpTo(rows, limit)
 	if err != nil {
 		return nil, false, fmt.Errorf("notification statuses since: %w", err)
 	}
-	if len(out) > limit {
-		return out[:limit], true, nil
-	}
-	return out, false, nil
+	return out, more, nil
 }

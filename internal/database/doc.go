@@ -8,8 +8,9 @@
 // data (fleet, alerting, auth, notify, digest, query, compliance); api itself
 // imports no pgx package and runs no SQL (api/layering_test.go checks).
 //
-// It must not grow helpers that run SQL: a query belongs to the capability
-// whose data it reads or writes.
+// Beside the names it has row collectors that every store would otherwise
+// repeat (JSONList, ScopedUpTo). It must not grow helpers that run SQL: a
+// query belongs to the capability whose data it reads or writes.
 package database
 
 import "github.com/jackc/pgx/v5/pgxpool"
