@@ -43,8 +43,6 @@ type RedisBus struct {
 	mu     sync.Mutex
 	cancel context.CancelFunc
 	done   chan struct{}
-	// subscribed is closed once the subscription is confirmed.
-	subscribed chan struct{}
 }
 
 // NewRedisBus returns a bus over rdb that delivers to hub.
@@ -52,7 +50,7 @@ func NewRedisBus(rdb *redis.Client, hub *Hub, log *slog.Logger) *RedisBus {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &RedisBus{rdb: rdb, hub: hub, log: log, subscribed: make(chan struct{})}
+	return &RedisBus{rdb: rdb, hub: hub, log: log}
 }
 
 // Publish implements Bus: one Redis message for the batch.
@@ -88,9 +86,6 @@ func (b *RedisBus) Start(ctx context.Context) error {
 	return nil
 }
 
-// Subscribed is closed once the first subscription is confirmed (tests).
-func (b *RedisBus) Subscribed() <-chan struct{} { return b.subscribed }
-
 func (b *RedisBus) run(ctx context.Context) {
 	defer close(b.done)
 	first := true
@@ -108,12 +103,10 @@ func (b *RedisBus) run(ctx context.Context) {
 			}
 			continue
 		}
-		if first {
-			close(b.subscribed)
-			first = false
-		} else {
+		if !first {
 			b.hub.EndAll("live updates were interrupted; reload and reconnect")
 		}
+		first = false
 		b.receive(ctx, ps)
 		_ = ps.Close()
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -33,10 +32,8 @@ type Tail struct {
 	hub  *Hub
 	log  *slog.Logger
 
-	cancel    context.CancelFunc
-	done      chan struct{}
-	listening chan struct{}
-	once      sync.Once
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // NewTail returns a tail of pool's announcements for hub.
@@ -44,11 +41,8 @@ func NewTail(pool *pgxpool.Pool, hub *Hub, log *slog.Logger) *Tail {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Tail{pool: pool, hub: hub, log: log, listening: make(chan struct{})}
+	return &Tail{pool: pool, hub: hub, log: log}
 }
-
-// Listening is closed once the first LISTEN is in place (tests).
-func (t *Tail) Listening() <-chan struct{} { return t.listening }
 
 // Start listens in the background until Stop. A lost connection is
 // replaced; the streams are then told to reload (announcements may have
@@ -65,12 +59,10 @@ func (t *Tail) run(ctx context.Context) {
 	first := true
 	for ctx.Err() == nil {
 		err := t.listen(ctx, func() {
-			if first {
-				t.once.Do(func() { close(t.listening) })
-				first = false
-				return
+			if !first {
+				t.hub.EndAll("live updates were interrupted; reload and reconnect")
 			}
-			t.hub.EndAll("live updates were interrupted; reload and reconnect")
+			first = false
 		})
 		if ctx.Err() != nil {
 			return
