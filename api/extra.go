@@ -1,27 +1,5 @@
 package api
 
-import (
-	"github.com/gofiber/fiber/v2"
-
-	"github.com/freshtrack/freshtrack/auth"
-)
-
-// ServeDevIssuer registers the development OIDC issuer's discovery document
-// and key set on app and returns their routes for the OpenAPI document.
-func ServeDevIssuer(app *fiber.App, dev *auth.DevIssuer) []Route {
-	disc := Route{Method: "GET", Path: auth.DevIssuerPath + "/.well-known/openid-configuration", Summary: "Development OIDC discovery (serve --dev-auth only)", Tag: "dev-auth", Public: true}
-	jwks := Route{Method: "GET", Path: auth.DevIssuerPath + "/.well-known/jwks.json", Summary: "Development OIDC key set (serve --dev-auth only)", Tag: "dev-auth", Public: true}
-	app.Get(disc.Path, noBody, func(c *fiber.Ctx) error {
-		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-		return c.Send(dev.Discovery())
-	})
-	app.Get(jwks.Path, noBody, func(c *fiber.Ctx) error {
-		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-		return c.Send(dev.JWKS())
-	})
-	return []Route{disc, jwks}
-}
-
 var ingestAnswer = map[string]any{"type": "object", "properties": map[string]any{
 	"accepted": map[string]any{"type": "integer"}, "duplicates": map[string]any{"type": "integer"},
 	"rejected": map[string]any{"type": "array", "items": map[string]any{"type": "object", "properties": map[string]any{

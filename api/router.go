@@ -80,6 +80,16 @@ type Deps struct {
 	// Tickets signs the tickets a browser opens its event stream with.
 	// Defaults to a random key (tickets then work on this instance only).
 	Tickets *live.Tickets
+	// Sessions, when set, authenticates requests without a token by the
+	// web app's session cookie (web.Sessions).
+	Sessions SessionAuth
+}
+
+// SessionAuth authenticates a browser by its session cookie. ok is false
+// when the request has no live session; csrfOK says whether it carries the
+// session's CSRF token, which every state-changing call must.
+type SessionAuth interface {
+	SessionUser(c *fiber.Ctx) (u auth.User, ok, csrfOK bool, err error)
 }
 
 // Router registers routes on a Fiber app and remembers them.
@@ -156,11 +166,33 @@ var errNoToken = &problem.Problem{
 	Detail: "sign in and send the access token as 'Authorization: Bearer <token>' or 'x-stack-access-token'",
 }
 
+// errNoCSRF refuses a change made with a session cookie but without the
+// page's token: what a forged cross-site request looks like.
+var errNoCSRF = problem.New(fiber.StatusForbidden, "csrf", "Forbidden",
+	"a change made with a browser session must carry the page's X-CSRF-Token header; reload the page")
+
+func safeMethod(m string) bool {
+	return m == fiber.MethodGet || m == fiber.MethodHead || m == fiber.MethodOptions
+}
+
 func (r *Router) authenticate(c *fiber.Ctx) error {
 	tok := c.Get("x-stack-access-token")
 	if tok == "" {
 		if h := c.Get(fiber.HeaderAuthorization); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 			tok = strings.TrimSpace(h[7:])
+		}
+	}
+	if tok == "" && r.deps.Sessions != nil {
+		u, ok, csrfOK, err := r.deps.Sessions.SessionUser(c)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if !csrfOK && !safeMethod(c.Method()) {
+				return errNoCSRF
+			}
+			c.Locals(localUser, u)
+			return c.Next()
 		}
 	}
 	if tok == "" || r.deps.Users == nil {

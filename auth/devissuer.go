@@ -35,6 +35,7 @@ type DevIssuer struct {
 	key    *ecdsa.PrivateKey
 	kid    string
 	issuer string
+	codes  devCodes
 }
 
 // DevIssuerURL is the issuer URL for a server listening on addr.
@@ -113,8 +114,13 @@ func (d *DevIssuer) Discovery() []byte {
 	b, _ := json.Marshal(map[string]any{
 		"issuer":                                d.issuer,
 		"jwks_uri":                              d.JWKSURL(),
+		"authorization_endpoint":                d.issuer + "/authorize",
+		"token_endpoint":                        d.issuer + "/token",
 		"id_token_signing_alg_values_supported": []string{"ES256"},
-		"response_types_supported":              []string{"token"},
+		"response_types_supported":              []string{"code"},
+		"grant_types_supported":                 []string{"authorization_code"},
+		"code_challenge_methods_supported":      []string{"S256"},
+		"token_endpoint_auth_methods_supported": []string{"none"},
 		"subject_types_supported":               []string{"public"},
 	})
 	return b
@@ -128,6 +134,10 @@ func (d *DevIssuer) JWKS() []byte {
 
 // Mint signs a token for subject with the development audience.
 func (d *DevIssuer) Mint(subject, email, name string, ttl time.Duration) (string, error) {
+	return d.mint(subject, email, name, ttl, nil)
+}
+
+func (d *DevIssuer) mint(subject, email, name string, ttl time.Duration, more map[string]any) (string, error) {
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: d.key},
 		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", d.kid))
 	if err != nil {
@@ -143,5 +153,8 @@ func (d *DevIssuer) Mint(subject, email, name string, ttl time.Duration) (string
 		Expiry:    jwt.NewNumericDate(now.Add(ttl)),
 	}
 	extra := map[string]any{"email": email, "name": name, "email_verified": true}
+	for k, v := range more {
+		extra[k] = v
+	}
 	return jwt.Signed(signer).Claims(claims).Claims(extra).Serialize()
 }

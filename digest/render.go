@@ -94,14 +94,14 @@ func (c *Content) view() digestView {
 		v.Frequency = Daily
 	}
 	if c.BaseURL != "" {
-		v.AlertsURL = fmt.Sprintf("%s/v1/orgs/%s/alerts", c.BaseURL, c.OrgID)
+		v.AlertsURL = fmt.Sprintf("%s/o/%s/alerts", c.BaseURL, c.OrgID)
 		v.ManageURL = fmt.Sprintf("%s/v1/orgs/%s/digest", c.BaseURL, c.OrgID)
 	}
 	alertURL := func(a Alert) string {
 		if c.BaseURL == "" {
 			return ""
 		}
-		return fmt.Sprintf("%s/v1/orgs/%s/alerts/%s", c.BaseURL, c.OrgID, a.ID)
+		return fmt.Sprintf("%s/o/%s/alerts/%s", c.BaseURL, c.OrgID, a.ID)
 	}
 	more := func(total, shown int) string {
 		if total <= shown {

@@ -349,8 +349,8 @@ func TestRunDueAfterLocalHourOncePerPeriod(t *testing.T) {
 		"Spare Fridge (Main St Kitchen): no reading yet",
 		"Walk-in Cooler 1 (Main St Kitchen): 2.1°C – 9.4°C (safe 0.0°C – 5.0°C, 4 readings), OUT OF RANGE",
 		"Freezer 2 (Main St Kitchen): -19.5°C – -18.0°C (safe -25.0°C – -15.0°C, 2 readings)",
-		"https://freshtrack.example/v1/orgs/" + k.org + "/alerts/" + k.warmAlert,
-		"https://freshtrack.example/v1/orgs/" + k.org + "/digest",
+		"https://freshtrack.example/o/" + k.org + "/alerts/" + k.warmAlert,
+		"https://freshtrack.example/o/" + k.org + "/digest",
 	} {
 		if !strings.Contains(a.Text, want) {
 			t.Errorf("text lacks %q:\n%s", want, a.Text)
@@ -361,7 +361,7 @@ func TestRunDueAfterLocalHourOncePerPeriod(t *testing.T) {
 			t.Errorf("digest mentions %q, which is not in its organisation or period:\n%s", bad, a.Text)
 		}
 	}
-	for _, want := range []string{"Walk-in Cooler 1 (Main St Kitchen)", "Freezer 2 (Main St Kitchen): last reading", `href="https://freshtrack.example/v1/orgs/` + k.org + `/alerts/` + k.warmAlert + `"`} {
+	for _, want := range []string{"Walk-in Cooler 1 (Main St Kitchen)", "Freezer 2 (Main St Kitchen): last reading", `href="https://freshtrack.example/o/` + k.org + `/alerts/` + k.warmAlert + `"`} {
 		if !strings.Contains(a.HTML, want) {
 			t.Errorf("HTML lacks %q:\n%s", want, a.HTML)
 		}

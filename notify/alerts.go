@@ -35,7 +35,7 @@ func (a *AlertNotifier) NotifyTx(ctx context.Context, tx pgx.Tx, n alerting.Noti
 	notice := AlertNotice{
 		OrgName: org, SiteName: n.SiteName, UnitName: n.UnitName, Kind: n.Kind, Severity: n.Severity,
 		ValueC: n.ValueC, ThresholdC: n.ThresholdC, StartedAt: n.StartedAt, Step: n.Step,
-		AlertURL: fmt.Sprintf("%s/v1/orgs/%s/alerts/%s", a.PublicURL, n.OrgID, n.AlertID),
+		AlertURL: fmt.Sprintf("%s/o/%s/alerts/%s", a.PublicURL, n.OrgID, n.AlertID),
 	}
 	alertID := n.AlertID
 	for _, r := range n.Recipients {

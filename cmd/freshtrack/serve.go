@@ -27,6 +27,7 @@ import (
 	"github.com/freshtrack/freshtrack/live"
 	"github.com/freshtrack/freshtrack/notify"
 	"github.com/freshtrack/freshtrack/schema"
+	"github.com/freshtrack/freshtrack/web"
 )
 
 func newServeCmd(e env) *cobra.Command {
@@ -357,21 +358,46 @@ func startIngest(ctx context.Context, components *lifecycle.Sequence, cfg *confi
 	return ingester, nil
 }
 
+// webApp builds the web app: sign-in with the configured issuer, or the
+// development issuer (with its one-click demo personas) under --dev-auth.
+func webApp(cfg *config.Config, addr string, pool *pgxpool.Pool, users *auth.UserVerifier, log *slog.Logger) (*web.App, error) {
+	wc := web.Config{Pool: pool, Users: users, PublicURL: cfg.PublicURL, SessionTTL: cfg.WebSessionTTL, Version: buildVersion(), Logger: log,
+		OIDC: web.OIDCClient{Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, ClientSecret: cfg.OIDCClientSecret,
+			AuthURL: cfg.OIDCAuthURL, TokenURL: cfg.OIDCTokenURL}}
+	if cfg.DevAuth {
+		wc.OIDC = web.OIDCClient{Issuer: auth.DevIssuerURL(addr), ClientID: auth.DevAudience}
+		wc.Personas = auth.DevPersonas()
+		// The callback must come back to the address the issuer serves.
+		wc.PublicURL = "http://" + addr
+	}
+	return web.New(wc)
+}
+
 // registerAPI mounts the people-facing API, the Telnyx webhook and the
 // OpenAPI document on app.
-func registerAPI(app *fiber.App, cfg *config.Config, addr string, pool *pgxpool.Pool, alerts *alerting.Evaluator,
+func registerAPI(fiberApp *fiber.App, cfg *config.Config, addr string, pool *pgxpool.Pool, alerts *alerting.Evaluator,
 	ingester *ingest.Service, hub *live.Hub, admission *httpbody.Admission, log *slog.Logger) error {
-	users, extra, err := userVerifier(cfg, addr, pool, app, log)
+	users, extra, err := userVerifier(cfg, addr, pool, fiberApp, log)
 	if err != nil {
 		return err
 	}
 	deps := api.Deps{Pool: pool, Users: users, Logger: log, Alerts: alerts, Admission: admission,
 		Live: hub, Tickets: live.NewTickets([]byte(cfg.EventsTicketKey))}
+	// The web app signs people in with the same identity provider and
+	// calls the same API with its session cookie.
+	if users != nil {
+		app, err := webApp(cfg, addr, pool, users, log)
+		if err != nil {
+			return err
+		}
+		deps.Sessions = app.Sessions()
+		app.Register(fiberApp)
+	}
 	if ingester != nil {
 		deps.SensorsChanged = ingester.SensorsChanged
 		deps.Latest = ingester.Latest()
 	}
-	router := api.NewRouter(app, deps)
+	router := api.NewRouter(fiberApp, deps)
 	api.RegisterV1(router)
 	var telnyxKey ed25519.PublicKey
 	if cfg.TelnyxPublicKey != "" {
@@ -379,7 +405,7 @@ func registerAPI(app *fiber.App, cfg *config.Config, addr string, pool *pgxpool.
 			return fmt.Errorf("FRESHTRACK_TELNYX_PUBLIC_KEY: %w", err)
 		}
 	}
-	api.RegisterTelnyxWebhook(app, pool, telnyxKey, admission, log)
+	api.RegisterTelnyxWebhook(fiberApp, pool, telnyxKey, admission, log)
 	extra = append(extra, api.TelnyxWebhookRoute)
 	router.ServeOpenAPI(buildVersion(), append(extra, api.OperationalRoutes()...)...)
 	return nil

@@ -143,8 +143,23 @@ type Config struct {
 	// DevAuthKey is the development issuer's signing key file, created when
 	// missing (FRESHTRACK_DEV_AUTH_KEY). Defaults to .freshtrack/dev-issuer.pem.
 	DevAuthKey string
+	// OIDCClientID identifies the web app to the identity provider for
+	// sign-in (FRESHTRACK_OIDC_CLIENT_ID). Defaults to OIDCAudience.
+	OIDCClientID string
+	// OIDCClientSecret is the web app's client secret
+	// (FRESHTRACK_OIDC_CLIENT_SECRET). Defaults to empty: a public client,
+	// protected by PKCE.
+	OIDCClientSecret string
+	// OIDCAuthURL and OIDCTokenURL are the provider's authorization and
+	// token endpoints (FRESHTRACK_OIDC_AUTH_URL, FRESHTRACK_OIDC_TOKEN_URL).
+	// Defaults to empty: from OIDC discovery.
+	OIDCAuthURL, OIDCTokenURL string
+	// WebSessionTTL is how long a web sign-in lasts
+	// (FRESHTRACK_WEB_SESSION_TTL). Defaults to 12h.
+	WebSessionTTL time.Duration
 	// PublicURL is the base URL people reach the service at, for links in
-	// alert messages (FRESHTRACK_PUBLIC_URL). Defaults to http://<Addr>.
+	// alert messages and the web sign-in's callback (FRESHTRACK_PUBLIC_URL).
+	// Defaults to http://<Addr>.
 	PublicURL string
 	// TelnyxAPIKey enables SMS through Telnyx (FRESHTRACK_TELNYX_API_KEY).
 	// Defaults to empty: SMS notifications fail as "sms not configured".
@@ -223,6 +238,8 @@ func (c *Config) WithDefaults() {
 	}
 	c.DevAuthKey = cmp.Or(c.DevAuthKey, ".freshtrack/dev-issuer.pem")
 	c.PublicURL = cmp.Or(c.PublicURL, "http://"+c.Addr)
+	c.OIDCClientID = cmp.Or(c.OIDCClientID, c.OIDCAudience)
+	c.WebSessionTTL = cmp.Or(c.WebSessionTTL, 12*time.Hour)
 	c.TelnyxBaseURL = cmp.Or(c.TelnyxBaseURL, "https://api.telnyx.com")
 	c.TelnyxRate = cmp.Or(c.TelnyxRate, 10)
 	c.SMTPPort = cmp.Or(c.SMTPPort, 587)
@@ -335,6 +352,17 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(c.OIDCIssuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return bad("FRESHTRACK_OIDC_ISSUER", c.OIDCIssuer, "must be the issuer's URL, e.g. https://api.stack-auth.com/api/v1/projects/<id>")
 		}
+	}
+	for _, e := range []struct{ env, v string }{{"FRESHTRACK_OIDC_AUTH_URL", c.OIDCAuthURL}, {"FRESHTRACK_OIDC_TOKEN_URL", c.OIDCTokenURL}} {
+		if e.v == "" {
+			continue
+		}
+		if u, err := url.Parse(e.v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return bad(e.env, e.v, "must be an http(s) URL or empty for discovery")
+		}
+	}
+	if c.WebSessionTTL < time.Minute || c.WebSessionTTL > 30*24*time.Hour {
+		return bad("FRESHTRACK_WEB_SESSION_TTL", c.WebSessionTTL.String(), "must be between 1m and 720h")
 	}
 	if c.OIDCJWKSURL != "" {
 		if u, err := url.Parse(c.OIDCJWKSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
@@ -464,6 +492,11 @@ func (c *Config) Bind(fs *pflag.FlagSet, groups ...Group) {
 			fs.StringVar(&c.OIDCAudience, "oidc-audience", d.OIDCAudience, u("oidc-audience", "audience (aud) of user access tokens"))
 			fs.StringVar(&c.OIDCJWKSURL, "oidc-jwks-url", d.OIDCJWKSURL, u("oidc-jwks-url", "issuer's JWKS URL (empty: OIDC discovery)"))
 			fs.StringSliceVar(&c.OIDCAlgorithms, "oidc-algorithms", d.OIDCAlgorithms, u("oidc-algorithms", "accepted token signing algorithms"))
+			fs.StringVar(&c.OIDCClientID, "oidc-client-id", d.OIDCClientID, u("oidc-client-id", "the web app's OAuth client id at the issuer (default: the audience)"))
+			fs.StringVar(&c.OIDCClientSecret, "oidc-client-secret", d.OIDCClientSecret, u("oidc-client-secret", "the web app's OAuth client secret (secret; empty: a public client with PKCE)"))
+			fs.StringVar(&c.OIDCAuthURL, "oidc-auth-url", d.OIDCAuthURL, u("oidc-auth-url", "the issuer's authorization endpoint (empty: OIDC discovery)"))
+			fs.StringVar(&c.OIDCTokenURL, "oidc-token-url", d.OIDCTokenURL, u("oidc-token-url", "the issuer's token endpoint (empty: OIDC discovery)"))
+			fs.DurationVar(&c.WebSessionTTL, "web-session-ttl", d.WebSessionTTL, u("web-session-ttl", "how long a web sign-in lasts"))
 			fs.BoolVar(&c.DevAuth, "dev-auth", d.DevAuth, u("dev-auth", "also serve a development OIDC issuer (loopback addresses only); mint tokens with freshtrack dev-token"))
 			fs.StringVar(&c.DevAuthKey, "dev-auth-key", d.DevAuthKey, u("dev-auth-key", "development issuer's signing key file (created when missing)"))
 		case GroupNotify:

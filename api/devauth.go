@@ -1,0 +1,106 @@
+package api
+
+import (
+	"encoding/json"
+	"html/template"
+	"io"
+	"net/url"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/freshtrack/freshtrack/auth"
+)
+
+// ServeDevIssuer registers the development OIDC issuer on app: discovery,
+// key set, and the authorization-code endpoints (a sign-in page with one
+// button per demo persona, and the PKCE-checked token exchange). It
+// returns their routes for the OpenAPI document.
+func ServeDevIssuer(app *fiber.App, dev *auth.DevIssuer) []Route {
+	disc := Route{Method: "GET", Path: auth.DevIssuerPath + "/.well-known/openid-configuration", Summary: "Development OIDC discovery (serve --dev-auth only)", Tag: "dev-auth", Public: true,
+		Response: obj(map[string]any{"issuer": str, "jwks_uri": str, "authorization_endpoint": str, "token_endpoint": str})}
+	jwks := Route{Method: "GET", Path: auth.DevIssuerPath + "/.well-known/jwks.json", Summary: "Development OIDC key set (serve --dev-auth only)", Tag: "dev-auth", Public: true,
+		Response: obj(map[string]any{"keys": map[string]any{"type": "array", "items": map[string]any{"type": "object", "properties": map[string]any{"kid": str, "kty": str, "alg": str}}}})}
+	authorize := Route{Method: "GET", Path: auth.DevIssuerPath + "/authorize", Summary: "Development sign-in: a code for login_hint, or a page to pick a demo persona (serve --dev-auth only)", Tag: "dev-auth", Public: true}
+	token := Route{Method: "POST", Path: auth.DevIssuerPath + "/token", Summary: "Development token endpoint: a code and its PKCE verifier for tokens (serve --dev-auth only)", Tag: "dev-auth", Public: true,
+		Response: obj(map[string]any{"access_token": str, "id_token": str, "token_type": str, "expires_in": map[string]any{"type": "integer"}})}
+	app.Get(disc.Path, noBody, func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		return c.Send(dev.Discovery())
+	})
+	app.Get(jwks.Path, noBody, func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		return c.Send(dev.JWKS())
+	})
+	// Fiber's strings point into the request buffer: the grant outlives it.
+	request := func(query func(string, ...string) string) auth.DevAuthorizeRequest {
+		get := func(k string) string { return strings.Clone(query(k)) }
+		return auth.DevAuthorizeRequest{ResponseType: get("response_type"), ClientID: get("client_id"), RedirectURI: get("redirect_uri"),
+			State: get("state"), Nonce: get("nonce"), CodeChallenge: get("code_challenge"), CodeChallengeMethod: get("code_challenge_method")}
+	}
+	authorizeError := func(c *fiber.Ctx, err error) error {
+		return c.Status(fiber.StatusBadRequest).Type("txt").SendString("development sign-in refused: " + err.Error())
+	}
+	app.Get(authorize.Path, noBody, func(c *fiber.Ctx) error {
+		req := request(c.Query)
+		if err := req.Check(); err != nil {
+			return authorizeError(c, err)
+		}
+		// The app's sign-in page names a persona in login_hint: signed in
+		// at once. Without one, this page offers them.
+		if hint := strings.Clone(strings.TrimSpace(c.Query("login_hint"))); hint != "" {
+			name := ""
+			for _, p := range auth.DevPersonas() {
+				if strings.EqualFold(hint, p.Email) {
+					name = p.Name
+				}
+			}
+			to, err := dev.Authorize(req, hint, name)
+			if err != nil {
+				return authorizeError(c, err)
+			}
+			return c.Redirect(to, fiber.StatusSeeOther)
+		}
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		c.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+		c.Type("html", "utf-8")
+		return devSignInPage.Execute(c.Response().BodyWriter(), map[string]any{"Request": req, "Personas": auth.DevPersonas(), "Action": authorize.Path})
+	})
+	app.Post(token.Path, func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		// Bodies are streamed (api.New): read this small form explicitly.
+		body, err := c.Body(), error(nil)
+		if stream := c.Context().RequestBodyStream(); stream != nil {
+			body, err = io.ReadAll(io.LimitReader(stream, 16<<10))
+		}
+		form, perr := url.ParseQuery(string(body))
+		if err != nil || perr != nil {
+			return c.Status(fiber.StatusBadRequest).JSON(fiber.Map{"error": "invalid_request"})
+		}
+		if form.Get("grant_type") != "authorization_code" {
+			return c.Status(fiber.StatusBadRequest).JSON(fiber.Map{"error": "unsupported_grant_type"})
+		}
+		tok, err := dev.Exchange(form.Get("code"), form.Get("redirect_uri"), form.Get("client_id"), form.Get("code_verifier"))
+		if err != nil {
+			return c.Status(fiber.StatusBadRequest).JSON(fiber.Map{"error": "invalid_grant"})
+		}
+		b, _ := json.Marshal(tok)
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		return c.Send(b)
+	})
+	return []Route{disc, jwks, authorize, token}
+}
+
+var devSignInPage = template.Must(template.New("dev-sign-in").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Development sign-in · FreshTrack</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:28rem;margin:2rem auto;padding:0 1rem;color:#102a43}
+button{font:inherit;display:block;width:100%;margin:.5rem 0;padding:.75rem;border:1px solid #334e68;border-radius:.5rem;background:#f0f4f8;color:#102a43;cursor:pointer}
+button:focus{outline:3px solid #2680c2}input{font:inherit;width:100%;padding:.5rem;box-sizing:border-box}</style></head>
+<body><h1>Development sign-in</h1>
+<p>This identity provider runs inside <code>freshtrack serve --dev-auth</code> on this machine only. Pick who you are:</p>
+{{range .Personas}}<form method="get" action="{{$.Action}}">{{template "hidden" $.Request}}<input type="hidden" name="login_hint" value="{{.Email}}">
+<button type="submit">{{.Name}} ({{.Email}})</button></form>{{end}}
+<form method="get" action="{{.Action}}">{{template "hidden" .Request}}<label>Someone else (email)<input name="login_hint" type="email" required></label><button type="submit">Sign in</button></form>
+</body></html>
+{{define "hidden"}}<input type="hidden" name="response_type" value="{{.ResponseType}}"><input type="hidden" name="client_id" value="{{.ClientID}}"><input type="hidden" name="redirect_uri" value="{{.RedirectURI}}"><input type="hidden" name="state" value="{{.State}}"><input type="hidden" name="nonce" value="{{.Nonce}}"><input type="hidden" name="code_challenge" value="{{.CodeChallenge}}"><input type="hidden" name="code_challenge_method" value="{{.CodeChallengeMethod}}">{{end}}`))

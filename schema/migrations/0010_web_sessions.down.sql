@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS web_signins;
+DROP TABLE IF EXISTS web_sessions;
