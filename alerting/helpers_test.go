@@ -334,7 +334,7 @@ func (f *fixture) alerts(unit string) []Alert {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	return page.Alerts
+	return page.Items
 }
 
 // one returns the unit's only alert, failing unless there is exactly one.

@@ -184,7 +184,7 @@ func TestTenantIsolation(t *testing.T) {
 	// A member of another organisation cannot act on this one's alert.
 	_, err := Acknowledge(ctx, db, AckParams{OrgID: f.org, AlertID: a.ID, UserID: userB})
 	wantValidation(t, err, "user_id")
-	if page, err := ListAlerts(ctx, db, ListParams{OrgID: orgB}); err != nil || len(page.Alerts) != 0 {
+	if page, err := ListAlerts(ctx, db, ListParams{OrgID: orgB}); err != nil || len(page.Items) != 0 {
 		t.Fatalf("list of another org: %+v %v", page, err)
 	}
 	for _, id := range []string{"", "nope", "00000000-0000-0000-0000-000000000000"} {
@@ -229,13 +229,13 @@ func TestListAlerts(t *testing.T) {
 			t.Fatal(err)
 		}
 		pages++
-		for _, a := range page.Alerts {
+		for _, a := range page.Items {
 			got = append(got, a.ID)
 		}
-		if page.NextCursor == "" {
+		if page.NextCursor == nil {
 			break
 		}
-		cursor = page.NextCursor
+		cursor = *page.NextCursor
 	}
 	if !slices.Equal(got, ids) || pages != 3 {
 		t.Fatalf("paged through %d pages: %v\nwant %v", pages, got, ids)
@@ -249,7 +249,7 @@ func TestListAlerts(t *testing.T) {
 			t.Fatal(err)
 		}
 		var out []string
-		for _, a := range page.Alerts {
+		for _, a := range page.Items {
 			out = append(out, a.ID)
 		}
 		return out
@@ -270,7 +270,7 @@ func TestListAlerts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	from, to := all.Alerts[4].OpenedAt, all.Alerts[1].OpenedAt
+	from, to := all.Items[4].OpenedAt, all.Items[1].OpenedAt
 	if got := list(ListParams{From: from, To: to}); !slices.Equal(got, ids[2:5]) {
 		t.Fatalf("from %s to %s: %v, want %v", from, to, got, ids[2:5])
 	}

@@ -32,12 +32,14 @@ type ListParams struct {
 	Limit int
 }
 
-// Page is one page of alerts, newest opened first.
+// Page is one page of alerts, newest opened first, in the shape of every
+// list the API answers: items and next_cursor.
 type Page struct {
-	// Alerts are newest opened first.
-	Alerts []Alert `json:"alerts"`
-	// NextCursor fetches the next page; empty on the last page.
-	NextCursor string `json:"next_cursor,omitempty"`
+	// Items are the alerts, newest opened first.
+	Items []Alert `json:"items"`
+	// NextCursor fetches the next page; nil (null on the wire) on the last
+	// page.
+	NextCursor *string `json:"next_cursor"`
 }
 
 // ListAlerts lists an organisation's alerts, newest opened first, with
@@ -96,11 +98,12 @@ func ListAlerts(ctx context.Context, db database.DB, p ListParams) (Page, error)
 	if err != nil {
 		return Page{}, fmt.Errorf("list alerts: %w", err)
 	}
-	page := Page{Alerts: alerts}
+	page := Page{Items: alerts}
 	if len(alerts) > limit {
-		page.Alerts = alerts[:limit]
-		last := page.Alerts[limit-1]
-		page.NextCursor = encodeCursor(last.OpenedAt, last.ID)
+		page.Items = alerts[:limit]
+		last := page.Items[limit-1]
+		next := encodeCursor(last.OpenedAt, last.ID)
+		page.NextCursor = &next
 	}
 	return page, nil
 }

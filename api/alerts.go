@@ -59,7 +59,7 @@ func (r *Router) registerAlerts() {
 			{Name: "cursor", Description: "next_cursor of the previous page", Schema: str},
 			{Name: "limit", Description: "page size 1-200", Schema: map[string]any{"type": "integer"}},
 		},
-		Response: obj(map[string]any{"alerts": map[string]any{"type": "array", "items": alertShape}, "next_cursor": str})},
+		Response: listSchema(alertShape)},
 		func(c *fiber.Ctx) error {
 			p := alerting.ListParams{OrgID: OrgOf(c), Status: c.Query("status"), UnitID: c.Query("unit"), Cursor: c.Query("cursor")}
 			var errs []problem.FieldError
@@ -158,7 +158,7 @@ func (r *Router) registerAlerts() {
 func (r *Router) registerNotifications() {
 	r.Handle(Route{Method: "GET", Path: "/v1/orgs/:org/notifications", Summary: "The delivery log: every SMS and email attempt", Tag: "alerts", Perm: auth.PermRead,
 		Params:   []Param{{Name: "alert", Description: "only this alert's notifications", Schema: str}},
-		Response: obj(map[string]any{"items": map[string]any{"type": "array", "items": map[string]any{"type": "object"}}})},
+		Response: listSchema(map[string]any{"type": "object"})},
 		func(c *fiber.Ctx) error {
 			alert := c.Query("alert")
 			if alert != "" && !uuids.Valid(alert) {
@@ -168,6 +168,6 @@ func (r *Router) registerNotifications() {
 			if err != nil {
 				return err
 			}
-			return c.JSON(fiber.Map{"items": items})
+			return sendList(c, items)
 		})
 }

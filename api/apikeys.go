@@ -49,7 +49,7 @@ func (r *Router) registerAPIKeys() {
 		return auth.APIKey{}, problem.NotFound("API key")
 	}
 	r.Handle(Route{Method: "GET", Path: base, Summary: "List API keys (prefixes only)", Tag: "api-keys", Perm: auth.PermRead,
-		Response: map[string]any{"type": "object", "properties": map[string]any{"items": map[string]any{"type": "array", "items": apiKeySchema}}}},
+		Response: listSchema(apiKeySchema)},
 		func(c *fiber.Ctx) error {
 			keys, err := auth.ListAPIKeys(c.UserContext(), r.deps.Pool, OrgOf(c))
 			if err != nil {
@@ -59,7 +59,7 @@ func (r *Router) registerAPIKeys() {
 			for i, k := range keys {
 				out[i] = keyOut(k)
 			}
-			return c.JSON(fiber.Map{"items": out, "next_cursor": nil})
+			return sendList(c, out)
 		})
 	r.Handle(Route{Method: "POST", Path: base, Summary: "Create an API key; the answer shows the key once", Tag: "api-keys", Perm: auth.PermAdminister,
 		Success: fiber.StatusCreated, Response: apiKeySchema,

@@ -17,13 +17,13 @@ func checkError(err error) error { return capabilityError("unit", err) }
 func (r *Router) registerManualChecks() {
 	checks := "/v1/orgs/:org/units/:id/manual-checks"
 	r.Handle(Route{Method: "GET", Path: checks, Summary: "A unit's manual temperature checks, newest first", Tag: "units", Perm: auth.PermRead,
-		Response: obj(map[string]any{"items": map[string]any{"type": "array", "items": map[string]any{"type": "object"}}})},
+		Response: listSchema(map[string]any{"type": "object"})},
 		func(c *fiber.Ctx) error {
 			items, err := alerting.ListManualChecks(c.UserContext(), r.deps.Pool, OrgOf(c), c.Params("id"))
 			if err != nil {
 				return checkError(err)
 			}
-			return c.JSON(fiber.Map{"items": items})
+			return sendList(c, items)
 		})
 	r.Handle(Route{Method: "POST", Path: checks, Summary: "Record a manual temperature check (probe thermometer)", Tag: "units", Perm: auth.PermOperate,
 		Success: fiber.StatusCreated,

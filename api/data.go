@@ -61,9 +61,9 @@ func (r *Router) registerData() {
 		if err != nil {
 			return queryError("site", err)
 		}
-		return c.JSON(fiber.Map{"units": units})
+		return sendList(c, units)
 	}
-	latestResp := map[string]any{"type": "object", "description": "every unit's newest reading, its age, in/out of range and offline status"}
+	latestResp := listSchema(map[string]any{"type": "object", "description": "a unit's newest reading, its age, in/out of range and offline status"})
 	r.Handle(Route{Method: "GET", Path: "/v1/orgs/:org/sites/:id/latest", Summary: "Every unit of a site: newest reading, age, range and offline status", Tag: "data", Perm: auth.PermRead, Response: latestResp},
 		func(c *fiber.Ctx) error { return latest(c, c.Params("id")) })
 	r.Handle(Route{Method: "GET", Path: "/v1/orgs/:org/latest", Summary: "Every unit of the organisation: newest reading, age, range and offline status", Tag: "data", Perm: auth.PermRead, Response: latestResp},

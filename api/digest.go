@@ -18,13 +18,13 @@ func (r *Router) registerDigests() {
 		"enabled": map[string]any{"type": "boolean"},
 	}}
 	r.Handle(Route{Method: "GET", Path: "/v1/orgs/:org/digest", Summary: "Your daily and weekly digest subscriptions in this organisation", Tag: "digests", Perm: auth.PermRead,
-		Response: map[string]any{"type": "array", "items": sub}},
+		Response: listSchema(sub)},
 		func(c *fiber.Ctx) error {
 			subs, err := digest.Get(c.UserContext(), r.deps.Pool, OrgOf(c), UserOf(c).ID)
 			if err != nil {
 				return digestError(err)
 			}
-			return c.JSON(subs)
+			return sendList(c, subs)
 		})
 	r.Handle(Route{Method: "PUT", Path: "/v1/orgs/:org/digest/:frequency", Summary: "Subscribe to (or change) your daily or weekly digest, sent at a local hour", Tag: "digests", Perm: auth.PermRead,
 		Request: sub, Response: sub,

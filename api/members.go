@@ -19,13 +19,13 @@ var memberSchema = map[string]any{"type": "object", "properties": map[string]any
 func (r *Router) registerMembers() {
 	base := "/v1/orgs/:org/members"
 	r.Handle(Route{Method: "GET", Path: base, Summary: "List members and their roles", Tag: "members", Perm: auth.PermRead,
-		Response: map[string]any{"type": "object", "properties": map[string]any{"items": map[string]any{"type": "array", "items": memberSchema}}}},
+		Response: listSchema(memberSchema)},
 		func(c *fiber.Ctx) error {
 			items, err := auth.ListMembers(c.UserContext(), r.deps.Pool, OrgOf(c))
 			if err != nil {
 				return err
 			}
-			return c.JSON(fiber.Map{"items": items, "next_cursor": nil})
+			return sendList(c, items)
 		})
 	r.Handle(Route{Method: "POST", Path: base, Summary: "Add a user who has signed in before, by email, with a role", Tag: "members", Perm: auth.PermAdminister,
 		Success: fiber.StatusCreated, Response: memberSchema,

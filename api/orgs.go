@@ -26,13 +26,13 @@ var orgBody = map[string]any{"type": "object", "additionalProperties": false, "p
 
 func (r *Router) registerOrgs() {
 	r.Handle(Route{Method: "GET", Path: "/v1/orgs", Summary: "List the organisations you belong to", Tag: "organisations",
-		Response: map[string]any{"type": "object", "properties": map[string]any{"items": map[string]any{"type": "array", "items": orgSchema}}}},
+		Response: listSchema(orgSchema)},
 		func(c *fiber.Ctx) error {
 			items, err := auth.ListUserOrganizations(c.UserContext(), r.deps.Pool, UserOf(c).ID)
 			if err != nil {
 				return err
 			}
-			return c.JSON(fiber.Map{"items": items})
+			return sendList(c, items)
 		})
 
 	r.Handle(Route{Method: "POST", Path: "/v1/orgs", Summary: "Create an organisation; you become its owner", Tag: "organisations",

@@ -30,8 +30,7 @@ type resource struct {
 func (r *Router) register(res *resource) {
 	base := "/v1/orgs/:org/" + res.path
 	schema := res.schema(false)
-	page := map[string]any{"type": "object", "properties": map[string]any{
-		"items": map[string]any{"type": "array", "items": schema}, "next_cursor": map[string]any{"type": []string{"string", "null"}}}}
+	page := listSchema(schema)
 	params := []Param{{Name: "cursor", Description: "opaque cursor from next_cursor", Schema: map[string]any{"type": "string"}},
 		{Name: "limit", Description: "page size, 1-200 (default 50)", Schema: map[string]any{"type": "integer", "minimum": 1, "maximum": 200}}}
 	for _, fname := range res.Filters {
