@@ -173,6 +173,8 @@
         }
         sel.replaceChildren(...opts);
         sel.value = opts.some((o) => o.value === keep) ? keep : '';
+        // One site (or unit) to choose from: chosen already.
+        if (!sel.value && !f.nullable && opts.length === 2) sel.value = opts[1].value;
       };
       c.options();
       c.input = sel;
@@ -532,7 +534,7 @@
   // confirmIn asks in place (no browser dialog) before a destructive act.
   function confirmIn(cell, question, yesLabel, act) {
     const before = [...cell.childNodes];
-    const restore = () => { cell.replaceChildren(...before); const b = cell.querySelector('button'); if (b) b.focus(); };
+    const restore = () => { cell.replaceChildren(...before); const b = cell.querySelector('[data-action=delete]') || cell.querySelector('button'); if (b) b.focus(); };
     const yesBtn = h('button', { type: 'button', class: 'danger small', 'data-action': 'confirm', onclick: () => guard(yesBtn, act) }, yesLabel);
     const noBtn = h('button', { type: 'button', class: 'secondary small', onclick: restore }, 'Cancel');
     cell.replaceChildren(h('div', { class: 'row-actions confirming' }, h('span', { class: 'confirm', role: 'alert' }, question), yesBtn, noBtn));
@@ -635,7 +637,11 @@
           try {
             saved = await api('PATCH', sec.key + '/' + item.id, body);
           } catch (err) {
-            if (err.status === 412) { await refresh(); err.message += ' The list now shows the latest; edit again.'; closeEdit(); }
+            if (err.status === 412) {
+              await refresh();
+              closeEdit();
+              err.message = 'Someone else changed ' + sec.one + ' ' + quoted(tt(item)) + ' meanwhile. The list now shows the latest version; make your change again.';
+            }
             throw err;
           }
           toast(human(sec.one) + ' ' + quoted(tt(saved || item)) + ' saved.');
