@@ -72,7 +72,7 @@
           tiles.set(u.unit_id, t);
           grid.append(t.el);
         }
-        sitesBox.append(h('section', { 'data-site': siteID, 'aria-label': s.name }, h('h2', null, s.name + ' ', h('span', { class: 'muted' }, s.units.length + ' units')), grid));
+        sitesBox.append(h('section', { 'data-site': siteID, 'aria-label': s.name }, h('h2', null, s.name + ' ', h('span', { class: 'muted' }, s.units.length === 1 ? '1 unit' : s.units.length + ' units')), grid));
       }
       if (!units.length) {
         sitesBox.append(h('div', { class: 'card' }, 'No units yet. ', FT.D.can.manage ? link('/settings/units', 'Add a unit') : 'A manager can add units in the settings.'));
