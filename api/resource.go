@@ -36,13 +36,29 @@ func (r *Router) register(res *resource) {
 	for _, fname := range res.Filters {
 		params = append(params, Param{Name: fname, Description: "only " + res.path + " with this " + fname, Schema: map[string]any{"type": "string"}})
 	}
-	r.Handle(Route{Method: "GET", Path: base, Summary: "List " + res.path, Tag: res.path, Perm: auth.PermRead, Response: page, Params: params}, r.list(res))
-	r.Handle(Route{Method: "POST", Path: base, Summary: "Create a " + res.Singular, Tag: res.path, Perm: res.write, Success: fiber.StatusCreated,
+	one := withArticle(res.Singular)
+	r.Handle(Route{Method: "GET", Path: base, Summary: "List " + strings.ReplaceAll(res.path, "-", " "), Tag: res.path, Perm: auth.PermRead, Response: page, Params: params}, r.list(res))
+	r.Handle(Route{Method: "POST", Path: base, Summary: "Create " + one, Tag: res.path, Perm: res.write, Success: fiber.StatusCreated,
 		Request: res.schema(true), Response: schema, Example: res.example}, r.create(res))
-	r.Handle(Route{Method: "GET", Path: base + "/:id", Summary: "Get a " + res.Singular, Tag: res.path, Perm: auth.PermRead, Response: schema}, r.get(res))
-	r.Handle(Route{Method: "PATCH", Path: base + "/:id", Summary: "Update a " + res.Singular + " (If-Match: its ETag, or \"version\" in the body)", Tag: res.path, Perm: res.write,
+	r.Handle(Route{Method: "GET", Path: base + "/:id", Summary: "Get " + one, Tag: res.path, Perm: auth.PermRead, Response: schema}, r.get(res))
+	r.Handle(Route{Method: "PATCH", Path: base + "/:id", Summary: "Update " + one + " (If-Match: its ETag, or \"version\" in the body)", Tag: res.path, Perm: res.write,
 		Request: res.schema(false), Response: schema, Example: res.example}, r.patch(res))
-	r.Handle(Route{Method: "DELETE", Path: base + "/:id", Summary: "Delete a " + res.Singular, Tag: res.path, Perm: res.write, Success: fiber.StatusNoContent}, r.remove(res))
+	r.Handle(Route{Method: "DELETE", Path: base + "/:id", Summary: "Delete " + one, Tag: res.path, Perm: res.write, Success: fiber.StatusNoContent}, r.remove(res))
+}
+
+// withArticle puts "a" or "an" before a noun phrase, by its sound: "an
+// area", "an alert rule", "a unit", "a site".
+func withArticle(noun string) string {
+	w := strings.ToLower(noun)
+	for _, p := range []string{"uni", "use", "usu", "uti", "eu", "one"} {
+		if strings.HasPrefix(w, p) {
+			return "a " + noun
+		}
+	}
+	if w != "" && strings.ContainsRune("aeiou", rune(w[0])) {
+		return "an " + noun
+	}
+	return "a " + noun
 }
 
 // crudError maps the engine's errors to problems.
