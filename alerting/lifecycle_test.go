@@ -280,7 +280,7 @@ func TestListAlerts(t *testing.T) {
 		field string
 	}{
 		{ListParams{Status: "closed"}, "status"},
-		{ListParams{UnitID: "x"}, "unit_id"},
+		{ListParams{UnitID: "x"}, "unit"},
 		{ListParams{Limit: 201}, "limit"},
 		{ListParams{Limit: -1}, "limit"},
 		{ListParams{Cursor: "!!"}, "cursor"},

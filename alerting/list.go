@@ -22,7 +22,8 @@ type ListParams struct {
 	// Status is "" (all), "open" (not resolved), "triggered",
 	// "acknowledged" or "resolved".
 	Status string
-	// UnitID limits the list to one unit; "" for all.
+	// UnitID limits the list to one unit; "" for all. A malformed one is a
+	// *ValidationError naming "unit", the API's query parameter.
 	UnitID string
 	// From and To bound opened_at: From <= opened_at < To. Zero is unbounded.
 	From, To time.Time
@@ -58,7 +59,7 @@ func ListAlerts(ctx context.Context, db database.DB, p ListParams) (Page, error)
 	var unit *string
 	if p.UnitID != "" {
 		if !uuids.Valid(p.UnitID) {
-			return Page{}, &ValidationError{Field: "unit_id", Reason: "must be a unit id (UUID)"}
+			return Page{}, &ValidationError{Field: "unit", Reason: "must be a unit id (UUID)"}
 		}
 		unit = &p.UnitID
 	}

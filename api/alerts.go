@@ -57,7 +57,7 @@ func (r *Router) registerAlerts() {
 			{Name: "from", Description: "opened at or after (RFC 3339)", Schema: str},
 			{Name: "to", Description: "opened before (RFC 3339)", Schema: str},
 			{Name: "cursor", Description: "next_cursor of the previous page", Schema: str},
-			{Name: "limit", Description: "page size 1-200", Schema: map[string]any{"type": "integer"}},
+			{Name: "limit", Description: "page size, 1-200 (default 50)", Schema: map[string]any{"type": "integer", "minimum": 1, "maximum": 200}},
 		},
 		Response: listSchema(alertShape)},
 		func(c *fiber.Ctx) error {
@@ -72,16 +72,14 @@ func (r *Router) registerAlerts() {
 					*dst = t
 				}
 			}
-			if v := c.Query("limit"); v != "" {
-				n, err := json.Number(v).Int64()
-				if err != nil {
-					errs = append(errs, problem.FieldError{Field: "limit", Reason: "must be a whole number from 1 to 200"})
-				}
-				p.Limit = int(n)
-			}
 			if len(errs) > 0 {
 				return problem.Validation(errs...)
 			}
+			limit, err := pageLimit(c)
+			if err != nil {
+				return err
+			}
+			p.Limit = limit
 			page, err := alerting.ListAlerts(c.UserContext(), r.deps.Pool, p)
 			if err != nil {
 				return alertError(err)

@@ -457,3 +457,46 @@ func nullable(schema any) bool {
 	types, _ := m["type"].([]string)
 	return slices.Contains(types, "null")
 }
+
+// TestQueryErrorsNameTheParameter sends each query parameter a bad value:
+// the validation problem names the parameter as the request spelt it, and
+// the route documents a parameter of that name.
+func TestQueryErrorsNameTheParameter(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ids := w.fixture(t)
+	params := map[string][]string{} // "METHOD path" -> documented query parameters
+	for _, rt := range w.router.Routes() {
+		for _, p := range rt.Params {
+			params[rt.Method+" "+rt.Path] = append(params[rt.Method+" "+rt.Path], p.Name)
+		}
+	}
+	day := time.Now().UTC().Format(time.DateOnly)
+	haccp := "site=" + ids["site"] + "&from=" + day + "&to=" + day
+	for _, c := range []struct{ route, query, field string }{
+		{"/v1/orgs/:org/alerts", "unit=fridge-1", "unit"},
+		{"/v1/orgs/:org/alerts", "status=burning", "status"},
+		{"/v1/orgs/:org/alerts", "from=yesterday", "from"},
+		{"/v1/orgs/:org/alerts", "limit=0", "limit"},
+		{"/v1/orgs/:org/alerts", "cursor=!!", "cursor"},
+		{"/v1/orgs/:org/reports/haccp", haccp + "&units=K", "units"},
+		{"/v1/orgs/:org/reports/haccp", haccp + "&format=xls", "format"},
+		{"/v1/orgs/:org/reports/haccp", "site=" + ids["site"] + "&from=" + day + "&to=soon", "to"},
+		{"/v1/orgs/:org/reports/haccp", "from=" + day + "&to=" + day, "site"},
+		{"/v1/orgs/:org/units/:id/readings", "resolution=2m", "resolution"},
+		{"/v1/orgs/:org/units/:id/readings", "from=noon", "from"},
+		{"/v1/orgs/:org/notifications", "alert=7", "alert"},
+		{"/v1/orgs/:org/units", "site_id=main", "site_id"},
+		{"/v1/orgs/:org/units", "limit=500", "limit"},
+		{"/v1/orgs/:org/sensors", "cursor=nope", "cursor"},
+	} {
+		code, out := w.do(t, "GET", concrete(c.route, ids, ids["org"])+"?"+c.query, "owner", nil)
+		code, fields := fieldErrors(t, code, out)
+		if _, ok := fields[c.field]; code != 400 || !ok || len(fields) != 1 {
+			t.Errorf("GET %s?%s: %d naming %v, want 400 naming only %s", c.route, c.query, code, fields, c.field)
+		}
+		if !slices.Contains(params["GET "+c.route], c.field) {
+			t.Errorf("GET %s documents the parameters %v, not %s", c.route, params["GET "+c.route], c.field)
+		}
+	}
+}

@@ -51,7 +51,9 @@ type HACCPParams struct {
 	// period runs from the site's local midnight starting From to the one
 	// ending To.
 	From, To time.Time
-	// Unit is the temperature unit of the report, C or F. Defaults to C.
+	// Unit is the temperature unit of the report, C or F. Defaults to C. Any
+	// other is a *ValidationError naming "units", the API's query parameter
+	// (and the CLI's flag).
 	Unit string
 	// Now is the clock: the generation time, and the end of the data for a
 	// period that has not ended yet. Defaults to time.Now.
@@ -347,7 +349,7 @@ func validateHACCP(p *HACCPParams) error {
 		p.Unit = Celsius
 	case Celsius, Fahrenheit:
 	default:
-		return &ValidationError{Field: "unit", Reason: "must be C or F"}
+		return &ValidationError{Field: "units", Reason: "must be C or F"}
 	}
 	if p.GapAfter <= 0 {
 		p.GapAfter = DefaultGapAfter

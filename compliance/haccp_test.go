@@ -479,7 +479,7 @@ func TestHACCPValidation(t *testing.T) {
 		{compliance.HACCPParams{From: day, To: day.AddDate(0, 0, -1)}, "to"},
 		{compliance.HACCPParams{From: day, To: day.AddDate(0, 0, 366)}, "to"},
 		{compliance.HACCPParams{To: day}, "from"},
-		{compliance.HACCPParams{From: day, To: day, Unit: "K"}, "unit"},
+		{compliance.HACCPParams{From: day, To: day, Unit: "K"}, "units"},
 	} {
 		c.p.OrgID, c.p.SiteID = org, site
 		_, err := compliance.HACCP(ctx, db.Pool, c.p)
