@@ -46,7 +46,6 @@ func (r *Router) registerManualChecks() {
 			if err != nil {
 				return checkError(err)
 			}
-			c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-			return c.Status(fiber.StatusCreated).Send(item)
+			return sendJSON(c, fiber.StatusCreated, item)
 		})
 }

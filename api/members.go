@@ -68,8 +68,7 @@ func (r *Router) registerMembers() {
 			if err != nil {
 				return memberError(err)
 			}
-			c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-			return c.Status(fiber.StatusCreated).Send(item)
+			return sendJSON(c, fiber.StatusCreated, item)
 		})
 	r.Handle(Route{Method: "GET", Path: base + "/:id", Summary: "Get a member", Tag: "members", Perm: auth.PermRead, Response: memberSchema},
 		func(c *fiber.Ctx) error {
@@ -77,8 +76,7 @@ func (r *Router) registerMembers() {
 			if err != nil {
 				return memberError(err)
 			}
-			c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-			return c.Send(item)
+			return sendJSON(c, fiber.StatusOK, item)
 		})
 	r.Handle(Route{Method: "PATCH", Path: base + "/:id", Summary: "Change a member's role", Tag: "members", Perm: auth.PermAdminister, Response: memberSchema,
 		Request: map[string]any{"type": "object", "required": []string{"role"}, "additionalProperties": false, "properties": map[string]any{
@@ -106,8 +104,7 @@ func (r *Router) registerMembers() {
 			if err != nil {
 				return memberError(err)
 			}
-			c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-			return c.Send(item)
+			return sendJSON(c, fiber.StatusOK, item)
 		})
 	r.Handle(Route{Method: "DELETE", Path: base + "/:id", Summary: "Remove a member", Tag: "members", Perm: auth.PermAdminister, Success: fiber.StatusNoContent},
 		func(c *fiber.Ctx) error {

@@ -52,8 +52,7 @@ func (r *Router) registerOrgs() {
 			if err != nil {
 				return err
 			}
-			c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-			return c.Status(fiber.StatusCreated).Send(item)
+			return sendJSON(c, fiber.StatusCreated, item)
 		})
 
 	r.Handle(Route{Method: "GET", Path: "/v1/orgs/:org", Summary: "Get an organisation", Tag: "organisations", Perm: auth.PermRead, Response: orgSchema},
@@ -63,8 +62,7 @@ func (r *Router) registerOrgs() {
 				return err
 			}
 			c.Set(fiber.HeaderETag, etag(version))
-			c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-			return c.Send(item)
+			return sendJSON(c, fiber.StatusOK, item)
 		})
 
 	r.Handle(Route{Method: "PATCH", Path: "/v1/orgs/:org", Summary: "Rename an organisation or change its settings (If-Match or version)", Tag: "organisations",
@@ -92,8 +90,7 @@ func (r *Router) registerOrgs() {
 				return err
 			}
 			c.Set(fiber.HeaderETag, etag(newVersion))
-			c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-			return c.Send(item)
+			return sendJSON(c, fiber.StatusOK, item)
 		})
 
 	r.Handle(Route{Method: "DELETE", Path: "/v1/orgs/:org", Summary: "Delete an organisation (its records are kept, hidden, for compliance)", Tag: "organisations",

@@ -124,8 +124,7 @@ func (r *Router) get(res *resource) fiber.Handler {
 			return res.crudError(err)
 		}
 		c.Set(fiber.HeaderETag, etag(version))
-		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-		return c.Send(item)
+		return sendJSON(c, fiber.StatusOK, item)
 	}
 }
 
@@ -174,8 +173,7 @@ func (r *Router) create(res *resource) fiber.Handler {
 		}
 		c.Set(fiber.HeaderETag, etag(1))
 		c.Set(fiber.HeaderLocation, c.Path()+"/"+id)
-		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-		return c.Status(fiber.StatusCreated).Send(item)
+		return sendJSON(c, fiber.StatusCreated, item)
 	}
 }
 
@@ -227,8 +225,7 @@ func (r *Router) patch(res *resource) fiber.Handler {
 			res.afterWrite(c, org)
 		}
 		c.Set(fiber.HeaderETag, etag(newVersion))
-		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-		return c.Send(item)
+		return sendJSON(c, fiber.StatusOK, item)
 	}
 }
 

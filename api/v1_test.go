@@ -153,6 +153,13 @@ func idFor(path string, ids map[string]string) string {
 
 func (w *world) do(t *testing.T, method, path, who string, body any, headers ...string) (int, string) {
 	t.Helper()
+	code, _, out := w.doHeader(t, method, path, who, body, headers...)
+	return code, out
+}
+
+// doHeader is do that also returns the answer's headers.
+func (w *world) doHeader(t *testing.T, method, path, who string, body any, headers ...string) (int, http.Header, string) {
+	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -174,7 +181,7 @@ func (w *world) do(t *testing.T, method, path, who string, body any, headers ...
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, resp.Header, string(b)
 }
 
 func concrete(path string, ids map[string]string, org string) string {
@@ -222,9 +229,12 @@ func TestRouteRoleMatrix(t *testing.T) {
 				case orgScoped && !role.Can(rt.Perm):
 					want = 403
 				}
-				code, out := w.do(t, rt.Method, withQuery(rt, concrete(rt.Path, own, own["org"]), own), who, body, ifMatch...)
+				code, header, out := w.doHeader(t, rt.Method, withQuery(rt, concrete(rt.Path, own, own["org"]), own), who, body, ifMatch...)
 				if code != want {
 					t.Errorf("%s as %s in own org: %d %s, want %d", rt.Method, who, code, out, want)
+				}
+				if code == rt.Success {
+					checkAnswer(t, rt, header, out)
 				}
 				cases.Add(1)
 				if !orgScoped {
@@ -257,6 +267,18 @@ func TestRouteRoleMatrix(t *testing.T) {
 		})
 	}
 	t.Cleanup(func() { t.Logf("route × role matrix: %d routes, %d cases", len(routes), cases.Load()) })
+}
+
+// checkAnswer checks a route's successful answer: JSON is compact.
+func checkAnswer(t *testing.T, rt api.Route, header http.Header, body string) {
+	t.Helper()
+	if !strings.HasPrefix(header.Get("Content-Type"), "application/json") {
+		return
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, []byte(body)); err != nil || compact.String() != strings.TrimSuffix(body, "\n") {
+		t.Errorf("%s %s answers JSON that is not compact (%v): %.200s", rt.Method, rt.Path, err, body)
+	}
 }
 
 // TestEveryRouteIsDocumentedAndInTheMatrix fails when a route is registered

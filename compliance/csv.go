@@ -11,11 +11,10 @@ import (
 	"time"
 )
 
-// WriteJSON writes the report as indented JSON.
+// WriteJSON writes the report as compact JSON.
 func WriteJSON(w io.Writer, r *Report) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
 	if err := enc.Encode(r); err != nil {
 		return fmt.Errorf("write report json: %w", err)
 	}
