@@ -44,9 +44,33 @@ func obj(props map[string]any, required ...string) map[string]any {
 }
 
 var (
-	str        = map[string]any{"type": "string"}
-	alertShape = map[string]any{"type": "object", "description": "an alert with its status, times, peak and escalation step"}
+	str = map[string]any{"type": "string"}
+	// alertSchema is an alert (ack and resolve answer it too); the list
+	// and the detail add to it.
+	alertSchema       = alertKeywords(schemaOf(alerting.Alert{}))
+	alertDetailSchema = alertKeywords(refine(schemaOf(alerting.AlertDetail{}), map[string]map[string]any{
+		"events":             {"description": "the alert's history, oldest first"},
+		"corrective_actions": {"description": "what was done about the excursion, recorded when resolving"},
+		"notifications":      {"description": "the delivery record of every message sent about it"},
+	}))
+	alertEventSchema = refine(schemaOf(alerting.Event{}), map[string]map[string]any{
+		"kind":    {"description": "triggered, notified, escalated, acknowledged, comment, resolved, auto_resolved, ..."},
+		"details": {"description": "depends on kind, e.g. a comment's text"},
+	})
 )
+
+// alertKeywords documents an alert's fields that a type cannot tell.
+func alertKeywords(s map[string]any) map[string]any {
+	return refine(s, map[string]map[string]any{
+		"kind":            {"description": "the rule kind: temp_high, temp_low, sensor_offline, battery_low or sensor_fault"},
+		"severity":        {"enum": []string{"info", "warning", "critical"}},
+		"status":          {"enum": []string{alerting.StatusTriggered, alerting.StatusAcknowledged, alerting.StatusResolved}},
+		"threshold":       {"description": "the rule's threshold: °C for temperature alerts, minutes for sensor_offline, percent for battery_low"},
+		"sensor_id":       {"description": "public id of the sensor whose reading opened it; absent for sensor_offline alerts"},
+		"peak_c":          {"description": "the worst temperature of the excursion (temperature alerts only)"},
+		"escalation_step": {"description": "the last escalation step sent (0: the first)"},
+	})
+}
 
 func (r *Router) registerAlerts() {
 	base := "/v1/orgs/:org/alerts"
@@ -59,7 +83,7 @@ func (r *Router) registerAlerts() {
 			{Name: "cursor", Description: "next_cursor of the previous page", Schema: str},
 			{Name: "limit", Description: "page size, 1-200 (default 50)", Schema: map[string]any{"type": "integer", "minimum": 1, "maximum": 200}},
 		},
-		Response: listSchema(alertShape)},
+		Response: listSchema(alertSchema)},
 		func(c *fiber.Ctx) error {
 			p := alerting.ListParams{OrgID: OrgOf(c), Status: c.Query("status"), UnitID: c.Query("unit"), Cursor: c.Query("cursor")}
 			var errs []problem.FieldError
@@ -86,7 +110,7 @@ func (r *Router) registerAlerts() {
 			}
 			return c.JSON(page)
 		})
-	r.Handle(Route{Method: "GET", Path: base + "/:id", Summary: "Get an alert with its events, corrective actions and notifications", Tag: "alerts", Perm: auth.PermRead, Response: alertShape},
+	r.Handle(Route{Method: "GET", Path: base + "/:id", Summary: "Get an alert with its events, corrective actions and notifications", Tag: "alerts", Perm: auth.PermRead, Response: alertDetailSchema},
 		func(c *fiber.Ctx) error {
 			a, err := alerting.GetAlert(c.UserContext(), r.deps.Pool, OrgOf(c), c.Params("id"))
 			if err != nil {
@@ -95,7 +119,7 @@ func (r *Router) registerAlerts() {
 			return c.JSON(a)
 		})
 	r.Handle(Route{Method: "POST", Path: base + "/:id/ack", Summary: "Acknowledge an alert; its escalation stops", Tag: "alerts", Perm: auth.PermOperate,
-		Request: obj(map[string]any{"comment": str}), Response: alertShape,
+		Request: obj(map[string]any{"comment": str}), Response: alertSchema,
 		Example: func(map[string]string) map[string]any { return map[string]any{"comment": "on it"} }},
 		func(c *fiber.Ctx) error {
 			var in struct {
@@ -114,7 +138,7 @@ func (r *Router) registerAlerts() {
 		})
 	r.Handle(Route{Method: "POST", Path: base + "/:id/resolve", Summary: "Resolve an alert with the corrective action taken (required for temperature alerts)", Tag: "alerts", Perm: auth.PermOperate,
 		Request:  obj(map[string]any{"action": str, "disposition": map[string]any{"type": "string", "enum": []string{"kept", "moved", "reheated", "discarded", "other"}}, "notes": str}),
-		Response: alertShape,
+		Response: alertSchema,
 		Example: func(map[string]string) map[string]any {
 			return map[string]any{"action": "moved stock to the walk-in, called the technician", "disposition": "moved"}
 		}},
@@ -135,7 +159,7 @@ func (r *Router) registerAlerts() {
 			return c.JSON(a)
 		})
 	r.Handle(Route{Method: "POST", Path: base + "/:id/comments", Summary: "Add a comment to an alert's history", Tag: "alerts", Perm: auth.PermOperate,
-		Success: fiber.StatusCreated, Request: obj(map[string]any{"text": str}, "text"),
+		Success: fiber.StatusCreated, Request: obj(map[string]any{"text": str}, "text"), Response: alertEventSchema,
 		Example: func(map[string]string) map[string]any { return map[string]any{"text": "door seal replaced"} }},
 		func(c *fiber.Ctx) error {
 			var in struct {
@@ -152,11 +176,28 @@ func (r *Router) registerAlerts() {
 		})
 }
 
+// notificationSchema is a row of the delivery log
+// (notify.ListNotifications).
+var notificationSchema = obj(map[string]any{
+	"id":           map[string]any{"type": "string", "format": "uuid"},
+	"alert_id":     map[string]any{"type": []string{"string", "null"}, "format": "uuid", "description": "null for messages about no alert"},
+	"contact_id":   map[string]any{"type": []string{"string", "null"}, "format": "uuid"},
+	"channel":      map[string]any{"type": "string", "enum": []string{"sms", "email"}},
+	"recipient":    str,
+	"status":       map[string]any{"type": "string", "description": "queued, sending, sent, delivered, failed, not_configured or cancelled"},
+	"provider_id":  map[string]any{"type": []string{"string", "null"}, "description": "the SMS or email provider's message id"},
+	"attempts":     map[string]any{"type": "integer"},
+	"last_error":   map[string]any{"type": []string{"string", "null"}},
+	"created_at":   map[string]any{"type": "string", "format": "date-time"},
+	"sent_at":      map[string]any{"type": []string{"string", "null"}, "format": "date-time"},
+	"delivered_at": map[string]any{"type": []string{"string", "null"}, "format": "date-time"},
+}, "id", "alert_id", "contact_id", "channel", "recipient", "status", "provider_id", "attempts", "last_error", "created_at", "sent_at", "delivered_at")
+
 // registerNotifications mounts the delivery log (notify owns it).
 func (r *Router) registerNotifications() {
 	r.Handle(Route{Method: "GET", Path: "/v1/orgs/:org/notifications", Summary: "The delivery log: every SMS and email attempt", Tag: "alerts", Perm: auth.PermRead,
 		Params:   []Param{{Name: "alert", Description: "only this alert's notifications", Schema: str}},
-		Response: listSchema(map[string]any{"type": "object"})},
+		Response: listSchema(notificationSchema)},
 		func(c *fiber.Ctx) error {
 			alert := c.Query("alert")
 			if alert != "" && !uuids.Valid(alert) {

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -10,24 +11,23 @@ import (
 	"github.com/freshtrack/freshtrack/internal/problem"
 )
 
-var apiKeySchema = map[string]any{"type": "object", "properties": map[string]any{
-	"id": map[string]any{"type": "string", "format": "uuid"}, "name": map[string]any{"type": "string"},
-	"prefix":     map[string]any{"type": "string", "description": "the key's lookup prefix; the secret is never shown again"},
-	"scopes":     map[string]any{"type": "array", "items": map[string]any{"type": "string", "enum": []string{"ingest", "read"}}},
-	"created_at": map[string]any{"type": "string", "format": "date-time"}, "last_used_at": map[string]any{"type": []string{"string", "null"}, "format": "date-time"},
-	"revoked_at": map[string]any{"type": []string{"string", "null"}, "format": "date-time"},
-	"key":        map[string]any{"type": "string", "description": "the whole key: only in the answer to POST"},
-}}
+var apiKeySchema = refine(schemaOf(apiKeyOut{}), map[string]map[string]any{
+	"id":           {"format": "uuid"},
+	"prefix":       {"description": "the key's lookup prefix; the secret is never shown again"},
+	"scopes":       {"items": map[string]any{"type": "string", "enum": []string{"ingest", "read"}}},
+	"last_used_at": {"description": "when the key last authenticated a request, to within about a minute"},
+	"key":          {"description": "the whole key: only in the answer to POST"},
+})
 
 type apiKeyOut struct {
-	ID         string   `json:"id"`
-	Name       string   `json:"name"`
-	Prefix     string   `json:"prefix"`
-	Scopes     []string `json:"scopes"`
-	CreatedAt  any      `json:"created_at"`
-	LastUsedAt any      `json:"last_used_at"`
-	RevokedAt  any      `json:"revoked_at"`
-	Key        string   `json:"key,omitempty"`
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Prefix     string     `json:"prefix"`
+	Scopes     []string   `json:"scopes"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
+	Key        string     `json:"key,omitempty"`
 }
 
 func keyOut(k auth.APIKey) apiKeyOut {

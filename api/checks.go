@@ -12,12 +12,22 @@ import (
 // checkError maps the errors of a unit's manual checks to problems.
 func checkError(err error) error { return capabilityError("unit", err) }
 
+// manualCheckSchema is a manual check (alerting's wire form of it).
+var manualCheckSchema = obj(map[string]any{
+	"id":         map[string]any{"type": "string", "format": "uuid"},
+	"unit_id":    map[string]any{"type": "string", "format": "uuid"},
+	"checked_at": map[string]any{"type": "string", "format": "date-time"},
+	"temp_c":     map[string]any{"type": "number"},
+	"checked_by": map[string]any{"type": []string{"string", "null"}, "format": "uuid", "description": "the user who measured"},
+	"notes":      map[string]any{"type": []string{"string", "null"}},
+}, "id", "unit_id", "checked_at", "temp_c", "checked_by", "notes")
+
 // registerManualChecks mounts a unit's manual temperature checks (alerting
 // owns them).
 func (r *Router) registerManualChecks() {
 	checks := "/v1/orgs/:org/units/:id/manual-checks"
 	r.Handle(Route{Method: "GET", Path: checks, Summary: "A unit's manual temperature checks, newest first", Tag: "units", Perm: auth.PermRead,
-		Response: listSchema(map[string]any{"type": "object"})},
+		Response: listSchema(manualCheckSchema)},
 		func(c *fiber.Ctx) error {
 			items, err := alerting.ListManualChecks(c.UserContext(), r.deps.Pool, OrgOf(c), c.Params("id"))
 			if err != nil {
@@ -26,7 +36,7 @@ func (r *Router) registerManualChecks() {
 			return sendList(c, items)
 		})
 	r.Handle(Route{Method: "POST", Path: checks, Summary: "Record a manual temperature check (probe thermometer)", Tag: "units", Perm: auth.PermOperate,
-		Success: fiber.StatusCreated,
+		Success: fiber.StatusCreated, Response: manualCheckSchema,
 		Request: obj(map[string]any{"temp_c": map[string]any{"type": "number", "minimum": -100, "maximum": 200},
 			"checked_at": map[string]any{"type": "string", "format": "date-time"}, "notes": str}, "temp_c"),
 		Example: func(map[string]string) map[string]any {

@@ -28,6 +28,31 @@ func timeParam(c *fiber.Ctx, name string, def time.Time) (time.Time, *problem.Fi
 	return t, nil
 }
 
+var (
+	seriesSchema = refine(schemaOf(query.UnitSeries{}), map[string]map[string]any{
+		"resolution":      {"enum": []string{query.ResolutionRaw, query.Resolution5m, query.Resolution1h, query.Resolution1d}, "description": "the resolution answered (auto is resolved)"},
+		"from":            {"description": "start of the range covered: the request's from moved back to its bucket's start"},
+		"to":              {"description": "end of the range covered: the request's to moved forward to a bucket boundary"},
+		"time_zone":       {"description": "IANA zone of the day buckets (resolution 1d only)"},
+		"sensors":         {"description": "public ids of the sensors aggregated"},
+		"buckets":         {"description": "buckets that hold readings, oldest first (empty for raw); avg_c is rounded to 0.01 °C"},
+		"points":          {"description": "the readings, oldest first (raw only)"},
+		"gaps":            {"description": "stretches of the range without data that have ended"},
+		"gap_threshold_s": {"description": "for raw: the silence that counts as a gap"},
+	})
+	latestSchema = refine(schemaOf(query.UnitLatest{}), map[string]map[string]any{
+		"status":         {"enum": []string{query.StatusNoData, query.StatusOffline, query.StatusOutOfRange, query.StatusSensorFault, query.StatusOK}},
+		"low_source":     {"enum": []string{query.SourceUnit, query.SourceRule}},
+		"high_source":    {"enum": []string{query.SourceUnit, query.SourceRule}},
+		"offline_source": {"enum": []string{query.SourceUnit, query.SourceRule}},
+		"reading":        {"description": "the reading the status stands on; null when no sensor has one"},
+		"age_s":          {"description": "how old reading is, in seconds (0 without one)"},
+		"low_c":          {"description": "the lower limit the probes are judged against: safe_min_c or a temp_low rule's own threshold"},
+		"high_c":         {"description": "the upper limit: safe_max_c or a temp_high rule's own threshold"},
+	})
+	haccpSchema = describe(schemaOf(compliance.Report{}), "the HACCP record; temperatures in the report's temperature_unit")
+)
+
 func (r *Router) registerData() {
 	r.Handle(Route{Method: "GET", Path: "/v1/orgs/:org/units/:id/readings", Summary: "A unit's series: buckets (min, max, avg, count) or raw readings, with gaps", Tag: "data", Perm: auth.PermRead,
 		Params: []Param{
@@ -35,7 +60,7 @@ func (r *Router) registerData() {
 			{Name: "to", Description: "end, RFC 3339 (default: now)", Schema: str},
 			{Name: "resolution", Description: "auto (default), raw, 5m, 1h or 1d (local days of the site)", Schema: map[string]any{"type": "string", "enum": []string{"auto", "raw", "5m", "1h", "1d"}}},
 		},
-		Response: map[string]any{"type": "object", "description": "resolution, buckets or points, gaps, time zone"}},
+		Response: seriesSchema},
 		func(c *fiber.Ctx) error {
 			now := time.Now()
 			from, e1 := timeParam(c, "from", now.Add(-24*time.Hour))
@@ -63,7 +88,7 @@ func (r *Router) registerData() {
 		}
 		return sendList(c, units)
 	}
-	latestResp := listSchema(map[string]any{"type": "object", "description": "a unit's newest reading, its age, in/out of range and offline status"})
+	latestResp := listSchema(latestSchema)
 	r.Handle(Route{Method: "GET", Path: "/v1/orgs/:org/sites/:id/latest", Summary: "Every unit of a site: newest reading, age, range and offline status", Tag: "data", Perm: auth.PermRead, Response: latestResp},
 		func(c *fiber.Ctx) error { return latest(c, c.Params("id")) })
 	r.Handle(Route{Method: "GET", Path: "/v1/orgs/:org/latest", Summary: "Every unit of the organisation: newest reading, age, range and offline status", Tag: "data", Perm: auth.PermRead, Response: latestResp},
@@ -77,6 +102,7 @@ func (r *Router) registerData() {
 			{Name: "format", Description: "json (default), csv or pdf", Schema: map[string]any{"type": "string", "enum": []string{"json", "csv", "pdf"}}},
 			{Name: "units", Description: "C (default) or F", Schema: map[string]any{"type": "string", "enum": []string{"C", "F"}}},
 		},
+		Response: haccpSchema, Produces: []string{fiber.MIMEApplicationJSON, "text/csv", "application/pdf"},
 		TestQuery: func(ids map[string]string) string {
 			d := time.Now().UTC().Format(time.DateOnly)
 			return "site=" + ids["site"] + "&from=" + d + "&to=" + d

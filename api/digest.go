@@ -10,6 +10,14 @@ import (
 
 func digestError(err error) error { return capabilityError("digest subscription", err) }
 
+var subscriptionSchema = refine(schemaOf(digest.Subscription{}), map[string]map[string]any{
+	"frequency":  {"enum": []string{"daily", "weekly"}},
+	"local_hour": {"minimum": 0, "maximum": 23, "description": "the hour, in timezone, from which the digest is sent"},
+	"weekday":    {"minimum": 0, "maximum": 6, "description": "the day a weekly digest is sent: 0 = Sunday ... 6 = Saturday"},
+	"timezone":   {"description": "IANA time zone of the digest's days and hours"},
+	"email":      {"format": "email"},
+})
+
 // registerDigests mounts the signed-in member's own digest subscriptions.
 func (r *Router) registerDigests() {
 	sub := map[string]any{"type": "object", "properties": map[string]any{
@@ -18,7 +26,7 @@ func (r *Router) registerDigests() {
 		"enabled": map[string]any{"type": "boolean"},
 	}}
 	r.Handle(Route{Method: "GET", Path: "/v1/orgs/:org/digest", Summary: "Your daily and weekly digest subscriptions in this organisation", Tag: "digests", Perm: auth.PermRead,
-		Response: listSchema(sub)},
+		Response: listSchema(subscriptionSchema)},
 		func(c *fiber.Ctx) error {
 			subs, err := digest.Get(c.UserContext(), r.deps.Pool, OrgOf(c), UserOf(c).ID)
 			if err != nil {
@@ -27,7 +35,7 @@ func (r *Router) registerDigests() {
 			return sendList(c, subs)
 		})
 	r.Handle(Route{Method: "PUT", Path: "/v1/orgs/:org/digest/:frequency", Summary: "Subscribe to (or change) your daily or weekly digest, sent at a local hour", Tag: "digests", Perm: auth.PermRead,
-		Request: sub, Response: sub,
+		Request: sub, Response: subscriptionSchema,
 		Example: func(map[string]string) map[string]any {
 			return map[string]any{"local_hour": 7, "timezone": "Europe/Berlin"}
 		}},

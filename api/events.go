@@ -29,11 +29,11 @@ func (r *Router) registerEvents() {
 			{Name: "unit", Description: "only this unit (repeatable)", Schema: map[string]any{"type": "string", "format": "uuid"}},
 			{Name: "ticket", Description: "a ticket from POST .../events/ticket, for clients that cannot send an Authorization header", Schema: str},
 		},
-		Response: map[string]any{"type": "string", "description": "an event stream"}},
+		Produces: []string{"text/event-stream"}},
 		r.streamEvents)
 	r.Handle(Route{Method: "POST", Path: events + "/ticket", Tag: "events", Perm: auth.PermRead,
 		Summary:  "A ticket that opens this organisation's event stream for 60 seconds (?ticket=), for a browser's EventSource",
-		Response: obj(map[string]any{"ticket": str, "expires_at": map[string]any{"type": "string", "format": "date-time"}})},
+		Response: obj(map[string]any{"ticket": str, "expires_at": map[string]any{"type": "string", "format": "date-time"}}, "ticket", "expires_at")},
 		func(c *fiber.Ctx) error {
 			t, exp := r.deps.Tickets.Issue(OrgOf(c), UserOf(c).ID)
 			return c.JSON(fiber.Map{"ticket": t, "expires_at": exp.UTC()})

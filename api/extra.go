@@ -10,9 +10,9 @@ var ingestAnswer = map[string]any{"type": "object", "properties": map[string]any
 // health, readiness, metrics and the device ingest endpoints.
 func OperationalRoutes() []Route {
 	return []Route{
-		{Method: "GET", Path: "/healthz", Summary: "The process is alive", Tag: "operations", Public: true},
-		{Method: "GET", Path: "/readyz", Summary: "Database reachable, schema current, storage mode (503 when not ready)", Tag: "operations", Public: true},
-		{Method: "GET", Path: "/metrics", Summary: "Prometheus metrics", Tag: "operations", Public: true},
+		{Method: "GET", Path: "/healthz", Summary: "The process is alive", Tag: "operations", Public: true, Response: healthzSchema},
+		{Method: "GET", Path: "/readyz", Summary: "Database reachable, schema current, storage mode (503 when not ready)", Tag: "operations", Public: true, Response: readyzSchema},
+		{Method: "GET", Path: "/metrics", Summary: "Prometheus metrics", Tag: "operations", Public: true, Produces: []string{"text/plain"}},
 		{Method: "POST", Path: "/v1/readings", Summary: "Post a batch of readings (JSON, NDJSON, gzip); answered after the readings are durable", Tag: "ingest",
 			Request: map[string]any{"type": "object", "required": []string{"readings"}, "properties": map[string]any{"readings": map[string]any{"type": "array", "items": map[string]any{
 				"type": "object", "required": []string{"sensor", "time", "temp_c"}, "properties": map[string]any{

@@ -10,11 +10,12 @@ import (
 	"github.com/freshtrack/freshtrack/internal/problem"
 )
 
-var memberSchema = map[string]any{"type": "object", "properties": map[string]any{
+// memberSchema is a member (auth's wire form of a membership).
+var memberSchema = obj(map[string]any{
 	"id": map[string]any{"type": "string", "format": "uuid", "description": "the user's id"}, "email": map[string]any{"type": []string{"string", "null"}},
 	"name": map[string]any{"type": []string{"string", "null"}}, "role": map[string]any{"type": "string", "enum": []string{"viewer", "staff", "manager", "admin", "owner"}},
-	"created_at": map[string]any{"type": "string", "format": "date-time"},
-}}
+	"created_at": map[string]any{"type": "string", "format": "date-time", "description": "when they became a member"},
+}, "id", "email", "name", "role", "created_at")
 
 func (r *Router) registerMembers() {
 	base := "/v1/orgs/:org/members"

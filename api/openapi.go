@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"encoding/json"
 	"regexp"
 	"strings"
@@ -46,13 +47,13 @@ func (r *Router) OpenAPI(version string, extra ...Route) map[string]any {
 			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": rt.Request}}}
 		}
 		resp := map[string]any{"description": "success"}
-		if rt.Response != nil {
-			resp["content"] = map[string]any{"application/json": map[string]any{"schema": rt.Response}}
+		if content := answerContent(rt); len(content) > 0 {
+			resp["content"] = content
 		}
 		problemResp := func(d string) map[string]any {
 			return map[string]any{"description": d, "content": map[string]any{"application/problem+json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Problem"}}}}
 		}
-		responses := map[string]any{itoa(rt.Success): resp, "400": problemResp("invalid request; errors names each field")}
+		responses := map[string]any{itoa(cmp.Or(rt.Success, fiber.StatusOK)): resp, "400": problemResp("invalid request; errors names each field")}
 		if !rt.Public {
 			responses["401"] = problemResp("missing or invalid credentials")
 		}
@@ -90,6 +91,27 @@ func (r *Router) OpenAPI(version string, extra ...Route) map[string]any {
 	}
 }
 
+// answerContent is the content of a route's success: Response under JSON,
+// and a string under each other media type it produces.
+func answerContent(rt Route) map[string]any {
+	media := rt.Produces
+	if media == nil && rt.Response != nil {
+		media = []string{fiber.MIMEApplicationJSON}
+	}
+	content := map[string]any{}
+	for _, m := range media {
+		switch {
+		case m == fiber.MIMEApplicationJSON:
+			content[m] = map[string]any{"schema": rt.Response}
+		case strings.HasPrefix(m, "text/"):
+			content[m] = map[string]any{"schema": map[string]any{"type": "string"}}
+		default:
+			content[m] = map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}
+		}
+	}
+	return content
+}
+
 func operationID(rt Route) string {
 	s := strings.ToLower(rt.Method) + strings.NewReplacer("/v1/", "", "/", "_", ":", "", "-", "_").Replace(rt.Path)
 	return strings.Trim(s, "_")
@@ -102,7 +124,11 @@ func itoa(n int) string {
 
 // ServeOpenAPI registers GET /v1/openapi.json.
 func (r *Router) ServeOpenAPI(version string, extra ...Route) {
-	spec := Route{Method: "GET", Path: "/v1/openapi.json", Summary: "This OpenAPI document", Tag: "meta", Public: true}
+	spec := Route{Method: "GET", Path: "/v1/openapi.json", Summary: "This OpenAPI document", Tag: "meta", Public: true,
+		Response: map[string]any{"type": "object", "required": []string{"openapi", "info", "paths", "components"}, "description": "an OpenAPI 3.1 document",
+			"properties": map[string]any{"openapi": str, "info": obj(map[string]any{"title": str, "version": str, "description": str}, "title", "version"),
+				"paths":      map[string]any{"type": "object", "additionalProperties": map[string]any{"type": "object", "additionalProperties": true, "description": "a path's operations"}},
+				"components": map[string]any{"type": "object", "additionalProperties": true}}}}
 	r.Handle(spec, func(c *fiber.Ctx) error {
 		return c.JSON(r.OpenAPI(version, extra...))
 	})

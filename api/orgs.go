@@ -11,12 +11,21 @@ import (
 	"github.com/freshtrack/freshtrack/internal/problem"
 )
 
-var orgSchema = map[string]any{"type": "object", "properties": map[string]any{
+// orgSchema is an organisation as a member sees it (auth's wire form).
+var orgSchema = obj(map[string]any{
 	"id": map[string]any{"type": "string", "format": "uuid"}, "name": map[string]any{"type": "string"},
-	"role":     map[string]any{"type": "string", "enum": []string{"viewer", "staff", "manager", "admin", "owner"}},
-	"settings": map[string]any{"type": "object"}, "version": map[string]any{"type": "integer"},
+	"role":     map[string]any{"type": "string", "enum": []string{"viewer", "staff", "manager", "admin", "owner"}, "description": "your role in it"},
+	"settings": orgSettingsSchema, "version": map[string]any{"type": "integer", "description": "optimistic-lock version; the ETag carries it too"},
 	"created_at": map[string]any{"type": "string", "format": "date-time"},
-}}
+}, "id", "name", "role", "settings", "version", "created_at")
+
+// orgSettingsSchema is auth.OrgSettings; stored settings may predate a
+// field, so none is required.
+var orgSettingsSchema = func() map[string]any {
+	s := schemaOf(auth.OrgSettings{})
+	delete(s, "required")
+	return s
+}()
 
 var orgBody = map[string]any{"type": "object", "additionalProperties": false, "properties": map[string]any{
 	"name":     map[string]any{"type": "string", "minLength": 1, "maxLength": 200},

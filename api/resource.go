@@ -22,6 +22,9 @@ type resource struct {
 	path    string // "sites"
 	write   auth.Permission
 	example func(ids map[string]string) map[string]any
+	// fieldSchemas describe JSON fields (crud.JSON) whose shape the engine
+	// does not know, by wire name.
+	fieldSchemas map[string]map[string]any
 	// afterWrite, when set, is told after a create, update or delete.
 	afterWrite func(c *fiber.Ctx, orgID string)
 }
@@ -31,6 +34,8 @@ func (r *Router) register(res *resource) {
 	base := "/v1/orgs/:org/" + res.path
 	schema := res.schema(false)
 	page := listSchema(schema)
+	update := res.schema(false)
+	delete(update, "required") // an update sends any of the fields
 	params := []Param{{Name: "cursor", Description: "opaque cursor from next_cursor", Schema: map[string]any{"type": "string"}},
 		{Name: "limit", Description: "page size, 1-200 (default 50)", Schema: map[string]any{"type": "integer", "minimum": 1, "maximum": 200}}}
 	for _, fname := range res.Filters {
@@ -42,7 +47,7 @@ func (r *Router) register(res *resource) {
 		Request: res.schema(true), Response: schema, Example: res.example}, r.create(res))
 	r.Handle(Route{Method: "GET", Path: base + "/:id", Summary: "Get " + one, Tag: res.path, Perm: auth.PermRead, Response: schema}, r.get(res))
 	r.Handle(Route{Method: "PATCH", Path: base + "/:id", Summary: "Update " + one + " (If-Match: its ETag, or \"version\" in the body)", Tag: res.path, Perm: res.write,
-		Request: res.schema(false), Response: schema, Example: res.example}, r.patch(res))
+		Request: update, Response: schema, Example: res.example}, r.patch(res))
 	r.Handle(Route{Method: "DELETE", Path: base + "/:id", Summary: "Delete " + one, Tag: res.path, Perm: res.write, Success: fiber.StatusNoContent}, r.remove(res))
 }
 

@@ -56,6 +56,16 @@ func (r *Router) resources() []*resource {
 		},
 		{
 			Collection: alerting.EscalationPolicies, path: "escalation-policies", write: auth.PermManage,
+			fieldSchemas: map[string]map[string]any{"steps": {"items": map[string]any{
+				"type": "object", "additionalProperties": false, "required": []string{"after_minutes", "channels"},
+				"properties": map[string]any{
+					"after_minutes": map[string]any{"type": "integer", "minimum": 0, "maximum": alerting.MaxAfterMinutes,
+						"description": "when the step fires, from the alert's opening; the first step's is 0, and they never decrease"},
+					"channels":    map[string]any{"type": "array", "items": map[string]any{"type": "string", "enum": []string{"sms", "email"}}},
+					"roles":       map[string]any{"type": []string{"array", "null"}, "items": map[string]any{"type": "string", "enum": []string{"viewer", "staff", "manager", "admin", "owner"}}, "description": "contacts with these roles who are on shift"},
+					"contact_ids": map[string]any{"type": []string{"array", "null"}, "items": map[string]any{"type": "string", "format": "uuid"}},
+				},
+			}, "minItems": 1, "maxItems": alerting.MaxSteps}},
 			example: func(ids map[string]string) map[string]any {
 				return map[string]any{"site_id": ids["site"], "name": "Night shift", "steps": []any{map[string]any{"after_minutes": 0, "channels": []string{"sms"}, "roles": []string{"staff"}}}}
 			},

@@ -34,6 +34,8 @@ type Route struct {
 	// Request and Response are JSON Schemas (nil: none).
 	Request  map[string]any
 	Response map[string]any
+	// Produces are the media types of a success (nil: JSON, if Response).
+	Produces []string
 	// Params are the query parameters a route reads.
 	Params []Param
 	// Example builds a valid request body for tests; nil for none.

@@ -1,13 +1,16 @@
 package api
 
 import (
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/freshtrack/freshtrack/internal/crud"
 )
 
-// schema is the JSON Schema of a resource: the wire form, or (forCreate)
-// the create body with its required fields.
+// schema is the JSON Schema of a resource: the wire form, which always
+// has every field (null when unset), or (forCreate) the create body with
+// its required fields.
 func (res *resource) schema(forCreate bool) map[string]any {
 	props := map[string]any{}
 	var required []string
@@ -25,6 +28,9 @@ func (res *resource) schema(forCreate bool) map[string]any {
 			continue
 		}
 		s := jsonSchema(f)
+		for k, v := range res.fieldSchemas[f.JSON] {
+			s[k] = v
+		}
 		if f.ReadOnly {
 			s["readOnly"] = true
 		}
@@ -32,6 +38,9 @@ func (res *resource) schema(forCreate bool) map[string]any {
 		if forCreate && f.Required {
 			required = append(required, f.JSON)
 		}
+	}
+	if !forCreate {
+		required = slices.Sorted(maps.Keys(props))
 	}
 	out := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
 	if len(required) > 0 {

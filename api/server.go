@@ -83,6 +83,15 @@ func NotFound(app *fiber.App) {
 	})
 }
 
+// healthzSchema and readyzSchema document the answers of /healthz and
+// /readyz (OperationalRoutes).
+var (
+	healthzSchema = obj(map[string]any{"status": map[string]any{"type": "string", "enum": []string{"ok"}}}, "status")
+	readyzSchema  = refine(schemaOf(Readiness{}), map[string]map[string]any{
+		"status": {"enum": []string{"ready", "degraded", "not_ready"}, "description": "not_ready answers 503 with this body"},
+	})
+)
+
 // Readiness is the body of /readyz.
 type Readiness struct {
 	// Status is ready, degraded (serving, but TimescaleDB jobs fail) or not_ready.

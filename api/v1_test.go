@@ -24,6 +24,7 @@ import (
 	"github.com/freshtrack/freshtrack/auth"
 	"github.com/freshtrack/freshtrack/internal/pgtest"
 	"github.com/freshtrack/freshtrack/live"
+	"github.com/freshtrack/freshtrack/schema"
 )
 
 // world is an API on a test database with a development issuer, users of
@@ -35,6 +36,7 @@ type world struct {
 	dev    *auth.DevIssuer
 	users  map[string]auth.User // role name or "outsider" -> user
 	tokens map[string]string
+	store  *schema.Store
 }
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -54,6 +56,9 @@ func newWorld(t *testing.T) *world {
 	}
 	users, err := auth.NewUserVerifier(auth.OIDCConfig{Issuer: w.dev.Issuer(), Audience: auth.DevAudience, JWKSURL: jwks.URL}, pool)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if w.store, err = schema.OpenStore(context.Background(), pool, quiet); err != nil {
 		t.Fatal(err)
 	}
 	w.app = api.New(api.Config{Pool: pool, Logger: quiet})
@@ -128,6 +133,7 @@ func (w *world) fixtureFor(t *testing.T, members bool) map[string]string {
 	q("bare_unit", `INSERT INTO units (org_id, site_id, name, kind, safe_min_c, safe_max_c) VALUES ($1, $2, 'Spare', 'freezer', -30, -15) RETURNING id`, ids["org"], ids["site"])
 	q("bare_rule", `INSERT INTO alert_rules (org_id, unit_id, kind, threshold) VALUES ($1, $2, 'temp_high', -15) RETURNING id`, ids["org"], ids["bare_unit"])
 	q("sensor", `INSERT INTO sensors (org_id, external_id, unit_id) VALUES ($1, 'S-' || $2, $3) RETURNING public_id`, ids["org"], ids["nonce"], ids["unit"])
+	w.probeReadings(t, ids)
 	q("rule", `INSERT INTO alert_rules (org_id, unit_id, kind, threshold) VALUES ($1, $2, 'temp_high', 5) RETURNING id`, ids["org"], ids["unit"])
 	q("alert", `INSERT INTO alerts (org_id, unit_id, rule_id, kind, severity, started_at) VALUES ($1, $2, $3, 'temp_high', 'critical', now() - interval '20 minutes') RETURNING id`, ids["org"], ids["unit"], ids["rule"])
 	q("policy", `INSERT INTO escalation_policies (org_id, name, steps) VALUES ($1, 'Default', '[{"after_minutes":0,"channels":["sms"],"roles":["staff"]}]') RETURNING id`, ids["org"])
@@ -138,6 +144,32 @@ func (w *world) fixtureFor(t *testing.T, members bool) map[string]string {
 	}
 	ids["key"] = k.APIKey.ID
 	return ids
+}
+
+// probeReadings gives the fixture's bare unit a probe with three readings
+// of the last hours, one out of its range, and its latest value, so that
+// the series, latest and report answers have something in them.
+func (w *world) probeReadings(t *testing.T, ids map[string]string) {
+	t.Helper()
+	ctx := context.Background()
+	var sensor int64
+	if err := w.pool.QueryRow(ctx, `INSERT INTO sensors (org_id, external_id, unit_id) VALUES ($1, 'P-' || $2, $3) RETURNING id`,
+		ids["org"], ids["nonce"], ids["bare_unit"]).Scan(&sensor); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	times := []time.Time{now.Add(-3 * time.Hour), now.Add(-2 * time.Hour), now.Add(-time.Hour)}
+	if err := w.store.EnsurePartitions(ctx, times...); err != nil {
+		t.Fatal(err)
+	}
+	for i, temp := range []float64{-18.25, -12.5, -18.125} {
+		if _, err := w.pool.Exec(ctx, `INSERT INTO readings (time, sensor_id, temp_c, humidity, battery) VALUES ($1, $2, $3, 61.5, 88)`, times[i], sensor, temp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.pool.Exec(ctx, `INSERT INTO sensor_latest (sensor_id, time, temp_c, battery) VALUES ($1, $2, -18.125, 88)`, sensor, times[2]); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // idFor picks the fixture that a route's :id refers to.
@@ -269,7 +301,8 @@ func TestRouteRoleMatrix(t *testing.T) {
 	t.Cleanup(func() { t.Logf("route × role matrix: %d routes, %d cases", len(routes), cases.Load()) })
 }
 
-// checkAnswer checks a route's successful answer: JSON is compact.
+// checkAnswer checks a route's successful answer: JSON is compact and
+// conforms to the route's documented schema.
 func checkAnswer(t *testing.T, rt api.Route, header http.Header, body string) {
 	t.Helper()
 	if !strings.HasPrefix(header.Get("Content-Type"), "application/json") {
@@ -278,6 +311,17 @@ func checkAnswer(t *testing.T, rt api.Route, header http.Header, body string) {
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, []byte(body)); err != nil || compact.String() != strings.TrimSuffix(body, "\n") {
 		t.Errorf("%s %s answers JSON that is not compact (%v): %.200s", rt.Method, rt.Path, err, body)
+	}
+	var schema map[string]any
+	b, _ := json.Marshal(rt.Response)
+	_ = json.Unmarshal(b, &schema)
+	var v any
+	_ = json.Unmarshal([]byte(body), &v)
+	if schema == nil {
+		t.Errorf("%s %s answers JSON but documents no schema", rt.Method, rt.Path)
+	}
+	for _, d := range conform(schema, v, "answer") {
+		t.Errorf("%s %s: %s", rt.Method, rt.Path, d)
 	}
 }
 

@@ -16,7 +16,8 @@ import (
 
 // TelnyxWebhookRoute documents POST /v1/webhooks/telnyx.
 var TelnyxWebhookRoute = Route{Method: "POST", Path: "/v1/webhooks/telnyx", Summary: "Telnyx delivery-status webhook (Ed25519-signed)", Tag: "webhooks", Public: true,
-	Request: map[string]any{"type": "object", "description": "a Telnyx v2 event (message.sent, message.finalized, ...)"}}
+	Request:  map[string]any{"type": "object", "description": "a Telnyx v2 event (message.sent, message.finalized, ...)"},
+	Response: obj(map[string]any{"updated": map[string]any{"type": "boolean", "description": "whether a notification's status changed"}}, "updated")}
 
 // RegisterTelnyxWebhook mounts the Telnyx delivery-status webhook. Requests
 // must carry a valid telnyx-signature-ed25519 over "timestamp|body" made
