@@ -132,7 +132,8 @@ type Bucket struct {
 	MinC float64 `json:"min_c"`
 	// MaxC is the highest reading.
 	MaxC float64 `json:"max_c"`
-	// AvgC is the sum of the readings over their count.
+	// AvgC is the sum of the readings over their count, rounded to
+	// AvgResolution.
 	AvgC float64 `json:"avg_c"`
 	// Count is the number of readings.
 	Count int64 `json:"count"`
@@ -454,7 +455,7 @@ func bucketRows(ctx context.Context, db database.Querier, sensorIDs []int64, par
 			b.End = b.Start.Add(width)
 		}
 		b.MinC, b.MaxC, b.Count = lo, hi, n
-		b.AvgC = sum / float64(n)
+		b.AvgC = roundAvg(sum / float64(n))
 		out = append(out, b)
 		return nil
 	})
@@ -462,6 +463,23 @@ func bucketRows(ctx context.Context, db database.Querier, sensorIDs []int64, par
 		return nil, fmt.Errorf("query series: %w", err)
 	}
 	return out, nil
+}
+
+// AvgResolution is what a bucket's average is rounded to: 0.01 °C, the
+// resolution temperatures are stored with (sensors send at most two
+// decimals; no sensor records a resolution of its own). Digits past it say
+// nothing about the food: 3.1666666666666665 is 3.17.
+const AvgResolution = 0.01
+
+func roundAvg(v float64) float64 {
+	// Dividing the whole number of steps gives the float that prints as
+	// 3.17; multiplying by 0.01 would give 3.1700000000000004.
+	scale := 1 / AvgResolution
+	r := math.Round(v*scale) / scale
+	if r == 0 {
+		return 0 // no -0
+	}
+	return r
 }
 
 // bucketGaps lists every run of consecutive buckets without data among the

@@ -2,9 +2,11 @@ package query_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,7 +68,8 @@ func sameBuckets(t *testing.T, label string, got, want []query.Bucket) {
 	}
 	for i := range got {
 		g, w := got[i], want[i]
-		if !g.Start.Equal(w.Start) || g.MinC != w.MinC || g.MaxC != w.MaxC || g.Count != w.Count || math.Abs(g.AvgC-w.AvgC) > 1e-9 {
+		// The average is rounded to AvgResolution (0.01 °C).
+		if !g.Start.Equal(w.Start) || g.MinC != w.MinC || g.MaxC != w.MaxC || g.Count != w.Count || math.Abs(g.AvgC-w.AvgC) > query.AvgResolution/2+1e-9 {
 			t.Fatalf("%s: bucket %d = %+v, want %+v", label, i, g, w)
 		}
 		if !g.End.After(g.Start) {
@@ -353,6 +356,32 @@ func TestSeriesDaysAcrossDST(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSeriesAverageRounded: a bucket's average has no more digits than the
+// readings it averages (0.01 °C), and prints so in JSON.
+func TestSeriesAverageRounded(t *testing.T) {
+	t.Parallel()
+	db := querytest.New(t)
+	org := db.Org("avg")
+	site := db.Site(org, "Site", "UTC")
+	unit := db.Unit(org, site, "Fridge", "fridge", 0, 5)
+	s, _ := db.Sensor(org, unit, "avg-1")
+	start := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	db.MustWrite(querytest.R(s, start, 3), querytest.R(s, start.Add(time.Minute), 3), querytest.R(s, start.Add(2*time.Minute), 3.5),
+		querytest.R(s, start.Add(5*time.Minute), -0.01), querytest.R(s, start.Add(6*time.Minute), 0.004))
+	series, err := query.Series(context.Background(), db.Pool, query.SeriesParams{OrgID: org, UnitID: unit, From: start, To: start.Add(10 * time.Minute),
+		Resolution: query.Resolution5m, Now: func() time.Time { return start.Add(time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(series.Buckets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(series.Buckets) != 2 || !strings.Contains(string(b), `"avg_c":3.17,`) || !strings.Contains(string(b), `"avg_c":0,`) {
+		t.Fatalf("buckets %s, want averages 3.17 and 0 (not -0.003)", b)
 	}
 }
 
