@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/json"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -11,28 +10,13 @@ import (
 	"github.com/freshtrack/freshtrack/internal/problem"
 )
 
-var apiKeySchema = refine(schemaOf(apiKeyOut{}), map[string]map[string]any{
+var apiKeySchema = refine(schemaOf(auth.APIKeyView{}), map[string]map[string]any{
 	"id":           {"format": "uuid"},
 	"prefix":       {"description": "the key's lookup prefix; the secret is never shown again"},
 	"scopes":       {"items": map[string]any{"type": "string", "enum": []string{"ingest", "read"}}},
 	"last_used_at": {"description": "when the key last authenticated a request, to within about a minute"},
 	"key":          {"description": "the whole key: only in the answer to POST"},
 })
-
-type apiKeyOut struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name"`
-	Prefix     string     `json:"prefix"`
-	Scopes     []string   `json:"scopes"`
-	CreatedAt  time.Time  `json:"created_at"`
-	LastUsedAt *time.Time `json:"last_used_at"`
-	RevokedAt  *time.Time `json:"revoked_at"`
-	Key        string     `json:"key,omitempty"`
-}
-
-func keyOut(k auth.APIKey) apiKeyOut {
-	return apiKeyOut{ID: k.ID, Name: k.Name, Prefix: "ftk_" + k.Prefix, Scopes: k.Scopes, CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt, RevokedAt: k.RevokedAt}
-}
 
 func (r *Router) registerAPIKeys() {
 	base := "/v1/orgs/:org/api-keys"
@@ -55,9 +39,9 @@ func (r *Router) registerAPIKeys() {
 			if err != nil {
 				return err
 			}
-			out := make([]apiKeyOut, len(keys))
+			out := make([]auth.APIKeyView, len(keys))
 			for i, k := range keys {
-				out[i] = keyOut(k)
+				out[i] = k.View()
 			}
 			return sendList(c, out)
 		})
@@ -93,9 +77,7 @@ func (r *Router) registerAPIKeys() {
 			if err != nil {
 				return capabilityError("API key", err)
 			}
-			out := keyOut(created.APIKey)
-			out.Key = created.Key
-			return c.Status(fiber.StatusCreated).JSON(out)
+			return c.Status(fiber.StatusCreated).JSON(created.View())
 		})
 	r.Handle(Route{Method: "GET", Path: base + "/:id", Summary: "Get an API key (prefix only)", Tag: "api-keys", Perm: auth.PermRead, Response: apiKeySchema},
 		func(c *fiber.Ctx) error {
@@ -103,7 +85,7 @@ func (r *Router) registerAPIKeys() {
 			if err != nil {
 				return err
 			}
-			return c.JSON(keyOut(k))
+			return c.JSON(k.View())
 		})
 	r.Handle(Route{Method: "PATCH", Path: base + "/:id", Summary: "Rename an API key", Tag: "api-keys", Perm: auth.PermAdminister, Response: apiKeySchema,
 		Request: map[string]any{"type": "object", "required": []string{"name"}, "additionalProperties": false, "properties": map[string]any{"name": map[string]any{"type": "string", "minLength": 1, "maxLength": 200}}},
@@ -132,7 +114,7 @@ func (r *Router) registerAPIKeys() {
 			if err != nil {
 				return err
 			}
-			return c.JSON(keyOut(k))
+			return c.JSON(k.View())
 		})
 	r.Handle(Route{Method: "DELETE", Path: base + "/:id", Summary: "Revoke an API key; devices using it are refused within seconds", Tag: "api-keys", Perm: auth.PermAdminister, Success: fiber.StatusNoContent},
 		func(c *fiber.Ctx) error {

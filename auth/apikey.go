@@ -97,6 +97,36 @@ type APIKey struct {
 	RevokedAt *time.Time
 }
 
+// APIKeyView is an API key as the API answers it and `freshtrack apikey
+// --json` prints it: its metadata, the prefix as the key starts
+// (ftk_<prefix>), and the whole key only when it was just created.
+type APIKeyView struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Prefix     string     `json:"prefix"`
+	Scopes     []string   `json:"scopes"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
+	Key        string     `json:"key,omitempty"`
+}
+
+// View is the key's wire form, without the secret (which is not kept).
+func (k APIKey) View() APIKeyView {
+	scopes := k.Scopes
+	if scopes == nil {
+		scopes = []string{}
+	}
+	return APIKeyView{ID: k.ID, Name: k.Name, Prefix: keyMarker + k.Prefix, Scopes: scopes, CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt, RevokedAt: k.RevokedAt}
+}
+
+// View is the new key's wire form, with the whole key: show it once.
+func (k CreatedAPIKey) View() APIKeyView {
+	v := k.APIKey.View()
+	v.Key = k.Key
+	return v
+}
+
 // CreatedAPIKey is a new key: the plaintext, which exists only here, and its
 // metadata. String and LogValue leave the plaintext out, so printing or
 // logging the value does not leak it.

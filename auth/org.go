@@ -16,13 +16,13 @@ import (
 // Organization is a tenant: every site, sensor, key and alert belongs to one.
 type Organization struct {
 	// ID is the organisation's UUID.
-	ID string
+	ID string `json:"id"`
 	// Name is what people see.
-	Name string
+	Name string `json:"name"`
 	// Settings are the organisation's ingest preferences.
-	Settings OrgSettings
+	Settings OrgSettings `json:"settings"`
 	// CreatedAt is when the organisation was created.
-	CreatedAt time.Time
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // OrgSettings are the per-organisation preferences stored in

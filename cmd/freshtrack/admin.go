@@ -18,6 +18,8 @@ func dbCommand(e env, cmd *cobra.Command) *config.Config {
 	return &cfg
 }
 
+// printJSON prints v as --json does: snake_case keys, the API's wire form
+// where the API has one.
 func printJSON(e env, v any) error {
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")
@@ -79,10 +81,7 @@ func newAPIKeyCmd(e env) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				return printJSON(e, struct {
-					auth.APIKey
-					Key string `json:"key"`
-				}{k.APIKey, k.Key})
+				return printJSON(e, k.View())
 			}
 			fmt.Fprintf(e.stdout, "%s\n\nThis is the only time the key is shown. Devices send it as\n  Authorization: Bearer %s\n", k.Key, k.Key)
 			return nil
@@ -110,7 +109,11 @@ func newAPIKeyCmd(e env) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				return printJSON(e, keys)
+				views := make([]auth.APIKeyView, len(keys))
+				for i, k := range keys {
+					views[i] = k.View()
+				}
+				return printJSON(e, views)
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tNAME\tPREFIX\tSCOPES\tCREATED\tREVOKED")
