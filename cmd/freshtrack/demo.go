@@ -1,7 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
+	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -35,7 +38,7 @@ openings, and one fridge ("Prep fridge 2") that slowly warms into an excursion.`
 	cmd.Flags().StringVar(&target, "target", "http://127.0.0.1:8080", "base URL of a running freshtrack serve")
 	cmd.Flags().DurationVar(&interval, "interval", 10*time.Second, "each sensor's reporting period when simulating")
 	cmd.Flags().BoolVar(&devTokens, "dev-tokens", false, "also mint manager and staff tokens for a --target started with serve --dev-auth, and print curl lines")
-	cmd.Flags().StringVar(&devKey, "dev-auth-key", ".freshtrack/dev-issuer.pem", "the development issuer's key file [$FRESHTRACK_DEV_AUTH_KEY]")
+	cmd.Flags().StringVar(&devKey, "dev-auth-key", defaultDevAuthKey, "the development issuer's key file [$FRESHTRACK_DEV_AUTH_KEY]")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := cfg.Load(cmd.Flags(), e.getenv); err != nil {
 			return err
@@ -54,9 +57,9 @@ openings, and one fridge ("Prep fridge 2") that slowly warms into an excursion.`
 			return err
 		}
 		var tokens map[auth.Role]string
+		addr := strings.TrimPrefix(strings.TrimPrefix(target, "http://"), "https://")
 		if devTokens {
 			tokens = map[auth.Role]string{}
-			addr := strings.TrimPrefix(strings.TrimPrefix(target, "http://"), "https://")
 			for _, role := range []auth.Role{auth.Manager, auth.Staff, auth.Viewer} {
 				tok, err := mintDevToken(cmd.Context(), pool, devKey, addr, f.OrgID, role, "", "", 12*time.Hour)
 				if err != nil {
@@ -86,7 +89,12 @@ openings, and one fridge ("Prep fridge 2") that slowly warms into an excursion.`
 							strings.ToLower(u.Name), target, f.OrgID, u.ID, tokens[auth.Viewer])
 					}
 				}
-				fmt.Fprintf(e.stdout, "more tokens: freshtrack dev-token --org %s --role viewer|staff|manager|admin|owner\n\n", f.OrgID)
+				line, needsEnv := devTokenLine(e, cfg.DatabaseURL, devKey, addr, f.OrgID)
+				also := ""
+				if needsEnv {
+					also = "; with DATABASE_URL set as for the demo"
+				}
+				fmt.Fprintf(e.stdout, "more tokens (--role viewer, staff, manager, admin or owner%s):\n  %s\n\n", also, line)
 			}
 		}
 		if !simulate {
@@ -97,4 +105,41 @@ openings, and one fridge ("Prep fridge 2") that slowly warms into an excursion.`
 		return demo.Simulate(cmd.Context(), f, demo.SimulateOptions{Target: target, Interval: interval, Logger: log})
 	}
 	return cmd
+}
+
+// devTokenLine is a dev-token command that works pasted into a shell in
+// the demo's directory, which need not have the demo's environment (make
+// run exports its database and address to its children only): this
+// binary's path as it was started, the database, the server's address and
+// the key file. A database URL with a password is not printed: needsEnv
+// says the line then needs DATABASE_URL.
+func devTokenLine(e env, databaseURL, keyFile, addr, org string) (line string, needsEnv bool) {
+	args := []string{cmp.Or(e.self, "freshtrack"), "dev-token", "--org", org, "--role", "admin", "--addr", addr}
+	if keyFile != defaultDevAuthKey {
+		args = append(args, "--dev-auth-key", keyFile)
+	}
+	if u, err := url.Parse(databaseURL); err != nil || u.User != nil && hasPassword(u.User) {
+		needsEnv = true
+	} else {
+		args = append(args, "--database-url", databaseURL)
+	}
+	for i, a := range args {
+		args[i] = shellQuote(a)
+	}
+	return strings.Join(args, " "), needsEnv
+}
+
+func hasPassword(u *url.Userinfo) bool {
+	_, ok := u.Password()
+	return ok
+}
+
+var shellSafe = regexp.MustCompile(`^[A-Za-z0-9@%+=:,./_-]+$`)
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if shellSafe.MatchString(s) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

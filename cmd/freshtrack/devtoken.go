@@ -12,6 +12,10 @@ import (
 	"github.com/freshtrack/freshtrack/auth"
 )
 
+// defaultDevAuthKey is where serve --dev-auth, demo and dev-token find the
+// development issuer's key unless told otherwise.
+const defaultDevAuthKey = ".freshtrack/dev-issuer.pem"
+
 func newDevTokenCmd(e env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dev-token --org ORG --role ROLE [--email E]",
@@ -31,7 +35,7 @@ as the server). Use it as 'Authorization: Bearer <token>'.`,
 	f.StringVar(&email, "email", "", "the user's email (default: <role>@dev.freshtrack.local)")
 	f.StringVar(&name, "name", "", "the user's display name")
 	f.StringVar(&addr, "addr", "127.0.0.1:8080", "the server's listen address [$FRESHTRACK_ADDR]")
-	f.StringVar(&keyFile, "dev-auth-key", ".freshtrack/dev-issuer.pem", "the development issuer's key file [$FRESHTRACK_DEV_AUTH_KEY]")
+	f.StringVar(&keyFile, "dev-auth-key", defaultDevAuthKey, "the development issuer's key file [$FRESHTRACK_DEV_AUTH_KEY]")
 	f.DurationVar(&ttl, "ttl", 12*time.Hour, "how long the token is valid")
 	_ = cmd.MarkFlagRequired("org")
 	_ = cmd.MarkFlagRequired("role")

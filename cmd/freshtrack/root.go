@@ -21,6 +21,10 @@ var version = "dev"
 type env struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// self is how this binary was started (os.Args[0], ./bin/freshtrack
+	// under make run), for the command lines it prints; "" is
+	// "freshtrack".
+	self string
 }
 
 func run(ctx context.Context, args []string, e env) error {
