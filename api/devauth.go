@@ -3,13 +3,14 @@ package api
 import (
 	"encoding/json"
 	"html/template"
-	"io"
 	"net/url"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/freshtrack/freshtrack/auth"
+	"github.com/freshtrack/freshtrack/internal/httpbody"
+	"github.com/freshtrack/freshtrack/internal/problem"
 )
 
 // ServeDevIssuer registers the development OIDC issuer on app: discovery,
@@ -21,7 +22,7 @@ func ServeDevIssuer(app *fiber.App, dev *auth.DevIssuer) []Route {
 		Response: obj(map[string]any{"issuer": str, "jwks_uri": str, "authorization_endpoint": str, "token_endpoint": str})}
 	jwks := Route{Method: "GET", Path: auth.DevIssuerPath + "/.well-known/jwks.json", Summary: "Development OIDC key set (serve --dev-auth only)", Tag: "dev-auth", Public: true,
 		Response: obj(map[string]any{"keys": map[string]any{"type": "array", "items": map[string]any{"type": "object", "properties": map[string]any{"kid": str, "kty": str, "alg": str}}}})}
-	authorize := Route{Method: "GET", Path: auth.DevIssuerPath + "/authorize", Summary: "Development sign-in: a code for login_hint, or a page to pick a demo persona (serve --dev-auth only)", Tag: "dev-auth", Public: true}
+	authorize := Route{Method: "GET", Path: auth.DevIssuerPath + "/authorize", Summary: "Development sign-in: a code for login_hint, or a page to pick a demo persona (serve --dev-auth only)", Tag: "dev-auth", Public: true, Produces: []string{"text/html"}}
 	token := Route{Method: "POST", Path: auth.DevIssuerPath + "/token", Summary: "Development token endpoint: a code and its PKCE verifier for tokens (serve --dev-auth only)", Tag: "dev-auth", Public: true,
 		Response: obj(map[string]any{"access_token": str, "id_token": str, "token_type": str, "expires_in": map[string]any{"type": "integer"}})}
 	app.Get(disc.Path, noBody, func(c *fiber.Ctx) error {
@@ -39,7 +40,7 @@ func ServeDevIssuer(app *fiber.App, dev *auth.DevIssuer) []Route {
 			State: get("state"), Nonce: get("nonce"), CodeChallenge: get("code_challenge"), CodeChallengeMethod: get("code_challenge_method")}
 	}
 	authorizeError := func(c *fiber.Ctx, err error) error {
-		return c.Status(fiber.StatusBadRequest).Type("txt").SendString("development sign-in refused: " + err.Error())
+		return problem.BadRequest("development sign-in refused: " + err.Error())
 	}
 	app.Get(authorize.Path, noBody, func(c *fiber.Ctx) error {
 		req := request(c.Query)
@@ -68,27 +69,54 @@ func ServeDevIssuer(app *fiber.App, dev *auth.DevIssuer) []Route {
 	})
 	app.Post(token.Path, func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderCacheControl, "no-store")
-		// Bodies are streamed (api.New): read this small form explicitly.
-		body, err := c.Body(), error(nil)
-		if stream := c.Context().RequestBodyStream(); stream != nil {
-			body, err = io.ReadAll(io.LimitReader(stream, 16<<10))
-		}
-		form, perr := url.ParseQuery(string(body))
-		if err != nil || perr != nil {
-			return c.Status(fiber.StatusBadRequest).JSON(fiber.Map{"error": "invalid_request"})
+		form, err := formBody(c, 16<<10)
+		if err != nil {
+			return err
 		}
 		if form.Get("grant_type") != "authorization_code" {
-			return c.Status(fiber.StatusBadRequest).JSON(fiber.Map{"error": "unsupported_grant_type"})
+			return oauthError(c, "unsupported_grant_type", "grant_type must be authorization_code")
 		}
 		tok, err := dev.Exchange(form.Get("code"), form.Get("redirect_uri"), form.Get("client_id"), form.Get("code_verifier"))
 		if err != nil {
-			return c.Status(fiber.StatusBadRequest).JSON(fiber.Map{"error": "invalid_grant"})
+			return oauthError(c, "invalid_grant", "the code is unknown, used or expired, or the redirect URI, client or PKCE verifier does not match")
 		}
 		b, _ := json.Marshal(tok)
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 		return c.Send(b)
 	})
 	return []Route{disc, jwks, authorize, token}
+}
+
+// formBody reads an application/x-www-form-urlencoded body of at most
+// limit bytes, the way every route reads bodies (httpbody: bounded,
+// decoded, refused with a problem).
+func formBody(c *fiber.Ctx, limit int) (url.Values, error) {
+	if ct := string(c.Request().Header.ContentType()); !strings.HasPrefix(strings.ToLower(ct), "application/x-www-form-urlencoded") {
+		return nil, httpbody.WrongContentType(ct, "application/x-www-form-urlencoded")
+	}
+	b, err := httpbody.Read(c, nil, httpbody.Options{Limit: limit})
+	defer b.Close()
+	if err != nil {
+		return nil, err
+	}
+	form, err := url.ParseQuery(string(b.Bytes))
+	if err != nil {
+		return nil, problem.BadRequest("the body is not a valid form: " + err.Error())
+	}
+	return form, nil
+}
+
+// oauthError answers a token request as RFC 6749 section 5.2 says (an
+// "error" code, 400) in a problem document, which OAuth clients read as
+// JSON and every other client of this server knows.
+func oauthError(c *fiber.Ctx, code, detail string) error {
+	p := problem.New(fiber.StatusBadRequest, "oauth-"+strings.ReplaceAll(code, "_", "-"), "Token request refused", detail)
+	b, _ := json.Marshal(struct {
+		*problem.Problem
+		Error string `json:"error"`
+	}{p, code})
+	c.Set(fiber.HeaderContentType, "application/problem+json")
+	return c.Status(fiber.StatusBadRequest).Send(b)
 }
 
 var devSignInPage = template.Must(template.New("dev-sign-in").Parse(`<!doctype html>

@@ -29,7 +29,7 @@ var orgSettingsSchema = func() map[string]any {
 
 var orgBody = map[string]any{"type": "object", "additionalProperties": false, "properties": map[string]any{
 	"name":     map[string]any{"type": "string", "minLength": 1, "maxLength": 200},
-	"settings": map[string]any{"type": "object", "description": `{"auto_register_sensors": bool, "ttn": {"temperature": [...], "humidity": [...], "battery": [...]}}`},
+	"settings": map[string]any{"type": "object", "description": `{"auto_register_sensors": bool, "ttn": {"temperature": [...], "humidity": [...], "battery": [...]}, "temperature_unit": "C" or "F"}; replaces the settings as a whole`},
 	"version":  map[string]any{"type": "integer"},
 }}
 
@@ -135,7 +135,9 @@ func orgFields(body map[string]json.RawMessage, create bool) (name *string, sett
 		dec := json.NewDecoder(strings.NewReader(string(raw)))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&st); err != nil {
-			errs = append(errs, problem.FieldError{Field: "settings", Reason: `must be {"auto_register_sensors": bool, "ttn": {"temperature": [keys], "humidity": [keys], "battery": [keys]}}`})
+			errs = append(errs, problem.FieldError{Field: "settings", Reason: `must be {"auto_register_sensors": bool, "ttn": {"temperature": [keys], "humidity": [keys], "battery": [keys]}, "temperature_unit": "C" or "F"}`})
+		} else if st.TemperatureUnit != "" && st.TemperatureUnit != "C" && st.TemperatureUnit != "F" {
+			errs = append(errs, problem.FieldError{Field: "settings.temperature_unit", Reason: `must be "C" or "F"`})
 		} else {
 			b, _ := json.Marshal(st)
 			s := string(b)

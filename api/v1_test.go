@@ -566,3 +566,23 @@ func TestQueryErrorsNameTheParameter(t *testing.T) {
 		}
 	}
 }
+
+func TestOrganisationTemperatureUnitIsCOrF(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ids := w.fixture(t)
+	path := "/v1/orgs/" + ids["org"]
+	for _, bad := range []any{"K", "f", 1} {
+		code, body := w.do(t, "PATCH", path, "admin", map[string]any{"version": 1, "settings": map[string]any{"temperature_unit": bad}})
+		if code != 400 || !strings.Contains(body, "temperature_unit") {
+			t.Errorf("temperature_unit %v: %d %s", bad, code, body)
+		}
+	}
+	code, body := w.do(t, "PATCH", path, "admin", map[string]any{"version": 1, "settings": map[string]any{"temperature_unit": "F", "auto_register_sensors": true}})
+	if code != 200 || !strings.Contains(body, `"temperature_unit":"F"`) {
+		t.Fatalf("set °F: %d %s", code, body)
+	}
+	if code, body := w.do(t, "GET", path, "viewer", nil); code != 200 || !strings.Contains(body, `"temperature_unit":"F"`) {
+		t.Errorf("read back: %d %s", code, body)
+	}
+}

@@ -34,6 +34,9 @@ type OrgSettings struct {
 	// TTN overrides which keys of a The Things Network uplink's
 	// decoded_payload hold which value. Nil means the built-in defaults.
 	TTN *TTNFieldNames `json:"ttn,omitempty"`
+	// TemperatureUnit is how people see temperatures: "C" (empty) or "F".
+	// The API always speaks °C; this is the web app's and reports' choice.
+	TemperatureUnit string `json:"temperature_unit,omitempty"`
 }
 
 // TTNFieldNames lists, per value, the decoded_payload keys to try in order.

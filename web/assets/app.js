@@ -29,7 +29,7 @@ window.FT = (function () {
 
   class APIError extends Error {
     constructor(status, problem) {
-      const fields = (problem.errors || []).map((e) => e.field + ' ' + e.reason).join('; ');
+      const fields = (problem.errors || []).map((e) => (e.field ? e.field + ': ' : '') + e.reason).join('; ');
       super((problem.detail || problem.title || 'request failed (' + status + ')') + (fields ? ': ' + fields : ''));
       this.status = status;
       this.problem = problem;
