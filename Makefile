@@ -12,7 +12,7 @@ RACE    := $(shell command -v gcc >/dev/null 2>&1 && echo -race)
 ADDR    ?= 127.0.0.1:8080
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test lint fmt bench db-stop clean
+.PHONY: help build run test lint fmt bench screenshots db-stop clean
 
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -54,6 +54,11 @@ fmt: ## format the code
 
 bench: build ## short benchmarks: Go micro-benchmarks, then freshtrack bench into bench/results/latest.json
 	@scripts/bench.sh
+
+screenshots: ## refresh docs/screenshots with the browser tests (needs chromium)
+	@url=$$(scripts/pg.sh server "$${TEST_DATABASE_URL:-}" "$${DATABASE_URL:-}") && \
+	TEST_DATABASE_URL="$$url" TEST_STORAGE=postgres TEST_BROWSER_REQUIRED=1 TEST_SCREENSHOT_DIR="$(CURDIR)/docs/screenshots" \
+		$(GO) test -count=1 -run 'TestWebApp|TestWebSettings' ./cmd/freshtrack/
 
 db-stop: ## stop the throwaway PostgreSQL cluster, if one was started
 	scripts/pg.sh stop

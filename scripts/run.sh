@@ -48,7 +48,7 @@ serve_pid=$!
 $bin demo --simulate --dev-tokens --target "http://$addr" --interval "${DEMO_INTERVAL:-10s}" &
 sim_pid=$!
 
-echo "freshtrack: serving on http://$addr (metrics: http://$addr/metrics); Ctrl-C stops" >&2
+echo "freshtrack: serving on http://$addr/ (sign in with one click; metrics: http://$addr/metrics); Ctrl-C stops" >&2
 # A signal interrupts this wait and runs stop; a server that ends by itself
 # ends the demo too.
 wait "$serve_pid" || status=$?

@@ -37,7 +37,7 @@ openings, and one fridge ("Prep fridge 2") that slowly warms into an excursion.`
 	cmd.Flags().BoolVar(&simulate, "simulate", false, "keep posting realistic readings to --target")
 	cmd.Flags().StringVar(&target, "target", "http://127.0.0.1:8080", "base URL of a running freshtrack serve")
 	cmd.Flags().DurationVar(&interval, "interval", 10*time.Second, "each sensor's reporting period when simulating")
-	cmd.Flags().BoolVar(&devTokens, "dev-tokens", false, "also mint manager and staff tokens for a --target started with serve --dev-auth, and print curl lines")
+	cmd.Flags().BoolVar(&devTokens, "dev-tokens", false, "also make the demo people (manager, staff, viewer, admin) members for a --target started with serve --dev-auth, mint their tokens and print curl lines")
 	cmd.Flags().StringVar(&devKey, "dev-auth-key", defaultDevAuthKey, "the development issuer's key file [$FRESHTRACK_DEV_AUTH_KEY]")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := cfg.Load(cmd.Flags(), e.getenv); err != nil {
@@ -60,7 +60,7 @@ openings, and one fridge ("Prep fridge 2") that slowly warms into an excursion.`
 		addr := strings.TrimPrefix(strings.TrimPrefix(target, "http://"), "https://")
 		if devTokens {
 			tokens = map[auth.Role]string{}
-			for _, role := range []auth.Role{auth.Manager, auth.Staff, auth.Viewer} {
+			for _, role := range []auth.Role{auth.Manager, auth.Staff, auth.Viewer, auth.Admin} {
 				tok, err := mintDevToken(cmd.Context(), pool, devKey, addr, f.OrgID, role, "", "", 12*time.Hour)
 				if err != nil {
 					pool.Close()
@@ -80,6 +80,7 @@ openings, and one fridge ("Prep fridge 2") that slowly warms into an excursion.`
 			fmt.Fprintf(e.stdout, "post a reading:\n  curl -s -X POST %s/v1/readings -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n    -d '{\"readings\":[{\"sensor\":\"%s\",\"time\":\"'$(date -u +%%Y-%%m-%%dT%%H:%%M:%%SZ)'\",\"temp_c\":3.4}]}'\n\n",
 				target, f.APIKey, f.Sensors[0])
 			if tokens != nil {
+				fmt.Fprintf(e.stdout, "open the web app and sign in with one click (manager, staff, viewer or admin of the demo kitchen):\n  %s/\n\n", target)
 				fmt.Fprintf(e.stdout, "list the demo units as a manager (token valid 12h):\n  curl -s %s/v1/orgs/%s/units -H 'Authorization: Bearer %s'\n\n", target, f.OrgID, tokens[auth.Manager])
 				fmt.Fprintf(e.stdout, "create a site as the manager:\n  curl -s -X POST %s/v1/orgs/%s/sites -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{\"name\":\"Second kitchen\",\"timezone\":\"Europe/Berlin\"}'\n\n", target, f.OrgID, tokens[auth.Manager])
 				fmt.Fprintf(e.stdout, "staff may not create API keys (403):\n  curl -s -X POST %s/v1/orgs/%s/api-keys -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{\"name\":\"nope\"}'\n\n", target, f.OrgID, tokens[auth.Staff])
