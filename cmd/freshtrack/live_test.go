@@ -11,7 +11,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -229,9 +228,16 @@ func newLiveOrg(t *testing.T, pool *pgxpool.Pool, keyFile, addr, name string) *l
 // post stores one reading through the API and fails unless it was accepted.
 func (o *liveOrg) post(t *testing.T, base string, at time.Time, tempC float64) {
 	t.Helper()
-	body := fmt.Sprintf(`{"readings":[{"sensor":%q,"time":%q,"temp_c":%g,"battery":90}]}`, o.sensor, at.UTC().Format(time.RFC3339Nano), tempC)
-	req, _ := http.NewRequest("POST", base+"/v1/readings", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+o.apiKey)
+	postReadings(t, base, o.apiKey, []map[string]any{{"sensor": o.sensor, "time": at.UTC().Format(time.RFC3339Nano), "temp_c": tempC, "battery": 90}})
+}
+
+// postReadings posts readings through the device API with key and fails
+// unless every one was accepted.
+func postReadings(t *testing.T, base, key string, readings []map[string]any) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"readings": readings})
+	req, _ := http.NewRequest("POST", base+"/v1/readings", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -242,8 +248,8 @@ func (o *liveOrg) post(t *testing.T, base string, at time.Time, tempC float64) {
 		Accepted int `json:"accepted"`
 	}
 	_ = json.NewDecoder(resp.Body).Decode(&out)
-	if resp.StatusCode != 200 || out.Accepted != 1 {
-		t.Fatalf("post reading: %d, accepted %d", resp.StatusCode, out.Accepted)
+	if resp.StatusCode != 200 || out.Accepted != len(readings) {
+		t.Fatalf("post %d readings: status %d, accepted %d", len(readings), resp.StatusCode, out.Accepted)
 	}
 }
 

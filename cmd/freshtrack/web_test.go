@@ -64,27 +64,6 @@ func newWebWorld(t *testing.T) *webWorld {
 	return w
 }
 
-// postReadings posts readings through the device API with key.
-func postReadings(t *testing.T, base, key string, readings []map[string]any) {
-	t.Helper()
-	body, _ := json.Marshal(map[string]any{"readings": readings})
-	req, _ := http.NewRequest("POST", base+"/v1/readings", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Accepted int `json:"accepted"`
-	}
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	if resp.StatusCode != 200 || out.Accepted != len(readings) {
-		t.Fatalf("post %d readings: status %d, accepted %d", len(readings), resp.StatusCode, out.Accepted)
-	}
-}
-
 // openAlert waits until the kitchen's fridge has an open alert and returns its id.
 func (w *webWorld) openAlert(t *testing.T) string {
 	t.Helper()

@@ -61,7 +61,8 @@
           h('span', null, h('i', { class: 'sw-safe' }), 'safe range'),
           h('span', null, h('i', { class: 'sw-temp' }), 'temperature (' + UNIT + ')'),
           h('span', null, h('i', { class: 'sw-band' }), 'min–max'),
-          h('span', null, h('i', { class: 'sw-alert' }), 'alert'))),
+          h('span', null, h('i', { class: 'sw-alert' }), 'alert'),
+          h('span', null, h('i', { class: 'sw-out' }), 'out of range'))),
       h('section', { class: 'card' }, h('h2', null, 'Latest readings'),
         h('div', { class: 'scroll' }, h('table', { id: 'latest-readings' },
           h('thead', null, h('tr', null, h('th', null, 'Time'), h('th', { class: 'num' }, 'Temperature'), h('th', null, 'Sensor'), h('th', { class: 'num' }, 'Battery'))),
@@ -101,6 +102,19 @@
               const x1 = u.valToPos(new Date(a.started_at || a.opened_at).getTime() / 1000, 'x', true);
               const x2 = u.valToPos((a.resolved_at ? new Date(a.resolved_at).getTime() : Date.now()) / 1000, 'x', true);
               ctx.fillRect(x1, top, Math.max(2, x2 - x1), ht);
+            }
+            // Excursions: every reading (or bucket extreme) outside the
+            // safe range, marked in red.
+            ctx.fillStyle = '#a61b1b';
+            const [xs, avg, mins, maxs] = u.data;
+            for (let i = 0; i < xs.length; i++) {
+              for (const v of [avg[i], mins[i], maxs[i]]) {
+                if (v === null || v === undefined || (v >= lo && v <= hi)) continue;
+                const x = u.valToPos(xs[i], 'x', true), y = u.valToPos(v, 'y', true);
+                ctx.beginPath();
+                ctx.arc(x, y, 2.5 * devicePixelRatio, 0, 2 * Math.PI);
+                ctx.fill();
+              }
             }
             ctx.restore();
           }],
