@@ -63,7 +63,7 @@ func TestRenderLimitsAndLinks(t *testing.T) {
 
 	c.BaseURL = "https://x.example"
 	_, text, _ = Render(c)
-	if !strings.Contains(text, "… and 7 more: https://x.example/v1/orgs/o/alerts\n") {
+	if !strings.Contains(text, "… and 7 more: https://x.example/o/o/alerts\n") {
 		t.Errorf("no link to the rest:\n%s", text)
 	}
 }

@@ -350,7 +350,7 @@ func TestRunDueAfterLocalHourOncePerPeriod(t *testing.T) {
 		"Walk-in Cooler 1 (Main St Kitchen): 2.1°C – 9.4°C (safe 0.0°C – 5.0°C, 4 readings), OUT OF RANGE",
 		"Freezer 2 (Main St Kitchen): -19.5°C – -18.0°C (safe -25.0°C – -15.0°C, 2 readings)",
 		"https://freshtrack.example/o/" + k.org + "/alerts/" + k.warmAlert,
-		"https://freshtrack.example/o/" + k.org + "/digest",
+		"https://freshtrack.example/v1/orgs/" + k.org + "/digest",
 	} {
 		if !strings.Contains(a.Text, want) {
 			t.Errorf("text lacks %q:\n%s", want, a.Text)

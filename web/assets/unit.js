@@ -31,7 +31,8 @@
 
   FT.pages.unit = async function (main) {
     const id = FT.D.params.id;
-    const unit = await api('GET', 'units/' + id);
+    const [unit, sensors] = await Promise.all([api('GET', 'units/' + id), all('sensors', 5000).catch(() => [])]);
+    const sensorName = new Map(sensors.map((x) => [x.id, x.name || x.external_id]));
     let alerts = [];
     let win = { span: 86400, from: null, to: null }; // a preset span, or a zoomed window
     let plot = null;
@@ -166,7 +167,7 @@
       if (pts.length) now.textContent = temp(pts[0].temp_c) + ' ' + ago(pts[0].time);
     }
     function row(p) {
-      return h('tr', null, h('td', null, when(p.time)), h('td', { class: 'num' }, temp(p.temp_c)), h('td', null, p.sensor || ''),
+      return h('tr', null, h('td', null, when(p.time)), h('td', { class: 'num' }, temp(p.temp_c)), h('td', null, sensorName.get(p.sensor) || p.sensor || ''),
         h('td', { class: 'num' }, p.battery === null || p.battery === undefined ? '–' : Math.round(p.battery) + '%'));
     }
 
