@@ -353,12 +353,14 @@
     wrap.append(box);
     const loading = h('p', { class: 'muted' }, 'Loading…');
     box.append(loading);
+    box.setAttribute('aria-busy', 'true');
     try {
       if (sec.key === 'members') await FT.settingsKit.membersSection(box, sec, heading);
       else if (sec.key === 'api-keys') await FT.settingsKit.apiKeysSection(box, sec, heading);
       else await resourceSection(box, sec, heading);
     } finally {
       loading.remove();
+      box.removeAttribute('aria-busy');
     }
   };
 })();
