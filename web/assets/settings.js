@@ -1,10 +1,11 @@
-// Settings (manager and up): the organisation's sites, areas, units,
+// Settings (manager and up): the organisation, its sites, areas, units,
 // sensors, alert rules, escalation policies and contacts, and for admins its
 // members and API keys. The forms are built from the request schemas in
 // /v1/openapi.json, so a field the API gains shows up here; the tables below
 // only choose how the fields are labelled, ordered and shown. The form kit
-// is settings-forms.js (FT.settingsKit), members and API keys are in
-// settings-people.js; both load before this file.
+// is settings-forms.js (FT.settingsKit), the organisation section is in
+// settings-org.js, members and API keys are in settings-people.js; they
+// load before this file.
 'use strict';
 (function () {
   const { D, h, api, all, toast, guard, link, UNIT } = FT;
@@ -14,6 +15,7 @@
   } = FT.settingsKit;
 
   const SECTIONS = [
+    { key: 'organisation', title: 'Organisation', one: 'organisation' },
     { key: 'sites', title: 'Sites', one: 'site' },
     { key: 'areas', title: 'Areas', one: 'area' },
     { key: 'units', title: 'Units', one: 'unit' },
@@ -332,7 +334,7 @@
       return;
     }
     const visible = SECTIONS.filter((s) => !s.admin || D.can.administer);
-    const key = (D.params && D.params.section) || 'sites';
+    const key = (D.params && D.params.section) || visible[0].key;
     const sec = visible.find((s) => s.key === key);
     const menu = h('nav', { class: 'subnav', 'aria-label': 'Settings sections' }, h('ul', {}, visible.map((s) => {
       const a = link('/settings/' + s.key, s.title);
@@ -355,7 +357,8 @@
     box.append(loading);
     box.setAttribute('aria-busy', 'true');
     try {
-      if (sec.key === 'members') await FT.settingsKit.membersSection(box, sec, heading);
+      if (sec.key === 'organisation') await FT.settingsKit.organisationSection(box, sec, heading);
+      else if (sec.key === 'members') await FT.settingsKit.membersSection(box, sec, heading);
       else if (sec.key === 'api-keys') await FT.settingsKit.apiKeysSection(box, sec, heading);
       else await resourceSection(box, sec, heading);
     } finally {
