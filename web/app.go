@@ -69,16 +69,29 @@ func New(cfg Config) (*App, error) {
 	secure := u.Scheme == "https"
 	return &App{
 		db: cfg.Pool, users: cfg.Users, sessions: NewSessions(cfg.Pool, cfg.SessionTTL, secure),
-		signer:   &signer{cfg: cfg.OIDC, users: cfg.Users, callback: base + "/auth/callback"},
+		signer:   &signer{cfg: cfg.OIDC, callback: base + "/auth/callback"},
 		personas: cfg.Personas, version: cfg.Version, log: cfg.Logger,
 	}, nil
+}
+
+// RegisterUnconfigured mounts, for a server with no identity provider, a
+// page at / that says what to configure, instead of a JSON 404.
+func RegisterUnconfigured(app *fiber.App, version string) {
+	app.Get("/", func(c *fiber.Ctx) error {
+		pageHeaders(c)
+		c.Status(fiber.StatusServiceUnavailable)
+		return templates.ExecuteTemplate(c.Response().BodyWriter(), "error.html", map[string]any{"Title": "Sign-in is not configured",
+			"Detail": "This FreshTrack has no identity provider: set FRESHTRACK_OIDC_ISSUER, FRESHTRACK_OIDC_AUDIENCE and FRESHTRACK_OIDC_CLIENT_ID (or start it with --dev-auth on a loopback address for development). The API and device ingest work meanwhile.",
+			"Status": fiber.StatusServiceUnavailable, "Version": version})
+	})
+	app.Get("/assets/*", serveAsset)
 }
 
 // Sessions is how the API authenticates the app's calls.
 func (a *App) Sessions() *Sessions { return a.sessions }
 
-// Pages are the app's page routes, for the route tests.
-var Pages = []string{"/", "/signin", "/o/:org", "/o/:org/units/:id", "/o/:org/alerts", "/o/:org/alerts/:id",
+// orgPages are the pages of an organisation (pageName names them).
+var orgPages = []string{"/o/:org", "/o/:org/units/:id", "/o/:org/alerts", "/o/:org/alerts/:id",
 	"/o/:org/log", "/o/:org/reports", "/o/:org/settings", "/o/:org/settings/:section"}
 
 // Register mounts the pages, sign-in routes and assets on app.
@@ -90,7 +103,7 @@ func (a *App) Register(app *fiber.App) {
 	app.Post("/auth/signout", a.signout)
 	app.Get("/signin", a.signinPage)
 	app.Get("/", a.home)
-	for _, p := range Pages[2:] {
+	for _, p := range orgPages {
 		app.Get(p, a.page)
 	}
 }

@@ -45,7 +45,6 @@ type OIDCClient struct {
 
 type signer struct {
 	cfg      OIDCClient
-	users    *auth.UserVerifier
 	callback string
 
 	mu       sync.Mutex

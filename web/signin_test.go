@@ -229,3 +229,21 @@ func TestAnExpiredSessionSignsNoOneIn(t *testing.T) {
 		t.Errorf("home with an expired session: %d → %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
+
+func TestWithoutAnIdentityProviderTheHomePageSaysWhatToConfigure(t *testing.T) {
+	f := fiber.New()
+	web.RegisterUnconfigured(f, "test")
+	resp, err := f.Test(httptestRequest("GET", "/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 503 || !strings.Contains(string(b), "FRESHTRACK_OIDC_ISSUER") || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("GET / without sign-in: %d %s %.300s", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+	}
+}
+
+func httptestRequest(method, target string) *http.Request {
+	req, _ := http.NewRequest(method, "http://freshtrack.test"+target, nil)
+	return req
+}

@@ -392,6 +392,8 @@ func registerAPI(fiberApp *fiber.App, cfg *config.Config, addr string, pool *pgx
 		}
 		deps.Sessions = app.Sessions()
 		app.Register(fiberApp)
+	} else {
+		web.RegisterUnconfigured(fiberApp, buildVersion())
 	}
 	if ingester != nil {
 		deps.SensorsChanged = ingester.SensorsChanged
