@@ -100,15 +100,17 @@ func newBrowser(t *testing.T) *browser {
 	return b
 }
 
-// watch records a tab's uncaught exceptions and console.error calls (not
-// the browser's own log of refused requests, which some tests provoke).
+// watch records a tab's uncaught exceptions, console.error calls and
+// Content-Security-Policy violations (not the browser's own log of refused
+// requests, which some tests provoke).
 func (b *browser) watch(ctx context.Context) {
 	go func() {
 		for m, err := range chromedp.Console(ctx) {
 			if err != nil {
 				return
 			}
-			if m.Type != chromedp.ConsoleException && !(m.Type == chromedp.ConsoleError && len(m.Args) > 0) {
+			csp := strings.Contains(m.Text, "Content Security Policy")
+			if m.Type != chromedp.ConsoleException && !(m.Type == chromedp.ConsoleError && len(m.Args) > 0) && !csp {
 				continue
 			}
 			b.js.mu.Lock()
