@@ -265,6 +265,9 @@ func TestWebApp(t *testing.T) {
 			b.run(ctx, "phone "+p, chromedp.Navigate(base+"/o/"+w.kitchen.id+p), waitJS(`!document.querySelector('main .loading')`, 10*time.Second),
 				chromedp.Sleep(200*time.Millisecond))
 			overflow := value(b, ctx, "overflow", js[float64](`document.documentElement.scrollWidth - document.documentElement.clientWidth`))
+			if junk := value(b, ctx, "junk", js[string](junkText)); junk != "" {
+				t.Errorf("%s shows %q", p, junk)
+			}
 			if overflow > 0 {
 				t.Errorf("%s at 360 px scrolls sideways by %v px", p, overflow)
 			}
@@ -282,6 +285,9 @@ func TestWebApp(t *testing.T) {
 		vctx := vb.tab()
 		vb.signIn(vctx, base, "/o/"+w.kitchen.id+"/alerts/"+second, "viewer")
 		vb.run(vctx, "alert page as viewer", chromedp.WaitVisible(chromedp.CSS(`#timeline`)))
+		if junk := value(vb, vctx, "junk", js[string](junkText)); junk != "" {
+			t.Errorf("the alert page shows a viewer %q", junk)
+		}
 		buttons := value(vb, vctx, "no actions", js[int](`document.querySelectorAll('#ack, #resolve, #alert-actions').length`))
 		if buttons != 0 {
 			t.Errorf("a viewer sees %d alert actions", buttons)
@@ -366,6 +372,10 @@ func (w *webWorld) waitRollups(t *testing.T, n int) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// junkText finds what a page should never show: a value the script failed
+// to format.
+const junkText = `(document.querySelector('main').innerText.match(/(?<![A-Za-z])(null|undefined|NaN)|\[object Object\]/) || [''])[0]`
 
 // seedUnits adds n fridges with a sensor each to o's site and returns the
 // sensors' external ids.

@@ -3,9 +3,8 @@
 // comment, and resolve with the corrective action.
 'use strict';
 (function () {
-  const { h, api, all, temp, when, ago, events, link, field, guard, toast } = FT;
-  const KIND = { temp_high: 'too warm', temp_low: 'too cold', sensor_offline: 'sensor offline', battery_low: 'battery low', sensor_fault: 'sensor fault' };
-  const kind = (k) => KIND[k] || k.replace('_', ' ');
+  const { h, put, api, all, temp, when, ago, events, link, field, guard, toast } = FT;
+  const kind = FT.alertKind;
 
   function alertItem(a) {
     return h('li', null, h('a', { href: '/o/' + FT.ORG + '/alerts/' + a.id, class: a.status === 'resolved' ? 'closed' : '', 'data-alert': a.id, 'data-status': a.status },
@@ -42,6 +41,7 @@
   const EVENT_TEXT = {
     triggered: 'Alert opened', notified: 'Notified', escalated: 'Escalated', acknowledged: 'Acknowledged',
     comment: 'Comment', resolved: 'Resolved', auto_resolved: 'Resolved itself: back in range',
+    retriggered: 'Out of range again', withdrawn: 'Withdrawn',
   };
 
   FT.pages.alert = async function (main) {
@@ -76,18 +76,19 @@
       const timeline = [];
       for (const e of a.events || []) {
         const d = e.details || {};
-        timeline.push({ at: e.at, el: h('li', { 'data-event': e.kind }, h('time', null, when(e.at)), h('strong', null, EVENT_TEXT[e.kind] || e.kind),
+        timeline.push({ at: e.at, order: 0, el: h('li', { 'data-event': e.kind }, h('time', null, when(e.at)), h('strong', null, EVENT_TEXT[e.kind] || e.kind),
           d.text ? h('div', null, d.text) : null, d.comment ? h('div', null, d.comment) : null,
           e.actor_id ? h('div', { class: 'muted' }, 'by ' + who(e.actor_id)) : null) });
       }
       for (const n of a.notifications || []) {
-        timeline.push({ at: n.created_at, el: h('li', { 'data-notification': n.id, 'data-delivery': n.status },
+        timeline.push({ at: n.created_at, order: 1, el: h('li', { 'data-notification': n.id, 'data-delivery': n.status },
           h('time', null, when(n.created_at)), h('strong', null, (n.channel === 'sms' ? 'SMS' : 'Email') + ' to ' + n.recipient), ' ',
           h('span', { class: 'chip s-' + n.status }, n.status.replace('_', ' ')),
           n.last_error ? h('div', { class: 'muted' }, n.last_error) : null,
           n.delivered_at ? h('div', { class: 'muted' }, 'delivered ' + when(n.delivered_at)) : null) });
       }
-      timeline.sort((x, y) => new Date(x.at) - new Date(y.at));
+      // What happened, then the messages it sent.
+      timeline.sort((x, y) => new Date(x.at) - new Date(y.at) || x.order - y.order);
 
       const open = a.status !== 'resolved';
       const actions = [];
@@ -105,7 +106,7 @@
       }
       if (FT.D.can.operate) actions.push(commentForm());
 
-      box.replaceChildren(
+      put(box,
         h('h1', null, a.unit_name + ': ' + kind(a.kind)),
         h('p', { id: 'alert-status' }, h('span', { class: 'chip s-' + a.status, 'data-status': a.status }, a.status), ' ',
           h('span', { class: 'chip s-' + a.severity }, a.severity), ' · ', link('/units/' + a.unit_id, 'unit chart'), ' · ', a.site_name),

@@ -27,6 +27,15 @@ window.FT = (function () {
     return el;
   }
 
+  // put replaces el's children, leaving out absent (null, false) ones as h
+  // does; replaceChildren itself would show them as text.
+  function put(el, ...children) {
+    el.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+  }
+
+  const KIND = { temp_high: 'too warm', temp_low: 'too cold', sensor_offline: 'sensor offline', battery_low: 'battery low', sensor_fault: 'sensor fault' };
+  function alertKind(k) { return KIND[k] || String(k).replace(/_/g, ' '); }
+
   class APIError extends Error {
     constructor(status, problem) {
       const fields = (problem.errors || []).map((e) => (e.field ? e.field + ': ' : '') + e.reason).join('; ');
@@ -139,7 +148,7 @@ window.FT = (function () {
   }
 
   const pages = {};
-  return { D, ORG, BASE, UNIT, FAHRENHEIT, h, api, all, APIError, temp, toDisplay, toC, ago, when, toast, guard, stateChip, events, link, field, pages };
+  return { D, ORG, BASE, UNIT, FAHRENHEIT, h, put, alertKind, api, all, APIError, temp, toDisplay, toC, ago, when, toast, guard, stateChip, events, link, field, pages };
 })();
 
 // Header: organisation switcher, sign-out and the open-alerts badge.

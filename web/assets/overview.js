@@ -45,7 +45,7 @@
       alertsBox.append(h('h2', null, 'Open alerts (' + open.length + ')'),
         h('ul', { class: 'alertlist' }, open.map((a) => h('li', null,
           h('a', { href: '/o/' + FT.ORG + '/alerts/' + a.id, 'data-alert': a.id },
-            h('span', { class: 'what' }, a.unit_name + ' · ' + a.kind.replace('_', ' ')), ' ',
+            h('span', { class: 'what' }, a.unit_name + ' · ' + FT.alertKind(a.kind)), ' ',
             h('span', { class: 'chip s-' + a.status }, a.status), ' ',
             h('span', { class: 'chip s-' + a.severity }, a.severity),
             h('div', { class: 'muted' }, (a.peak_c !== null ? 'peak ' + temp(a.peak_c) + ' · ' : '') + 'opened ' + when(a.opened_at) + ' (' + ago(a.opened_at) + ')'))))));

@@ -1,7 +1,7 @@
 // Records: the manual temperature log and the HACCP report download.
 'use strict';
 (function () {
-  const { h, api, all, temp, toC, when, field, guard, toast, UNIT, FAHRENHEIT } = FT;
+  const { h, put, api, all, temp, toC, when, field, guard, toast, UNIT, FAHRENHEIT } = FT;
 
   FT.pages.log = async function (main) {
     const units = await all('units');
@@ -36,7 +36,7 @@
       });
     });
     unitSel.addEventListener('change', () => loadRecent().catch((e) => toast(e.message, 'error')));
-    main.replaceChildren(h('h1', null, 'Manual temperature log'), h('div', { class: 'card' }, field('Unit', unitSel)),
+    put(main, h('h1', null, 'Manual temperature log'), h('div', { class: 'card' }, field('Unit', unitSel)),
       FT.D.can.operate ? form : h('p', { class: 'card muted' }, 'Your role (' + FT.D.role + ') may read the log; staff and above record checks.'),
       h('section', { class: 'card' }, h('h2', null, 'Recent checks'), h('div', { class: 'scroll' }, h('table', { id: 'recent-checks' },
         h('thead', null, h('tr', null, h('th', null, 'When'), h('th', { class: 'num' }, 'Temperature'), h('th', null, 'Notes'))), recent))));
@@ -80,7 +80,7 @@
     for (const el of [siteSel, from, to]) el.addEventListener('change', update);
     update();
     const previewBtn = h('button', { type: 'button', class: 'secondary', onclick: (e) => preview(e.currentTarget) }, 'Preview summary');
-    main.replaceChildren(h('h1', null, 'HACCP reports'),
+    put(main, h('h1', null, 'HACCP reports'),
       sites.length ? h('form', { class: 'card', id: 'report-form', onsubmit: (e) => e.preventDefault() },
         field('Site', siteSel), h('div', { class: 'grid2' }, field('First day', from), field('Last day', to)),
         h('p', { class: 'muted' }, 'Days are the site\'s local days; temperatures in ' + UNIT + '.'),

@@ -3,7 +3,7 @@
 // API for the window, which picks the resolution; the newest readings.
 'use strict';
 (function () {
-  const { h, api, all, temp, toDisplay, when, ago, stateChip, events, link, toast, UNIT } = FT;
+  const { h, put, api, all, temp, toDisplay, when, ago, stateChip, events, link, toast, UNIT } = FT;
   const PRESETS = [['6 h', 6 * 3600], ['24 h', 86400], ['7 d', 7 * 86400], ['30 d', 30 * 86400]];
 
   // series turns the API's answer into uPlot's columns: time, average (or
@@ -53,7 +53,7 @@
     }
     presetBar.append(resetZoom);
 
-    main.replaceChildren(
+    put(main,
       h('p', null, link('', '← Overview')),
       h('h1', null, unit.name, ' ', state),
       h('p', null, h('strong', null, now), ' · safe ', temp(unit.safe_min_c), ' … ', temp(unit.safe_max_c), ' · ', unit.kind.replace('_', ' ')),
