@@ -5,7 +5,8 @@
 //
 // # Ownership
 //
-// auth owns the organizations, memberships, users and api_keys tables and
+// auth owns the organizations, memberships, users, api_keys and
+// legacy_secrets tables and
 // writes audit_log rows ([WriteAudit]; [VerifyAudit] checks the chain). The
 // api package answers /v1/orgs, /v1/orgs/:org/members and api-keys by
 // calling this package ([ListUserOrganizations], [CreateOwnedOrganization],
@@ -40,6 +41,19 @@
 // Whoever can write to that Redis can make the instances accept a key of their
 // choosing, so it must be as trusted as the database: a private network and
 // AUTH.
+//
+// # Legacy secrets
+//
+// FreshTrack Pro's devices and TTN webhooks authenticate with secrets of
+// its own making (ttn_connections.webhook_secret, the secret of the TTN
+// webhooks it provisioned), sent raw in X-API-Key, X-Webhook-Secret,
+// X-Downlink-Apikey or Authorization. The importer keeps them with
+// [CreateLegacySecret] as ingest credentials of their organisation, stored
+// as SHA-256 only and found by it (they have no lookup prefix); the legacy
+// routes check them with a [LegacySecretVerifier], which is a [KeyVerifier]
+// over legacy_secrets: the same caching, the same TTL bound on revocation
+// ([RevokeLegacySecret]), the same audit rows. No native route accepts
+// them.
 //
 // # Errors
 //

@@ -22,15 +22,84 @@ import (
 	"github.com/freshtrack/freshtrack/internal/uuids"
 )
 
-var (
-	verifyOK           = metrics.NewCounter(`freshtrack_auth_api_key_verifications_total{result="ok"}`)
-	verifyUnauthorized = metrics.NewCounter(`freshtrack_auth_api_key_verifications_total{result="unauthorized"}`)
-	verifyErrors       = metrics.NewCounter(`freshtrack_auth_api_key_verifications_total{result="error"}`)
-	lookupsRedis       = metrics.NewCounter(`freshtrack_auth_api_key_lookups_total{source="redis"}`)
-	lookupsDB          = metrics.NewCounter(`freshtrack_auth_api_key_lookups_total{source="database"}`)
-	redisErrors        = metrics.NewCounter(`freshtrack_auth_redis_errors_total`)
-	touchErrors        = metrics.NewCounter(`freshtrack_auth_api_key_last_used_errors_total`)
-)
+var redisErrors = metrics.NewCounter(`freshtrack_auth_redis_errors_total`)
+
+// credentialKind is what differs between the credentials a verifier checks
+// (API keys, FreshTrack Pro secrets): their shape, how a row is found and
+// marked used, where Redis shares them, and their metrics. The caching,
+// single-flight lookups and revocation bound are the same.
+type credentialKind struct {
+	// name is for logs ("api keys"), one for errors ("api key").
+	name, one string
+	// legacy marks the principals of legacy_secrets.
+	legacy bool
+	// redisPrefix is followed by the hex SHA-256 of the credential.
+	redisPrefix string
+	// wellFormed says, without allocating, whether a credential can be one
+	// of this kind, so garbage never reaches a cache or the database.
+	wellFormed func([]byte) bool
+	// prefix is the part of a well-formed credential its row is found by
+	// (nil: the SHA-256).
+	prefix func([]byte) []byte
+	// find looks a credential up; found is false for one to refuse.
+	find func(ctx context.Context, pool *pgxpool.Pool, prefix string, sum [sha256.Size]byte) (p Principal, lastUsed *time.Time, found bool, err error)
+	// touchSQL writes last_used_at ($1 ids, $2 times) where it is older.
+	touchSQL string
+
+	mOK, mUnauthorized, mErrors, mRedis, mDB, mTouchErrors *metrics.Counter
+}
+
+// apiKeys is the kind of FreshTrack's own API keys (ftk_...).
+var apiKeys = &credentialKind{
+	name:        "api keys",
+	one:         "api key",
+	redisPrefix: redisKeyPrefix,
+	wellFormed:  wellFormedKey,
+	prefix:      keyPrefix,
+	find:        findAPIKey,
+	// SKIP LOCKED: a key being revoked, or touched by another instance
+	// right now, does not need this write, and waiting could deadlock.
+	touchSQL: `
+			WITH u AS (
+				SELECT * FROM unnest($1::uuid[], $2::timestamptz[]) AS u (id, at)
+			), l AS (
+				SELECT k.id, u.at FROM api_keys k JOIN u ON u.id = k.id
+				 WHERE k.last_used_at IS NULL OR k.last_used_at < u.at
+				   FOR UPDATE OF k SKIP LOCKED
+			)
+			UPDATE api_keys k SET last_used_at = l.at FROM l WHERE k.id = l.id`,
+	mOK:           metrics.NewCounter(`freshtrack_auth_api_key_verifications_total{result="ok"}`),
+	mUnauthorized: metrics.NewCounter(`freshtrack_auth_api_key_verifications_total{result="unauthorized"}`),
+	mErrors:       metrics.NewCounter(`freshtrack_auth_api_key_verifications_total{result="error"}`),
+	mRedis:        metrics.NewCounter(`freshtrack_auth_api_key_lookups_total{source="redis"}`),
+	mDB:           metrics.NewCounter(`freshtrack_auth_api_key_lookups_total{source="database"}`),
+	mTouchErrors:  metrics.NewCounter(`freshtrack_auth_api_key_last_used_errors_total`),
+}
+
+// findAPIKey finds a key by its prefix and compares the whole key's
+// SHA-256 in constant time.
+func findAPIKey(ctx context.Context, pool *pgxpool.Pool, prefix string, sum [sha256.Size]byte) (Principal, *time.Time, bool, error) {
+	var (
+		p        Principal
+		hash     []byte
+		lastUsed *time.Time
+	)
+	err := pool.QueryRow(ctx, `
+		SELECT k.id, k.org_id, k.scopes, k.hash, k.last_used_at
+		  FROM api_keys k JOIN organizations o ON o.id = k.org_id
+		 WHERE k.prefix = $1 AND k.revoked_at IS NULL AND o.deleted_at IS NULL`,
+		prefix).Scan(&p.KeyID, &p.OrgID, &p.Scopes, &hash, &lastUsed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p, nil, false, nil
+	}
+	if err != nil {
+		return p, nil, false, fmt.Errorf("look up api key: %w", err)
+	}
+	if subtle.ConstantTimeCompare(hash, sum[:]) != 1 {
+		return p, nil, false, nil
+	}
+	return p, lastUsed, true, nil
+}
 
 const (
 	// touchInterval is how often, at most, a key's last_used_at is written.
@@ -54,11 +123,14 @@ const (
 type Principal struct {
 	// OrgID is the organisation the key belongs to.
 	OrgID string
-	// KeyID is the key's id.
+	// KeyID is the key's id (the legacy_secrets id for a legacy secret).
 	KeyID string
 	// Scopes are what the key may do. The slice is shared with the
 	// verifier's cache: read it, never modify it.
 	Scopes []string
+	// Legacy marks a FreshTrack Pro secret ([LegacySecretVerifier]),
+	// which only the legacy routes accept.
+	Legacy bool
 }
 
 // HasScope reports whether the key carries scope.
@@ -151,6 +223,7 @@ func (o KeyVerifierOptions) Validate() error {
 // last_used_at writes.
 type KeyVerifier struct {
 	pool   *pgxpool.Pool
+	kind   *credentialKind
 	opts   KeyVerifierOptions
 	ttl    int64 // nanoseconds
 	negTTL int64
@@ -190,9 +263,14 @@ type flight struct {
 // options take their defaults; see [KeyVerifierOptions.Validate] for checking
 // configured ones.
 func NewKeyVerifier(pool *pgxpool.Pool, opts KeyVerifierOptions) *KeyVerifier {
+	return newCredentialVerifier(pool, apiKeys, opts)
+}
+
+func newCredentialVerifier(pool *pgxpool.Pool, kind *credentialKind, opts KeyVerifierOptions) *KeyVerifier {
 	opts = opts.WithDefaults()
 	return &KeyVerifier{
 		pool:    pool,
+		kind:    kind,
 		opts:    opts,
 		ttl:     int64(opts.TTL),
 		negTTL:  int64(opts.NegativeTTL),
@@ -212,15 +290,19 @@ func NewKeyVerifier(pool *pgxpool.Pool, opts KeyVerifierOptions) *KeyVerifier {
 // key may be the request's header buffer: Verify does not keep it. A key
 // verified within TTL is answered from memory without allocating.
 func (v *KeyVerifier) Verify(ctx context.Context, key []byte) (Principal, error) {
-	if !wellFormedKey(key) {
-		verifyUnauthorized.Inc()
+	if !v.kind.wellFormed(key) {
+		v.kind.mUnauthorized.Inc()
 		return Principal{}, ErrUnauthorized
 	}
 	sum := sha256.Sum256(key)
 	if p, known, err := v.cached(sum); known {
 		return p, err
 	}
-	return v.verifySlow(ctx, keyPrefix(key), sum)
+	var prefix []byte
+	if v.kind.prefix != nil {
+		prefix = v.kind.prefix(key)
+	}
+	return v.verifySlow(ctx, prefix, sum)
 }
 
 // cached answers from the caches when they know the key: its principal, or
@@ -239,10 +321,10 @@ func (v *KeyVerifier) cached(sum [sha256.Size]byte) (p Principal, known bool, er
 	switch {
 	case e != nil:
 		v.touch(e, now)
-		verifyOK.Inc()
+		v.kind.mOK.Inc()
 		return e.p, true, nil
 	case refused:
-		verifyUnauthorized.Inc()
+		v.kind.mUnauthorized.Inc()
 		return Principal{}, true, ErrUnauthorized
 	}
 	return Principal{}, false, nil
@@ -270,19 +352,19 @@ func (v *KeyVerifier) verifySlow(ctx context.Context, prefix []byte, sum [sha256
 	select {
 	case <-f.done:
 	case <-ctx.Done():
-		verifyErrors.Inc()
-		return Principal{}, fmt.Errorf("verify api key: %w", context.Cause(ctx))
+		v.kind.mErrors.Inc()
+		return Principal{}, fmt.Errorf("verify %s: %w", v.kind.one, context.Cause(ctx))
 	}
 	switch {
 	case f.err != nil:
-		verifyErrors.Inc()
-		return Principal{}, fmt.Errorf("verify api key: %w", f.err)
+		v.kind.mErrors.Inc()
+		return Principal{}, fmt.Errorf("verify %s: %w", v.kind.one, f.err)
 	case f.entry == nil:
-		verifyUnauthorized.Inc()
+		v.kind.mUnauthorized.Inc()
 		return Principal{}, ErrUnauthorized
 	}
 	v.touch(f.entry, v.opts.Now().UnixNano())
-	verifyOK.Inc()
+	v.kind.mOK.Inc()
 	return f.entry.p, nil
 }
 
@@ -304,32 +386,20 @@ func (v *KeyVerifier) load(ctx context.Context, prefix string, sum [sha256.Size]
 	now := v.opts.Now().UnixNano()
 	if v.redisUp(now) {
 		if p, exp, ok := v.redisGet(ctx, sum, now); ok {
-			lookupsRedis.Inc()
+			v.kind.mRedis.Inc()
 			return v.storeVerified(sum, p, min(exp, now+v.ttl), 0), nil
 		}
 	}
-	lookupsDB.Inc()
-	var (
-		p        Principal
-		hash     []byte
-		lastUsed *time.Time
-	)
-	err := v.pool.QueryRow(ctx, `
-		SELECT k.id, k.org_id, k.scopes, k.hash, k.last_used_at
-		  FROM api_keys k JOIN organizations o ON o.id = k.org_id
-		 WHERE k.prefix = $1 AND k.revoked_at IS NULL AND o.deleted_at IS NULL`,
-		prefix).Scan(&p.KeyID, &p.OrgID, &p.Scopes, &hash, &lastUsed)
-	if errors.Is(err, pgx.ErrNoRows) {
-		v.storeRefused(sum, now+v.negTTL)
-		return nil, nil
-	}
+	v.kind.mDB.Inc()
+	p, lastUsed, found, err := v.kind.find(ctx, v.pool, prefix, sum)
 	if err != nil {
-		return nil, fmt.Errorf("look up api key: %w", err)
+		return nil, err
 	}
-	if subtle.ConstantTimeCompare(hash, sum[:]) != 1 {
+	if !found {
 		v.storeRefused(sum, now+v.negTTL)
 		return nil, nil
 	}
+	p.Legacy = v.kind.legacy
 	var touched int64
 	if lastUsed != nil {
 		touched = lastUsed.UnixNano()
@@ -420,21 +490,11 @@ func (v *KeyVerifier) flushTouches() {
 			ats = append(ats, time.Unix(0, at))
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
-		// SKIP LOCKED: a key being revoked, or touched by another instance
-		// right now, does not need this write, and waiting could deadlock.
-		_, err := v.pool.Exec(ctx, `
-			WITH u AS (
-				SELECT * FROM unnest($1::uuid[], $2::timestamptz[]) AS u (id, at)
-			), l AS (
-				SELECT k.id, u.at FROM api_keys k JOIN u ON u.id = k.id
-				 WHERE k.last_used_at IS NULL OR k.last_used_at < u.at
-				   FOR UPDATE OF k SKIP LOCKED
-			)
-			UPDATE api_keys k SET last_used_at = l.at FROM l WHERE k.id = l.id`, ids, ats)
+		_, err := v.pool.Exec(ctx, v.kind.touchSQL, ids, ats)
 		cancel()
 		if err != nil {
-			touchErrors.Inc()
-			v.opts.Logger.Warn("api keys: write last_used_at", slog.Int("keys", len(ids)), slog.Any("err", err))
+			v.kind.mTouchErrors.Inc()
+			v.opts.Logger.Warn(v.kind.name+": write last_used_at", slog.Int("keys", len(ids)), slog.Any("err", err))
 		}
 	}
 }
@@ -459,8 +519,8 @@ type cachedPrincipal struct {
 	Expires int64 `json:"exp"`
 }
 
-func redisKey(sum [sha256.Size]byte) string {
-	return redisKeyPrefix + hex.EncodeToString(sum[:])
+func (v *KeyVerifier) redisKey(sum [sha256.Size]byte) string {
+	return v.kind.redisPrefix + hex.EncodeToString(sum[:])
 }
 
 // redisUp reports whether Redis is configured and not paused after a failure.
@@ -473,7 +533,7 @@ func (v *KeyVerifier) redisUp(now int64) bool {
 func (v *KeyVerifier) redisGet(ctx context.Context, sum [sha256.Size]byte, now int64) (Principal, int64, bool) {
 	ctx, cancel := context.WithTimeout(ctx, v.opts.RedisTimeout)
 	defer cancel()
-	b, err := v.opts.Redis.Get(ctx, redisKey(sum)).Bytes()
+	b, err := v.opts.Redis.Get(ctx, v.redisKey(sum)).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return Principal{}, 0, false
 	}
@@ -490,7 +550,7 @@ func (v *KeyVerifier) redisGet(ctx context.Context, sum [sha256.Size]byte, now i
 	if exp <= now {
 		return Principal{}, 0, false
 	}
-	return Principal{OrgID: c.OrgID, KeyID: c.KeyID, Scopes: c.Scopes}, exp, true
+	return Principal{OrgID: c.OrgID, KeyID: c.KeyID, Scopes: c.Scopes, Legacy: v.kind.legacy}, exp, true
 }
 
 // redisSet shares a verified key with the other instances until exp.
@@ -502,7 +562,7 @@ func (v *KeyVerifier) redisSet(ctx context.Context, sum [sha256.Size]byte, p Pri
 	}
 	ctx, cancel := context.WithTimeout(ctx, v.opts.RedisTimeout)
 	defer cancel()
-	if err := v.opts.Redis.Set(ctx, redisKey(sum), b, v.opts.TTL).Err(); err != nil {
+	if err := v.opts.Redis.Set(ctx, v.redisKey(sum), b, v.opts.TTL).Err(); err != nil {
 		v.redisFailed("set", err, now)
 	}
 }
@@ -520,6 +580,6 @@ func (v *KeyVerifier) redisFailed(op string, err error, now int64) {
 	if last := v.lastWarn.Load(); wall-last >= int64(warnEvery) && v.lastWarn.CompareAndSwap(last, wall) {
 		level = slog.LevelWarn
 	}
-	v.opts.Logger.Log(context.Background(), level, "api keys: redis failed; falling back to the database",
+	v.opts.Logger.Log(context.Background(), level, v.kind.name+": redis failed; falling back to the database",
 		slog.String("op", op), slog.Any("err", err))
 }

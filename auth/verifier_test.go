@@ -47,12 +47,16 @@ func (c *fakeClock) Advance(d time.Duration) {
 // queryCounter counts the verifier's key lookups and last_used_at writes.
 type queryCounter struct {
 	lookups, touches atomic.Int64
+	// legacyLookups counts the lookups of legacy secrets.
+	legacyLookups atomic.Int64
 }
 
 func (c *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
 	switch {
 	case strings.Contains(data.SQL, "k.prefix = $1"):
 		c.lookups.Add(1)
+	case strings.Contains(data.SQL, "s.secret_sha256 = $1"):
+		c.legacyLookups.Add(1)
 	case strings.Contains(data.SQL, "SET last_used_at"):
 		c.touches.Add(1)
 	}
