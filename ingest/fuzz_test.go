@@ -471,22 +471,35 @@ func oracleTTN(msg map[string]json.RawMessage, fields TTNFields) (r Reading, rea
 		v, ok := m[k]
 		return v, ok && string(v) != "null"
 	}
-	raw, ok := present(object(msg["end_device_ids"]), "dev_eui")
-	if !ok {
-		return r, reasonMissingDevEUI
-	}
+	ids := object(msg["end_device_ids"])
+	raw, hasEUI := present(ids, "dev_eui")
 	var eui string
-	if json.Unmarshal(raw, &eui) != nil || eui == "" || len(eui) > 128 ||
-		strings.Trim(eui, "0123456789abcdefABCDEF") != "" {
+	if hasEUI && (json.Unmarshal(raw, &eui) != nil || eui != "" && !separatedHex.MatchString(eui)) {
 		return r, reasonBadDevEUI
 	}
-	r.Sensor = []byte(strings.ToUpper(eui))
+	if digits := strings.NewReplacer(":", "", "-", "").Replace(eui); len(digits) > 128 {
+		return r, reasonBadDevEUI
+	} else if digits != "" {
+		r.Sensor = []byte(strings.ToUpper(digits))
+	} else {
+		raw, ok := present(ids, "device_id")
+		var id string
+		switch {
+		case !ok && hasEUI:
+			return r, reasonBadDevEUI
+		case !ok:
+			return r, reasonMissingDevEUI
+		case json.Unmarshal(raw, &id) != nil || id == "" || len(id) > 128 || !printable.MatchString(id):
+			return r, reasonBadDeviceID
+		}
+		r.Sensor = []byte(id)
+	}
 	up := object(msg["uplink_message"])
 	if up == nil {
 		return r, reasonNotUplink
 	}
 	field := "received_at"
-	raw, ok = present(msg, "received_at")
+	raw, ok := present(msg, "received_at")
 	if !ok {
 		field = "uplink_message.received_at"
 		raw, ok = present(up, "received_at")
@@ -507,7 +520,7 @@ func oracleTTN(msg map[string]json.RawMessage, fields TTNFields) (r Reading, rea
 	if dp == nil {
 		return r, reasonNoPayload
 	}
-	value := func(keys []string) (float64, bool, string) {
+	value := func(keys []string, lo, hi float64) (float64, bool, string) {
 		for _, k := range keys {
 			raw, ok := present(dp, k)
 			if !ok {
@@ -531,20 +544,47 @@ func oracleTTN(msg map[string]json.RawMessage, fields TTNFields) (r Reading, rea
 			if math.IsInf(f, 0) || math.IsNaN(f) {
 				return 0, false, `decoded_payload "` + k + `" must be finite`
 			}
+			if f < lo || f > hi {
+				continue
+			}
 			return f, true, ""
 		}
 		return Absent, false, ""
 	}
+	inf := math.Inf(1)
 	var found bool
-	if r.TempC, found, reason = value(fields.Temperature); reason != "" {
+	if r.TempC, found, reason = value(fields.Temperature, -inf, inf); reason != "" {
 		return r, reason
 	}
 	if !found {
-		return r, "decoded_payload has no temperature field (looked for: " + strings.Join(fields.Temperature, ", ") + ")"
+		var f float64
+		if f, found, reason = value(fields.TemperatureF, -inf, inf); reason != "" {
+			return r, reason
+		}
+		r.TempC = math.Round((f-32)*5/9*1e6) / 1e6
 	}
-	if r.Humidity, _, reason = value(fields.Humidity); reason != "" {
+	if !found {
+		return r, "decoded_payload has no temperature field (looked for: " + strings.Join(fields.Temperature, ", ") +
+			"; in °F: " + strings.Join(fields.TemperatureF, ", ") + ")"
+	}
+	if r.Humidity, _, reason = value(fields.Humidity, -inf, inf); reason != "" {
 		return r, reason
 	}
-	r.Battery, _, reason = value(fields.Battery)
+	if r.Battery, found, reason = value(fields.Battery, 0, 100); found || reason != "" {
+		return r, reason
+	}
+	var v float64
+	if v, found, reason = value(fields.BatteryVolts, -inf, inf); found {
+		if v > 10 {
+			v /= 1000
+		}
+		r.Battery = math.Round(math.Min(100, math.Max(0, (v-3)/1.2*100)))
+	}
 	return r, reason
 }
+
+// separatedHex is a dev_eui ParseTTN accepts; printable a device_id.
+var (
+	separatedHex = regexp.MustCompile(`^[0-9a-fA-F]+([:-][0-9a-fA-F]+)*$`)
+	printable    = regexp.MustCompile(`^[!-~]+$`)
+)

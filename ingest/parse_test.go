@@ -541,6 +541,11 @@ func TestParseNoAllocs(t *testing.T) {
 	jsonBody := benchJSONBody(200)
 	ndBody := benchNDJSONBody(200)
 	ttn := benchTTNBodies(4)
+	// FreshTrack Pro's spellings: an EUI with separators, °F, millivolts,
+	// a device_id without dev_eui.
+	ttn = append(ttn,
+		[]byte(ttnUplink("70:b3:d5:7e:d0:05:a1:b2", "d", ttnTime, 1, `{"temperature_f":39.2,"rh":48,"bat_v":3900}`)),
+		[]byte(`{"end_device_ids":{"device_id":"walk-in-2"},"received_at":"2026-11-26T03:04:05Z","uplink_message":{"decoded_payload":{"temp":1,"batt":40}}}`))
 	var p Parser
 	var b Batch
 	f := func(name string, run func()) {

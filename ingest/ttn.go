@@ -18,30 +18,67 @@ import (
 // missing, null, or holds anything else (e.g. "Battery Status": "Good") is
 // skipped.
 type TTNFields struct {
-	// Temperature lists candidate keys for the temperature in °C. One of
-	// them must be present or the uplink is rejected.
-	Temperature []string
+	// Temperature lists candidate keys for the temperature in °C, and
+	// TemperatureF, tried after them, keys for one in °F (converted). One
+	// of them must be present or the uplink is rejected.
+	Temperature  []string
+	TemperatureF []string
 	// Humidity lists candidate keys for the relative humidity in percent.
 	// When none is present the reading has no humidity (TTN omits fields
 	// whose value is zero, so absence is normal).
 	Humidity []string
-	// Battery lists candidate keys for the battery level in percent (not
-	// volts). When none is present the reading has no battery level.
-	Battery []string
+	// Battery lists candidate keys for the battery level in percent; a
+	// value outside 0..100 is not a percentage and is skipped, as
+	// FreshTrack Pro did. BatteryVolts, tried after them, lists keys for
+	// the battery's voltage, in volts or (above 10) millivolts, mapped to a
+	// percentage by [BatteryPercentFromVolts]. When none is present the
+	// reading has no battery level.
+	Battery      []string
+	BatteryVolts []string
 }
 
 // DefaultTTNFields covers the key names of common payload formatters
 // (TTN's device repository, Dragino, Elsys, Milesight, ...). Treat it as
 // read-only: copy it, and the slices, to customise.
 var DefaultTTNFields = TTNFields{
-	Temperature: []string{"temperature", "Temperature", "temp", "Temp", "TempC_SHT", "TempC_DS", "temperature_c", "TempC"},
-	Humidity:    []string{"humidity", "Humidity", "Hum_SHT", "relative_humidity", "hum"},
-	Battery:     []string{"battery", "Battery", "battery_percent", "bat", "BatteryPercent"},
+	Temperature:  []string{"temperature", "Temperature", "temp", "Temp", "TempC_SHT", "TempC_DS", "temperature_c", "TempC"},
+	TemperatureF: []string{"temperature_f", "TempF", "temp_f"},
+	Humidity:     []string{"humidity", "Humidity", "Hum_SHT", "relative_humidity", "hum", "rh"},
+	Battery:      []string{"battery", "Battery", "battery_percent", "bat", "BatteryPercent", "battery_level", "batt"},
+	BatteryVolts: []string{"battery_voltage", "BatV", "bat_v", "battery_v", "BatteryVoltage", "vbat", "Vbat"},
+}
+
+// The battery curve: FreshTrack Pro's, a LiPo cell read linearly from
+// empty at 3.0 V to full at 4.2 V.
+const (
+	batteryEmptyVolts = 3.0
+	batteryFullVolts  = 4.2
+)
+
+// BatteryPercentFromVolts maps a battery voltage to a charge percentage as
+// FreshTrack Pro did: a value above 10 is taken as millivolts, the curve is
+// linear from 3.0 V (0 %) to 4.2 V (100 %) (a LiPo cell), clamped to 0..100
+// and rounded to a whole percent. Lithium thionyl chloride (3.6 V) and
+// alkaline cells discharge along other curves; a formatter that knows its
+// cell should report a percentage instead.
+func BatteryPercentFromVolts(v float64) float64 {
+	if v > 10 {
+		v /= 1000
+	}
+	pct := (v - batteryEmptyVolts) / (batteryFullVolts - batteryEmptyVolts) * 100
+	return math.Round(max(0, min(100, pct)))
+}
+
+// fahrenheitToCelsius converts, rounded to a millionth of a degree so that
+// 39.2 °F is 4 °C and not 4.000000000000002.
+func fahrenheitToCelsius(f float64) float64 {
+	return math.Round((f-32)*5/9*1e6) / 1e6
 }
 
 const (
-	reasonMissingDevEUI = `missing "end_device_ids.dev_eui"`
-	reasonBadDevEUI     = `"end_device_ids.dev_eui" must be a hex string of at most 128 digits`
+	reasonMissingDevEUI = `missing "end_device_ids.dev_eui" (and no "end_device_ids.device_id")`
+	reasonBadDevEUI     = `"end_device_ids.dev_eui" must be a hex string of at most 128 digits (":" or "-" between them allowed)`
+	reasonBadDeviceID   = `"end_device_ids.device_id" must be a string of 1 to 128 printable ASCII characters`
 	reasonNotUplink     = `not an uplink message (no "uplink_message" object)`
 	reasonMissingRecvAt = `missing "received_at"`
 	reasonNoPayload     = `uplink has no decoded_payload`
@@ -53,7 +90,8 @@ const (
 // uplink_message.decoded_payload hold the values (see TTNFields; usually
 // DefaultTTNFields). It uses:
 //
-//	end_device_ids.dev_eui            the sensor id, upper-cased ("70B3D57ED005A1B2")
+//	end_device_ids.dev_eui            the sensor id, upper-cased, ":" and "-" removed ("70B3D57ED005A1B2")
+//	end_device_ids.device_id          the sensor id, as is, when dev_eui is absent or empty
 //	received_at                       the reading's time; uplink_message.received_at if absent
 //	uplink_message.decoded_payload    the values
 //
@@ -107,21 +145,9 @@ func jsonMember(v *fastjson.Value, key string) *fastjson.Value {
 func jsonNull(v *fastjson.Value) bool { return v == nil || v.Type() == fastjson.TypeNull }
 
 func (p *Parser) decodeTTN(msg *fastjson.Value, fields *TTNFields, r *Reading) string {
-	eui := jsonMember(jsonMember(msg, "end_device_ids"), "dev_eui")
-	if jsonNull(eui) {
-		return reasonMissingDevEUI
-	}
-	if eui.Type() != fastjson.TypeString {
-		return reasonBadDevEUI
-	}
-	hex, _ := eui.StringBytes()
-	if len(hex) == 0 || len(hex) > maxSensorIDBytes {
-		return reasonBadDevEUI
-	}
-	for _, c := range hex {
-		if !isHexDigit(c) {
-			return reasonBadDevEUI
-		}
+	id, isEUI, reason := ttnDeviceID(jsonMember(msg, "end_device_ids"))
+	if reason != "" {
+		return reason
 	}
 
 	up := jsonMember(msg, "uplink_message")
@@ -151,33 +177,20 @@ func (p *Parser) decodeTTN(msg *fastjson.Value, fields *TTNFields, r *Reading) s
 	if dp == nil || dp.Type() != fastjson.TypeObject {
 		return reasonNoPayload
 	}
-	var found bool
-	var reason string
-	if r.TempC, found, reason = p.ttnValue(dp, fields.Temperature); reason != "" {
+	if reason := p.ttnValues(dp, fields, r); reason != "" {
 		return reason
-	}
-	if !found {
-		return "decoded_payload has no temperature field (looked for: " +
-			strings.Join(fields.Temperature, ", ") + ")"
-	}
-	if r.Humidity, found, reason = p.ttnValue(dp, fields.Humidity); reason != "" {
-		return reason
-	}
-	if !found {
-		r.Humidity = Absent
-	}
-	if r.Battery, found, reason = p.ttnValue(dp, fields.Battery); reason != "" {
-		return reason
-	}
-	if !found {
-		r.Battery = Absent
 	}
 
-	// The id is copied, upper-cased, into the arena rather than rewritten in
-	// fastjson's buffer.
+	// The id is copied into the arena rather than rewritten in fastjson's
+	// buffer: an EUI upper-cased and without separators, a device_id as
+	// it is.
 	start := len(p.arena)
-	for _, c := range hex {
-		if c >= 'a' && c <= 'f' {
+	for _, c := range id {
+		switch {
+		case !isEUI:
+		case c == ':' || c == '-':
+			continue
+		case c >= 'a' && c <= 'f':
 			c -= 'a' - 'A'
 		}
 		p.arena = append(p.arena, c)
@@ -186,10 +199,109 @@ func (p *Parser) decodeTTN(msg *fastjson.Value, fields *TTNFields, r *Reading) s
 	return ""
 }
 
+// ttnDeviceID returns the uplink's device: end_device_ids.dev_eui (isEUI),
+// hex digits with optional ":" or "-" between them, or, when it is absent
+// or empty, end_device_ids.device_id. The bytes are fastjson's.
+func ttnDeviceID(ids *fastjson.Value) (id []byte, isEUI bool, reason string) {
+	eui := jsonMember(ids, "dev_eui")
+	if !jsonNull(eui) {
+		if eui.Type() != fastjson.TypeString {
+			return nil, false, reasonBadDevEUI
+		}
+		hex, _ := eui.StringBytes()
+		if len(hex) > 0 {
+			digits := 0
+			for i, c := range hex {
+				switch {
+				case isHexDigit(c):
+					digits++
+				case (c == ':' || c == '-') && i > 0 && i < len(hex)-1 && isHexDigit(hex[i-1]):
+				default:
+					return nil, false, reasonBadDevEUI
+				}
+			}
+			if digits > maxSensorIDBytes {
+				return nil, false, reasonBadDevEUI
+			}
+			return hex, true, ""
+		}
+	}
+	dev := jsonMember(ids, "device_id")
+	switch {
+	case jsonNull(dev) && !jsonNull(eui):
+		return nil, false, reasonBadDevEUI // an empty dev_eui and nothing else
+	case jsonNull(dev):
+		return nil, false, reasonMissingDevEUI
+	case dev.Type() != fastjson.TypeString:
+		return nil, false, reasonBadDeviceID
+	}
+	name, _ := dev.StringBytes()
+	if len(name) == 0 || len(name) > maxSensorIDBytes {
+		return nil, false, reasonBadDeviceID
+	}
+	for _, c := range name {
+		if c < 0x21 || c > 0x7e {
+			return nil, false, reasonBadDeviceID
+		}
+	}
+	return name, false, ""
+}
+
+// ttnValues reads the temperature, humidity and battery level of a
+// decoded_payload into r.
+func (p *Parser) ttnValues(dp *fastjson.Value, fields *TTNFields, r *Reading) string {
+	var found bool
+	var reason string
+	if r.TempC, found, reason = p.ttnValue(dp, fields.Temperature, anyValue); reason != "" {
+		return reason
+	}
+	if !found {
+		var f float64
+		if f, found, reason = p.ttnValue(dp, fields.TemperatureF, anyValue); reason != "" {
+			return reason
+		}
+		r.TempC = fahrenheitToCelsius(f)
+	}
+	if !found {
+		msg := "decoded_payload has no temperature field (looked for: " + strings.Join(fields.Temperature, ", ")
+		if len(fields.TemperatureF) > 0 {
+			msg += "; in °F: " + strings.Join(fields.TemperatureF, ", ")
+		}
+		return msg + ")"
+	}
+	if r.Humidity, found, reason = p.ttnValue(dp, fields.Humidity, anyValue); reason != "" {
+		return reason
+	}
+	if !found {
+		r.Humidity = Absent
+	}
+	if r.Battery, found, reason = p.ttnValue(dp, fields.Battery, percentValue); reason != "" {
+		return reason
+	}
+	if !found {
+		var v float64
+		if v, found, reason = p.ttnValue(dp, fields.BatteryVolts, anyValue); reason != "" {
+			return reason
+		}
+		r.Battery = BatteryPercentFromVolts(v)
+	}
+	if !found {
+		r.Battery = Absent
+	}
+	return ""
+}
+
+// Value ranges for ttnValue: any number, or a percentage.
+var (
+	anyValue     = [2]float64{math.Inf(-1), math.Inf(1)}
+	percentValue = [2]float64{0, 100}
+)
+
 // ttnValue returns the value of the first of keys present in dp with a
-// numeric value. A numeric value that is not finite ("NaN", "Infinity",
+// numeric value within in (inclusive); values outside it are skipped like
+// non-numeric ones. A numeric value that is not finite ("NaN", "Infinity",
 // 1e999) is not skipped: it rejects the uplink, with the returned reason.
-func (p *Parser) ttnValue(dp *fastjson.Value, keys []string) (f float64, found bool, reason string) {
+func (p *Parser) ttnValue(dp *fastjson.Value, keys []string, in [2]float64) (f float64, found bool, reason string) {
 	for _, key := range keys {
 		v := jsonMember(dp, key)
 		if v == nil {
@@ -209,6 +321,9 @@ func (p *Parser) ttnValue(dp *fastjson.Value, keys []string) (f float64, found b
 		}
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return 0, false, `decoded_payload "` + key + `" must be finite`
+		}
+		if f < in[0] || f > in[1] {
+			continue
 		}
 		return f, true, ""
 	}

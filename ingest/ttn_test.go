@@ -105,7 +105,7 @@ func TestParseTTN(t *testing.T) {
 	f("numbers", ttnBody(`{"temperature": 3.75, "humidity": 61.5, "battery": 87}`),
 		DefaultTTNFields, r(eui, wantMicros, 3.75, 61.5, 87))
 	f("Dragino LHT65 numeric strings", ttnBody(`{"BatV": 3.05, "Bat_status": 3, "Ext_sensor": "Temperature Sensor", "Hum_SHT": "45.6", "TempC_DS": "4.12", "TempC_SHT": "3.98"}`),
-		DefaultTTNFields, r(eui, wantMicros, 3.98, 45.6, Absent))
+		DefaultTTNFields, r(eui, wantMicros, 3.98, 45.6, 4)) // BatV 3.05 on the 3.0-4.2 V curve
 	f("TTN omits zero values", ttnBody(`{"temperature": -18.5}`),
 		DefaultTTNFields, r(eui, wantMicros, -18.5, Absent, Absent))
 	f("zero temperature present", ttnBody(`{"temperature": 0, "humidity": 0, "battery": 0}`),
@@ -127,6 +127,38 @@ func TestParseTTN(t *testing.T) {
 		DefaultTTNFields, r(eui, wantMicros, 7, Absent, Absent))
 	f("upper-case dev_eui kept", ttnUplink("70B3D57ED005A1B2", "d", ttnTime, 1, `{"temperature": 1}`),
 		DefaultTTNFields, r("70B3D57ED005A1B2", wantMicros, 1, Absent, Absent))
+
+	// FreshTrack Pro's field names and conversions.
+	f("temperature_f", ttnBody(`{"temperature_f": 39.2, "rh": 48}`),
+		DefaultTTNFields, r(eui, wantMicros, 4, 48, Absent))
+	f("°C wins over °F", ttnBody(`{"temperature_f": 50, "temp": 3.5}`),
+		DefaultTTNFields, r(eui, wantMicros, 3.5, Absent, Absent))
+	f("freezer in °F", ttnBody(`{"TempF": "-4"}`),
+		DefaultTTNFields, r(eui, wantMicros, -20, Absent, Absent))
+	f("battery_level", ttnBody(`{"temperature": 3, "battery_level": 77}`),
+		DefaultTTNFields, r(eui, wantMicros, 3, Absent, 77))
+	f("batt", ttnBody(`{"temperature": 3, "batt": "12"}`),
+		DefaultTTNFields, r(eui, wantMicros, 3, Absent, 12))
+	f("a battery that is no percentage is skipped", ttnBody(`{"temperature": 3, "battery": 3600, "batt": 64}`),
+		DefaultTTNFields, r(eui, wantMicros, 3, Absent, 64))
+	f("battery volts", ttnBody(`{"temperature": 3, "battery_voltage": 3.6}`),
+		DefaultTTNFields, r(eui, wantMicros, 3, Absent, 50))
+	f("battery millivolts", ttnBody(`{"temperature": 3, "bat_v": 3900}`),
+		DefaultTTNFields, r(eui, wantMicros, 3, Absent, 75))
+	f("battery volts above full", ttnBody(`{"temperature": 3, "BatV": 4.35}`),
+		DefaultTTNFields, r(eui, wantMicros, 3, Absent, 100))
+	f("battery volts below empty", ttnBody(`{"temperature": 3, "vbat": "2.7"}`),
+		DefaultTTNFields, r(eui, wantMicros, 3, Absent, 0))
+	f("a percentage wins over volts", ttnBody(`{"temperature": 3, "BatV": 3.0, "battery": 91}`),
+		DefaultTTNFields, r(eui, wantMicros, 3, Absent, 91))
+	f("EUI with colons", ttnUplink("70:b3:d5:7e:d0:05:a1:b2", "d", ttnTime, 1, `{"temperature": 1}`),
+		DefaultTTNFields, r("70B3D57ED005A1B2", wantMicros, 1, Absent, Absent))
+	f("EUI with dashes", ttnUplink("70-B3-D5-7E-D0-05-A1-B2", "d", ttnTime, 1, `{"temperature": 1}`),
+		DefaultTTNFields, r("70B3D57ED005A1B2", wantMicros, 1, Absent, Absent))
+	f("device_id without dev_eui", `{"end_device_ids":{"device_id":"walk-in-2"},"received_at":"2026-11-26T03:04:05Z","uplink_message":{"decoded_payload":{"temp":1}}}`,
+		DefaultTTNFields, r("walk-in-2", time.Date(2026, 11, 26, 3, 4, 5, 0, time.UTC).UnixMicro(), 1, Absent, Absent))
+	f("device_id with an empty dev_eui", ttnUplink("", "eui-a84041000181b6f1", ttnTime, 1, `{"temperature": 1}`),
+		DefaultTTNFields, r("eui-a84041000181b6f1", wantMicros, 1, Absent, Absent))
 
 	// received_at: nanoseconds truncated; fallback to uplink_message.received_at.
 	noTop := strings.Replace(ttnBody(`{"temperature": 2}`), `"received_at": "2026-11-26T03:04:05.123456789Z",`, ``, 1)
@@ -172,13 +204,34 @@ func TestParseTTNRejections(t *testing.T) {
 		return s
 	}
 	const devEUI = `"dev_eui": "a84041000181b6f1",`
-	f("missing dev_eui", replace(devEUI, ``), `missing "end_device_ids.dev_eui"`)
-	f("null dev_eui", replace(devEUI, `"dev_eui": null,`), `missing "end_device_ids.dev_eui"`)
-	f("missing end_device_ids", `{"received_at":"2026-11-26T03:04:05Z","uplink_message":{"decoded_payload":{"temp":1}}}`, `missing "end_device_ids.dev_eui"`)
-	f("numeric dev_eui", replace(devEUI, `"dev_eui": 1234,`), `"end_device_ids.dev_eui" must be a hex string of at most 128 digits`)
-	f("non-hex dev_eui", replace(devEUI, `"dev_eui": "a8-40-41",`), `"end_device_ids.dev_eui" must be a hex string of at most 128 digits`)
-	f("empty dev_eui", replace(devEUI, `"dev_eui": "",`), `"end_device_ids.dev_eui" must be a hex string of at most 128 digits`)
-	f("long dev_eui", replace(devEUI, `"dev_eui": "`+strings.Repeat("ab", 65)+`",`), `"end_device_ids.dev_eui" must be a hex string of at most 128 digits`)
+	const deviceID = `"device_id": "lht65-walkin-1",`
+	noDevice := replace(deviceID, ``)
+	without := func(s, old, new string) string {
+		t.Helper()
+		out := strings.Replace(s, old, new, 1)
+		if out == s {
+			t.Fatalf("fixture: %q not found", old)
+		}
+		return out
+	}
+	const missing = `missing "end_device_ids.dev_eui" (and no "end_device_ids.device_id")`
+	const badEUI = `"end_device_ids.dev_eui" must be a hex string of at most 128 digits (":" or "-" between them allowed)`
+	const badID = `"end_device_ids.device_id" must be a string of 1 to 128 printable ASCII characters`
+	f("missing dev_eui and device_id", without(noDevice, devEUI, ``), missing)
+	f("null dev_eui, no device_id", without(noDevice, devEUI, `"dev_eui": null,`), missing)
+	f("missing end_device_ids", `{"received_at":"2026-11-26T03:04:05Z","uplink_message":{"decoded_payload":{"temp":1}}}`, missing)
+	f("numeric dev_eui", replace(devEUI, `"dev_eui": 1234,`), badEUI)
+	f("non-hex dev_eui", replace(devEUI, `"dev_eui": "a8-40-4g",`), badEUI)
+	f("doubled separator", replace(devEUI, `"dev_eui": "a8::40",`), badEUI)
+	f("leading separator", replace(devEUI, `"dev_eui": "-a840",`), badEUI)
+	f("trailing separator", replace(devEUI, `"dev_eui": "a840:",`), badEUI)
+	f("spaces", replace(devEUI, `"dev_eui": "a8 40",`), badEUI)
+	f("empty dev_eui, no device_id", without(noDevice, devEUI, `"dev_eui": "",`), badEUI)
+	f("long dev_eui", replace(devEUI, `"dev_eui": "`+strings.Repeat("ab", 65)+`",`), badEUI)
+	f("long dev_eui with separators", replace(devEUI, `"dev_eui": "`+strings.Repeat("ab:", 64)+`ab",`), badEUI)
+	f("numeric device_id", without(replace(devEUI, ``), deviceID, `"device_id": 7,`), badID)
+	f("empty device_id", without(replace(devEUI, ``), deviceID, `"device_id": "",`), badID)
+	f("device_id with a space", without(replace(devEUI, ``), deviceID, `"device_id": "walk in",`), badID)
 
 	noTop := replace(`"received_at": "2026-11-26T03:04:05.123456789Z",`, ``)
 	f("no received_at anywhere", strings.Replace(noTop, `"received_at": "2026-11-26T03:04:05.103456789Z",`, ``, 1), `missing "received_at"`)
@@ -190,7 +243,7 @@ func TestParseTTNRejections(t *testing.T) {
 	f("null decoded_payload", replace(`"decoded_payload": {"temperature": 3},`, `"decoded_payload": null,`), `uplink has no decoded_payload`)
 	f("not an uplink", `{"end_device_ids":{"dev_eui":"0004A30B001C0530"},"received_at":"2026-11-26T03:04:05Z","join_accept":{"session_key_id":"AZ"}}`, `not an uplink message (no "uplink_message" object)`)
 
-	noTemp := `decoded_payload has no temperature field (looked for: temperature, Temperature, temp, Temp, TempC_SHT, TempC_DS, temperature_c, TempC)`
+	noTemp := `decoded_payload has no temperature field (looked for: temperature, Temperature, temp, Temp, TempC_SHT, TempC_DS, temperature_c, TempC; in °F: temperature_f, TempF, temp_f)`
 	f("no temperature", ttnBody(`{"humidity": 40, "battery": 90}`), noTemp)
 	f("empty payload", ttnBody(`{}`), noTemp)
 	f("non-numeric temperature only", ttnBody(`{"temperature": "n/a", "TempC_SHT": "21.5 C", "Temp": "0x10"}`), noTemp)
@@ -198,6 +251,8 @@ func TestParseTTNRejections(t *testing.T) {
 	f("Inf humidity", ttnBody(`{"temperature": 3, "humidity": "-Infinity"}`), `decoded_payload "humidity" must be finite`)
 	f("overflowing battery", ttnBody(`{"temperature": 3, "battery": 1e999}`), `decoded_payload "battery" must be finite`)
 	f("overflowing string", ttnBody(`{"temperature": "1e400"}`), `decoded_payload "temperature" must be finite`)
+	f("NaN °F", ttnBody(`{"temperature_f": "nan"}`), `decoded_payload "temperature_f" must be finite`)
+	f("Inf volts", ttnBody(`{"temperature": 3, "BatV": "inf"}`), `decoded_payload "BatV" must be finite`)
 }
 
 func TestParseTTNErrors(t *testing.T) {
