@@ -39,4 +39,11 @@
 // layers below and their results to responses: 400 with the parser's error
 // for an undecodable body, and the per-reading rejections alongside the
 // count of accepted readings otherwise. It holds no ingest logic of its own.
+//
+// Other adapters reach the same pipeline without its HTTP answers: the
+// legacy routes of FreshTrack Pro's devices (package compat) hand the
+// service a TTN uplink (IngestTTN) or readings whose sensors they resolved
+// themselves (IngestResolved), and answer in their own shape from the
+// Outcome, whose rejections carry a Cause. Their readings are checked,
+// committed, evaluated and published exactly like native ones.
 package ingest

@@ -293,46 +293,67 @@ func (s *Service) postTTN(c *fiber.Ctx) error {
 // store validates, resolves sensors, writes and answers. The parser holding
 // rc.batch's sensor bytes must still be checked out.
 func (s *Service) store(c *fiber.Ctx, p auth.Principal, rc *reqCtx) error {
-	ctx := c.UserContext()
-	b := &rc.batch
+	res, err := s.submit(c.UserContext(), p.OrgID, &rc.batch, rc, rc.body, nil)
+	if err != nil {
+		return err
+	}
+	rc.out = appendResponse(rc.out[:0], res, rc.batch.Rejected)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(rc.out)
+}
+
+// submit checks b's readings against the limits, resolves their sensors in
+// org (or takes preset's, when the caller resolved them: preset[i] for
+// b.Readings[i], > 0), writes them and returns once they are durable.
+// Every reading not stored ends up in b.Rejected, sorted by index. body's
+// admission slot is released once the rows are built. Errors are problems
+// for the client (413, 401, 503).
+func (s *Service) submit(ctx context.Context, org string, b *Batch, rc *reqCtx, body *httpbody.Body, preset []int64) (Result, error) {
 	if b.Total() > s.cfg.MaxReadings {
-		return problem.New(fiber.StatusRequestEntityTooLarge, "too-many-readings", "Too many readings",
+		return Result{}, problem.New(fiber.StatusRequestEntityTooLarge, "too-many-readings", "Too many readings",
 			fmt.Sprintf("a request may carry at most %d readings, this one has %d; split it", s.cfg.MaxReadings, b.Total()))
 	}
 	s.mReqRows.Update(float64(b.Total()))
 	if n := len(b.Rejected); n > 0 {
 		s.mRejected["invalid"].Add(n)
 	}
-	org, err := s.orgs.get(ctx, p.OrgID)
-	if err != nil {
-		return err
+	var settings orgEntry
+	if preset == nil {
+		var err error
+		if settings, err = s.orgs.get(ctx, org); err != nil {
+			return Result{}, err
+		}
 	}
 	now := time.Now().UnixMicro()
 	rc.ids = slices.Grow(rc.ids[:0], len(b.Readings))[:len(b.Readings)]
 	for i := range b.Readings {
 		rc.ids[i] = 0
-		if safety.IsFaultCode(b.Readings[i].TempC) {
+		if preset != nil {
+			rc.ids[i] = sensorUnknown
+			if preset[i] > 0 {
+				rc.ids[i] = preset[i]
+			}
+		}
+		r := &b.Readings[i]
+		if safety.IsFaultCode(r.TempC) {
 			// A probe's error code is not a temperature, but it is news: it
 			// is stored as a sensor fault and raises a sensor_fault alert.
 			// The rest of the reading must still be plausible.
-			r := b.Readings[i]
-			r.TempC = 0
-			if reason := s.cfg.Limits.Check(&r, now); reason != "" {
-				b.Rejected = append(b.Rejected, Rejection{Index: b.Index[i], Reason: reason})
-				s.mRejected["out_of_range"].Inc()
-				rc.ids[i] = sensorRejected
-			}
-			continue
+			checked := *r
+			checked.TempC = 0
+			r = &checked
 		}
-		if reason := s.cfg.Limits.Check(&b.Readings[i], now); reason != "" {
-			b.Rejected = append(b.Rejected, Rejection{Index: b.Index[i], Reason: reason})
+		if reason := s.cfg.Limits.Check(r, now); reason != "" {
+			b.Rejected = append(b.Rejected, Rejection{Index: b.Index[i], Reason: reason, Cause: CauseOutOfRange})
 			s.mRejected["out_of_range"].Inc()
 			rc.ids[i] = sensorRejected
 		}
 	}
-	if err := s.sensors.Resolve(ctx, p.OrgID, org.autoRegister, b.Readings, rc.ids); err != nil {
-		s.log.Error("resolve sensors", "org", p.OrgID, "err", err)
-		return problem.Unavailable("cannot look up sensors right now; retry shortly", 1)
+	if preset == nil {
+		if err := s.sensors.Resolve(ctx, org, settings.autoRegister, b.Readings, rc.ids); err != nil {
+			s.log.Error("resolve sensors", "org", org, "err", err)
+			return Result{}, problem.Unavailable("cannot look up sensors right now; retry shortly", 1)
+		}
 	}
 	for i := range b.Readings {
 		r := &b.Readings[i]
@@ -342,34 +363,92 @@ func (s *Service) store(c *fiber.Ctx, p auth.Principal, rc *reqCtx) error {
 				Fault: safety.IsFaultCode(r.TempC)})
 		case id == sensorUnknown:
 			reason := fmt.Sprintf("unknown sensor %q: register it first (or enable auto-registration for the organisation)", r.Sensor)
-			if org.autoRegister {
+			if settings.autoRegister {
 				reason = fmt.Sprintf("sensor %q could not be registered", r.Sensor)
 			}
-			b.Rejected = append(b.Rejected, Rejection{Index: b.Index[i], Reason: reason})
+			b.Rejected = append(b.Rejected, Rejection{Index: b.Index[i], Reason: reason, Cause: CauseUnknownSensor})
 			s.mRejected["unknown_sensor"].Inc()
 		case id == sensorRetired:
-			b.Rejected = append(b.Rejected, Rejection{Index: b.Index[i], Reason: fmt.Sprintf("sensor %q is retired", r.Sensor)})
+			b.Rejected = append(b.Rejected, Rejection{Index: b.Index[i], Reason: fmt.Sprintf("sensor %q is retired", r.Sensor), Cause: CauseRetiredSensor})
 			s.mRejected["retired_sensor"].Inc()
 		}
 	}
 	// The rows are built: waiting for the commit costs no more memory, so
 	// it holds no admission slot.
-	rc.body.ReleaseSlot()
+	body.ReleaseSlot()
 	res, err := s.writer.Write(ctx, rc.rows)
 	switch {
 	case errors.Is(err, ErrOverloaded):
-		return problem.Unavailable("ingest queue full; retry after 1s or raise FRESHTRACK_INGEST_QUEUE_ROWS", 1)
+		return Result{}, problem.Unavailable("ingest queue full; retry after 1s or raise FRESHTRACK_INGEST_QUEUE_ROWS", 1)
 	case errors.Is(err, ErrClosed):
-		return problem.Unavailable("the server is shutting down; retry against another instance or after 5s", 5)
+		return Result{}, problem.Unavailable("the server is shutting down; retry against another instance or after 5s", 5)
 	case errors.Is(err, ErrNotStored):
-		return problem.Unavailable("the readings could not be stored and none of them was; retry after 1s", 1)
+		return Result{}, problem.Unavailable("the readings could not be stored and none of them was; retry after 1s", 1)
 	case err != nil:
-		return err
+		return Result{}, err
 	}
 	slices.SortFunc(b.Rejected, func(x, y Rejection) int { return x.Index - y.Index })
-	rc.out = appendResponse(rc.out[:0], res, b.Rejected)
-	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-	return c.Send(rc.out)
+	return res, nil
+}
+
+// Outcome is what became of readings another adapter (the legacy routes)
+// handed to the service: what the write stored, and why each other reading
+// was not stored.
+type Outcome struct {
+	Result
+	// Rejected are the readings not stored, sorted by index.
+	Rejected []Rejection
+	// Sensor is the sensor id a TTN uplink named, as resolved ("" when it
+	// named none that decoded).
+	Sensor string
+}
+
+// IngestTTN stores one The Things Network uplink of an organisation
+// exactly as POST /v1/ingest/ttn does (the organisation's TTN fields, the
+// sensor lookup and auto-registration, the limits, the group commit) and
+// returns once it is durable. body was read by the caller through
+// httpbody; its admission slot is released before the wait for the commit
+// and the caller still closes it. Errors are problems: 400 for a body that
+// is not a JSON object, 401 for a deleted organisation, 503 when nothing
+// could be stored.
+func (s *Service) IngestTTN(ctx context.Context, org string, body *httpbody.Body) (Outcome, error) {
+	rc := s.getReq()
+	defer s.putReq(rc)
+	settings, err := s.orgs.get(ctx, org)
+	if err != nil {
+		return Outcome{}, err
+	}
+	parser := s.parsers.Get()
+	defer s.parsers.Put(parser)
+	if err := parser.ParseTTN(body.Bytes, settings.ttn, &rc.batch); err != nil {
+		return Outcome{}, problem.BadRequest(err.Error())
+	}
+	var out Outcome
+	if len(rc.batch.Readings) == 1 {
+		out.Sensor = string(rc.batch.Readings[0].Sensor)
+	}
+	if out.Result, err = s.submit(ctx, org, &rc.batch, rc, body, nil); err != nil {
+		return out, err
+	}
+	out.Rejected = slices.Clone(rc.batch.Rejected)
+	return out, nil
+}
+
+// IngestResolved stores readings whose sensors the caller has resolved
+// itself (sensorIDs[i] > 0, the sensor key of b.Readings[i]; any other
+// value rejects the reading as of an unknown sensor) after the limits
+// every reading passes, and returns once they are durable, exactly as the
+// native routes store theirs: alert evaluation and live updates follow
+// from the commit. Rejections are added to b.Rejected (with b.Index's
+// indices); body's admission slot is released as for IngestTTN.
+func (s *Service) IngestResolved(ctx context.Context, b *Batch, sensorIDs []int64, body *httpbody.Body) (Outcome, error) {
+	if len(sensorIDs) != len(b.Readings) || len(b.Index) != len(b.Readings) {
+		return Outcome{}, fmt.Errorf("ingest: %d sensor ids and %d indices for %d readings", len(sensorIDs), len(b.Index), len(b.Readings))
+	}
+	rc := s.getReq()
+	defer s.putReq(rc)
+	res, err := s.submit(ctx, "", b, rc, body, sensorIDs)
+	return Outcome{Result: res, Rejected: b.Rejected}, err
 }
 
 func appendResponse(out []byte, res Result, rejected []Rejection) []byte {

@@ -267,7 +267,7 @@ func TestParseJSONBatch(t *testing.T) {
 	if want := "99:earlier 0:a 3:c"; strings.Join(got, " ") != want {
 		t.Fatalf("readings %q, want %q", got, want)
 	}
-	wantRej := []Rejection{{1, `missing "temp_c"`}, {2, `reading must be a JSON object`}, {4, `"time" must be an RFC 3339 timestamp or unix milliseconds`}}
+	wantRej := []Rejection{{Index: 1, Reason: `missing "temp_c"`}, {Index: 2, Reason: `reading must be a JSON object`}, {Index: 4, Reason: `"time" must be an RFC 3339 timestamp or unix milliseconds`}}
 	if fmt.Sprint(b.Rejected) != fmt.Sprint(wantRej) {
 		t.Fatalf("rejected %v, want %v", b.Rejected, wantRej)
 	}

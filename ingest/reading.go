@@ -38,7 +38,26 @@ func (r *Reading) HasBattery() bool { return !math.IsNaN(r.Battery) }
 type Rejection struct {
 	Index  int    `json:"index"`
 	Reason string `json:"reason"`
+	// Cause classifies the reason, for adapters that answer by it (the
+	// legacy routes); the native routes only send Reason.
+	Cause Cause `json:"-"`
 }
+
+// Cause is why a reading was not stored.
+type Cause uint8
+
+// Causes of a Rejection.
+const (
+	// CauseInvalid: the reading could not be decoded (every rejection a
+	// parser makes).
+	CauseInvalid Cause = iota
+	// CauseOutOfRange: decoded, but implausible (Limits.Check).
+	CauseOutOfRange
+	// CauseUnknownSensor: the organisation has no such sensor.
+	CauseUnknownSensor
+	// CauseRetiredSensor: the sensor is retired.
+	CauseRetiredSensor
+)
 
 // Batch is the result of decoding one request body: the readings that decoded,
 // with for each its index in the request, and the ones that did not.
