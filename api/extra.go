@@ -7,9 +7,10 @@ var ingestAnswer = map[string]any{"type": "object", "properties": map[string]any
 }}
 
 // OperationalRoutes documents the routes registered outside the router:
-// health, readiness, metrics and the device ingest endpoints.
+// health, readiness, metrics, the device ingest endpoints and FreshTrack
+// Pro's (LegacyRoutes).
 func OperationalRoutes() []Route {
-	return []Route{
+	return append([]Route{
 		{Method: "GET", Path: "/healthz", Summary: "The process is alive", Tag: "operations", Public: true, Response: healthzSchema},
 		{Method: "GET", Path: "/readyz", Summary: "Database reachable, schema current, storage mode (503 when not ready)", Tag: "operations", Public: true, Response: readyzSchema},
 		{Method: "GET", Path: "/metrics", Summary: "Prometheus metrics", Tag: "operations", Public: true, Produces: []string{"text/plain"}},
@@ -21,5 +22,5 @@ func OperationalRoutes() []Route {
 			Response: ingestAnswer},
 		{Method: "POST", Path: "/v1/ingest/ttn", Summary: "The Things Network v3 webhook uplink", Tag: "ingest", Response: ingestAnswer,
 			Request: map[string]any{"type": "object", "description": "a TTN v3 uplink message (end_device_ids, uplink_message.decoded_payload)"}},
-	}
+	}, LegacyRoutes()...)
 }

@@ -61,15 +61,19 @@ func (r *Router) OpenAPI(version string, extra ...Route) map[string]any {
 			responses["403"] = problemResp("your role lacks the permission " + string(rt.Perm))
 			responses["404"] = problemResp("not found, or not in your organisation")
 		}
+		if rt.LegacyErrors {
+			responses = legacyResponses(rt, resp)
+		}
 		op["responses"] = responses
-		if !rt.Public {
-			if rt.Tag == "ingest" {
-				op["security"] = []any{map[string]any{"apiKey": []any{}}}
-			} else {
-				op["security"] = []any{map[string]any{"bearer": []any{}}}
-			}
-		} else {
+		switch {
+		case rt.Public:
 			op["security"] = []any{}
+		case rt.LegacyErrors:
+			op["security"] = []any{map[string]any{"legacySecret": []any{}}, map[string]any{"apiKey": []any{}}}
+		case rt.Tag == "ingest":
+			op["security"] = []any{map[string]any{"apiKey": []any{}}}
+		default:
+			op["security"] = []any{map[string]any{"bearer": []any{}}}
 		}
 		if rt.Perm != "" {
 			op["x-freshtrack-permission"] = rt.Perm
@@ -82,13 +86,39 @@ func (r *Router) OpenAPI(version string, extra ...Route) map[string]any {
 			"description": "Cold-chain food safety: sensor ingest, alerts, dashboards and HACCP reports. Errors are RFC 9457 problem+json."},
 		"paths": paths,
 		"components": map[string]any{
-			"schemas": map[string]any{"Problem": problemSchema},
+			"schemas": map[string]any{"Problem": problemSchema, "LegacyError": legacyErrorSchema},
 			"securitySchemes": map[string]any{
 				"bearer": map[string]any{"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "an OIDC access token (also accepted as x-stack-access-token)"},
 				"apiKey": map[string]any{"type": "http", "scheme": "bearer", "description": "a device API key ftk_... (also accepted as X-API-Key)"},
+				"legacySecret": map[string]any{"type": "apiKey", "in": "header", "name": "X-API-Key",
+					"description": "a FreshTrack Pro secret kept by the import (also accepted as X-Webhook-Secret, X-Downlink-Apikey, or Authorization raw or Bearer); legacy routes only"},
 			},
 		},
 	}
+}
+
+// legacyResponses are the answers of a FreshTrack Pro route: its success
+// and its errors in FreshTrack Pro's shape.
+func legacyResponses(rt Route, success map[string]any) map[string]any {
+	legacy := func(d string) map[string]any {
+		return map[string]any{"description": d, "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/LegacyError"}}}}
+	}
+	out := map[string]any{itoa(cmp.Or(rt.Success, fiber.StatusOK)): success, "400": legacy("invalid request: the whole batch is refused; details names each field")}
+	if rt.Public {
+		out["503"] = legacy("the database is unreachable (the health routes answer their own body)")
+		return out
+	}
+	out["401"] = legacy("Missing API key, or Invalid API key (unknown, revoked, or of a deleted organisation)")
+	out["403"] = legacy("no reading's unit is the organisation's, the key lacks the ingest scope, or the URL names another organisation")
+	out["413"] = legacy("the body is over 1 MiB once decoded")
+	out["415"] = legacy("the body is not JSON")
+	out["422"] = legacy("nothing could be stored: no temperature, or only implausible readings")
+	out["503"] = legacy("overloaded or shutting down; retry after Retry-After")
+	if strings.HasSuffix(rt.Path, "/ttn") || strings.HasSuffix(rt.Path, "/uplink") {
+		out["202"] = map[string]any{"description": "the device is not a sensor of the organisation: nothing stored, and TTN keeps the webhook",
+			"content": map[string]any{"application/json": map[string]any{"schema": rt.Response}}}
+	}
+	return out
 }
 
 // answerContent is the content of a route's success: Response under JSON,

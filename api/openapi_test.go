@@ -297,3 +297,43 @@ func TestConformCanFail(t *testing.T) {
 		t.Errorf("a list named alerts passes: %v", p)
 	}
 }
+
+// TestLegacyRoutesDocumentTheirErrorShape: FreshTrack Pro's routes say
+// that they answer errors as FreshTrack Pro did, and which credentials
+// they take, so that clients (and the hostile-input suite) expect that.
+func TestLegacyRoutesDocumentTheirErrorShape(t *testing.T) {
+	t.Parallel()
+	r, _ := documentedRoutes(t)
+	doc := openAPIDoc(t, r, append(api.OperationalRoutes(), api.TelnyxWebhookRoute))
+	paths := doc["paths"].(map[string]any)
+	n := 0
+	for _, rt := range api.LegacyRoutes() {
+		op, _ := paths[api.OpenAPIPath(rt.Path)].(map[string]any)[strings.ToLower(rt.Method)].(map[string]any)
+		if op == nil {
+			t.Errorf("%s %s is not documented", rt.Method, rt.Path)
+			continue
+		}
+		n++
+		for code, resp := range op["responses"].(map[string]any) {
+			content, _ := resp.(map[string]any)["content"].(map[string]any)
+			if code[0] == '2' {
+				continue
+			}
+			if _, ok := content["application/json"]; !ok || content["application/problem+json"] != nil {
+				t.Errorf("%s %s: its %s answer is not documented as FreshTrack Pro's application/json error: %v", rt.Method, rt.Path, code, content)
+			}
+		}
+		security, _ := op["security"].([]any)
+		if wantPublic := rt.Public; wantPublic != (len(security) == 0) {
+			t.Errorf("%s %s: security %v", rt.Method, rt.Path, security)
+		} else if !rt.Public && security[0].(map[string]any)["legacySecret"] == nil {
+			t.Errorf("%s %s: security %v does not name the legacy secret", rt.Method, rt.Path, security)
+		}
+	}
+	if n != 7 {
+		t.Fatalf("%d legacy routes documented, want 7", n)
+	}
+	if _, ok := doc["components"].(map[string]any)["schemas"].(map[string]any)["LegacyError"]; !ok {
+		t.Fatal("no LegacyError schema")
+	}
+}

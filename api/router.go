@@ -45,6 +45,10 @@ type Route struct {
 	// Ticket lets a caller authenticate with ?ticket= (live.Tickets)
 	// instead of a header: a browser's EventSource cannot set one.
 	Ticket bool
+	// LegacyErrors marks a FreshTrack Pro route (LegacyRoutes): its errors
+	// are {"error":{"code","message"}} under application/json, not
+	// problem+json, and its credential a legacy secret or an API key.
+	LegacyErrors bool
 }
 
 // Param is a query parameter.

@@ -6,6 +6,7 @@ func RegisterV1(r *Router) {
 	r.registerOrgs()
 	r.registerMembers()
 	r.registerAPIKeys()
+	r.registerLegacySecrets()
 	r.registerAlerts()
 	r.registerNotifications()
 	r.registerManualChecks()

@@ -143,6 +143,9 @@ func (w *world) fixtureFor(t *testing.T, members bool) map[string]string {
 		t.Fatal(err)
 	}
 	ids["key"] = k.APIKey.ID
+	if ids["legacy_secret"], err = auth.CreateLegacySecret(ctx, w.pool, ids["org"], "seed-secret-"+ids["nonce"]+ids["org"][:8], auth.LegacySourceWebhookSecret); err != nil {
+		t.Fatal(err)
+	}
 	return ids
 }
 
@@ -175,7 +178,8 @@ func (w *world) probeReadings(t *testing.T, ids map[string]string) {
 // idFor picks the fixture that a route's :id refers to.
 func idFor(path string, ids map[string]string) string {
 	for seg, key := range map[string]string{"/sites/": "bare_site", "/areas/": "area", "/units/": "bare_unit", "/sensors/": "sensor",
-		"/alert-rules/": "bare_rule", "/escalation-policies/": "policy", "/contacts/": "contact", "/members/": "member", "/api-keys/": "key", "/alerts/": "alert"} {
+		"/alert-rules/": "bare_rule", "/escalation-policies/": "policy", "/contacts/": "contact", "/members/": "member", "/api-keys/": "key", "/alerts/": "alert",
+		"/legacy-secrets/": "legacy_secret"} {
 		if strings.Contains(path, seg) {
 			return ids[key]
 		}
