@@ -18,6 +18,7 @@ import (
 	"github.com/freshtrack/freshtrack/alerting"
 	"github.com/freshtrack/freshtrack/api"
 	"github.com/freshtrack/freshtrack/auth"
+	"github.com/freshtrack/freshtrack/compat"
 	"github.com/freshtrack/freshtrack/digest"
 	"github.com/freshtrack/freshtrack/ingest"
 	"github.com/freshtrack/freshtrack/internal/config"
@@ -36,8 +37,8 @@ func newServeCmd(e env) *cobra.Command {
 		Use:   "serve",
 		Short: "Run the HTTP API, the ingest pipeline and the background workers",
 		Long: `Serve runs FreshTrack: the HTTP API (/v1, /healthz, /readyz, /metrics), the
-ingest pipeline and the River workers, in one process. --role splits them across
-processes. Serve refuses to start on a schema older than it expects; run
+ingest pipeline (with FreshTrack Pro's /api device routes and /health) and the
+River workers, in one process. --role splits them across processes. Serve refuses to start on a schema older than it expects; run
 'freshtrack migrate up' first or pass --migrate.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -267,15 +268,23 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 	}
 
 	app := api.New(api.Config{Pool: pool, Logger: log, Version: buildVersion(), MaxConns: cfg.HTTPMaxConns})
+	// FreshTrack Pro's monitors watch /health: every role answers it.
+	environment := "production"
+	if cfg.DevAuth {
+		environment = "development"
+	}
+	compat.RegisterHealth(app, compat.HealthConfig{Pool: pool, Redis: rdb, Version: buildVersion(), Environment: environment, Logger: log})
 	// One admission for every route's body: ingest, the API and webhooks
 	// share the bound on bodies in memory.
 	admission := httpbody.NewAdmission(cfg.HTTPBodySlots, cfg.HTTPBodyWait)
 	var ingester *ingest.Service
 	if cfg.HasRole(config.RoleIngest) {
-		if ingester, err = startIngest(ctx, components, cfg, pool, store, rdb, alerts, publisher, admission, log); err != nil {
+		var legacy *compat.Service
+		if ingester, legacy, err = startIngest(ctx, components, cfg, pool, store, rdb, alerts, publisher, admission, log); err != nil {
 			return err
 		}
 		ingester.Register(app)
+		legacy.Register(app)
 	}
 	if cfg.HasRole(config.RoleAPI) {
 		if err := components.Start(ctx, "live events from the database", live.NewTail(pool, hub, log)); err != nil {
@@ -315,47 +324,54 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 // startIngest builds the ingest service, the alerting pipe that evaluates
 // what it commits and the live feed that publishes it, and adds them to
 // components (the pipe and the feed first, so that they stop after the
-// writer closed and finish what was committed).
+// writer closed and finish what was committed). It also returns FreshTrack
+// Pro's device routes, which store through the same service.
 func startIngest(ctx context.Context, components *lifecycle.Sequence, cfg *config.Config, pool *pgxpool.Pool, store *schema.Store,
-	rdb *redis.Client, alerts *alerting.Evaluator, publisher *live.Publisher, admission *httpbody.Admission, log *slog.Logger) (*ingest.Service, error) {
-	keys := auth.NewKeyVerifier(pool, auth.KeyVerifierOptions{TTL: cfg.APIKeyCacheTTL, Redis: rdb, Logger: log})
-	if err := components.Start(ctx, "api key cache", lifecycle.Hooks{OnStop: func(context.Context) error { keys.Close(); return nil }}); err != nil {
-		return nil, err
+	rdb *redis.Client, alerts *alerting.Evaluator, publisher *live.Publisher, admission *httpbody.Admission, log *slog.Logger) (*ingest.Service, *compat.Service, error) {
+	keyOpts := auth.KeyVerifierOptions{TTL: cfg.APIKeyCacheTTL, Redis: rdb, Logger: log}
+	keys, secrets := auth.NewKeyVerifier(pool, keyOpts), auth.NewLegacySecretVerifier(pool, keyOpts)
+	stopKeys := lifecycle.Hooks{OnStop: func(context.Context) error { keys.Close(); secrets.Close(); return nil }}
+	if err := components.Start(ctx, "api key cache", stopKeys); err != nil {
+		return nil, nil, err
 	}
 	// Every flush records what it stored in evaluation_backlog, owned by
 	// this process while it lives: the durable handoff to alerting.
 	owner, err := alerts.Claim(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := components.Start(ctx, "backlog ownership", lifecycle.Hooks{OnStop: func(context.Context) error { owner.Release(); return nil }}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	icfg := ingestConfig(cfg)
 	icfg.Writer.BacklogOwner = owner.Key
 	icfg.Admission = admission
 	ingester, err := ingest.NewService(ctx, pool, store, keys, icfg, log)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Alert rules evaluate every committed batch, right after its commit.
 	if err := components.Start(ctx, "alert pipe", alerting.NewPipe(alerts, ingester.Writer(), owner, log)); err != nil {
 		ingester.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	// Live reading events, right after each commit: they do not wait for
 	// the evaluation, which may run behind.
 	if err := components.Start(ctx, "live feed", live.NewFeed(ingester.Writer(), alerts, publisher, log)); err != nil {
 		ingester.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	// Closing the service flushes the writer, which ends the pipe's and the
 	// feed's subscriptions once everything committed was handed to them.
 	stopIngest := lifecycle.Hooks{OnStop: func(context.Context) error { ingester.Close(); return nil }}
 	if err := components.Start(ctx, "ingest", stopIngest); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return ingester, nil
+	legacy, err := compat.New(compat.Config{Pool: pool, Ingest: ingester, Keys: keys, Secrets: secrets, Admission: admission, Logger: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	return ingester, legacy, nil
 }
 
 // webApp builds the web app: sign-in with the configured issuer, or the
