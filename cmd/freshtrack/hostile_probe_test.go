@@ -156,6 +156,9 @@ func probeHostile(addr string, pl *hostilePayloads, fx *hostileFixture, j hostil
 	if j.cred.bearer != "" {
 		head = append(head, "Authorization: Bearer "+j.cred.bearer)
 	}
+	if j.cred.header != "" {
+		head = append(head, j.cred.header)
+	}
 	if j.cred.telnyx {
 		ts := strconv.FormatInt(time.Now().Unix(), 10)
 		msg := append([]byte(ts+"|"), signed...)
@@ -189,7 +192,6 @@ func probeHostile(addr string, pl *hostilePayloads, fx *hostileFixture, j hostil
 	o.elapsed = time.Since(start)
 	conn.Close()
 	<-written
-	var pb struct{ Status int }
 	var verdicts []string
 	switch {
 	case o.status == 0:
@@ -199,18 +201,37 @@ func probeHostile(addr string, pl *hostilePayloads, fx *hostileFixture, j hostil
 	case o.status < 400 || o.status > 499:
 		verdicts = append(verdicts, "want 4xx")
 	}
-	if ct := ""; o.status != 0 {
-		if ct = resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
-			verdicts = append(verdicts, fmt.Sprintf("Content-Type %q", ct))
-		} else if json.Unmarshal(o.body, &pb) != nil || pb.Status != o.status {
-			verdicts = append(verdicts, "problem status is not the HTTP status")
-		}
+	if o.status != 0 {
+		verdicts = append(verdicts, errorShape(j.rt.errorMedia, resp.Header.Get("Content-Type"), o.status, o.body)...)
 	}
 	if o.elapsed > hostileAnswerWithin {
 		verdicts = append(verdicts, "slow")
 	}
 	o.verdict = strings.Join(verdicts, "; ")
 	return o
+}
+
+// errorShape checks an error answer against the media type its route
+// documents: problem+json whose status is the HTTP status, or FreshTrack
+// Pro's {"error":{"code","message"}} under application/json.
+func errorShape(media, ct string, status int, body []byte) []string {
+	if mt, _, _ := strings.Cut(ct, ";"); strings.TrimSpace(mt) != media {
+		return []string{fmt.Sprintf("Content-Type %q, want %s", ct, media)}
+	}
+	if media == "application/json" {
+		var seed struct {
+			Error struct{ Code, Message string }
+		}
+		if json.Unmarshal(body, &seed) != nil || seed.Error.Code == "" || seed.Error.Message == "" {
+			return []string{"not FreshTrack Pro's error shape"}
+		}
+		return nil
+	}
+	var pb struct{ Status int }
+	if json.Unmarshal(body, &pb) != nil || pb.Status != status {
+		return []string{"problem status is not the HTTP status"}
+	}
+	return nil
 }
 
 // hostileSummary tabulates the probes by kind: how many, the slowest, how

@@ -5,8 +5,10 @@ package main
 // this file) gets a gzip bomb, an oversized body (with Content-Length and
 // chunked), invalid UTF-8, truncated JSON and a wrong content type, without
 // credentials and with each credential the route takes. Each must be
-// answered 4xx problem+json within a second, serve's peak RSS must stay
-// under 256 MiB, and no stored row may change.
+// answered 4xx within a second in the error shape the route documents
+// (problem+json; FreshTrack Pro's {"error":{...}} under application/json on
+// its legacy routes), serve's peak RSS must stay under 256 MiB, and no
+// stored row may change.
 
 import (
 	"bytes"
@@ -51,6 +53,8 @@ const (
 	// hostileEUI is the fixture sensor's external id, which a TTN uplink
 	// names as its dev_eui.
 	hostileEUI = "70B3D57ED005A1B2"
+	// hostileLegacySecret is the fixture's FreshTrack Pro secret.
+	hostileLegacySecret = "hostile-seed-webhook-secret-0123456789"
 )
 
 var hostileKinds = []string{"gzip-bomb", "oversized", "oversized-chunked", "invalid-utf8", "truncated-json", "wrong-content-type"}
@@ -66,8 +70,9 @@ var hostileVolatile = map[string]string{
 // hostileBookkeeping are the columns that authenticating a request writes,
 // whatever the request is then refused for.
 var hostileBookkeeping = map[string][]string{
-	"api_keys": {"last_used_at"}, // at most once a minute per key in use
-	"users":    {"updated_at"},   // on a token's first use in a process
+	"api_keys":       {"last_used_at"}, // at most once a minute per key in use
+	"legacy_secrets": {"last_used_at"}, // likewise
+	"users":          {"updated_at"},   // on a token's first use in a process
 }
 
 // TestHostileInputOnEveryRoute proves that hostile bodies are refused, on
@@ -88,6 +93,15 @@ func TestHostileInputOnEveryRoute(t *testing.T) {
 	fx := newHostileFixture(t, pool, p, keyFile)
 	fx.telnyxKey = telnyxKey
 	routes := hostileRoutes(t, p, fx)
+	legacy := 0
+	for _, rt := range routes {
+		if rt.errorMedia == "application/json" {
+			legacy++
+		}
+	}
+	if legacy < 7 {
+		t.Fatalf("%d routes document FreshTrack Pro's error shape, want FreshTrack Pro's 7 legacy routes", legacy)
+	}
 	pl := newHostilePayloads(t)
 
 	before := tableChecksums(t, pool)
@@ -137,7 +151,7 @@ func TestHostileInputOnEveryRoute(t *testing.T) {
 		}
 	}
 	if len(failed) > 0 {
-		t.Errorf("%d of %d probes were not refused with 4xx problem+json within %v:\n%s", len(failed), len(outs), hostileAnswerWithin, strings.Join(failed, "\n"))
+		t.Errorf("%d of %d probes were not refused with 4xx in their documented error shape within %v:\n%s", len(failed), len(outs), hostileAnswerWithin, strings.Join(failed, "\n"))
 	}
 	if hwm >= hostileRSSLimit {
 		t.Errorf("serve's peak RSS is %.1f MiB, want under %d MiB", float64(hwm)/(1<<20), hostileRSSLimit>>20)
@@ -167,6 +181,8 @@ type hostileCred struct {
 	name   string
 	bearer string // Authorization: Bearer, when set
 	telnyx bool   // sign the body as Telnyx does
+	// header is a credential header sent as it is ("X-Webhook-Secret: ...").
+	header string
 }
 
 // newHostileFixture creates the organisation through SQL and the auth
@@ -185,7 +201,11 @@ func newHostileFixture(t *testing.T, pool *pgxpool.Pool, p *serveProc, keyFile s
 	if err != nil {
 		t.Fatal(err)
 	}
-	fx := &hostileFixture{org: org.ID, apiKey: key.Key, ids: map[string]string{"api-keys": key.APIKey.ID}}
+	legacy, err := auth.CreateLegacySecret(ctx, pool, org.ID, hostileLegacySecret, auth.LegacySourceWebhookSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx := &hostileFixture{org: org.ID, apiKey: key.Key, ids: map[string]string{"api-keys": key.APIKey.ID, "legacy-secrets": legacy}}
 	for _, role := range []auth.Role{auth.Viewer, auth.Staff, auth.Manager, auth.Admin, auth.Owner} {
 		tok, err := mintDevToken(ctx, pool, keyFile, p.addr, org.ID, role, string(role)+"@hostile.test", "", time.Hour)
 		if err != nil {
@@ -263,6 +283,9 @@ type hostileRoute struct {
 	method, pattern, target string
 	body                    string // a valid body, hostileMarker inside its free-text values
 	creds                   []hostileCred
+	// errorMedia is the media type the route documents for its 400:
+	// problem+json, or application/json for FreshTrack Pro's shape.
+	errorMedia string
 }
 
 func (rt hostileRoute) phase() int {
@@ -299,6 +322,9 @@ func hostileRoutes(t *testing.T, p *serveProc, fx *hostileFixture) []hostileRout
 					Schema map[string]any `json:"schema"`
 				} `json:"content"`
 			} `json:"requestBody"`
+			Responses map[string]struct {
+				Content map[string]any `json:"content"`
+			} `json:"responses"`
 		} `json:"paths"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || len(doc.Paths) == 0 {
@@ -315,7 +341,7 @@ func hostileRoutes(t *testing.T, p *serveProc, fx *hostileFixture) []hostileRout
 				m := pathParam.FindStringSubmatch(seg)
 				switch {
 				case m == nil:
-				case m[1] == "org":
+				case m[1] == "org" || m[1] == "orgId":
 					segments[i] = fx.org
 				case m[1] == "frequency":
 					segments[i] = "daily"
@@ -352,6 +378,10 @@ func hostileRoutes(t *testing.T, p *serveProc, fx *hostileFixture) []hostileRout
 				schema = op.RequestBody.Content["application/json"].Schema
 			}
 			rt.body = hostileBody(pattern, schema, fx.ids)
+			rt.errorMedia = "application/problem+json"
+			if _, ok := op.Responses["400"].Content["application/json"]; ok {
+				rt.errorMedia = "application/json"
+			}
 			none := hostileCred{name: "none"}
 			switch {
 			case len(op.Security) == 0:
@@ -359,6 +389,10 @@ func hostileRoutes(t *testing.T, p *serveProc, fx *hostileFixture) []hostileRout
 				if pattern == "/v1/webhooks/telnyx" {
 					rt.creds = append(rt.creds, hostileCred{name: "telnyx-signed", telnyx: true})
 				}
+			case op.Security[0]["legacySecret"] != nil:
+				rt.creds = []hostileCred{none, {name: "api-key", bearer: fx.apiKey},
+					{name: "legacy-secret", header: "X-Webhook-Secret: " + hostileLegacySecret},
+					{name: "legacy-raw-auth", header: "Authorization: " + hostileLegacySecret}}
 			case op.Security[0]["apiKey"] != nil:
 				rt.creds = []hostileCred{none, {name: "api-key", bearer: fx.apiKey}}
 			default:
@@ -383,9 +417,12 @@ func hostileBody(pattern string, schema map[string]any, ids map[string]string) s
 	switch pattern {
 	case "/v1/readings":
 		return `{"readings":[{"sensor":"` + hostileEUI + `","time":"` + now + `","temp_c":3,"note":"ok` + hostileMarker + `"}]}`
-	case "/v1/ingest/ttn":
+	case "/v1/ingest/ttn", "/api/webhooks/ttn", "/api/webhooks/ttn/{orgId}/uplink", "/api/webhooks/ttn/{orgId}/join":
 		return `{"end_device_ids":{"device_id":"walk-in` + hostileMarker + `","dev_eui":"` + hostileEUI + `"},"received_at":"` + now +
 			`","uplink_message":{"decoded_payload":{"temperature":3.1}}}`
+	case "/api/ingest/readings":
+		return `{"readings":[{"unitId":"` + ids["units"] + `","temperature":3,"recordedAt":"` + now +
+			`","rawPayload":"ok` + hostileMarker + `"}]}`
 	case "/v1/webhooks/telnyx":
 		return `{"data":{"event_type":"message.finalized","id":"ev-1` + hostileMarker + `","occurred_at":"` + now +
 			`","payload":{"id":"hostile-msg","to":[{"status":"delivered"}]}}}`
