@@ -72,8 +72,16 @@ func cmpString(a, b string) int {
 
 // LatestVersion is the highest migration version this binary carries.
 func LatestVersion() uint {
-	v, _ := migrationVersions(Postgres)
+	v := Versions()
 	return v[len(v)-1]
+}
+
+// Versions lists the migration versions this binary carries, oldest first;
+// every storage mode has the same (CheckModeVersions). Numbers need not be
+// contiguous: a version held by work on another branch is skipped.
+func Versions() []uint {
+	v, _ := migrationVersions(Postgres)
+	return v
 }
 
 // migrationVersions lists the up-migration versions visible in a mode.
