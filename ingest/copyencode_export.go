@@ -13,3 +13,22 @@ func EncodeCopyRows(dst []byte, rows []Row) []byte {
 	}
 	return e.finish()
 }
+
+// AppendCopyHeader, AppendCopyRow and AppendCopyTrailer build the same
+// binary COPY stream as EncodeCopyRows a piece at a time, for a loader that
+// streams more rows than it wants to hold (the seed import): the header
+// once, then rows, then the trailer once. Each appends to dst and returns it.
+func AppendCopyHeader(dst []byte) []byte { return append(dst, copyHeader...) }
+
+// AppendCopyRow appends one row (see AppendCopyHeader).
+func AppendCopyRow(dst []byte, r *Row) []byte {
+	e := copyEncoder{buf: dst}
+	e.row(r, 0, false)
+	return e.buf
+}
+
+// AppendCopyTrailer ends the stream (see AppendCopyHeader).
+func AppendCopyTrailer(dst []byte) []byte {
+	e := copyEncoder{buf: dst}
+	return e.finish()
+}
