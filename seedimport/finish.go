@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/freshtrack/freshtrack/alerting"
+	"github.com/freshtrack/freshtrack/safety"
 	"github.com/freshtrack/freshtrack/schema"
 )
 
@@ -43,6 +44,36 @@ func storeLatest(ctx context.Context, pool *pgxpool.Pool, sensors []int64) error
 		return fmt.Errorf("store latest values: %w", err)
 	}
 	return nil
+}
+
+// retireHistoric retires the synthetic sensors that hold only history: their
+// readings ended (a device that moved on, a gateway replaced by a device)
+// while another sensor of the unit went on reporting. Active, they would be
+// probes that fell silent, which the sweep alerts as a dead probe
+// (sensor_fault); retired at their last reading, their readings stay in the
+// unit's record. One whose readings are current again (a --since run) is
+// active again. It returns how many are retired.
+func retireHistoric(ctx context.Context, pool *pgxpool.Pool, synthetic []int64) (int64, error) {
+	if len(synthetic) == 0 {
+		return 0, nil
+	}
+	var n int64
+	err := pool.QueryRow(ctx, `
+		WITH st AS (
+			SELECT s.id, sl.time,
+			       sl.time < (SELECT max(o.time) FROM sensor_latest o JOIN sensors x ON x.id = o.sensor_id
+			                   WHERE x.org_id = s.org_id AND x.unit_id = s.unit_id AND x.id <> s.id AND x.retired_at IS NULL) - $2::interval AS stale
+			  FROM sensors s JOIN sensor_latest sl ON sl.sensor_id = s.id
+			 WHERE s.id = ANY($1)),
+		upd AS (
+			UPDATE sensors s SET retired_at = CASE WHEN st.stale THEN st.time END, updated_at = now(), version = s.version + 1
+			  FROM st WHERE s.id = st.id AND (s.retired_at IS NOT NULL) IS DISTINCT FROM coalesce(st.stale, false)
+			RETURNING 1)
+		SELECT count(*) FILTER (WHERE stale) FROM st`, synthetic, (2 * safety.DefaultMaxGap).String()).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("retire sensors that hold only history: %w", err)
+	}
+	return n, nil
 }
 
 // unitNow is a unit's newest imported readings: when, and the highest and

@@ -130,6 +130,19 @@ func Import(ctx context.Context, o Options) (*Report, error) {
 	if err := storeLatest(ctx, o.Target, sensorIDs); err != nil {
 		return rep, err
 	}
+	var synthetic []int64
+	for _, s := range p.sensors {
+		if s.PublicID == "" {
+			synthetic = append(synthetic, ids[s.Key])
+		}
+	}
+	retired, err := retireHistoric(ctx, o.Target, synthetic)
+	if err != nil {
+		return rep, err
+	}
+	if retired > 0 {
+		rep.note("%d sensors for readings without a device of their unit hold only history (their readings ended while the unit's devices went on): they are retired at their last reading, so they are not taken for dead probes", retired)
+	}
 	states, err := storeAlertStates(ctx, o.Target, p)
 	if err != nil {
 		return rep, err
