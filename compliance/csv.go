@@ -36,7 +36,8 @@ const (
 // own header row, separated by a blank line, one record per row. The first
 // column of every row names its section, so a sheet filtered or sorted on
 // it stays readable. Sections: report (field, value pairs: organisation,
-// site, period, zone, unit, generation time, content and audit hashes),
+// site, period, zone, unit, generation time, content and audit hashes, and
+// the FreshTrack Pro import the data includes, if any),
 // daily_summary, excursions, gaps, manual_checks, corrective_actions.
 //
 // Times appear twice: *_utc (RFC 3339 UTC, which sorts as text) and *_local
@@ -84,6 +85,10 @@ func WriteCSV(w io.Writer, r *Report) error {
 			{"content_sha256", h.ContentSHA256},
 			{"audit_head_sha256", r.Footer.AuditHeadSHA256},
 			{"audit_head_id", strconv.FormatInt(r.Footer.AuditHeadID, 10)},
+			{"imported_from", importField(r, func(i *ImportNote) string { return i.From })},
+			{"import_verified_at_utc", importField(r, func(i *ImportNote) string { return utc(i.VerifiedAt) })},
+			{"import_result", importField(r, func(i *ImportNote) string { return i.Result })},
+			{"import_audit_id", importField(r, func(i *ImportNote) string { return strconv.FormatInt(i.AuditID, 10) })},
 		}},
 		{SectionDailySummary, []string{"site", "unit_id", "unit", "kind", "date", "readings", "min_" + u, "max_" + u, "avg_" + u,
 			"safe_min_" + u, "safe_max_" + u, "limit_min_" + u, "limit_max_" + u, "minutes_covered", "minutes_out_of_range", "percent_in_range"}, nil},
@@ -207,4 +212,12 @@ func text(s string) string {
 		return "'" + s
 	}
 	return s
+}
+
+// importField is a field of the footer's import entry, or "" without one.
+func importField(r *Report, f func(*ImportNote) string) string {
+	if r.Footer.Import == nil {
+		return ""
+	}
+	return f(r.Footer.Import)
 }

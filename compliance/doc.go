@@ -59,7 +59,9 @@
 // the report without its generation time, its own hash and the footer; see
 // ContentHash. Regenerating a report over unchanged data gives the same
 // hash. The footer carries the hash of the organisation's newest audit_log
-// row, which chains every earlier one.
+// row, which chains every earlier one, and, when the organisation's data
+// was imported from FreshTrack Pro (freshtrack import seed), its newest
+// import.completed entry: when the import was verified, and the result.
 //
 // # Renderers
 //

@@ -132,6 +132,23 @@ type Footer struct {
 	AuditHeadSHA256 string `json:"audit_head_sha256"`
 	// AuditHeadID is the id of that audit_log row (0 when none).
 	AuditHeadID int64 `json:"audit_head_id"`
+	// Import says that the organisation's data includes data imported from
+	// FreshTrack Pro, and when that import was verified: its newest
+	// import.completed audit entry (nil when there is none), which the audit
+	// head's hash chain covers.
+	Import *ImportNote `json:"import,omitempty"`
+}
+
+// ImportNote is an import.completed audit entry, as the footer cites it.
+type ImportNote struct {
+	// From names the system the data came from.
+	From string `json:"from"`
+	// VerifiedAt is when the import was verified (the entry's time).
+	VerifiedAt time.Time `json:"verified_at"`
+	// Result is the verification's result: PASS or FAIL.
+	Result string `json:"result"`
+	// AuditID is the audit_log row of the entry.
+	AuditID int64 `json:"audit_id"`
 }
 
 // UnitReport is the record of one unit.
@@ -492,6 +509,18 @@ func buildHACCP(ctx context.Context, db database.Querier, p HACCPParams, now tim
 		Scan(&rep.Footer.AuditHeadID, &rep.Footer.AuditHeadSHA256)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("haccp report: read audit head: %w", err)
+	}
+	imp := &ImportNote{From: "FreshTrack Pro"}
+	err = db.QueryRow(ctx, `
+		SELECT id, at, coalesce(details->>'result', '') FROM audit_log
+		 WHERE org_id = $1 AND action = 'import.completed' ORDER BY id DESC LIMIT 1`, p.OrgID).
+		Scan(&imp.AuditID, &imp.VerifiedAt, &imp.Result)
+	switch {
+	case err == nil:
+		imp.VerifiedAt = imp.VerifiedAt.UTC()
+		rep.Footer.Import = imp
+	case !errors.Is(err, pgx.ErrNoRows):
+		return nil, fmt.Errorf("haccp report: read import entry: %w", err)
 	}
 	if h.ContentSHA256, err = ContentHash(rep); err != nil {
 		return nil, err

@@ -97,7 +97,8 @@ type column struct {
 // zone, temperature unit, generation time and content hash; a summary table
 // of all units; per unit its daily table, excursions (with alerts,
 // acknowledgements and corrective actions), gaps and manual checks; a
-// footer with page numbers and the audit-trail head hash. Times are the
+// footer with page numbers, the audit-trail head hash and, for data
+// imported from FreshTrack Pro, when that import was verified. Times are the
 // site's local times, with the zone's abbreviation.
 func WritePDF(w io.Writer, r *Report, opts ...PDFOption) error {
 	o := pdfOptions{pageSize: PageA4, compress: true}
@@ -181,6 +182,12 @@ func (d *pdfDoc) footer() {
 	p.CellFormat(d.contentW*0.8, 4, "Audit trail head: "+head, "", 0, "L", false, 0, "")
 	p.SetFont(fontFamily, "", d.headerFont)
 	p.CellFormat(d.contentW*0.2, 4, fmt.Sprintf("Page %d of {nb}", p.PageNo()), "", 0, "R", false, 0, "")
+	if imp := d.r.Footer.Import; imp != nil {
+		p.SetXY(d.margin, y+5)
+		p.SetFont(fontFamily, "", 6.5)
+		p.CellFormat(d.contentW, 4, d.text(fmt.Sprintf("Includes data imported from %s, verified %s (%s, audit entry %d, covered by the audit trail head)",
+			imp.From, d.local(imp.VerifiedAt), imp.Result, imp.AuditID)), "", 0, "L", false, 0, "")
+	}
 }
 
 func (d *pdfDoc) local(t time.Time) string { return t.In(d.loc).Format("2006-01-02 15:04 MST") }
