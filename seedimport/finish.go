@@ -173,6 +173,38 @@ func current(r alerting.Rule, a *tAlert, un unitNow) bool {
 	return r.AutoResolve
 }
 
+// vacuumReadings vacuums and analyzes the partitions (or chunks) that
+// received the imported days, as after any bulk load, before the rollups
+// are refreshed from them: TimescaleDB's refresh of 1M freshly copied
+// readings took 5 to 35 s here, depending on what autovacuum had reached,
+// and 2 s after this; the VACUUM took 0.3 s.
+func vacuumReadings(ctx context.Context, pool *pgxpool.Pool, mode schema.Mode, days []time.Time) error {
+	if len(days) == 0 {
+		return nil
+	}
+	var tables []string
+	if mode == schema.Timescale {
+		lo, hi := days[0], days[len(days)-1].Add(24*time.Hour)
+		rows, err := pool.Query(ctx, `SELECT c::text FROM show_chunks('readings', newer_than => $1::timestamptz, older_than => $2::timestamptz) c`, lo, hi)
+		if err == nil {
+			tables, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		}
+		if err != nil {
+			return fmt.Errorf("list the imported chunks: %w", err)
+		}
+	} else {
+		for _, d := range days {
+			tables = append(tables, pgx.Identifier{"readings_p" + d.Format("20060102")}.Sanitize())
+		}
+	}
+	for _, t := range tables {
+		if _, err := pool.Exec(ctx, `VACUUM (ANALYZE) `+t); err != nil {
+			return fmt.Errorf("vacuum %s: %w", t, err)
+		}
+	}
+	return nil
+}
+
 // refreshRollups folds the imported readings into the downsampled series:
 // every chunk logged its 5-minute buckets (RecordWrites), and this refreshes
 // them all, in either storage mode, waiting for a refresh running elsewhere.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -149,10 +150,13 @@ func Import(ctx context.Context, o Options) (*Report, error) {
 	}
 	rep.table("alert_state", "units (evaluated up to their newest imported reading)").Written = int64(states)
 	rep.phase("latest values and alert states", &mark)
+	if err := vacuumReadings(ctx, o.Target, store.Mode(), readingDays(d.readings)); err != nil {
+		return rep, err
+	}
 	if err := refreshRollups(ctx, store, o.Now()); err != nil {
 		return rep, err
 	}
-	rep.phase("rollups", &mark)
+	rep.phase("vacuum and rollups", &mark)
 	if err := readingsReport(ctx, o, rep, r); err != nil {
 		return rep, err
 	}
@@ -276,4 +280,18 @@ func readingsReport(ctx context.Context, o Options, rep *Report, r *run) error {
 		rep.note("%d seed readings shared a sensor and an instant with an earlier one and were collapsed into it (the first by id is kept)", s.Collapsed)
 	}
 	return nil
+}
+
+// readingDays are the UTC days the pre-pass found readings on, in order.
+func readingDays(groups []readingGroup) []time.Time {
+	seen := map[int64]bool{}
+	var days []time.Time
+	for _, g := range groups {
+		if !seen[g.Day.Unix()] {
+			seen[g.Day.Unix()] = true
+			days = append(days, g.Day)
+		}
+	}
+	slices.SortFunc(days, time.Time.Compare)
+	return days
 }
