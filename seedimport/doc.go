@@ -71,6 +71,14 @@
 // holds; an unacknowledged imported alert counts as having sent every
 // escalation step, so the sweep's overdue-escalation pass pages no one.
 //
+// # Secrets
+//
+// TTN webhook secrets (ttn_connections.webhook_secret of active connections)
+// are not imported here: the report counts them "to legacy secrets", and
+// Options.LegacySecrets, when set (to auth.CreateLegacySecret), receives
+// each in the tables' transaction, in a savepoint of its own. Other secrets
+// (LoRa app keys, Telnyx keys, TTN API keys) are never read.
+//
 // # Verify
 //
 // Verify rebuilds the plan from a new snapshot and compares it with

@@ -219,9 +219,24 @@ func storeSecrets(ctx context.Context, o Options, tx pgx.Tx, p *plan, rep *Repor
 		rep.note("%d TTN webhook secrets (ttn_connections.webhook_secret) are for FreshTrack's legacy ingest credentials and were not imported here", len(p.secrets))
 		return nil
 	}
+	// Each in a savepoint: a secret the sink refuses (too short, another
+	// organisation's) is reported, and the import goes on.
+	t := rep.table("legacy_secrets", "ttn_connections.webhook_secret")
 	for _, s := range p.secrets {
-		if _, err := o.LegacySecrets(ctx, tx, s.OrgID, s.Secret, s.Source); err != nil {
-			return fmt.Errorf("legacy secret of organisation %s: %w", s.OrgID, err)
+		sp, err := tx.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := o.LegacySecrets(ctx, sp, s.OrgID, s.Secret, s.Source); err != nil {
+			if rerr := sp.Rollback(ctx); rerr != nil {
+				return rerr
+			}
+			t.ToLegacySecrets--
+			t.skip("refused as a legacy secret: "+err.Error(), 1)
+			continue
+		}
+		if err := sp.Commit(ctx); err != nil {
+			return err
 		}
 	}
 	return nil

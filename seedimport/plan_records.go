@@ -210,11 +210,18 @@ func (pl *planner) digests() {
 func (pl *planner) secrets() {
 	t := pl.rep.table("legacy_secrets", "ttn_connections.webhook_secret")
 	encrypted := 0
+	deleted := map[string]bool{}
+	for _, o := range pl.p.orgs {
+		deleted[o.ID] = o.DeletedAt != nil
+	}
 	for _, c := range pl.d.ttn {
 		t.Read++
 		switch {
 		case !pl.orgs[c.OrgID]:
 			t.skip("organisation not imported", 1)
+			continue
+		case deleted[c.OrgID]:
+			t.skip("organisation deleted", 1)
 			continue
 		case !c.Active:
 			t.skip("inactive connection", 1)

@@ -168,3 +168,28 @@ func TestReadingsOlderThanRetentionAreRefused(t *testing.T) {
 	o.RetentionDays = 900
 	mustImport(t, o)
 }
+
+// A secret the sink refuses is reported, and the import goes on.
+func TestARefusedLegacySecretIsReported(t *testing.T) {
+	t.Parallel()
+	f := newSeed(t, shapeFresh, 1, time.Hour)
+	f.exec(`INSERT INTO ttn_connections (organization_id, application_id, webhook_secret) VALUES ($1, 'org-b-2', 'short')`, f.orgB)
+	f.exec(`INSERT INTO ttn_connections (organization_id, application_id, webhook_secret) VALUES ($1, 'gone', 'whsec-closed-0003')`, f.orgC)
+	target := pgtest.NewDB(t)
+	o := options(f, target)
+	o.LegacySecrets = func(ctx context.Context, db database.Querier, orgID, secret, source string) (string, error) {
+		if _, err := db.Exec(ctx, `SELECT 1`); err != nil {
+			return "", err
+		}
+		if len(secret) < 8 {
+			return "", errors.New("secret: must be 8 to 512 printable ASCII characters")
+		}
+		return "id", nil
+	}
+	rep := mustImport(t, o)
+	s := rep.Table("legacy_secrets")
+	if s.ToLegacySecrets != 1 || s.Skipped["organisation deleted"] != 1 || s.Skipped["refused as a legacy secret: secret: must be 8 to 512 printable ASCII characters"] != 1 {
+		t.Fatalf("legacy secrets: %+v", s)
+	}
+	mustVerify(t, o)
+}

@@ -65,6 +65,9 @@ unit's own temp_unit. See "Moving from FreshTrack Pro" in the README.`,
 			}
 			defer pool.Close()
 			o.Target, o.Logger, o.RetentionDays = pool, newLogger(cfg, e.stderr), cfg.RetentionDays
+			// o.LegacySecrets stays nil until the legacy ingest credentials
+			// exist (issue 16, item 4): then auth.CreateLegacySecret goes here,
+			// and the TTN webhook secrets the report counts are stored.
 			o.Progress, o.Terminal = e.stderr, isTerminal(e.stderr)
 			if verify {
 				res, err := seedimport.Verify(cmd.Context(), o)
