@@ -3,6 +3,7 @@ package seedimport
 import (
 	"cmp"
 	"encoding/json"
+	"github.com/freshtrack/freshtrack/auth"
 	"slices"
 	"strings"
 )
@@ -233,7 +234,7 @@ func (pl *planner) secrets() {
 		if c.EncryptedSecret {
 			encrypted++
 		}
-		pl.p.secrets = append(pl.p.secrets, tSecret{OrgID: c.OrgID, Secret: c.Secret, Source: "ttn_connections.webhook_secret"})
+		pl.p.secrets = append(pl.p.secrets, tSecret{OrgID: c.OrgID, Secret: c.Secret, Source: auth.LegacySourceWebhookSecret})
 		t.ToLegacySecrets++
 	}
 	if encrypted > 0 {

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/freshtrack/freshtrack/auth"
 	"github.com/freshtrack/freshtrack/internal/config"
 	"github.com/freshtrack/freshtrack/seedimport"
 )
@@ -65,9 +66,9 @@ unit's own temp_unit. See "Moving from FreshTrack Pro" in the README.`,
 			}
 			defer pool.Close()
 			o.Target, o.Logger, o.RetentionDays = pool, newLogger(cfg, e.stderr), cfg.RetentionDays
-			// o.LegacySecrets stays nil until the legacy ingest credentials
-			// exist (issue 16, item 4): then auth.CreateLegacySecret goes here,
-			// and the TTN webhook secrets the report counts are stored.
+			// The seed's TTN webhook secrets become legacy ingest
+			// credentials, so its TTN applications keep delivering.
+			o.LegacySecrets = auth.CreateLegacySecret
 			o.Progress, o.Terminal = e.stderr, isTerminal(e.stderr)
 			if verify {
 				res, err := seedimport.Verify(cmd.Context(), o)
