@@ -282,3 +282,62 @@ func TestImportSurvivesSIGKILL(t *testing.T) {
 		t.Fatalf("verify after the kill and rerun: %v\n%s", err, out)
 	}
 }
+
+// After `import seed`, the seed's own devices and TTN application deliver
+// to FreshTrack unchanged: a device posting the seed body with the seed's
+// webhook secret, and a TTN uplink to the URL the seed provisioned.
+func TestImportedSeedDevicesKeepDelivering(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary; skipped with -short")
+	}
+	t.Parallel()
+	ctx := context.Background()
+	seed, seedPool := cmdSeed(t, 1, time.Hour)
+	const secret = "seed-webhook-secret-0123456789"
+	const org = "00000000-0000-4000-8000-00000000000a"
+	if _, err := seedPool.Exec(ctx, `INSERT INTO ttn_connections (organization_id, application_id, webhook_secret) VALUES ($1, 'kitchen', $2)`, org, secret); err != nil {
+		t.Fatal(err)
+	}
+	var unit, device, eui string
+	if err := seedPool.QueryRow(ctx, `SELECT unit_id, id, device_eui FROM devices ORDER BY device_eui LIMIT 1`).Scan(&unit, &device, &eui); err != nil {
+		t.Fatal(err)
+	}
+	target, pool := pgtest.NewDBURL(t)
+	e, out, errOut := testEnv(importVars(target))
+	if err := run(ctx, []string{"import", "seed", "--from", seed, "--oidc-issuer", importIssuer}, e); err != nil {
+		t.Fatalf("import seed: %v\n%s\n%s", err, out, errOut)
+	}
+	p := startServe(t, "imported", target, []string{"FRESHTRACK_OIDC_ISSUER=" + importIssuer, "FRESHTRACK_OIDC_AUDIENCE=cmd-test"})
+	logOnFailure(t, p)
+
+	at := time.Now().UTC().Truncate(time.Millisecond)
+	status, body := legacyPost(t, p.base()+"/api/ingest/readings", "X-API-Key", secret,
+		fmt.Sprintf(`{"readings":[{"unitId":%q,"deviceId":%q,"temperature":3.9,"recordedAt":%q}]}`, unit, device, at.Format("2006-01-02T15:04:05.000Z")))
+	if status != 200 || !strings.Contains(body, `"success":true,"insertedCount":1`) {
+		t.Fatalf("a seed device's post: %d %s", status, body)
+	}
+	status, body = legacyPost(t, p.base()+"/api/webhooks/ttn/"+org+"/uplink", "Authorization", secret,
+		fmt.Sprintf(`{"end_device_ids":{"device_id":"d1","application_ids":{"application_id":"kitchen"},"dev_eui":%q},"received_at":%q,
+			"uplink_message":{"f_port":2,"received_at":%q,"decoded_payload":{"temperature":4.1}}}`,
+			strings.ToLower(eui), at.Add(time.Second).Format(time.RFC3339Nano), at.Add(time.Second).Format(time.RFC3339Nano)))
+	if status != 200 || !strings.Contains(body, `"success":true`) {
+		t.Fatalf("the seed TTN application's uplink: %d %s", status, body)
+	}
+	// Both landed on the imported device's sensor, next to its history.
+	var temps []float64
+	rows, err := pool.Query(ctx, `SELECT r.temp_c FROM readings r JOIN sensors s ON s.id = r.sensor_id
+		WHERE s.public_id = $1 AND r.time >= $2 ORDER BY r.time`, device, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var v float64
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		temps = append(temps, v)
+	}
+	if rows.Err() != nil || len(temps) != 2 || temps[0] != 3.9 || temps[1] != 4.1 {
+		t.Fatalf("new readings on the imported device: %v (%v)", temps, rows.Err())
+	}
+}
