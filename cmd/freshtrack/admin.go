@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"text/tabwriter"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/freshtrack/freshtrack/auth"
 	"github.com/freshtrack/freshtrack/internal/config"
+	"github.com/freshtrack/freshtrack/internal/database"
 )
 
 // dbCommand is a command that needs only the database settings.
@@ -131,9 +133,18 @@ func newAPIKeyCmd(e env) *cobra.Command {
 	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	_ = list.MarkFlagRequired("org")
 
-	revoke := &cobra.Command{
-		Use:   "revoke --org ORG_ID KEY_ID",
-		Short: "Revoke an API key; devices using it are refused within seconds",
+	revoke := newRevokeCmd(e, cfg, "revoke --org ORG_ID KEY_ID", "Revoke an API key; devices using it are refused within seconds", auth.RevokeAPIKey)
+	cmd.AddCommand(create, list, revoke)
+	return cmd
+}
+
+// newRevokeCmd is a `revoke --org ORG_ID ID` subcommand: revoke revokes the
+// organisation's credential id, recording the CLI as the actor.
+func newRevokeCmd(e env, cfg *config.Config, use, short string, revoke func(ctx context.Context, db database.Querier, orgID, id, actor string) error) *cobra.Command {
+	var org string
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pool, err := loadAndConnect(cmd, e, cfg)
@@ -141,15 +152,14 @@ func newAPIKeyCmd(e env) *cobra.Command {
 				return err
 			}
 			defer pool.Close()
-			if err := auth.RevokeAPIKey(cmd.Context(), pool, org, args[0], "cli"); err != nil {
+			if err := revoke(cmd.Context(), pool, org, args[0], "cli"); err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "revoked %s\n", args[0])
 			return nil
 		},
 	}
-	revoke.Flags().StringVar(&org, "org", "", "organisation id (required)")
-	_ = revoke.MarkFlagRequired("org")
-	cmd.AddCommand(create, list, revoke)
+	cmd.Flags().StringVar(&org, "org", "", "organisation id (required)")
+	_ = cmd.MarkFlagRequired("org")
 	return cmd
 }

@@ -57,25 +57,7 @@ func newLegacySecretCmd(e env) *cobra.Command {
 	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	_ = list.MarkFlagRequired("org")
 
-	revoke := &cobra.Command{
-		Use:   "revoke --org ORG_ID SECRET_ID",
-		Short: "Revoke a FreshTrack Pro secret; devices and TTN webhooks using it are refused within seconds",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			pool, err := loadAndConnect(cmd, e, cfg)
-			if err != nil {
-				return err
-			}
-			defer pool.Close()
-			if err := auth.RevokeLegacySecret(cmd.Context(), pool, org, args[0], "cli"); err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "revoked %s\n", args[0])
-			return nil
-		},
-	}
-	revoke.Flags().StringVar(&org, "org", "", "organisation id (required)")
-	_ = revoke.MarkFlagRequired("org")
+	revoke := newRevokeCmd(e, cfg, "revoke --org ORG_ID SECRET_ID", "Revoke a FreshTrack Pro secret; devices and TTN webhooks using it are refused within seconds", auth.RevokeLegacySecret)
 	cmd.AddCommand(list, revoke)
 	return cmd
 }
