@@ -214,7 +214,7 @@ func loadPlaces(ctx context.Context, tx pgx.Tx, cat catalog, d *seedData) error 
 		t = "ttn_connections"
 		d.ttn, err = collect(ctx, tx, t, `
 			SELECT id::text, organization_id::text, `+o(t, "application_id", "text")+`, `+o(t, "ttn_application_id", "text")+`,
-			       webhook_secret, coalesce(`+o(t, "is_active", "bool")+`, true), `+o(t, "ttn_webhook_secret_encrypted", "text")+` IS NOT NULL
+			       webhook_secret, coalesce(`+o(t, "is_active", "bool")+`, true), coalesce(`+o(t, "ttn_webhook_secret_encrypted", "text")+`, '')
 			  FROM ttn_connections ORDER BY id`,
 			func(r pgx.CollectableRow) (x sTTN, err error) {
 				err = r.Scan(&x.ID, &x.OrgID, &x.ApplicationID, &x.TTNApplicationID, &x.Secret, &x.Active, &x.EncryptedSecret)

@@ -72,6 +72,10 @@ type Options struct {
 	// is idempotent, which a rerun needs). Defaults to nil: the secrets are
 	// only counted in the report, as "to legacy secrets".
 	LegacySecrets func(ctx context.Context, db database.Querier, orgID, secret, source string) (string, error)
+	// TTNEncryptionSalt is the seed's TTN_ENCRYPTION_SALT, which reads the
+	// webhook secrets it provisioned on TTN (ttn_webhook_secret_encrypted).
+	// Defaults to DefaultTTNEncryptionSalt, the seed's own default.
+	TTNEncryptionSalt string
 	// ChunkCommitted, when set, is called after each chunk of readings
 	// commits, with how many chunks this call committed so far. Tests use
 	// it to interrupt an import at a known point. Defaults to nil.
@@ -88,6 +92,7 @@ const SinceSlack = 10 * time.Minute
 // WithDefaults returns o with zero fields set to their defaults.
 func (o Options) WithDefaults() Options {
 	o.ReadingsUnit = cmp.Or(o.ReadingsUnit, Celsius)
+	o.TTNEncryptionSalt = cmp.Or(o.TTNEncryptionSalt, DefaultTTNEncryptionSalt)
 	o.Workers = cmp.Or(o.Workers, 2)
 	o.Chunk = cmp.Or(o.Chunk, 24*time.Hour)
 	if o.Logger == nil {

@@ -231,13 +231,22 @@ func (pl *planner) secrets() {
 			t.skip("empty secret", 1)
 			continue
 		}
-		if c.EncryptedSecret {
-			encrypted++
-		}
 		pl.p.secrets = append(pl.p.secrets, tSecret{OrgID: c.OrgID, Secret: c.Secret, Source: auth.LegacySourceWebhookSecret})
 		t.ToLegacySecrets++
+		// The secret the seed provisioned on the TTN webhook (sent as a raw
+		// Authorization header) is another credential of the organisation.
+		if c.EncryptedSecret != "" {
+			provisioned, ok := ttnSecret(c.EncryptedSecret, pl.o.TTNEncryptionSalt)
+			switch {
+			case !ok:
+				encrypted++
+			case provisioned != c.Secret:
+				pl.p.secrets = append(pl.p.secrets, tSecret{OrgID: c.OrgID, Secret: provisioned, Source: auth.LegacySourceTTNWebhookSecret})
+				t.ToLegacySecrets++
+			}
+		}
 	}
 	if encrypted > 0 {
-		pl.rep.note("%d TTN connections also have a provisioned webhook secret (ttn_webhook_secret_encrypted), obfuscated with the seed's TTN_ENCRYPTION_SALT: it is not read; re-provision those TTN webhooks or add the secret as a legacy secret", encrypted)
+		pl.rep.note("%d provisioned TTN webhook secrets (ttn_webhook_secret_encrypted) could not be read with the TTN encryption salt given (--ttn-encryption-salt, the seed's TTN_ENCRYPTION_SALT): re-provision those TTN webhooks or add their secrets", encrypted)
 	}
 }

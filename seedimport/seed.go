@@ -116,7 +116,9 @@ type sTTN struct {
 	ApplicationID, TTNApplicationID *string
 	Secret                          string
 	Active                          bool
-	EncryptedSecret                 bool
+	// EncryptedSecret is ttn_webhook_secret_encrypted as stored: the secret
+	// the seed provisioned on the TTN webhook, obfuscated (ttnSecret).
+	EncryptedSecret string
 }
 
 type sRule struct {

@@ -50,6 +50,10 @@ database, F for one that came from FrostGuard; unit limits are read in each
 unit's own temp_unit. See "Moving from FreshTrack Pro" in the README.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// A salt is a secret: from the environment rather than the command line.
+			if v := e.getenv("SEED_TTN_ENCRYPTION_SALT"); v != "" && !cmd.Flags().Changed("ttn-encryption-salt") {
+				o.TTNEncryptionSalt = v
+			}
 			if err := cfg.Load(cmd.Flags(), e.getenv); err != nil {
 				return err
 			}
@@ -105,6 +109,7 @@ unit's own temp_unit. See "Moving from FreshTrack Pro" in the README.`,
 	f.StringVar(&o.Source, "from", "", "the FreshTrack Pro database URL, read only (required)")
 	f.StringVar(&o.Issuer, "oidc-issuer", "", "the exact issuer (iss) of the seed's Stack Auth access tokens; must equal FRESHTRACK_OIDC_ISSUER (required)")
 	f.StringVar(&o.ReadingsUnit, "readings-unit", seedimport.Celsius, "unit of the seed's readings: C (fresh-staged) or F (from FrostGuard)")
+	f.StringVar(&o.TTNEncryptionSalt, "ttn-encryption-salt", seedimport.DefaultTTNEncryptionSalt, "the seed's TTN_ENCRYPTION_SALT, to read the webhook secrets it provisioned on TTN (secret) [$SEED_TTN_ENCRYPTION_SALT]")
 	f.BoolVar(&o.DryRun, "dry-run", false, "report what the import would do, and implausible converted ranges, without writing")
 	f.BoolVar(&o.Since, "since", false, "import only what the seed received after the last finished import")
 	f.BoolVar(&verify, "verify", false, "compare the seed with FreshTrack; exit non-zero on any FAIL")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -295,7 +296,16 @@ func TestImportedSeedDevicesKeepDelivering(t *testing.T) {
 	seed, seedPool := cmdSeed(t, 1, time.Hour)
 	const secret = "seed-webhook-secret-0123456789"
 	const org = "00000000-0000-4000-8000-00000000000a"
-	if _, err := seedPool.Exec(ctx, `INSERT INTO ttn_connections (organization_id, application_id, webhook_secret) VALUES ($1, 'kitchen', $2)`, org, secret); err != nil {
+	// The secret the seed provisioned on the TTN webhook, kept obfuscated
+	// ("v2:", XOR with its default salt) as the seed kept it.
+	const provisioned = "ttn-provisioned-9f8e7d6c5b4a"
+	salt := []byte("default-salt")
+	xored := []byte(provisioned)
+	for i := range xored {
+		xored[i] ^= salt[i%len(salt)]
+	}
+	if _, err := seedPool.Exec(ctx, `INSERT INTO ttn_connections (organization_id, application_id, webhook_secret, ttn_webhook_secret_encrypted) VALUES ($1, 'kitchen', $2, $3)`,
+		org, secret, "v2:"+base64.StdEncoding.EncodeToString(xored)); err != nil {
 		t.Fatal(err)
 	}
 	var unit, device, eui string
@@ -316,7 +326,7 @@ func TestImportedSeedDevicesKeepDelivering(t *testing.T) {
 	if status != 200 || !strings.Contains(body, `"success":true,"insertedCount":1`) {
 		t.Fatalf("a seed device's post: %d %s", status, body)
 	}
-	status, body = legacyPost(t, p.base()+"/api/webhooks/ttn/"+org+"/uplink", "Authorization", secret,
+	status, body = legacyPost(t, p.base()+"/api/webhooks/ttn/"+org+"/uplink", "Authorization", provisioned,
 		fmt.Sprintf(`{"end_device_ids":{"device_id":"d1","application_ids":{"application_id":"kitchen"},"dev_eui":%q},"received_at":%q,
 			"uplink_message":{"f_port":2,"received_at":%q,"decoded_payload":{"temperature":4.1}}}`,
 			strings.ToLower(eui), at.Add(time.Second).Format(time.RFC3339Nano), at.Add(time.Second).Format(time.RFC3339Nano)))
