@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/freshtrack/freshtrack/internal/pgtest"
@@ -334,20 +335,13 @@ func TestImportedSeedDevicesKeepDelivering(t *testing.T) {
 		t.Fatalf("the seed TTN application's uplink: %d %s", status, body)
 	}
 	// Both landed on the imported device's sensor, next to its history.
-	var temps []float64
 	rows, err := pool.Query(ctx, `SELECT r.temp_c FROM readings r JOIN sensors s ON s.id = r.sensor_id
 		WHERE s.public_id = $1 AND r.time >= $2 ORDER BY r.time`, device, at)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for rows.Next() {
-		var v float64
-		if err := rows.Scan(&v); err != nil {
-			t.Fatal(err)
-		}
-		temps = append(temps, v)
-	}
-	if rows.Err() != nil || len(temps) != 2 || temps[0] != 3.9 || temps[1] != 4.1 {
-		t.Fatalf("new readings on the imported device: %v (%v)", temps, rows.Err())
+	temps, err := pgx.CollectRows(rows, pgx.RowTo[float64])
+	if err != nil || len(temps) != 2 || temps[0] != 3.9 || temps[1] != 4.1 {
+		t.Fatalf("new readings on the imported device: %v (%v)", temps, err)
 	}
 }
