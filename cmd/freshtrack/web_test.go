@@ -143,16 +143,16 @@ func TestWebApp(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS(`#ack`)))
 		b.run(ctx, "acknowledge", chromedp.Click(chromedp.CSS(`#ack`)),
 			waitJS(`document.querySelector('#alert-status [data-status]').dataset.status === 'acknowledged'`, 10*time.Second))
-		b.run(ctx, "comment", chromedp.SendKeys(chromedp.CSS(`#comment-form input[name=text]`), "door seal checked"),
-			chromedp.Click(chromedp.CSS(`#comment-form button[type=submit]`)),
+		// The page re-renders on its own alert events, which can replace a
+		// node between chromedp finding it and typing into it: fill and
+		// submit each form in one step of the page's own script.
+		b.run(ctx, "comment", do(fillAndSubmit("#comment-form", map[string]string{"text": "door seal checked"})),
 			waitJS(`[...document.querySelectorAll('#timeline li')].some(li => li.textContent.includes('door seal checked'))`, 10*time.Second))
 		// The API requires the corrective action of a temperature alert.
-		b.run(ctx, "resolve without an action is refused", chromedp.Click(chromedp.CSS(`#resolve`)),
+		b.run(ctx, "resolve without an action is refused", do(fillAndSubmit("#resolve-form", nil)),
 			waitJS(`!document.getElementById('toast').hidden && document.getElementById('toast').className.includes('error')`, 10*time.Second))
 		b.run(ctx, "resolve",
-			chromedp.SendKeys(chromedp.CSS(`#resolve-form textarea[name=action]`), "moved stock to the walk-in, called the technician"),
-			chromedp.SetValue(chromedp.CSS(`#resolve-form select[name=disposition]`), "moved"),
-			chromedp.Click(chromedp.CSS(`#resolve`)),
+			do(fillAndSubmit("#resolve-form", map[string]string{"action": "moved stock to the walk-in, called the technician", "disposition": "moved"})),
 			waitJS(`document.querySelector('#alert-status [data-status]').dataset.status === 'resolved'`, 10*time.Second),
 			chromedp.WaitVisible(chromedp.CSS(`#corrective-actions`)))
 		var status, action string
@@ -371,6 +371,15 @@ func (w *webWorld) waitRollups(t *testing.T, n int) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// fillAndSubmit is a script that sets a form's fields by name and submits
+// it as its submit button would (requestSubmit runs the page's handler).
+func fillAndSubmit(form string, fields map[string]string) string {
+	f, _ := json.Marshal(fields)
+	return `const f = document.querySelector(` + jsString(form) + `);
+		for (const [k, v] of Object.entries(` + string(f) + ` || {})) f.elements[k].value = v;
+		f.requestSubmit();`
 }
 
 // junkText finds what a page should never show: a value the script failed
