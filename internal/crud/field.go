@@ -1,6 +1,7 @@
 package crud
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -8,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/freshtrack/freshtrack/internal/uuids"
 )
@@ -69,7 +72,13 @@ type Change struct {
 	Cols []string
 	Vals []any
 	Body map[string]json.RawMessage
+	// Guard, when set, runs in a create's transaction before the insert;
+	// its error refuses the create (a plan's sensor limit, say).
+	Guard Guard
 }
+
+// Guard checks, in a create's transaction, that the create may happen.
+type Guard func(ctx context.Context, tx pgx.Tx) error
 
 // Values converts and validates a body against the collection's fields.
 // create requires the required fields; an update accepts any subset. A

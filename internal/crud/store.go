@@ -145,6 +145,11 @@ func (c *Collection) Create(ctx context.Context, db database.DB, orgID, actor st
 	var item json.RawMessage
 	var id string
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		if ch.Guard != nil {
+			if err := ch.Guard(ctx, tx); err != nil {
+				return err
+			}
+		}
 		colList := strings.Join(append([]string{"org_id"}, ch.Cols...), ", ")
 		err := tx.QueryRow(ctx, fmt.Sprintf(`
 				WITH t AS (INSERT INTO %s (%s) VALUES ($1%s) RETURNING *)

@@ -33,6 +33,34 @@ type Problem struct {
 	Fields []FieldError `json:"errors,omitempty"`
 	// RetryAfter, in seconds, is sent as the Retry-After header when set.
 	RetryAfter int `json:"-"`
+	// Extensions are members beside the standard ones (RFC 9457 §3.2), for
+	// a client to act on: a limit's code, count and maximum, say. They
+	// cannot replace a standard member.
+	Extensions map[string]any `json:"-"`
+}
+
+// MarshalJSON writes the standard members and the extensions.
+func (p *Problem) MarshalJSON() ([]byte, error) {
+	type standard Problem
+	b, err := json.Marshal((*standard)(p))
+	if err != nil || len(p.Extensions) == 0 {
+		return b, err
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(b, &members); err != nil {
+		return nil, err
+	}
+	for k, v := range p.Extensions {
+		if _, taken := members[k]; taken || k == "detail" || k == "errors" {
+			continue
+		}
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("problem extension %s: %w", k, err)
+		}
+		members[k] = raw
+	}
+	return json.Marshal(members)
 }
 
 func (p *Problem) Error() string { return fmt.Sprintf("%d %s: %s", p.Status, p.Title, p.Detail) }

@@ -61,3 +61,19 @@ func TestHandlerWritesProblemJSON(t *testing.T) {
 		t.Errorf("the 500 was not logged: %s", logs.String())
 	}
 }
+
+func TestExtensionsBesideTheStandardMembers(t *testing.T) {
+	p := New(403, "sensor-limit", "Sensor limit reached", "the pro plan allows 25 sensors")
+	p.Extensions = map[string]any{"code": "sensor_limit_reached", "limit": 25, "status": "would replace the status", "detail": "and the detail"}
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got["code"] != "sensor_limit_reached" || got["limit"] != float64(25) || got["status"] != float64(403) || got["detail"] != "the pro plan allows 25 sensors" || got["type"] != TypeBase+"sensor-limit" {
+		t.Errorf("%s", b)
+	}
+}
