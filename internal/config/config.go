@@ -8,8 +8,10 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -192,6 +194,44 @@ type Config struct {
 	SMTPFrom string
 	// SMTPTLS is starttls, tls or none (FRESHTRACK_SMTP_TLS). Defaults to starttls.
 	SMTPTLS string
+	// StripeSecretKey enables billing through Stripe
+	// (FRESHTRACK_STRIPE_SECRET_KEY, secret). Defaults to empty: the billing
+	// routes answer 503 and sensor limits come from configuration alone.
+	StripeSecretKey string
+	// StripeWebhookSecret verifies Stripe-Signature on /v1/webhooks/stripe
+	// (FRESHTRACK_STRIPE_WEBHOOK_SECRET, secret, whsec_...). Defaults to
+	// empty: the webhook answers 503.
+	StripeWebhookSecret string
+	// StripeWebhookTolerance is how old a signed webhook may be
+	// (FRESHTRACK_STRIPE_WEBHOOK_TOLERANCE). Defaults to 5m, Stripe's own.
+	StripeWebhookTolerance time.Duration
+	// StripeAPIURL is Stripe's API (FRESHTRACK_STRIPE_API_URL), e.g. a
+	// stripe-mock for tests. Defaults to https://api.stripe.com.
+	StripeAPIURL string
+	// StripeTrialDays starts subscriptions from Checkout with a trial
+	// (FRESHTRACK_STRIPE_TRIAL_DAYS). Defaults to 0: no trial.
+	StripeTrialDays int
+	// StripeMeterSensors and StripeMeterReadings are the event names of the
+	// Billing Meters for active sensors (aggregated as last) and reading
+	// volume (sum) (FRESHTRACK_STRIPE_METER_SENSORS,
+	// FRESHTRACK_STRIPE_METER_READINGS). Default to FreshTrack Pro's:
+	// active_sensors and temperature_readings. "off" sends none.
+	StripeMeterSensors, StripeMeterReadings string
+	// BillingPlans are the plans an organisation can subscribe to, as
+	// name=stripe price id:sensor limit, comma-separated
+	// (FRESHTRACK_BILLING_PLANS). Defaults to FreshTrack Pro's plans without
+	// prices: starter=:5,pro=:25,haccp=:100 (a plan needs a price for
+	// Checkout).
+	BillingPlans string
+	// BillingFreeSensors is how many sensors an organisation without a
+	// live subscription may have, a number or "unlimited"
+	// (FRESHTRACK_BILLING_FREE_SENSORS). Defaults to 10 with Stripe and to
+	// unlimited without.
+	BillingFreeSensors string
+	// BillingPastDueGrace is how long a past-due subscription keeps adding
+	// sensors (FRESHTRACK_BILLING_PAST_DUE_GRACE). Defaults to 168h (7 days).
+	// Readings of existing sensors are never refused for billing.
+	BillingPastDueGrace time.Duration
 	// LogLevel is debug, info, warn or error (FRESHTRACK_LOG_LEVEL). Defaults to info.
 	LogLevel string
 	// LogFormat is text or json (FRESHTRACK_LOG_FORMAT). Defaults to text.
@@ -244,6 +284,18 @@ func (c *Config) WithDefaults() {
 	c.TelnyxRate = cmp.Or(c.TelnyxRate, 10)
 	c.SMTPPort = cmp.Or(c.SMTPPort, 587)
 	c.SMTPTLS = cmp.Or(c.SMTPTLS, "starttls")
+	c.StripeWebhookTolerance = cmp.Or(c.StripeWebhookTolerance, 5*time.Minute)
+	c.StripeAPIURL = cmp.Or(c.StripeAPIURL, "https://api.stripe.com")
+	c.StripeMeterSensors = cmp.Or(c.StripeMeterSensors, "active_sensors")
+	c.StripeMeterReadings = cmp.Or(c.StripeMeterReadings, "temperature_readings")
+	c.BillingPlans = cmp.Or(c.BillingPlans, "starter=:5,pro=:25,haccp=:100")
+	if c.BillingFreeSensors == "" {
+		c.BillingFreeSensors = "unlimited"
+		if c.StripeSecretKey != "" {
+			c.BillingFreeSensors = "10"
+		}
+	}
+	c.BillingPastDueGrace = cmp.Or(c.BillingPastDueGrace, 7*24*time.Hour)
 	c.LogLevel = cmp.Or(c.LogLevel, "info")
 	c.LogFormat = cmp.Or(c.LogFormat, "text")
 }
@@ -392,6 +444,31 @@ func (c *Config) Validate() error {
 	if c.SMTPTLS != "starttls" && c.SMTPTLS != "tls" && c.SMTPTLS != "none" {
 		return bad("FRESHTRACK_SMTP_TLS", c.SMTPTLS, "must be starttls, tls or none")
 	}
+	if c.StripeWebhookSecret != "" && c.StripeSecretKey == "" {
+		return bad("FRESHTRACK_STRIPE_SECRET_KEY", "", "must be set when FRESHTRACK_STRIPE_WEBHOOK_SECRET is")
+	}
+	if c.StripeWebhookTolerance < time.Second || c.StripeWebhookTolerance > time.Hour {
+		return bad("FRESHTRACK_STRIPE_WEBHOOK_TOLERANCE", c.StripeWebhookTolerance, "must be between 1s and 1h")
+	}
+	if u, err := url.Parse(c.StripeAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		return bad("FRESHTRACK_STRIPE_API_URL", c.StripeAPIURL, "must be an http(s) base URL without a path, such as https://api.stripe.com")
+	}
+	if c.StripeTrialDays < 0 || c.StripeTrialDays > 730 {
+		return bad("FRESHTRACK_STRIPE_TRIAL_DAYS", c.StripeTrialDays, "must be between 0 and 730 days (Stripe's limit)")
+	}
+	for _, m := range []struct{ env, v string }{{"FRESHTRACK_STRIPE_METER_SENSORS", c.StripeMeterSensors}, {"FRESHTRACK_STRIPE_METER_READINGS", c.StripeMeterReadings}} {
+		if !meterName.MatchString(m.v) {
+			return bad(m.env, m.v, "must be a Billing Meter event name (letters, digits, _ . - and :, at most 100) or off")
+		}
+	}
+	if c.BillingFreeSensors != "unlimited" {
+		if n, err := strconv.Atoi(c.BillingFreeSensors); err != nil || n < 0 || n > 10_000_000 {
+			return bad("FRESHTRACK_BILLING_FREE_SENSORS", c.BillingFreeSensors, "must be a number of sensors (0 to 10000000) or unlimited")
+		}
+	}
+	if c.BillingPastDueGrace < 0 || c.BillingPastDueGrace > 90*24*time.Hour {
+		return bad("FRESHTRACK_BILLING_PAST_DUE_GRACE", c.BillingPastDueGrace, "must be between 0s and 2160h (90 days)")
+	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
 		return bad("FRESHTRACK_LOG_LEVEL", c.LogLevel, "must be debug, info, warn or error")
 	}
@@ -400,6 +477,11 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+var meterName = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,100}$`)
+
+// BillingConfigured reports whether billing through Stripe is on.
+func (c *Config) BillingConfigured() bool { return c.StripeSecretKey != "" }
 
 // HasRole reports whether this process runs the given role.
 func (c *Config) HasRole(role string) bool { return slices.Contains(c.Role, role) }
@@ -513,6 +595,17 @@ func (c *Config) Bind(fs *pflag.FlagSet, groups ...Group) {
 			fs.StringVar(&c.SMTPPassword, "smtp-password", d.SMTPPassword, u("smtp-password", "SMTP password (secret)"))
 			fs.StringVar(&c.SMTPFrom, "smtp-from", d.SMTPFrom, u("smtp-from", "sender address"))
 			fs.StringVar(&c.SMTPTLS, "smtp-tls", d.SMTPTLS, u("smtp-tls", "starttls, tls or none"))
+		case GroupBilling:
+			fs.StringVar(&c.StripeSecretKey, "stripe-secret-key", d.StripeSecretKey, u("stripe-secret-key", "Stripe secret key; enables billing (secret)"))
+			fs.StringVar(&c.StripeWebhookSecret, "stripe-webhook-secret", d.StripeWebhookSecret, u("stripe-webhook-secret", "signing secret of the Stripe webhook endpoint, whsec_... (secret)"))
+			fs.DurationVar(&c.StripeWebhookTolerance, "stripe-webhook-tolerance", d.StripeWebhookTolerance, u("stripe-webhook-tolerance", "how old a signed Stripe webhook may be"))
+			fs.StringVar(&c.StripeAPIURL, "stripe-api-url", d.StripeAPIURL, u("stripe-api-url", "Stripe API base URL (a stripe-mock in tests)"))
+			fs.IntVar(&c.StripeTrialDays, "stripe-trial-days", d.StripeTrialDays, u("stripe-trial-days", "trial days of subscriptions started from Checkout"))
+			fs.StringVar(&c.StripeMeterSensors, "stripe-meter-sensors", d.StripeMeterSensors, u("stripe-meter-sensors", "Billing Meter event name of active sensors (off: not sent)"))
+			fs.StringVar(&c.StripeMeterReadings, "stripe-meter-readings", d.StripeMeterReadings, u("stripe-meter-readings", "Billing Meter event name of reading volume (off: not sent)"))
+			fs.StringVar(&c.BillingPlans, "billing-plans", d.BillingPlans, u("billing-plans", "plans as name=price id:sensor limit, comma-separated"))
+			fs.StringVar(&c.BillingFreeSensors, "billing-free-sensors", "", u("billing-free-sensors", "sensors allowed without a live subscription, a number or unlimited (default 10 with Stripe, unlimited without)"))
+			fs.DurationVar(&c.BillingPastDueGrace, "billing-past-due-grace", d.BillingPastDueGrace, u("billing-past-due-grace", "how long a past-due subscription may still add sensors"))
 		case GroupLog:
 			fs.StringVar(&c.LogLevel, "log-level", d.LogLevel, u("log-level", "log level: debug, info, warn, error"))
 			fs.StringVar(&c.LogFormat, "log-format", d.LogFormat, u("log-format", "log format: text or json"))
@@ -530,6 +623,7 @@ const (
 	GroupIngest
 	GroupAuth
 	GroupNotify
+	GroupBilling
 	GroupLog
 )
 

@@ -13,7 +13,7 @@ func load(t *testing.T, args []string, env map[string]string) (Config, error) {
 	t.Helper()
 	var c Config
 	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
-	c.Bind(fs, GroupDatabase, GroupServe, GroupIngest, GroupAuth, GroupNotify, GroupLog)
+	c.Bind(fs, GroupDatabase, GroupServe, GroupIngest, GroupAuth, GroupNotify, GroupBilling, GroupLog)
 	if err := fs.Parse(args); err != nil {
 		t.Fatalf("parse %v: %v", args, err)
 	}
@@ -42,6 +42,18 @@ func TestValidate(t *testing.T) {
 		}
 	}
 	f(nil, "")
+	f(map[string]string{"FRESHTRACK_STRIPE_WEBHOOK_SECRET": "whsec_x"}, "FRESHTRACK_STRIPE_SECRET_KEY")
+	f(map[string]string{"FRESHTRACK_STRIPE_SECRET_KEY": "sk_test_x", "FRESHTRACK_STRIPE_WEBHOOK_SECRET": "whsec_x"}, "")
+	f(map[string]string{"FRESHTRACK_STRIPE_API_URL": "localhost:12111"}, "FRESHTRACK_STRIPE_API_URL")
+	f(map[string]string{"FRESHTRACK_STRIPE_API_URL": "http://127.0.0.1:12111/v1"}, "FRESHTRACK_STRIPE_API_URL")
+	f(map[string]string{"FRESHTRACK_STRIPE_API_URL": "http://127.0.0.1:12111"}, "")
+	f(map[string]string{"FRESHTRACK_STRIPE_WEBHOOK_TOLERANCE": "2h"}, "FRESHTRACK_STRIPE_WEBHOOK_TOLERANCE")
+	f(map[string]string{"FRESHTRACK_STRIPE_TRIAL_DAYS": "-1"}, "FRESHTRACK_STRIPE_TRIAL_DAYS")
+	f(map[string]string{"FRESHTRACK_STRIPE_METER_SENSORS": "active sensors"}, "FRESHTRACK_STRIPE_METER_SENSORS")
+	f(map[string]string{"FRESHTRACK_STRIPE_METER_READINGS": "off"}, "")
+	f(map[string]string{"FRESHTRACK_BILLING_FREE_SENSORS": "ten"}, "FRESHTRACK_BILLING_FREE_SENSORS")
+	f(map[string]string{"FRESHTRACK_BILLING_FREE_SENSORS": "unlimited"}, "")
+	f(map[string]string{"FRESHTRACK_BILLING_PAST_DUE_GRACE": "-1h"}, "FRESHTRACK_BILLING_PAST_DUE_GRACE")
 	f(map[string]string{"FRESHTRACK_STORAGE": "postgres"}, "")
 	f(map[string]string{"FRESHTRACK_STORAGE": "timescale"}, "")
 	f(map[string]string{"FRESHTRACK_STORAGE": "mysql"}, "FRESHTRACK_STORAGE")
@@ -134,5 +146,17 @@ func TestSecretsStayOutOfLogs(t *testing.T) {
 	_, err := load(t, nil, map[string]string{"DATABASE_URL": "mysql://root:topsecret@h/db"})
 	if err == nil || strings.Contains(err.Error(), "topsecret") {
 		t.Fatalf("validation error leaks the password or is missing: %v", err)
+	}
+}
+
+func TestFreeSensorsDefaultFollowsStripe(t *testing.T) {
+	t.Parallel()
+	c, err := load(t, nil, nil)
+	if err != nil || c.BillingFreeSensors != "unlimited" || c.BillingConfigured() {
+		t.Errorf("without Stripe: %q %v", c.BillingFreeSensors, err)
+	}
+	c, err = load(t, nil, map[string]string{"FRESHTRACK_STRIPE_SECRET_KEY": "sk_test_x"})
+	if err != nil || c.BillingFreeSensors != "10" || !c.BillingConfigured() {
+		t.Errorf("with Stripe: %q %v", c.BillingFreeSensors, err)
 	}
 }
