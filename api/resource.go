@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/freshtrack/freshtrack/auth"
+	"github.com/freshtrack/freshtrack/billing"
 	"github.com/freshtrack/freshtrack/internal/crud"
 	"github.com/freshtrack/freshtrack/internal/problem"
 	"github.com/freshtrack/freshtrack/internal/uuids"
@@ -27,6 +28,9 @@ type resource struct {
 	fieldSchemas map[string]map[string]any
 	// afterWrite, when set, is told after a create, update or delete.
 	afterWrite func(c *fiber.Ctx, orgID string)
+	// createGuard, when set, returns what must allow a create in its
+	// transaction (nil: nothing).
+	createGuard func(orgID string) crud.Guard
 }
 
 // register adds the five routes of a resource.
@@ -77,6 +81,9 @@ func (res *resource) crudError(err error) error {
 		return problem.New(fiber.StatusPreconditionFailed, "precondition-failed", "Precondition failed", se.Error())
 	case errors.Is(err, crud.ErrOutOfRange):
 		return problem.BadRequest(err.Error())
+	}
+	if le, ok := billing.IsLimit(err); ok {
+		return limitProblem(le)
 	}
 	return capabilityError(res.Singular, err)
 }
@@ -169,7 +176,11 @@ func (r *Router) create(res *resource) fiber.Handler {
 			return problem.Validation(errs...)
 		}
 		org := OrgOf(c)
-		item, id, err := res.Create(c.UserContext(), r.deps.Pool, org, Actor(c), crud.Change{Cols: cols, Vals: vals, Body: body})
+		ch := crud.Change{Cols: cols, Vals: vals, Body: body}
+		if res.createGuard != nil {
+			ch.Guard = res.createGuard(org)
+		}
+		item, id, err := res.Create(c.UserContext(), r.deps.Pool, org, Actor(c), ch)
 		if err != nil {
 			return res.crudError(err)
 		}

@@ -6,6 +6,7 @@ import (
 	"github.com/freshtrack/freshtrack/alerting"
 	"github.com/freshtrack/freshtrack/auth"
 	"github.com/freshtrack/freshtrack/fleet"
+	"github.com/freshtrack/freshtrack/internal/crud"
 )
 
 // resources are the organisation's REST collections handled generically:
@@ -22,6 +23,11 @@ func (r *Router) resources() []*resource {
 			r.deps.SensorsChanged(org)
 		}
 		rulesChanged(c, org)
+	}
+	// A new sensor must fit the organisation's plan.
+	var sensorLimit func(org string) crud.Guard
+	if r.deps.Billing != nil {
+		sensorLimit = func(org string) crud.Guard { return r.deps.Billing.Limits().GuardFor(org) }
 	}
 	return []*resource{
 		{
@@ -43,7 +49,7 @@ func (r *Router) resources() []*resource {
 			},
 		},
 		{
-			Collection: fleet.Sensors, path: "sensors", write: auth.PermManage, afterWrite: sensorsChanged,
+			Collection: fleet.Sensors, path: "sensors", write: auth.PermManage, afterWrite: sensorsChanged, createGuard: sensorLimit,
 			example: func(ids map[string]string) map[string]any {
 				return map[string]any{"external_id": "EUI-" + ids["nonce"], "unit_id": ids["unit"], "model": "LHT65N"}
 			},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/freshtrack/freshtrack/alerting"
 	"github.com/freshtrack/freshtrack/auth"
+	"github.com/freshtrack/freshtrack/billing"
 	"github.com/freshtrack/freshtrack/internal/database"
 	"github.com/freshtrack/freshtrack/internal/httpbody"
 	"github.com/freshtrack/freshtrack/internal/problem"
@@ -89,6 +90,9 @@ type Deps struct {
 	// Sessions, when set, authenticates requests without a token by the
 	// web app's session cookie (web.Sessions).
 	Sessions SessionAuth
+	// Billing, when set, enforces sensor limits on creates and serves the
+	// billing routes (which answer 503 while it has no Stripe key).
+	Billing *billing.Service
 }
 
 // SessionAuth authenticates a browser by its session cookie. ok is false

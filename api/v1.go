@@ -13,6 +13,7 @@ func RegisterV1(r *Router) {
 	r.registerData()
 	r.registerDigests()
 	r.registerEvents()
+	r.registerBilling()
 	for _, res := range r.resources() {
 		r.register(res)
 	}

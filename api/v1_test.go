@@ -22,6 +22,7 @@ import (
 
 	"github.com/freshtrack/freshtrack/api"
 	"github.com/freshtrack/freshtrack/auth"
+	"github.com/freshtrack/freshtrack/billing"
 	"github.com/freshtrack/freshtrack/internal/pgtest"
 	"github.com/freshtrack/freshtrack/live"
 	"github.com/freshtrack/freshtrack/schema"
@@ -37,14 +38,17 @@ type world struct {
 	users  map[string]auth.User // role name or "outsider" -> user
 	tokens map[string]string
 	store  *schema.Store
+	t      *testing.T
 }
 
 var quiet = slog.New(slog.DiscardHandler)
 
-func newWorld(t *testing.T) *world {
+// newWorld builds the world; with a billing service (withBilling), the
+// billing routes and the sensor limits are mounted too.
+func newWorld(t *testing.T, opts ...func(*world) *billing.Service) *world {
 	t.Helper()
 	pool := pgtest.NewDB(t)
-	w := &world{pool: pool, users: map[string]auth.User{}, tokens: map[string]string{}}
+	w := &world{pool: pool, users: map[string]auth.User{}, tokens: map[string]string{}, t: t}
 	jwks := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		_, _ = rw.Write(w.dev.JWKS())
 	}))
@@ -66,7 +70,11 @@ func newWorld(t *testing.T) *world {
 	// that the matrix reads the events route's whole answer.
 	hub := live.NewHub(live.HubConfig{MaxAge: time.Nanosecond})
 	t.Cleanup(hub.Close)
-	w.router = api.NewRouter(w.app, api.Deps{Pool: pool, Users: users, Logger: quiet, Live: hub})
+	deps := api.Deps{Pool: pool, Users: users, Logger: quiet, Live: hub}
+	for _, o := range opts {
+		deps.Billing = o(w)
+	}
+	w.router = api.NewRouter(w.app, deps)
 	api.RegisterV1(w.router)
 	w.router.ServeOpenAPI("test", api.OperationalRoutes()...)
 	api.NotFound(w.app)
@@ -240,7 +248,7 @@ func withQuery(rt api.Route, path string, ids map[string]string) string {
 // prescribes.
 func TestRouteRoleMatrix(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
+	w := newWorld(t, withBilling(10))
 	roles := []string{"viewer", "staff", "manager", "admin", "owner", "outsider"}
 	routes := w.router.Routes()
 	var cases atomic.Int64

@@ -56,6 +56,8 @@ func (s *Service) postUplink(c *fiber.Ctx) error {
 		return newError(fiber.StatusUnprocessableEntity, "the uplink held no reading")
 	}
 	switch r := out.Rejected[0]; r.Cause {
+	case ingest.CauseSensorLimit:
+		return send(c, fiber.StatusAccepted, uplinkAnswer{Message: "Device " + out.Sensor + " was not stored: " + r.Reason})
 	case ingest.CauseUnknownSensor, ingest.CauseRetiredSensor:
 		return send(c, fiber.StatusAccepted, uplinkAnswer{Message: "Device " + out.Sensor +
 			" is not a sensor of this organisation (or is retired); the uplink was not stored. Register the device as a sensor with this id to store its readings."})

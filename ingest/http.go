@@ -42,6 +42,9 @@ type Config struct {
 	// OrgTTL is how long organisation settings (auto-registration, TTN
 	// field names) are cached. Defaults to 30s.
 	OrgTTL time.Duration
+	// SensorRoom, when set, bounds auto-registration by the organisation's
+	// plan (billing); without it auto-registration has no limit.
+	SensorRoom SensorRoom
 	// Admission bounds the request bodies read and parsed at once, shared
 	// with the API's routes (nil: unbounded). A request gives its slot up
 	// once its rows are ready, before it waits for the group commit.
@@ -135,7 +138,8 @@ func NewService(ctx context.Context, pool *pgxpool.Pool, store *schema.Store, ke
 		mBodyBytes: metrics.GetOrCreateHistogram(`freshtrack_ingest_request_bytes`),
 		mRejected:  map[string]*metrics.Counter{},
 	}
-	for _, reason := range []string{"invalid", "out_of_range", "unknown_sensor", "retired_sensor"} {
+	s.sensors.room = cfg.SensorRoom
+	for _, reason := range []string{"invalid", "out_of_range", "unknown_sensor", "retired_sensor", "sensor_limit"} {
 		s.mRejected[reason] = metrics.GetOrCreateCounter(`freshtrack_ingest_rows_total{result="rejected",reason="` + reason + `"}`)
 	}
 	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -371,6 +375,10 @@ func (s *Service) submit(ctx context.Context, org string, b *Batch, rc *reqCtx, 
 		case id == sensorRetired:
 			b.Rejected = append(b.Rejected, Rejection{Index: b.Index[i], Reason: fmt.Sprintf("sensor %q is retired", r.Sensor), Cause: CauseRetiredSensor})
 			s.mRejected["retired_sensor"].Inc()
+		case id == sensorOverLimit:
+			b.Rejected = append(b.Rejected, Rejection{Index: b.Index[i], Cause: CauseSensorLimit,
+				Reason: fmt.Sprintf("sensor %q was not registered: %s", r.Sensor, s.sensors.LimitReason(org))})
+			s.mRejected["sensor_limit"].Inc()
 		}
 	}
 	// The rows are built: waiting for the commit costs no more memory, so

@@ -57,6 +57,9 @@ const (
 	CauseUnknownSensor
 	// CauseRetiredSensor: the sensor is retired.
 	CauseRetiredSensor
+	// CauseSensorLimit: an unknown sensor that auto-registration had no
+	// room for in the organisation's plan.
+	CauseSensorLimit
 )
 
 // Batch is the result of decoding one request body: the readings that decoded,

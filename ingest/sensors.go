@@ -17,7 +17,18 @@ const (
 	sensorRetired int64 = -2
 	// sensorRejected marks a reading rejected before resolution; Resolve skips it.
 	sensorRejected int64 = -3
+	// sensorOverLimit is an unknown sensor that auto-registration could not
+	// register: the organisation's plan has no room for it.
+	sensorOverLimit int64 = -4
 )
+
+// SensorRoom says how many of want new sensors an organisation may
+// register in tx, holding whatever lock keeps concurrent registrations
+// from passing its limit until tx ends, and why not more (billing.Limits).
+type SensorRoom func(ctx context.Context, tx pgx.Tx, org string, want int) (room int, why string, err error)
+
+// negative reports whether a resolution is cached as a negative entry.
+func negative(id int64) bool { return id == sensorUnknown || id == sensorOverLimit }
 
 // SensorDirectory maps (organisation, external id) to sensor keys, cached in
 // process. A cache hit costs one map lookup without allocation; misses of a
@@ -36,6 +47,10 @@ type SensorDirectory struct {
 	// MaxUnknownSensors: a key holder posting random ids must not grow the
 	// cache without bound.
 	unknown map[string]int
+	// room, when set, bounds auto-registration; limitWhy is the reason it
+	// gave last, per organisation.
+	room     SensorRoom
+	limitWhy map[string]string
 }
 
 // MaxUnknownSensors bounds the unknown sensor ids cached per organisation;
@@ -49,14 +64,26 @@ var (
 )
 
 type sensorEntry struct {
-	id      int64 // > 0, sensorUnknown or sensorRetired
+	id      int64 // > 0, sensorUnknown, sensorOverLimit or sensorRetired
 	checked int64 // unix nanos
 }
 
 // NewSensorDirectory returns a directory whose positive entries live ttl and
 // negative ones (unknown sensors) negTTL.
 func NewSensorDirectory(pool *pgxpool.Pool, ttl, negTTL time.Duration) *SensorDirectory {
-	return &SensorDirectory{pool: pool, ttl: ttl, negTTL: negTTL, now: time.Now, orgs: map[string]map[string]sensorEntry{}, unknown: map[string]int{}}
+	return &SensorDirectory{pool: pool, ttl: ttl, negTTL: negTTL, now: time.Now, orgs: map[string]map[string]sensorEntry{}, unknown: map[string]int{},
+		limitWhy: map[string]string{}}
+}
+
+// LimitReason is why the organisation's last auto-registration stopped
+// short of the sensors it was asked for.
+func (d *SensorDirectory) LimitReason(org string) string {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if why := d.limitWhy[org]; why != "" {
+		return why
+	}
+	return "the organisation's sensor limit is reached"
 }
 
 // Resolve fills ids[i] for readings[i]: the sensor key, sensorUnknown or
@@ -84,11 +111,14 @@ func (d *SensorDirectory) Resolve(ctx context.Context, org string, autoRegister 
 		return nil
 	}
 	missing = dedupe(missing)
-	found, err := d.lookup(ctx, org, autoRegister, missing)
+	found, why, err := d.lookup(ctx, org, autoRegister, missing)
 	if err != nil {
 		return err
 	}
 	d.mu.Lock()
+	if why != "" {
+		d.limitWhy[org] = why
+	}
 	m = d.orgs[org]
 	if m == nil {
 		m = map[string]sensorEntry{}
@@ -101,10 +131,10 @@ func (d *SensorDirectory) Resolve(ctx context.Context, org string, autoRegister 
 		}
 		prev, had := m[ext]
 		switch {
-		case had && prev.id == sensorUnknown && id != sensorUnknown:
+		case had && negative(prev.id) && !negative(id):
 			d.unknown[org]--
 			mUnknownCached.Dec()
-		case id == sensorUnknown && !(had && prev.id == sensorUnknown):
+		case negative(id) && !(had && negative(prev.id)):
 			if d.unknown[org] >= MaxUnknownSensors && d.pruneUnknown(org, m, now) == 0 {
 				mUnknownNotCached.Inc()
 				continue
@@ -140,7 +170,7 @@ func (d *SensorDirectory) CachedUnknown(org string) int {
 func (d *SensorDirectory) pruneUnknown(org string, m map[string]sensorEntry, now int64) int {
 	n := 0
 	for ext, e := range m {
-		if e.id == sensorUnknown && now-e.checked >= int64(d.negTTL) {
+		if negative(e.id) && now-e.checked >= int64(d.negTTL) {
 			delete(m, ext)
 			n++
 		}
@@ -151,7 +181,7 @@ func (d *SensorDirectory) pruneUnknown(org string, m map[string]sensorEntry, now
 }
 
 func (d *SensorDirectory) ttlFor(e sensorEntry) int64 {
-	if e.id == sensorUnknown {
+	if negative(e.id) {
 		return int64(d.negTTL)
 	}
 	return int64(d.ttl)
@@ -167,21 +197,23 @@ func (d *SensorDirectory) Forget(org string) {
 	d.mu.Unlock()
 }
 
-func (d *SensorDirectory) lookup(ctx context.Context, org string, autoRegister bool, exts []string) (map[string]int64, error) {
+// lookup resolves external ids in the database, auto-registering the
+// unknown ones when asked, as many as the organisation has room for; the
+// others resolve to sensorOverLimit, and why says why.
+func (d *SensorDirectory) lookup(ctx context.Context, org string, autoRegister bool, exts []string) (found map[string]int64, why string, err error) {
+	var over []string
 	if autoRegister {
-		if _, err := d.pool.Exec(ctx, `
-			INSERT INTO sensors (org_id, external_id) SELECT $1, unnest($2::text[])
-			ON CONFLICT (org_id, external_id) DO NOTHING`, org, exts); err != nil {
-			return nil, fmt.Errorf("auto-register sensors: %w", err)
+		if over, why, err = d.register(ctx, org, exts); err != nil {
+			return nil, "", err
 		}
 	}
 	rows, err := d.pool.Query(ctx, `
 		SELECT external_id, id, retired_at IS NOT NULL FROM sensors
 		 WHERE org_id = $1 AND external_id = ANY($2::text[])`, org, exts)
 	if err != nil {
-		return nil, fmt.Errorf("look up sensors: %w", err)
+		return nil, "", fmt.Errorf("look up sensors: %w", err)
 	}
-	found := make(map[string]int64, len(exts))
+	found = make(map[string]int64, len(exts))
 	var (
 		ext     string
 		id      int64
@@ -195,9 +227,56 @@ func (d *SensorDirectory) lookup(ctx context.Context, org string, autoRegister b
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("look up sensors: %w", err)
+		return nil, "", fmt.Errorf("look up sensors: %w", err)
 	}
-	return found, nil
+	for _, ext := range over {
+		if _, ok := found[ext]; !ok {
+			found[ext] = sensorOverLimit
+		}
+	}
+	return found, why, nil
+}
+
+// register creates the sensors of exts the organisation does not have, as
+// unassigned sensors, within its room; it returns those it had no room for.
+func (d *SensorDirectory) register(ctx context.Context, org string, exts []string) (over []string, why string, err error) {
+	if d.room == nil {
+		if _, err := d.pool.Exec(ctx, `
+			INSERT INTO sensors (org_id, external_id) SELECT $1, unnest($2::text[])
+			ON CONFLICT (org_id, external_id) DO NOTHING`, org, exts); err != nil {
+			return nil, "", fmt.Errorf("auto-register sensors: %w", err)
+		}
+		return nil, "", nil
+	}
+	err = pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT e FROM unnest($2::text[]) AS e
+			WHERE NOT EXISTS (SELECT 1 FROM sensors WHERE org_id = $1 AND external_id = e) ORDER BY e`, org, exts)
+		if err != nil {
+			return err
+		}
+		fresh, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil || len(fresh) == 0 {
+			return err
+		}
+		room, reason, err := d.room(ctx, tx, org, len(fresh))
+		if err != nil {
+			return err
+		}
+		room = max(0, min(room, len(fresh)))
+		if room < len(fresh) {
+			over, why = fresh[room:], reason
+		}
+		if room == 0 {
+			return nil
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO sensors (org_id, external_id) SELECT $1, unnest($2::text[])
+			ON CONFLICT (org_id, external_id) DO NOTHING`, org, fresh[:room])
+		return err
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("auto-register sensors: %w", err)
+	}
+	return over, why, nil
 }
 
 func dedupe(s []string) []string {

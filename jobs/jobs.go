@@ -14,6 +14,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/freshtrack/freshtrack/alerting"
+	"github.com/freshtrack/freshtrack/billing"
 	"github.com/freshtrack/freshtrack/digest"
 	"github.com/freshtrack/freshtrack/notify"
 	"github.com/freshtrack/freshtrack/schema"
@@ -44,6 +45,9 @@ type Config struct {
 	Alerting *alerting.Evaluator
 	// Digests sends the daily and weekly digest emails; nil sends none.
 	Digests *digest.Sender
+	// Billing sends the usage meters hourly when it has Stripe; nil (or
+	// without Stripe) sends none.
+	Billing *billing.Service
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -92,6 +96,9 @@ func New(pool *pgxpool.Pool, store *schema.Store, cfg Config) (*river.Client[pgx
 		if cfg.Digests != nil {
 			river.AddWorker(workers, &digest.Worker{Sender: cfg.Digests})
 		}
+		if cfg.Billing != nil && cfg.Billing.Configured() {
+			river.AddWorker(workers, &billing.MeterWorker{Service: cfg.Billing})
+		}
 		rc.Workers = workers
 		rc.Queues = map[string]river.QueueConfig{
 			river.QueueDefault:     {MaxWorkers: cfg.Workers},
@@ -134,6 +141,9 @@ func periodic(store *schema.Store, cfg Config) []*river.PeriodicJob {
 		alerting.SweepPeriodicJob(alerting.DefaultSweepInterval))
 	if cfg.Digests != nil {
 		jobs = append(jobs, digest.PeriodicJob(digest.DefaultInterval))
+	}
+	if cfg.Billing != nil && cfg.Billing.Configured() {
+		jobs = append(jobs, billing.MeterPeriodicJob())
 	}
 	return jobs
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/freshtrack/freshtrack/auth"
 	"github.com/freshtrack/freshtrack/bench"
+	"github.com/freshtrack/freshtrack/billing"
 	"github.com/freshtrack/freshtrack/demo"
 	"github.com/freshtrack/freshtrack/internal/pgtest"
 	"github.com/freshtrack/freshtrack/schema"
@@ -109,7 +110,7 @@ func TestJSONOutputTypesAreTagged(t *testing.T) {
 			walk(f.Type, at+"."+f.Name)
 		}
 	}
-	for _, v := range []any{demo.Fleet{}, schema.Status{}, auth.Organization{}, auth.APIKeyView{},
+	for _, v := range []any{demo.Fleet{}, schema.Status{}, auth.Organization{}, auth.APIKeyView{}, billing.Standing{}, billing.MeterResult{}, billing.Plan{},
 		bench.IngestResult{}, bench.SeedResult{}, bench.QueryResult{}, bench.AlertsResult{}, bench.LiveResult{}} {
 		walk(reflect.TypeOf(v), reflect.TypeOf(v).String())
 	}

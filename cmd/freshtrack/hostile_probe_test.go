@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/freshtrack/freshtrack/internal/stripetest"
 )
 
 // hostilePayloads are the large bodies, built once.
@@ -158,6 +160,9 @@ func probeHostile(addr string, pl *hostilePayloads, fx *hostileFixture, j hostil
 	}
 	if j.cred.header != "" {
 		head = append(head, j.cred.header)
+	}
+	if j.cred.stripe {
+		head = append(head, "Stripe-Signature: "+stripetest.Sign(hostileStripeSecret, signed, time.Now()))
 	}
 	if j.cred.telnyx {
 		ts := strconv.FormatInt(time.Now().Unix(), 10)

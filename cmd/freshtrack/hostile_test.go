@@ -53,6 +53,8 @@ const (
 	// hostileEUI is the fixture sensor's external id, which a TTN uplink
 	// names as its dev_eui.
 	hostileEUI = "70B3D57ED005A1B2"
+	// hostileStripeSecret signs the Stripe webhook's probes.
+	hostileStripeSecret = "whsec_hostile"
 	// hostileLegacySecret is the fixture's FreshTrack Pro secret.
 	hostileLegacySecret = "hostile-seed-webhook-secret-0123456789"
 )
@@ -88,7 +90,10 @@ func TestHostileInputOnEveryRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 	keyFile := filepath.Join(t.TempDir(), "dev.pem")
-	p := startServe(t, "hostile", dbURL, []string{"FRESHTRACK_TELNYX_PUBLIC_KEY=" + base64.StdEncoding.EncodeToString(telnyxPub)},
+	// Billing is on, with a Stripe nobody answers at: every probe must be
+	// refused before anything would call it.
+	p := startServe(t, "hostile", dbURL, []string{"FRESHTRACK_TELNYX_PUBLIC_KEY=" + base64.StdEncoding.EncodeToString(telnyxPub),
+		"FRESHTRACK_STRIPE_SECRET_KEY=sk_test_hostile", "FRESHTRACK_STRIPE_WEBHOOK_SECRET=" + hostileStripeSecret, "FRESHTRACK_STRIPE_API_URL=http://127.0.0.1:1"},
 		"--dev-auth", "--dev-auth-key", keyFile)
 	fx := newHostileFixture(t, pool, p, keyFile)
 	fx.telnyxKey = telnyxKey
@@ -181,6 +186,7 @@ type hostileCred struct {
 	name   string
 	bearer string // Authorization: Bearer, when set
 	telnyx bool   // sign the body as Telnyx does
+	stripe bool   // sign the body as Stripe does
 	// header is a credential header sent as it is ("X-Webhook-Secret: ...").
 	header string
 }
@@ -389,6 +395,9 @@ func hostileRoutes(t *testing.T, p *serveProc, fx *hostileFixture) []hostileRout
 				if pattern == "/v1/webhooks/telnyx" {
 					rt.creds = append(rt.creds, hostileCred{name: "telnyx-signed", telnyx: true})
 				}
+				if pattern == "/v1/webhooks/stripe" {
+					rt.creds = append(rt.creds, hostileCred{name: "stripe-signed", stripe: true})
+				}
 			case op.Security[0]["legacySecret"] != nil:
 				rt.creds = []hostileCred{none, {name: "api-key", bearer: fx.apiKey},
 					{name: "legacy-secret", header: "X-Webhook-Secret: " + hostileLegacySecret},
@@ -426,6 +435,9 @@ func hostileBody(pattern string, schema map[string]any, ids map[string]string) s
 	case "/v1/webhooks/telnyx":
 		return `{"data":{"event_type":"message.finalized","id":"ev-1` + hostileMarker + `","occurred_at":"` + now +
 			`","payload":{"id":"hostile-msg","to":[{"status":"delivered"}]}}}`
+	case "/v1/webhooks/stripe":
+		return `{"id":"evt_hostile` + hostileMarker + `","object":"event","type":"invoice.paid","api_version":"2023-10-16","created":` +
+			strconv.FormatInt(time.Now().Unix(), 10) + `,"data":{"object":{"id":"in_hostile","customer":"cus_nobody"}}}`
 	}
 	obj, _ := schemaExample("", schema, ids).(map[string]any)
 	body, _ := json.Marshal(obj)

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -256,12 +257,18 @@ func postReadings(t *testing.T, base, key string, readings []map[string]any) {
 // call makes an API call as role and returns the status.
 func (o *liveOrg) call(t *testing.T, base, method, path string, role auth.Role, body any) int {
 	t.Helper()
-	var rd *bytes.Reader
+	code, _ := o.callJSON(t, base, method, path, role, body)
+	return code
+}
+
+// callJSON makes an API call as role and returns the status and the
+// answer's JSON object (nil when it is none).
+func (o *liveOrg) callJSON(t *testing.T, base, method, path string, role auth.Role, body any) (int, map[string]any) {
+	t.Helper()
+	var rd io.Reader = http.NoBody
 	if body != nil {
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
-	} else {
-		rd = bytes.NewReader(nil)
 	}
 	req, _ := http.NewRequest(method, base+path, rd)
 	req.Header.Set("Authorization", "Bearer "+o.tokens[role])
@@ -272,8 +279,10 @@ func (o *liveOrg) call(t *testing.T, base, method, path string, role auth.Role, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	return resp.StatusCode
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
 }
 
 func (o *liveOrg) events(unitFilter bool) string {

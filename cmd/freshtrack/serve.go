@@ -18,6 +18,7 @@ import (
 	"github.com/freshtrack/freshtrack/alerting"
 	"github.com/freshtrack/freshtrack/api"
 	"github.com/freshtrack/freshtrack/auth"
+	"github.com/freshtrack/freshtrack/billing"
 	"github.com/freshtrack/freshtrack/compat"
 	"github.com/freshtrack/freshtrack/digest"
 	"github.com/freshtrack/freshtrack/ingest"
@@ -48,7 +49,7 @@ River workers, in one process. --role splits them across processes. Serve refuse
 			return serve(cmd.Context(), &cfg, e, nil)
 		},
 	}
-	cfg.Bind(cmd.Flags(), config.GroupDatabase, config.GroupServe, config.GroupIngest, config.GroupAuth, config.GroupNotify, config.GroupLog)
+	cfg.Bind(cmd.Flags(), config.GroupDatabase, config.GroupServe, config.GroupIngest, config.GroupAuth, config.GroupNotify, config.GroupBilling, config.GroupLog)
 	return cmd
 }
 
@@ -123,7 +124,7 @@ func ingestConfig(cfg *config.Config) ingest.Config {
 func loadServeConfig(e env, args ...string) (*config.Config, error) {
 	var cfg config.Config
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
-	cfg.Bind(fs, config.GroupDatabase, config.GroupServe, config.GroupIngest, config.GroupAuth, config.GroupNotify, config.GroupLog)
+	cfg.Bind(fs, config.GroupDatabase, config.GroupServe, config.GroupIngest, config.GroupAuth, config.GroupNotify, config.GroupBilling, config.GroupLog)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -217,8 +218,13 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 	if err != nil {
 		return err
 	}
+	bill, err := billingService(cfg, pool, inserter, log)
+	if err != nil {
+		return err
+	}
 	worker, err := jobs.New(pool, store, jobs.Config{
 		Digests:        digests,
+		Billing:        bill,
 		SMS:            sms,
 		Email:          email,
 		Alerting:       alerts,
@@ -280,7 +286,7 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 	var ingester *ingest.Service
 	if cfg.HasRole(config.RoleIngest) {
 		var legacy *compat.Service
-		if ingester, legacy, err = startIngest(ctx, components, cfg, pool, store, rdb, alerts, publisher, admission, log); err != nil {
+		if ingester, legacy, err = startIngest(ctx, components, cfg, pool, store, rdb, alerts, publisher, admission, bill, log); err != nil {
 			return err
 		}
 		ingester.Register(app)
@@ -290,7 +296,7 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 		if err := components.Start(ctx, "live events from the database", live.NewTail(pool, hub, log)); err != nil {
 			return err
 		}
-		if err := registerAPI(app, cfg, ln.Addr().String(), pool, alerts, ingester, hub, admission, log); err != nil {
+		if err := registerAPI(app, cfg, ln.Addr().String(), pool, alerts, ingester, hub, admission, bill, log); err != nil {
 			return err
 		}
 	}
@@ -327,7 +333,7 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 // writer closed and finish what was committed). It also returns FreshTrack
 // Pro's device routes, which store through the same service.
 func startIngest(ctx context.Context, components *lifecycle.Sequence, cfg *config.Config, pool *pgxpool.Pool, store *schema.Store,
-	rdb *redis.Client, alerts *alerting.Evaluator, publisher *live.Publisher, admission *httpbody.Admission, log *slog.Logger) (*ingest.Service, *compat.Service, error) {
+	rdb *redis.Client, alerts *alerting.Evaluator, publisher *live.Publisher, admission *httpbody.Admission, bill *billing.Service, log *slog.Logger) (*ingest.Service, *compat.Service, error) {
 	keyOpts := auth.KeyVerifierOptions{TTL: cfg.APIKeyCacheTTL, Redis: rdb, Logger: log}
 	keys, secrets := auth.NewKeyVerifier(pool, keyOpts), auth.NewLegacySecretVerifier(pool, keyOpts)
 	stopKeys := lifecycle.Hooks{OnStop: func(context.Context) error { keys.Close(); secrets.Close(); return nil }}
@@ -346,6 +352,9 @@ func startIngest(ctx context.Context, components *lifecycle.Sequence, cfg *confi
 	icfg := ingestConfig(cfg)
 	icfg.Writer.BacklogOwner = owner.Key
 	icfg.Admission = admission
+	// Auto-registration stays within the plan; readings of registered
+	// sensors are never refused for billing.
+	icfg.SensorRoom = bill.Limits().Room
 	ingester, err := ingest.NewService(ctx, pool, store, keys, icfg, log)
 	if err != nil {
 		return nil, nil, err
@@ -392,13 +401,13 @@ func webApp(cfg *config.Config, addr string, pool *pgxpool.Pool, users *auth.Use
 // registerAPI mounts the people-facing API, the Telnyx webhook and the
 // OpenAPI document on app.
 func registerAPI(fiberApp *fiber.App, cfg *config.Config, addr string, pool *pgxpool.Pool, alerts *alerting.Evaluator,
-	ingester *ingest.Service, hub *live.Hub, admission *httpbody.Admission, log *slog.Logger) error {
+	ingester *ingest.Service, hub *live.Hub, admission *httpbody.Admission, bill *billing.Service, log *slog.Logger) error {
 	users, extra, err := userVerifier(cfg, addr, pool, fiberApp, log)
 	if err != nil {
 		return err
 	}
 	deps := api.Deps{Pool: pool, Users: users, Logger: log, Alerts: alerts, Admission: admission,
-		Live: hub, Tickets: live.NewTickets([]byte(cfg.EventsTicketKey))}
+		Live: hub, Tickets: live.NewTickets([]byte(cfg.EventsTicketKey)), Billing: bill}
 	// The web app signs people in with the same identity provider and
 	// calls the same API with its session cookie.
 	if users != nil {
@@ -424,7 +433,8 @@ func registerAPI(fiberApp *fiber.App, cfg *config.Config, addr string, pool *pgx
 		}
 	}
 	api.RegisterTelnyxWebhook(fiberApp, pool, telnyxKey, admission, log)
-	extra = append(extra, api.TelnyxWebhookRoute)
+	api.RegisterStripeWebhook(fiberApp, bill, admission, log)
+	extra = append(extra, api.TelnyxWebhookRoute, api.StripeWebhookRoute)
 	router.ServeOpenAPI(buildVersion(), append(extra, api.OperationalRoutes()...)...)
 	return nil
 }
