@@ -58,7 +58,7 @@ bench: build ## short benchmarks: Go micro-benchmarks, then freshtrack bench int
 screenshots: ## refresh docs/screenshots with the browser tests (needs chromium)
 	@url=$$(scripts/pg.sh server "$${TEST_DATABASE_URL:-}" "$${DATABASE_URL:-}") && \
 	TEST_DATABASE_URL="$$url" TEST_STORAGE=postgres TEST_BROWSER_REQUIRED=1 TEST_SCREENSHOT_DIR="$(CURDIR)/docs/screenshots" \
-		$(GO) test -count=1 -run 'TestWebApp|TestWebSettings' ./cmd/freshtrack/
+		$(GO) test -count=1 -run 'TestWebApp|TestWebSettings|TestWebBilling' ./cmd/freshtrack/
 
 db-stop: ## stop the throwaway PostgreSQL cluster, if one was started
 	scripts/pg.sh stop

@@ -229,6 +229,7 @@ func (a *App) page(c *fiber.Ctx) error {
 		"operate":    d.Role.Can(auth.PermOperate),
 		"manage":     d.Role.Can(auth.PermManage),
 		"administer": d.Role.Can(auth.PermAdminister),
+		"own":        d.Role.Can(auth.PermOwn),
 	}
 	return a.render(c, fiber.StatusOK, "shell.html", map[string]any{"D": d, "Version": a.version})
 }

@@ -73,6 +73,12 @@ func (b *browser) in(t *testing.T) *browser { return &browser{t: t, ctx: b.ctx, 
 
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
+	return newBrowserWith(t)
+}
+
+// newBrowserWith is newBrowser with more Chromium options.
+func newBrowserWith(t *testing.T, extra ...chromedp.ExecAllocatorOption) *browser {
+	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath(t)),
 		chromedp.UserDataDir(t.TempDir()),
@@ -82,6 +88,7 @@ func newBrowser(t *testing.T) *browser {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.WindowSize(1280, 900),
 	)
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	b := &browser{t: t, ctx: ctx, js: &jsErrors{}}

@@ -15,7 +15,7 @@ import (
 )
 
 // settingsSections are the sections of the settings page an admin sees.
-var settingsSections = []string{"organisation", "sites", "areas", "units", "sensors", "alert-rules", "escalation-policies", "contacts", "members", "api-keys"}
+var settingsSections = []string{"organisation", "sites", "areas", "units", "sensors", "alert-rules", "escalation-policies", "contacts", "members", "api-keys", "billing"}
 
 // TestWebSettings drives the settings page as a manager, a staff member,
 // a viewer and an admin of the kitchen, and checks each change where it
@@ -220,6 +220,15 @@ func TestWebSettings(t *testing.T) {
 		})
 		if again != "0 false" {
 			t.Errorf("after a reload the page shows the key again (%s)", again)
+		}
+	})
+
+	t.Run("billing says it is not configured", func(t *testing.T) {
+		b := ab.in(t)
+		b.run(actx, "billing", openSection(settings, "billing"))
+		text := value(b, actx, "billing", js[string](`(document.getElementById('billing-off') || {}).textContent || ''`))
+		if !strings.Contains(text, "Billing is not configured on this server") {
+			t.Errorf("billing without Stripe shows %q", text)
 		}
 	})
 

@@ -4,8 +4,8 @@
 // /v1/openapi.json, so a field the API gains shows up here; the tables below
 // only choose how the fields are labelled, ordered and shown. The form kit
 // is settings-forms.js (FT.settingsKit), the organisation section is in
-// settings-org.js, members and API keys are in settings-people.js; they
-// load before this file.
+// settings-org.js, members and API keys are in settings-people.js, billing
+// is in settings-billing.js; they load before this file.
 'use strict';
 (function () {
   const { D, h, api, all, toast, guard, link, UNIT } = FT;
@@ -25,6 +25,7 @@
     { key: 'contacts', title: 'Contacts', one: 'contact' },
     { key: 'members', title: 'Members', one: 'member', admin: true },
     { key: 'api-keys', title: 'API keys', one: 'API key', admin: true },
+    { key: 'billing', title: 'Billing', one: 'billing', admin: true },
   ];
 
   // ---- sections ------------------------------------------------------
@@ -360,6 +361,7 @@
       if (sec.key === 'organisation') await FT.settingsKit.organisationSection(box, sec, heading);
       else if (sec.key === 'members') await FT.settingsKit.membersSection(box, sec, heading);
       else if (sec.key === 'api-keys') await FT.settingsKit.apiKeysSection(box, sec, heading);
+      else if (sec.key === 'billing') await FT.settingsKit.billingSection(box, sec, heading);
       else await resourceSection(box, sec, heading);
     } finally {
       loading.remove();
