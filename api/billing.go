@@ -149,7 +149,7 @@ func RegisterStripeWebhook(app *fiber.App, b *billing.Service, adm *httpbody.Adm
 		case errors.Is(err, billing.ErrWebhookNotConfigured):
 			return billingError(err)
 		case err != nil:
-			log.Error("stripe webhook", "err", err)
+			log.ErrorContext(c.UserContext(), "stripe webhook", "err", err)
 			return err // 500: Stripe retries
 		}
 		return c.JSON(res)

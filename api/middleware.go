@@ -9,15 +9,22 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/freshtrack/freshtrack/internal/httpbody"
+	"github.com/freshtrack/freshtrack/internal/reqid"
 )
 
-// requestLog logs every request with slog and counts it in
+// requestLog gives every request its id (a proxy's X-Request-Id when it
+// sent a sane one), answered in X-Request-Id and logged with every line
+// logged with the request's context; it logs every request with slog and
+// counts it in
 // freshtrack_http_requests_total / freshtrack_http_errors_total and the
 // freshtrack_http_request_duration_seconds histogram, labelled by route
 // pattern (never the raw path, which would explode cardinality).
 func requestLog(log *slog.Logger) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
+		id := reqid.Accept(c.Get(reqid.Header))
+		c.SetUserContext(reqid.With(c.UserContext(), id))
+		c.Set(reqid.Header, id)
 		err := c.Next()
 		if err != nil {
 			// Let the error handler write the response now so the status is known.

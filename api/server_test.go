@@ -1,18 +1,23 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/freshtrack/freshtrack/api"
 	"github.com/freshtrack/freshtrack/internal/pgtest"
+	"github.com/freshtrack/freshtrack/internal/reqid"
 	"github.com/freshtrack/freshtrack/schema"
 )
 
@@ -129,3 +134,58 @@ func TestReadyzDegradedByEvaluationLag(t *testing.T) {
 		t.Fatalf("readyz with a 5-minute backlog = %d %+v", code, r)
 	}
 }
+
+// TestRequestIDs: every answer carries X-Request-Id, a proxy's sane id is
+// kept, and the request's log line (and a 500's detail) names it.
+func TestRequestIDs(t *testing.T) {
+	t.Parallel()
+	var logs syncBuf
+	app := api.New(api.Config{Logger: slog.New(reqid.Handler(slog.NewJSONHandler(&logs, nil)))})
+	app.Get("/boom", func(c *fiber.Ctx) error { return errors.New("the database went away") })
+	api.NotFound(app)
+	call := func(path, incoming string) (*http.Response, string) {
+		t.Helper()
+		req := httptest.NewRequest("GET", path, nil)
+		if incoming != "" {
+			req.Header.Set("X-Request-Id", incoming)
+		}
+		resp, err := app.Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	if resp, _ := call("/healthz", "caddy-41f2"); resp.Header.Get("X-Request-Id") != "caddy-41f2" {
+		t.Errorf("a proxy's id was not kept: %q", resp.Header.Get("X-Request-Id"))
+	}
+	if resp, _ := call("/healthz", "bad id\twith tabs"); len(resp.Header.Get("X-Request-Id")) != 32 {
+		t.Errorf("a bad id was not replaced: %q", resp.Header.Get("X-Request-Id"))
+	}
+	resp, body := call("/boom", "")
+	id := resp.Header.Get("X-Request-Id")
+	if resp.StatusCode != 500 || len(id) != 32 || !strings.Contains(body, "request id "+id) || strings.Contains(body, "database went away") {
+		t.Errorf("500: %d %q %s", resp.StatusCode, id, body)
+	}
+	var failed, logged bool
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var rec map[string]any
+		_ = json.Unmarshal([]byte(line), &rec)
+		if rec["request_id"] == id {
+			failed = failed || rec["msg"] == "request failed"
+			logged = logged || (rec["msg"] == "request" && rec["path"] == "/boom")
+		}
+	}
+	if !failed || !logged {
+		t.Errorf("the 500's log lines do not carry its request id %s:\n%s", id, logs.String())
+	}
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }

@@ -54,7 +54,7 @@ func RegisterTelnyxWebhook(app *fiber.App, pool *database.Pool, key ed25519.Publ
 			return problem.BadRequest(err.Error())
 		}
 		if err != nil {
-			log.Error("apply telnyx event", "err", err)
+			log.ErrorContext(c.UserContext(), "apply telnyx event", "err", err)
 			return err // 500: Telnyx retries
 		}
 		return c.JSON(fiber.Map{"updated": updated})

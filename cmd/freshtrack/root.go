@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/freshtrack/freshtrack/internal/config"
+	"github.com/freshtrack/freshtrack/internal/reqid"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -105,9 +106,9 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
 	opts := &slog.HandlerOptions{Level: level}
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(reqid.Handler(slog.NewJSONHandler(w, opts)))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(reqid.Handler(slog.NewTextHandler(w, opts)))
 }
 
 // loadAndConnect applies the environment to cmd's flags, validates the

@@ -119,8 +119,12 @@ func Handler(log *slog.Logger) fiber.ErrorHandler {
 		case errors.As(err, &fe):
 			p = New(fe.Code, slugFor(fe.Code), statusTitle(fe.Code), fe.Message)
 		default:
-			log.Error("request failed", slog.String("method", c.Method()), slog.String("path", c.Path()), slog.Any("err", err))
-			p = New(fiber.StatusInternalServerError, "internal", "Internal server error", "the server failed to handle this request; it has been logged")
+			log.ErrorContext(c.UserContext(), "request failed", slog.String("method", c.Method()), slog.String("path", c.Path()), slog.Any("err", err))
+			detail := "the server failed to handle this request; it has been logged"
+			if id := string(c.Response().Header.Peek("X-Request-Id")); id != "" {
+				detail += " with request id " + id
+			}
+			p = New(fiber.StatusInternalServerError, "internal", "Internal server error", detail)
 		}
 		return Write(c, p)
 	}
