@@ -51,6 +51,10 @@ type TelnyxConfig struct {
 	// HTTPClient makes the requests. Defaults to a client of its own;
 	// Timeout applies per attempt either way.
 	HTTPClient *http.Client
+	// Shared, when set, spaces the requests of every process on the
+	// account (RedisRate) instead of this process's own limiter, which
+	// stands in while Shared cannot answer.
+	Shared RateReserver
 }
 
 // Telnyx defaults.
@@ -365,8 +369,20 @@ func (t *Telnyx) Send(ctx context.Context, m Message) (Receipt, error) {
 	}
 }
 
-// wait takes a token from the rate limiter, waiting for it if needed.
+// wait takes a token from the rate limiter, waiting for it if needed: the
+// account's shared one when there is one and it answers, else this
+// process's.
 func (t *Telnyx) wait(ctx context.Context) error {
+	if t.cfg.Shared != nil {
+		d, err := t.cfg.Shared.Reserve(ctx)
+		if err == nil {
+			if d > 0 {
+				return t.sleep(ctx, d)
+			}
+			return nil
+		}
+		mSharedRateDown.Inc()
+	}
 	now := t.now()
 	r := t.limiter.ReserveN(now, 1)
 	if !r.OK() {

@@ -378,3 +378,47 @@ func TestTelnyxAcceptedWithUnreadableAnswerIsNotResent(t *testing.T) {
 		t.Fatalf("%d requests, want 1: an accepted message is never sent again", n)
 	}
 }
+
+// stubReserver answers waits in turn, or fails.
+type stubReserver struct {
+	waits []time.Duration
+	err   error
+}
+
+func (s *stubReserver) Reserve(context.Context) (time.Duration, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	d := s.waits[0]
+	s.waits = s.waits[1:]
+	return d, nil
+}
+
+// TestTelnyxSharedRate: with a shared reserver the sender waits what it
+// books, not what its own limiter says; when the reserver fails, its own
+// limiter spaces the sends.
+func TestTelnyxSharedRate(t *testing.T) {
+	t.Parallel()
+	f := newFakeTelnyx(t)
+	shared := &stubReserver{waits: []time.Duration{0, 700 * time.Millisecond, 1400 * time.Millisecond}}
+	tel, rec := newTestTelnyx(t, f, func(c *TelnyxConfig) { c.RatePerSecond = 2; c.Shared = shared })
+	clock := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	tel.now = func() time.Time { return clock }
+	for range 3 {
+		if _, err := tel.Send(context.Background(), smsMessage); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := rec.Sleeps(); !slices.Equal(s, []time.Duration{700 * time.Millisecond, 1400 * time.Millisecond}) {
+		t.Fatalf("waits %v, want the shared reserver's", s)
+	}
+	shared.err = errors.New("redis: connection refused")
+	for range 2 {
+		if _, err := tel.Send(context.Background(), smsMessage); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := rec.Sleeps(); !slices.Equal(s[2:], []time.Duration{500 * time.Millisecond}) {
+		t.Fatalf("waits without the shared reserver %v, want the own limiter's 500ms for the second", s[2:])
+	}
+}

@@ -12,10 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -26,6 +23,7 @@ import (
 
 	"github.com/freshtrack/freshtrack/auth"
 	"github.com/freshtrack/freshtrack/internal/pgtest"
+	"github.com/freshtrack/freshtrack/internal/redistest"
 )
 
 // sseEvent is one frame of an event stream.
@@ -462,50 +460,12 @@ func TestLiveStreamsAreTenantIsolated(t *testing.T) {
 	viaTicket.next("reading", nil, 10*time.Second)
 }
 
-// startRedis starts a private redis-server on a free port and returns its
-// URL. Without redis-server the test is skipped, unless TEST_REDIS_REQUIRED
-// is set (CI sets it, so there it fails instead).
-func startRedis(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("TEST_REDIS_REQUIRED") != "" {
-			t.Fatalf("redis-server is required (TEST_REDIS_REQUIRED) but not on PATH: apt-get install redis-server")
-		}
-		t.Skip("redis-server not on PATH (apt-get install redis-server): cross-instance fan-out not tested")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
-	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	var logs syncBuffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if c, err := net.Dial("tcp", "127.0.0.1:"+port); err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server did not start: %s", logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return "redis://127.0.0.1:" + port + "/0"
-}
-
 func TestLiveEventsCrossInstancesThroughRedis(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary; skipped with -short")
 	}
 	t.Parallel()
-	redisURL := startRedis(t)
+	redisURL := redistest.Start(t)
 	dbURL, pool := pgtest.NewDBURL(t)
 	keyFile := filepath.Join(t.TempDir(), "dev.pem")
 	env := []string{"REDIS_URL=" + redisURL, "FRESHTRACK_EVENTS_TICKET_KEY=" + strings.Repeat("k", 32)}

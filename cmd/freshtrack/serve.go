@@ -76,11 +76,16 @@ func userVerifier(cfg *config.Config, addr string, pool *pgxpool.Pool, app *fibe
 	return v, nil, err
 }
 
-// senders builds the SMS and email senders that are configured.
-func senders(cfg *config.Config, log *slog.Logger) (sms, email notify.Sender, err error) {
+// senders builds the SMS and email senders that are configured. With
+// Redis, every instance's SMS share the account's rate.
+func senders(cfg *config.Config, rdb *redis.Client, log *slog.Logger) (sms, email notify.Sender, err error) {
 	if cfg.TelnyxAPIKey != "" {
-		t, err := notify.NewTelnyx(notify.TelnyxConfig{APIKey: cfg.TelnyxAPIKey, From: cfg.TelnyxFrom, BaseURL: cfg.TelnyxBaseURL,
-			MessagingProfileID: cfg.TelnyxMessagingProfileID, RatePerSecond: cfg.TelnyxRate})
+		tc := notify.TelnyxConfig{APIKey: cfg.TelnyxAPIKey, From: cfg.TelnyxFrom, BaseURL: cfg.TelnyxBaseURL,
+			MessagingProfileID: cfg.TelnyxMessagingProfileID, RatePerSecond: cfg.TelnyxRate}
+		if rdb != nil {
+			tc.Shared = notify.NewRedisRate(rdb, "freshtrack:telnyx:rate:"+cfg.TelnyxFrom, cfg.TelnyxRate)
+		}
+		t, err := notify.NewTelnyx(tc)
 		if err != nil {
 			return nil, nil, fmt.Errorf("telnyx: %w", err)
 		}
@@ -158,10 +163,6 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 	}
 	log.Info("database ready", "storage", st.Mode, "schema_version", st.Version, "river_version", st.RiverVersion)
 
-	sms, email, err := senders(cfg, log)
-	if err != nil {
-		return err
-	}
 	// An insert-only River client lets the evaluator enqueue notification
 	// and escalation jobs before the working client (which needs the
 	// evaluator for its workers) exists.
@@ -180,6 +181,10 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 		if err := rdb.Ping(ctx).Err(); err != nil {
 			log.Warn("redis unreachable; caches fall back to the database until it answers", "redis_url", config.Redact(cfg.RedisURL), "err", err)
 		}
+	}
+	sms, email, err := senders(cfg, rdb, log)
+	if err != nil {
+		return err
 	}
 
 	// Live updates: ingest's commits (through a feed) and the evaluator's
