@@ -48,7 +48,7 @@ func catalog() billing.Catalog {
 	}}
 }
 
-func newBench(t *testing.T) *bench {
+func newBench(t testing.TB) *bench {
 	t.Helper()
 	b := &bench{pool: pgtest.NewDB(t), now: time.Now().UTC()}
 	b.stripe = stripetest.NewRecorder(t, stripetest.Start(t))
@@ -67,7 +67,7 @@ func newBench(t *testing.T) *bench {
 	return b
 }
 
-func (b *bench) newOrg(t *testing.T, name string) string {
+func (b *bench) newOrg(t testing.TB, name string) string {
 	t.Helper()
 	ctx := context.Background()
 	var org string
@@ -151,7 +151,7 @@ func (b *bench) deliver(t *testing.T, payload []byte) billing.WebhookResult {
 }
 
 // linkCustomer gives org a Stripe customer the way the first checkout does.
-func (b *bench) linkCustomer(t *testing.T, org, customer string) {
+func (b *bench) linkCustomer(t testing.TB, org, customer string) {
 	t.Helper()
 	if _, err := b.pool.Exec(context.Background(), `INSERT INTO subscriptions (org_id, stripe_customer_id) VALUES ($1, $2)
 		ON CONFLICT (org_id) DO UPDATE SET stripe_customer_id = excluded.stripe_customer_id`, org, customer); err != nil {
