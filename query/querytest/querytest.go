@@ -28,7 +28,13 @@ type DB struct {
 // request is skipped when the server lacks TimescaleDB.
 func New(t testing.TB, opts ...pgtest.Option) *DB {
 	t.Helper()
-	pool := pgtest.NewDB(t, opts...)
+	return Open(t, pgtest.NewDB(t, opts...))
+}
+
+// Open wraps a migrated database the test did not get from pgtest (a
+// pgtest.ReplicaPair's primary, say) and opens its store.
+func Open(t testing.TB, pool *pgxpool.Pool) *DB {
+	t.Helper()
 	store, err := schema.OpenStore(context.Background(), pool, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
