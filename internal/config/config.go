@@ -39,6 +39,16 @@ type Config struct {
 	// DatabaseURL is the PostgreSQL connection string (DATABASE_URL).
 	// Defaults to postgres://postgres@127.0.0.1:5432/freshtrack?sslmode=disable.
 	DatabaseURL string
+	// DatabaseReplicaURL is a streaming replica of DatabaseURL that serves
+	// the reads which may trail it by up to ReplicaMaxLag: unit series,
+	// persisted latest values and HACCP reports
+	// (FRESHTRACK_DATABASE_REPLICA_URL). Its pool has DBMaxConns
+	// connections too. Defaults to empty: every read goes to DatabaseURL.
+	DatabaseReplicaURL string
+	// ReplicaMaxLag is the replay lag under which the replica serves those
+	// reads; beyond it, or while the replica does not answer, they go to
+	// the primary (FRESHTRACK_REPLICA_MAX_LAG). Defaults to 10s.
+	ReplicaMaxLag time.Duration
 	// DBMaxConns caps the connection pool shared by the API, the ingest writers
 	// and the River workers (FRESHTRACK_DB_MAX_CONNS). Defaults to 20.
 	DBMaxConns int
@@ -249,6 +259,7 @@ func Defaults() Config {
 func (c *Config) WithDefaults() {
 	c.DatabaseURL = cmp.Or(c.DatabaseURL, "postgres://postgres@127.0.0.1:5432/freshtrack?sslmode=disable")
 	c.DBMaxConns = cmp.Or(c.DBMaxConns, 20)
+	c.ReplicaMaxLag = cmp.Or(c.ReplicaMaxLag, 10*time.Second)
 	c.Addr = cmp.Or(c.Addr, "127.0.0.1:8080")
 	if len(c.Role) == 0 {
 		c.Role = []string{RoleAPI, RoleIngest, RoleWorker}
@@ -319,6 +330,14 @@ func (c *Config) Validate() error {
 	}
 	if _, err := pgconn.ParseConfig(c.DatabaseURL); err != nil {
 		return bad("DATABASE_URL", Redact(c.DatabaseURL), "must be a PostgreSQL URL (postgres://user@host:5432/db) or key=value connection string")
+	}
+	if c.DatabaseReplicaURL != "" {
+		if _, err := pgconn.ParseConfig(c.DatabaseReplicaURL); err != nil {
+			return bad("FRESHTRACK_DATABASE_REPLICA_URL", Redact(c.DatabaseReplicaURL), "must be a PostgreSQL URL (postgres://user@replica:5432/db) or key=value connection string, or empty")
+		}
+	}
+	if c.ReplicaMaxLag < 100*time.Millisecond || c.ReplicaMaxLag > time.Hour {
+		return bad("FRESHTRACK_REPLICA_MAX_LAG", c.ReplicaMaxLag, "must be between 100ms and 1h")
 	}
 	if c.DBMaxConns < 4 || c.DBMaxConns > 1000 {
 		return bad("FRESHTRACK_DB_MAX_CONNS", c.DBMaxConns, "must be between 4 and 1000")
@@ -493,6 +512,7 @@ func (c *Config) Retention() time.Duration { return time.Duration(c.RetentionDay
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("database_url", Redact(c.DatabaseURL)),
+		slog.String("database_replica_url", Redact(c.DatabaseReplicaURL)),
 		slog.String("redis_url", Redact(c.RedisURL)),
 		slog.String("addr", c.Addr),
 		slog.String("role", strings.Join(c.Role, ",")),
@@ -545,6 +565,8 @@ func (c *Config) Bind(fs *pflag.FlagSet, groups ...Group) {
 			fs.StringVar(&c.Storage, "storage", d.Storage, u("storage", "storage mode chosen at migrate time: auto, timescale or postgres"))
 			fs.IntVar(&c.RetentionDays, "retention-days", d.RetentionDays, u("retention-days", "days of raw readings to keep"))
 		case GroupServe:
+			fs.StringVar(&c.DatabaseReplicaURL, "database-replica-url", d.DatabaseReplicaURL, u("database-replica-url", "streaming replica serving series, latest values and reports while within --replica-max-lag (empty: none)"))
+			fs.DurationVar(&c.ReplicaMaxLag, "replica-max-lag", d.ReplicaMaxLag, u("replica-max-lag", "replay lag under which the replica serves reads; beyond it they go to the primary"))
 			fs.StringVar(&c.RedisURL, "redis-url", d.RedisURL, u("redis-url", "Redis URL for shared caches and fan-out (empty: in-process)"))
 			fs.StringVar(&c.Addr, "addr", d.Addr, u("addr", "HTTP listen address"))
 			fs.StringSliceVar(&c.Role, "role", d.Role, u("role", "roles this process runs: api, ingest, worker"))

@@ -59,6 +59,11 @@ func TestValidate(t *testing.T) {
 	f(map[string]string{"FRESHTRACK_STORAGE": "mysql"}, "FRESHTRACK_STORAGE")
 	f(map[string]string{"DATABASE_URL": "host=localhost user=postgres"}, "")
 	f(map[string]string{"DATABASE_URL": "mysql://x"}, "DATABASE_URL")
+	f(map[string]string{"FRESHTRACK_DATABASE_REPLICA_URL": "postgres://reader@replica:5432/freshtrack"}, "")
+	f(map[string]string{"FRESHTRACK_DATABASE_REPLICA_URL": "mysql://x"}, "FRESHTRACK_DATABASE_REPLICA_URL")
+	f(map[string]string{"FRESHTRACK_REPLICA_MAX_LAG": "30s"}, "")
+	f(map[string]string{"FRESHTRACK_REPLICA_MAX_LAG": "10ms"}, "FRESHTRACK_REPLICA_MAX_LAG")
+	f(map[string]string{"FRESHTRACK_REPLICA_MAX_LAG": "2h"}, "FRESHTRACK_REPLICA_MAX_LAG")
 	f(map[string]string{"REDIS_URL": "redis://127.0.0.1:6379/0"}, "")
 	f(map[string]string{"REDIS_URL": "http://nope"}, "REDIS_URL")
 	f(map[string]string{"FRESHTRACK_ADDR": "8080"}, "FRESHTRACK_ADDR")
@@ -117,6 +122,9 @@ func TestFlagsWinOverEnvironment(t *testing.T) {
 	if !c.HasRole(RoleIngest) || c.HasRole(RoleWorker) {
 		t.Errorf("Role = %v, want [ingest]", c.Role)
 	}
+	if c.DatabaseReplicaURL != "" || c.ReplicaMaxLag != 10*time.Second {
+		t.Errorf("replica: %q, max lag %s, want none and the default 10s", c.DatabaseReplicaURL, c.ReplicaMaxLag)
+	}
 	if c.RetentionDays != 730 || c.Retention() != 730*24*time.Hour {
 		t.Errorf("RetentionDays = %d, want the default 730", c.RetentionDays)
 	}
@@ -127,17 +135,18 @@ func TestSecretsStayOutOfLogs(t *testing.T) {
 	c := Defaults()
 	c.DatabaseURL = "postgres://app:s3cret-pw@db.example:5432/ft"
 	c.RedisURL = "redis://:r3dis-pw@cache:6379/0"
+	c.DatabaseReplicaURL = "postgres://app:repl1ca-pw@replica.example:5432/ft"
 	c.TelnyxAPIKey = "KEYtelnyx-secret"
 	c.SMTPPassword = "smtp-secret"
 	var b strings.Builder
 	slog.New(slog.NewTextHandler(&b, nil)).Info("config", "config", c)
 	out := b.String()
-	for _, secret := range []string{"s3cret-pw", "r3dis-pw", "telnyx-secret", "smtp-secret"} {
+	for _, secret := range []string{"s3cret-pw", "repl1ca-pw", "r3dis-pw", "telnyx-secret", "smtp-secret"} {
 		if strings.Contains(out, secret) {
 			t.Fatalf("log line leaks %q: %s", secret, out)
 		}
 	}
-	if !strings.Contains(out, "db.example") {
+	if !strings.Contains(out, "db.example") || !strings.Contains(out, "replica.example") {
 		t.Fatalf("log line lost the host: %s", out)
 	}
 	if got := Redact("postgres://u@h/db?password=hunter2"); strings.Contains(got, "hunter2") {
@@ -158,5 +167,22 @@ func TestFreeSensorsDefaultFollowsStripe(t *testing.T) {
 	c, err = load(t, nil, map[string]string{"FRESHTRACK_STRIPE_SECRET_KEY": "sk_test_x"})
 	if err != nil || c.BillingFreeSensors != "10" || !c.BillingConfigured() {
 		t.Errorf("with Stripe: %q %v", c.BillingFreeSensors, err)
+	}
+}
+
+func TestReplicaSettings(t *testing.T) {
+	t.Parallel()
+	c, err := load(t, []string{"--replica-max-lag", "3s"}, map[string]string{
+		"FRESHTRACK_DATABASE_REPLICA_URL": "postgres://reader@replica:5432/freshtrack",
+		"FRESHTRACK_REPLICA_MAX_LAG":      "1m",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DatabaseReplicaURL != "postgres://reader@replica:5432/freshtrack" || c.ReplicaMaxLag != 3*time.Second {
+		t.Errorf("replica %q, max lag %s: want the environment's URL and the flag's 3s", c.DatabaseReplicaURL, c.ReplicaMaxLag)
+	}
+	if _, err := load(t, []string{"--database-replica-url", "mysql://reader:hidden@replica/x"}, nil); err == nil || strings.Contains(err.Error(), "hidden") {
+		t.Errorf("a bad --database-replica-url: error %v, want one without the password", err)
 	}
 }
