@@ -9,6 +9,7 @@ import (
 
 	"github.com/freshtrack/freshtrack/auth"
 	"github.com/freshtrack/freshtrack/compliance"
+	"github.com/freshtrack/freshtrack/internal/database"
 	"github.com/freshtrack/freshtrack/internal/problem"
 	"github.com/freshtrack/freshtrack/query"
 )
@@ -74,15 +75,28 @@ func (r *Router) registerData() {
 			if len(errs) > 0 {
 				return problem.Validation(errs...)
 			}
-			s, err := query.Series(c.UserContext(), r.deps.Pool, query.SeriesParams{OrgID: OrgOf(c), UnitID: c.Params("id"), From: from, To: to,
-				Resolution: c.Query("resolution", query.ResolutionAuto)})
+			p := query.SeriesParams{OrgID: OrgOf(c), UnitID: c.Params("id"), From: from, To: to, Resolution: c.Query("resolution", query.ResolutionAuto)}
+			var s *query.UnitSeries
+			err := r.deps.Reads.Read(c.UserContext(), func(db *database.Pool) error {
+				var err error
+				s, err = query.Series(c.UserContext(), db, p)
+				return err
+			})
 			if err != nil {
 				return queryError("unit", err)
 			}
 			return c.JSON(s)
 		})
 	latest := func(c *fiber.Ctx, site string) error {
-		units, err := query.Latest(c.UserContext(), r.deps.Pool, query.LatestParams{OrgID: OrgOf(c), SiteID: site, Source: r.deps.Latest})
+		// The in-memory values (r.deps.Latest) are newer than any
+		// database's, where they exist; the rest may come from a replica.
+		p := query.LatestParams{OrgID: OrgOf(c), SiteID: site, Source: r.deps.Latest}
+		var units []query.UnitLatest
+		err := r.deps.Reads.Read(c.UserContext(), func(db *database.Pool) error {
+			var err error
+			units, err = query.Latest(c.UserContext(), db, p)
+			return err
+		})
 		if err != nil {
 			return queryError("site", err)
 		}
@@ -128,8 +142,13 @@ func (r *Router) registerData() {
 			if len(errs) > 0 {
 				return problem.Validation(errs...)
 			}
-			rep, err := compliance.HACCP(c.UserContext(), r.deps.Pool, compliance.HACCPParams{OrgID: OrgOf(c), SiteID: site, From: from, To: to,
-				Unit: strings.ToUpper(c.Query("units", "C"))})
+			p := compliance.HACCPParams{OrgID: OrgOf(c), SiteID: site, From: from, To: to, Unit: strings.ToUpper(c.Query("units", "C"))}
+			var rep *compliance.Report
+			err := r.deps.Reads.Read(c.UserContext(), func(db *database.Pool) error {
+				var err error
+				rep, err = compliance.HACCP(c.UserContext(), db, p)
+				return err
+			})
 			if err != nil {
 				return queryError("site", err)
 			}

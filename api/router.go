@@ -13,6 +13,7 @@ import (
 	"github.com/freshtrack/freshtrack/internal/database"
 	"github.com/freshtrack/freshtrack/internal/httpbody"
 	"github.com/freshtrack/freshtrack/internal/problem"
+	"github.com/freshtrack/freshtrack/internal/replica"
 	"github.com/freshtrack/freshtrack/internal/uuids"
 	"github.com/freshtrack/freshtrack/live"
 	"github.com/freshtrack/freshtrack/query"
@@ -63,7 +64,12 @@ type Param struct {
 type Deps struct {
 	// Pool is handed, unopened, to the capabilities that own the data;
 	// api runs no SQL of its own.
-	Pool   *database.Pool
+	Pool *database.Pool
+	// Reads routes the reads that may trail the primary by a few seconds
+	// (unit series, persisted latest values, HACCP reports) to a streaming
+	// replica while it is within its lag bound. Defaults to every read on
+	// Pool.
+	Reads  *replica.Reads
 	Users  *auth.UserVerifier
 	Logger *slog.Logger
 	// SensorsChanged, when set, is told after sensors of an organisation
@@ -119,6 +125,9 @@ func NewRouter(app *fiber.App, d Deps) *Router {
 	}
 	if d.Tickets == nil {
 		d.Tickets = live.NewTickets(nil)
+	}
+	if d.Reads == nil {
+		d.Reads = replica.New(replica.Config{Primary: d.Pool, Logger: d.Logger})
 	}
 	return &Router{app: app, deps: d}
 }

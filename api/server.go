@@ -14,6 +14,7 @@ import (
 	"github.com/freshtrack/freshtrack/alerting"
 	"github.com/freshtrack/freshtrack/internal/database"
 	"github.com/freshtrack/freshtrack/internal/problem"
+	"github.com/freshtrack/freshtrack/internal/replica"
 	"github.com/freshtrack/freshtrack/schema"
 )
 
@@ -21,6 +22,10 @@ import (
 type Config struct {
 	// Pool is the database pool used by readiness checks.
 	Pool *database.Pool
+	// Reads, when it has a replica, adds the replica's state to /readyz,
+	// which never fails because of it: reads fall back to Pool. Defaults
+	// to nil: no replica reported.
+	Reads *replica.Reads
 	// Logger receives request logs. Defaults to slog.Default().
 	Logger *slog.Logger
 	// Version is reported by /readyz.
@@ -88,7 +93,8 @@ func NotFound(app *fiber.App) {
 var (
 	healthzSchema = obj(map[string]any{"status": map[string]any{"type": "string", "enum": []string{"ok"}}}, "status")
 	readyzSchema  = refine(schemaOf(Readiness{}), map[string]map[string]any{
-		"status": {"enum": []string{"ready", "degraded", "not_ready"}, "description": "not_ready answers 503 with this body"},
+		"status":  {"enum": []string{"ready", "degraded", "not_ready"}, "description": "not_ready answers 503 with this body"},
+		"replica": {"description": "the streaming replica's state (caught_up, within_lag, lagging, unreachable or not_standby), when one is configured; it never changes status"},
 	})
 )
 
@@ -112,6 +118,10 @@ type Readiness struct {
 	EvaluationBacklog    int64   `json:"evaluation_backlog"`
 	Version              string  `json:"version"`
 	Detail               string  `json:"detail,omitempty"`
+	// Replica is the state of the streaming replica that serves series,
+	// latest values and reports; absent without one. It never changes
+	// Status: while it lags or is down, those reads go to the primary.
+	Replica *replica.Status `json:"replica,omitempty"`
 }
 
 func readyz(cfg Config) fiber.Handler {
@@ -141,6 +151,9 @@ func readyz(cfg Config) fiber.Handler {
 						lag.Round(time.Second), n)
 				}
 			}
+		}
+		if cfg.Reads != nil {
+			r.Replica = cfg.Reads.Status(ctx)
 		}
 		code := fiber.StatusOK
 		if r.Status == "not_ready" {
