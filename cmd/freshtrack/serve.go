@@ -25,6 +25,7 @@ import (
 	"github.com/freshtrack/freshtrack/internal/config"
 	"github.com/freshtrack/freshtrack/internal/httpbody"
 	"github.com/freshtrack/freshtrack/internal/lifecycle"
+	"github.com/freshtrack/freshtrack/internal/replica"
 	"github.com/freshtrack/freshtrack/jobs"
 	"github.com/freshtrack/freshtrack/live"
 	"github.com/freshtrack/freshtrack/notify"
@@ -162,6 +163,15 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 		return err
 	}
 	log.Info("database ready", "storage", st.Mode, "schema_version", st.Version, "river_version", st.RiverVersion)
+	// Only the API reads what a replica may serve; writes never go there.
+	var reads *replica.Reads
+	if cfg.HasRole(config.RoleAPI) {
+		var closeReplica func()
+		if reads, closeReplica, err = openReads(ctx, cfg, pool, log); err != nil {
+			return err
+		}
+		defer closeReplica()
+	}
 
 	// An insert-only River client lets the evaluator enqueue notification
 	// and escalation jobs before the working client (which needs the
@@ -278,7 +288,7 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 		return err
 	}
 
-	app := api.New(api.Config{Pool: pool, Logger: log, Version: buildVersion(), MaxConns: cfg.HTTPMaxConns})
+	app := api.New(api.Config{Pool: pool, Reads: reads, Logger: log, Version: buildVersion(), MaxConns: cfg.HTTPMaxConns})
 	// FreshTrack Pro's monitors watch /health: every role answers it.
 	environment := "production"
 	if cfg.DevAuth {
@@ -301,7 +311,7 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 		if err := components.Start(ctx, "live events from the database", live.NewTail(pool, hub, log)); err != nil {
 			return err
 		}
-		if err := registerAPI(app, cfg, ln.Addr().String(), pool, alerts, ingester, hub, admission, bill, log); err != nil {
+		if err := registerAPI(app, cfg, ln.Addr().String(), pool, reads, alerts, ingester, hub, admission, bill, log); err != nil {
 			return err
 		}
 	}
@@ -405,13 +415,13 @@ func webApp(cfg *config.Config, addr string, pool *pgxpool.Pool, users *auth.Use
 
 // registerAPI mounts the people-facing API, the Telnyx webhook and the
 // OpenAPI document on app.
-func registerAPI(fiberApp *fiber.App, cfg *config.Config, addr string, pool *pgxpool.Pool, alerts *alerting.Evaluator,
+func registerAPI(fiberApp *fiber.App, cfg *config.Config, addr string, pool *pgxpool.Pool, reads *replica.Reads, alerts *alerting.Evaluator,
 	ingester *ingest.Service, hub *live.Hub, admission *httpbody.Admission, bill *billing.Service, log *slog.Logger) error {
 	users, extra, err := userVerifier(cfg, addr, pool, fiberApp, log)
 	if err != nil {
 		return err
 	}
-	deps := api.Deps{Pool: pool, Users: users, Logger: log, Alerts: alerts, Admission: admission,
+	deps := api.Deps{Pool: pool, Reads: reads, Users: users, Logger: log, Alerts: alerts, Admission: admission,
 		Live: hub, Tickets: live.NewTickets([]byte(cfg.EventsTicketKey)), Billing: bill}
 	// The web app signs people in with the same identity provider and
 	// calls the same API with its session cookie.

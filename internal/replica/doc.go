@@ -2,7 +2,7 @@
 // seconds (unit series, persisted latest values, HACCP reports) to a
 // PostgreSQL streaming replica while its replay lag is under a bound, and to
 // the primary otherwise. Writes never go through it: a caller hands it a read
-// ([Reads.Read]), and the replica's connections are read-only as well.
+// ([Reads.Read]), and a standby refuses writes anyway.
 //
 // # Lag
 //
