@@ -56,7 +56,8 @@ type ReplicaPair struct {
 // Starting the pair takes a few seconds, so a test shares one among
 // sequential steps. Without the binaries (a remote test server, no
 // postgres user) the test is skipped, saying why, unless
-// TEST_REPLICA_REQUIRED is set, which makes it fail.
+// TEST_REPLICA_REQUIRED is set, which makes it fail; a test server that does
+// not answer fails it, as NewDB does.
 func NewReplicaPair(t testing.TB, opts ...Option) *ReplicaPair {
 	t.Helper()
 	o := optionsOf(opts)
@@ -65,7 +66,12 @@ func NewReplicaPair(t testing.TB, opts ...Option) *ReplicaPair {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	bin, preload, err := serverBinaries(ctx, ServerURL(o.mode))
+	server, err := connectAdmin(ctx, ServerURL(o.mode))
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	bin, preload, err := serverBinaries(ctx, server)
+	server.Close(context.Background())
 	if err == nil {
 		err = usableBinaries(bin)
 	}
@@ -143,15 +149,10 @@ func NewReplicaPair(t testing.TB, opts ...Option) *ReplicaPair {
 	return p
 }
 
-// serverBinaries asks the server at admin where its binaries are and which
+// serverBinaries asks a test server where its binaries are and which
 // libraries it preloads (TimescaleDB's), so the private pair runs the same
 // build.
-func serverBinaries(ctx context.Context, admin string) (bin, preload string, err error) {
-	conn, err := connectAdmin(ctx, admin)
-	if err != nil {
-		return "", "", err
-	}
-	defer conn.Close(context.Background())
+func serverBinaries(ctx context.Context, conn *pgx.Conn) (bin, preload string, err error) {
 	err = conn.QueryRow(ctx, `SELECT (SELECT setting FROM pg_config WHERE name = 'BINDIR'), current_setting('shared_preload_libraries')`).Scan(&bin, &preload)
 	if err != nil {
 		return "", "", fmt.Errorf("ask the test server for its binaries (pg_config): %w", err)
