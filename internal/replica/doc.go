@@ -31,7 +31,8 @@
 //	freshtrack_replica_reads_total{target="replica",reason="caught_up"|"within_lag"}
 //	freshtrack_replica_reads_total{target="primary",reason="lagging"|"unreachable"|"not_standby"|"replica_error"}
 //	freshtrack_replica_lag_seconds               the last measured lag
-//	freshtrack_replica_lag_check_errors_total    checks the replica did not answer
+//	freshtrack_replica_lag_checks_total          lag measurements taken
+//	freshtrack_replica_lag_check_errors_total    of which the replica did not answer
 //
 // They exist only when a replica is configured.
 package replica

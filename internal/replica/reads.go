@@ -75,6 +75,7 @@ type Reads struct {
 
 	counters    map[[2]string]*metrics.Counter // (target, reason) -> reads
 	lag         *metrics.Gauge
+	checks      *metrics.Counter
 	checkErrors *metrics.Counter
 	loggedState string
 }
@@ -110,6 +111,7 @@ func New(cfg Config) *Reads {
 		r.counters[k] = cfg.Metrics.GetOrCreateCounter(fmt.Sprintf(`freshtrack_replica_reads_total{target=%q,reason=%q}`, k[0], k[1]))
 	}
 	r.lag = cfg.Metrics.GetOrCreateGauge(`freshtrack_replica_lag_seconds`, nil)
+	r.checks = cfg.Metrics.GetOrCreateCounter(`freshtrack_replica_lag_checks_total`)
 	r.checkErrors = cfg.Metrics.GetOrCreateCounter(`freshtrack_replica_lag_check_errors_total`)
 	return r
 }
@@ -219,6 +221,7 @@ func (r *Reads) measure(ctx context.Context, done chan struct{}) {
 	var age *float64
 	err := r.cfg.Replica.QueryRow(mctx, lagSQL).Scan(&inRecovery, &receiving, &replayedAll, &age)
 	c := check{at: time.Now()}
+	r.checks.Inc()
 	switch {
 	case err != nil:
 		c.state, c.err = StateUnreachable, fmt.Errorf("measure replica lag: %w", err)

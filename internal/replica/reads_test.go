@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -154,6 +155,34 @@ func TestReadsFollowTheReplica(t *testing.T) {
 	want("caught up", read(strict), replica.TargetReplica, 1, 3)
 	if n := counted(strictSet, replica.TargetReplica, replica.StateCaughtUp) + counted(strictSet, replica.TargetReplica, replica.StateWithinLag); n != 3 {
 		t.Fatalf("caught up: %d reads counted on the replica, want 3", n)
+	}
+
+	// Concurrent reads share the measurements: with checks trusted for an
+	// hour, one check serves them all.
+	shared, sharedSet := newReads(time.Hour, time.Hour)
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for range 20 {
+		wg.Go(func() {
+			for range 5 {
+				if err := shared.Read(ctx, func(db *database.Pool) error {
+					_, err := query.Latest(ctx, db, query.LatestParams{OrgID: org})
+					return err
+				}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("concurrent reads: %v", err)
+	}
+	onReplica := counted(sharedSet, replica.TargetReplica, replica.StateCaughtUp) + counted(sharedSet, replica.TargetReplica, replica.StateWithinLag)
+	if checks := sharedSet.GetOrCreateCounter(`freshtrack_replica_lag_checks_total`).Get(); onReplica != 100 || checks != 1 {
+		t.Fatalf("concurrent reads: %d of 100 on the replica after %d lag checks, want 100 after 1", onReplica, checks)
 	}
 
 	// Replay paused: the replica has received a new reading but not applied
