@@ -49,6 +49,13 @@ type Config struct {
 	// reads; beyond it, or while the replica does not answer, they go to
 	// the primary (FRESHTRACK_REPLICA_MAX_LAG). Defaults to 10s.
 	ReplicaMaxLag time.Duration
+	// DatabaseDirectURL is PostgreSQL itself when DatabaseURL points at a
+	// transaction pooler such as PgBouncer (FRESHTRACK_DATABASE_DIRECT_URL):
+	// what needs a session (LISTEN, session advisory locks, River,
+	// migrations) connects here, and DatabaseURL's pool then sends no named
+	// prepared statements (see PooledDatabase). Defaults to empty: DatabaseURL
+	// is PostgreSQL itself and serves both.
+	DatabaseDirectURL string
 	// DBMaxConns caps the connection pool shared by the API, the ingest writers
 	// and the River workers (FRESHTRACK_DB_MAX_CONNS). Defaults to 20.
 	DBMaxConns int
@@ -339,6 +346,11 @@ func (c *Config) Validate() error {
 	if c.ReplicaMaxLag < 100*time.Millisecond || c.ReplicaMaxLag > time.Hour {
 		return bad("FRESHTRACK_REPLICA_MAX_LAG", c.ReplicaMaxLag, "must be between 100ms and 1h")
 	}
+	if c.DatabaseDirectURL != "" {
+		if _, err := pgconn.ParseConfig(c.DatabaseDirectURL); err != nil {
+			return bad("FRESHTRACK_DATABASE_DIRECT_URL", Redact(c.DatabaseDirectURL), "must be a PostgreSQL URL (postgres://user@host:5432/db) or key=value connection string of PostgreSQL itself, or empty when DATABASE_URL is not a pooler")
+		}
+	}
 	if c.DBMaxConns < 4 || c.DBMaxConns > 1000 {
 		return bad("FRESHTRACK_DB_MAX_CONNS", c.DBMaxConns, "must be between 4 and 1000")
 	}
@@ -513,6 +525,7 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("database_url", Redact(c.DatabaseURL)),
 		slog.String("database_replica_url", Redact(c.DatabaseReplicaURL)),
+		slog.String("database_direct_url", Redact(c.DatabaseDirectURL)),
 		slog.String("redis_url", Redact(c.RedisURL)),
 		slog.String("addr", c.Addr),
 		slog.String("role", strings.Join(c.Role, ",")),
@@ -561,6 +574,7 @@ func (c *Config) Bind(fs *pflag.FlagSet, groups ...Group) {
 		switch g {
 		case GroupDatabase:
 			fs.StringVar(&c.DatabaseURL, "database-url", d.DatabaseURL, u("database-url", "PostgreSQL connection URL"))
+			fs.StringVar(&c.DatabaseDirectURL, "database-direct-url", d.DatabaseDirectURL, u("database-direct-url", "PostgreSQL itself when --database-url is a transaction pooler such as PgBouncer (empty: --database-url serves both)"))
 			fs.IntVar(&c.DBMaxConns, "db-max-conns", d.DBMaxConns, u("db-max-conns", "maximum pooled database connections"))
 			fs.StringVar(&c.Storage, "storage", d.Storage, u("storage", "storage mode chosen at migrate time: auto, timescale or postgres"))
 			fs.IntVar(&c.RetentionDays, "retention-days", d.RetentionDays, u("retention-days", "days of raw readings to keep"))
