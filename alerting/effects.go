@@ -154,7 +154,7 @@ func (env *txEnv) withdrawContradicted(r *Rule, from time.Time, current *alertRe
 		details, _ := json.Marshal(map[string]any{"rule_id": r.ID, "started_at": c.started, "cancelled_notifications": cancelled,
 			"reason": "readings that arrived late show the excursion did not last the confirm delay"})
 		if _, err := env.tx.Exec(env.ctx, `INSERT INTO alert_events (org_id, alert_id, at, kind, details) VALUES ($1, $2, $3, 'withdrawn', $4)`,
-			env.unit.OrgID, a.ID, env.now, details); err != nil {
+			env.unit.OrgID, a.ID, env.now, json.RawMessage(details)); err != nil {
 			return fmt.Errorf("record withdrawn event: %w", err)
 		}
 		env.audits = append(env.audits, auditEntry{action: "alert.withdraw", target: a.ID, details: map[string]any{

@@ -260,7 +260,7 @@ func (e *Evaluator) notify(ctx context.Context, tx pgx.Tx, n Notice, s Step, eve
 		"recipients": len(rcpt),
 	})
 	if _, err := tx.Exec(ctx, `INSERT INTO alert_events (org_id, alert_id, at, kind, details) VALUES ($1, $2, $3, $4, $5)`,
-		n.OrgID, n.AlertID, at, eventKind, details); err != nil {
+		n.OrgID, n.AlertID, at, eventKind, json.RawMessage(details)); err != nil {
 		return fmt.Errorf("record %s event: %w", eventKind, err)
 	}
 	return nil

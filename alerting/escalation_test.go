@@ -144,7 +144,7 @@ func TestEscalationPolicies(t *testing.T) {
 		{AfterMinutes: 0, Channels: []string{"email"}, Roles: []string{"owner"}},
 		{AfterMinutes: 5, Channels: []string{"sms"}, ContactIDs: []string{f.cStaff}},
 	})
-	f.exec(`INSERT INTO escalation_policies (org_id, name, steps) VALUES ($1, 'org default', $2)`, f.org, steps)
+	f.exec(`INSERT INTO escalation_policies (org_id, name, steps) VALUES ($1, 'org default', $2)`, f.org, json.RawMessage(steps))
 	// A second site with its own policy: SMS its staff on shift.
 	var site2 string
 	f.must(`INSERT INTO sites (org_id, name) VALUES ($1, 'Second') RETURNING id::text`, []any{&site2}, f.org)

@@ -196,7 +196,7 @@ func (env *txEnv) announce(id string, r *Rule, x excursion, policyID string, ste
 		"value": jsonNum(x.Value), "peak": jsonNum(x.Peak), "policy_id": policyID,
 	})
 	if _, err := tx.Exec(ctx, `INSERT INTO alert_events (org_id, alert_id, at, kind, details) VALUES ($1, $2, $3, 'triggered', $4)`,
-		u.OrgID, id, env.now, details); err != nil {
+		u.OrgID, id, env.now, json.RawMessage(details)); err != nil {
 		return nil, fmt.Errorf("record triggered event: %w", err)
 	}
 	if err := env.startCycle(id, r, x.Started, last, steps, 0); err != nil {
@@ -281,7 +281,7 @@ func (env *txEnv) attachOpen(r *Rule, x excursion, peak, last *float64, policyID
 		"cycle": cycle, "renotified": acked, "note": note,
 	})
 	if _, err := env.tx.Exec(env.ctx, `INSERT INTO alert_events (org_id, alert_id, at, kind, details) VALUES ($1, $2, $3, 'retriggered', $4)`,
-		env.unit.OrgID, id, env.now, details); err != nil {
+		env.unit.OrgID, id, env.now, json.RawMessage(details)); err != nil {
 		return nil, false, fmt.Errorf("record retrigger: %w", err)
 	}
 	if acked {
@@ -311,7 +311,7 @@ func (env *txEnv) autoResolve(r *Rule, a *alertRef, clearedAt time.Time) error {
 	details, _ := json.Marshal(map[string]any{"cleared_at": clearedAt, "rule_id": r.ID,
 		"reason": "the condition cleared with hysteresis and stayed clear for the clear delay"})
 	if _, err := env.tx.Exec(env.ctx, `INSERT INTO alert_events (org_id, alert_id, at, kind, details) VALUES ($1, $2, $3, 'auto_resolved', $4)`,
-		env.unit.OrgID, a.ID, env.now, details); err != nil {
+		env.unit.OrgID, a.ID, env.now, json.RawMessage(details)); err != nil {
 		return fmt.Errorf("record auto_resolved event: %w", err)
 	}
 	env.audits = append(env.audits, auditEntry{action: "alert.auto_resolve", target: a.ID, details: map[string]any{"cleared_at": clearedAt}})
@@ -560,7 +560,7 @@ func userEvent(ctx context.Context, tx pgx.Tx, orgID, alertID, kind, userID stri
 	if err := tx.QueryRow(ctx, `
 		INSERT INTO alert_events (org_id, alert_id, at, kind, actor_id, details)
 		VALUES ($1, $2, coalesce($3, now()), $4, $5, $6) RETURNING id, at`,
-		orgID, alertID, at, kind, userID, b).Scan(&ev.ID, &ev.At); err != nil {
+		orgID, alertID, at, kind, userID, json.RawMessage(b)).Scan(&ev.ID, &ev.At); err != nil {
 		return Event{}, fmt.Errorf("record %s event: %w", kind, err)
 	}
 	return ev, nil
@@ -573,7 +573,7 @@ func userAudit(ctx context.Context, tx pgx.Tx, orgID, alertID, userID, action st
 	}
 	if _, err := tx.Exec(ctx, `
 		INSERT INTO audit_log (org_id, actor, action, target_type, target_id, details)
-		VALUES ($1, $2, $3, 'alert', $4, $5)`, orgID, "user:"+userID, action, alertID, b); err != nil {
+		VALUES ($1, $2, $3, 'alert', $4, $5)`, orgID, "user:"+userID, action, alertID, json.RawMessage(b)); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
 	return nil

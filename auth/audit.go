@@ -86,7 +86,7 @@ func WriteAudit(ctx context.Context, db database.Querier, e AuditEntry) error {
 		d = []byte("{}")
 	}
 	_, err = db.Exec(ctx, `INSERT INTO audit_log (org_id, actor, action, target_type, target_id, details) VALUES ($1, $2, $3, $4, $5, $6)`,
-		e.OrgID, e.Actor, e.Action, e.TargetType, e.TargetID, d)
+		e.OrgID, e.Actor, e.Action, e.TargetType, e.TargetID, json.RawMessage(d))
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}

@@ -82,7 +82,7 @@ func CreateOrganization(ctx context.Context, db database.Querier, p CreateOrgani
 			  FROM o
 		)
 		SELECT id, name, settings, created_at FROM o`,
-		name, settings, actorOr(p.Actor))
+		name, json.RawMessage(settings), actorOr(p.Actor))
 	org, err := scanOrganization(row)
 	if err != nil {
 		return Organization{}, fmt.Errorf("create organization: %w", err)

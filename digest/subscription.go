@@ -265,7 +265,7 @@ func audit(ctx context.Context, tx pgx.Tx, orgID, userID, action, frequency stri
 	if _, err := tx.Exec(ctx, `
 		INSERT INTO audit_log (org_id, actor, action, target_type, target_id, details)
 		VALUES ($1, $2, $3, 'digest_subscription', $4, $5)`,
-		orgID, "user:"+userID, action, userID+":"+frequency, b); err != nil {
+		orgID, "user:"+userID, action, userID+":"+frequency, json.RawMessage(b)); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
 	return nil

@@ -127,7 +127,7 @@ func finishRun(ctx context.Context, db database.Querier, runID int64, rep *Repor
 	if err != nil {
 		return err
 	}
-	if _, err := db.Exec(ctx, `UPDATE import_runs SET finished_at = now(), updated_at = now(), report = $2 WHERE id = $1`, runID, b); err != nil {
+	if _, err := db.Exec(ctx, `UPDATE import_runs SET finished_at = now(), updated_at = now(), report = $2 WHERE id = $1`, runID, json.RawMessage(b)); err != nil {
 		return fmt.Errorf("finish import run: %w", err)
 	}
 	return nil

@@ -193,7 +193,7 @@ func writeAlerts(ctx context.Context, tx pgx.Tx, p *plan) error {
 			INSERT INTO alert_events (org_id, alert_id, at, kind, actor_id, details)
 			SELECT $1, $2, $3, $4, $5, $6
 			 WHERE NOT EXISTS (SELECT 1 FROM alert_events WHERE alert_id = $2 AND kind = $4 AND details->>'imported' = 'true')`,
-			e.OrgID, e.AlertID, e.At, e.Kind, e.ActorID, details)
+			e.OrgID, e.AlertID, e.At, e.Kind, e.ActorID, json.RawMessage(details))
 	}
 	return send(ctx, tx, "alerts", b)
 }
@@ -240,7 +240,7 @@ func writeRecords(ctx context.Context, tx pgx.Tx, p *plan) error {
 	for _, a := range p.audits {
 		details, _ := json.Marshal(a.Details)
 		b.Queue(`INSERT INTO audit_log (org_id, at, actor, action, target_type, target_id, details) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			a.OrgID, a.At, a.Actor, a.Action, a.TargetType, a.TargetID, details)
+			a.OrgID, a.At, a.Actor, a.Action, a.TargetType, a.TargetID, json.RawMessage(details))
 	}
 	return send(ctx, tx, "corrective actions, notifications, checks, digests and the audit trail", b)
 }
