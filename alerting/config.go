@@ -29,6 +29,11 @@ type JobInserter interface {
 type Config struct {
 	// Pool is the database. Required.
 	Pool *pgxpool.Pool
+	// Sessions is where Claim holds its session advisory lock for the
+	// life of the process: PostgreSQL itself when Pool is a transaction
+	// pooler such as PgBouncer, whose connections serve one transaction at
+	// a time. Defaults to Pool.
+	Sessions *pgxpool.Pool
 	// Jobs inserts the escalation jobs of an alert in the transaction that
 	// opens it. An insert-only River client on Pool (which needs no workers)
 	// lets the Evaluator be built before the River client that runs its
@@ -95,6 +100,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Sessions == nil {
+		c.Sessions = c.Pool
 	}
 	c.CacheTTL = cmp.Or(c.CacheTTL, 30*time.Second)
 	c.MaxLateness = cmp.Or(c.MaxLateness, 24*time.Hour)

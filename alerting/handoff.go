@@ -38,10 +38,12 @@ type Owner struct {
 }
 
 // Claim picks a random owner key and takes a session advisory lock on it,
-// on a connection held until Release. Pass Key to the ingest writer
-// (WriterConfig.BacklogOwner) and the Owner to Run.
+// on a connection of Config.Sessions held until Release. Pass Key to the
+// ingest writer (WriterConfig.BacklogOwner) and the Owner to Run. Others
+// test the lock with pg_try_advisory_xact_lock on Pool: advisory locks
+// are the server's, whichever connection (direct or pooled) takes them.
 func (e *Evaluator) Claim(ctx context.Context) (*Owner, error) {
-	conn, err := e.pool.Acquire(ctx)
+	conn, err := e.cfg.Sessions.Acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("claim evaluation backlog: %w", err)
 	}

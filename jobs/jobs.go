@@ -50,6 +50,14 @@ type Config struct {
 	Billing *billing.Service
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// Sessions carries River's own work: its LISTEN for new jobs and
+	// leadership, fetching and completing jobs, leader election and
+	// maintenance. When New's pool is a transaction pooler such as
+	// PgBouncer, Sessions is PostgreSQL itself: LISTEN needs a session,
+	// and River's few connections are not worth a pooler's polling mode
+	// (PollOnly), which would delay every job by a poll. The workers'
+	// own queries use New's pool. Defaults to New's pool.
+	Sessions *pgxpool.Pool
 }
 
 // WithDefaults returns c with zero fields set to their defaults.
@@ -75,8 +83,9 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// New returns a River client on pool with every FreshTrack worker registered
-// and the periodic schedule set. Start it with Start; stop it with Stop.
+// New returns a River client on Config.Sessions (pool by default) with
+// every FreshTrack worker registered, their queries on pool, and the
+// periodic schedule set. Start it with Start; stop it with Stop.
 func New(pool *pgxpool.Pool, store *schema.Store, cfg Config) (*river.Client[pgx.Tx], error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -108,7 +117,11 @@ func New(pool *pgxpool.Pool, store *schema.Store, cfg Config) (*river.Client[pgx
 		}
 		rc.PeriodicJobs = periodic(store, cfg)
 	}
-	client, err := river.NewClient(riverpgxv5.New(pool), rc)
+	sessions := cfg.Sessions
+	if sessions == nil {
+		sessions = pool
+	}
+	client, err := river.NewClient(riverpgxv5.New(sessions), rc)
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
 	}

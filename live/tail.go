@@ -36,7 +36,10 @@ type Tail struct {
 	done   chan struct{}
 }
 
-// NewTail returns a tail of pool's announcements for hub.
+// NewTail returns a tail of pool's announcements for hub. LISTEN holds a
+// session, so pool must reach PostgreSQL itself, never a transaction
+// pooler such as PgBouncer (whose connections serve one transaction at a
+// time and would deliver notifications to whichever client, or none).
 func NewTail(pool *pgxpool.Pool, hub *Hub, log *slog.Logger) *Tail {
 	if log == nil {
 		log = slog.Default()

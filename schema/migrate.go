@@ -36,7 +36,9 @@ type MigrateOptions struct {
 }
 
 // Up applies every pending migration, FreshTrack's then River's, choosing the
-// storage mode on first use, and returns the resulting status.
+// storage mode on first use, and returns the resulting status. pool must
+// reach PostgreSQL itself, not a transaction pooler: migrations run under
+// session advisory locks (lockMigrations, and golang-migrate's own).
 func Up(ctx context.Context, pool *pgxpool.Pool, opts MigrateOptions) (Status, error) {
 	log := opts.Logger
 	if log == nil {

@@ -27,8 +27,11 @@ const (
 // use; several processes may run Stores on one database.
 type Store struct {
 	pool *pgxpool.Pool
-	mode Mode
-	log  *slog.Logger
+	// session runs what needs a session of its own: pool, or PostgreSQL
+	// itself when pool is a transaction pooler (OpenPooledStore).
+	session *pgxpool.Pool
+	mode    Mode
+	log     *slog.Logger
 
 	mu   sync.RWMutex
 	days map[int64]bool // postgres mode: UTC days (unix days) known to have a partition
@@ -36,6 +39,14 @@ type Store struct {
 
 // OpenStore reads the storage mode of a migrated database.
 func OpenStore(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) (*Store, error) {
+	return OpenPooledStore(ctx, pool, pool, logger)
+}
+
+// OpenPooledStore is OpenStore for a pool behind a transaction pooler such
+// as PgBouncer: the timescale mode's rollup refresh, which holds a session
+// advisory lock across the commits of its refreshes, runs on session, a
+// pool on PostgreSQL itself. Everything else uses pool.
+func OpenPooledStore(ctx context.Context, pool, session *pgxpool.Pool, logger *slog.Logger) (*Store, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -46,7 +57,7 @@ func OpenStore(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) (*S
 	if mode == "" {
 		return nil, fmt.Errorf("%w: no storage mode recorded; run `freshtrack migrate up`", ErrOutdated)
 	}
-	return &Store{pool: pool, mode: mode, log: logger, days: map[int64]bool{}}, nil
+	return &Store{pool: pool, session: session, mode: mode, log: logger, days: map[int64]bool{}}, nil
 }
 
 // Mode is the database's storage mode.
@@ -164,7 +175,7 @@ func (s *Store) RefreshRollups(ctx context.Context, now time.Time) (RefreshResul
 
 func (s *Store) refresh(ctx context.Context, watermark time.Time, wait bool) (RefreshResult, error) {
 	if s.mode == Timescale {
-		return refreshTimescaleRollups(ctx, s.pool, watermark, wait)
+		return refreshTimescaleRollups(ctx, s.session, watermark, wait)
 	}
 	return refreshPostgresRollups(ctx, s.pool, watermark, wait)
 }

@@ -64,7 +64,9 @@ unit's own temp_unit. See "Moving from FreshTrack Pro" in the README.`,
 			if verify && (o.DryRun || o.Since) {
 				return errors.New("--verify checks the imports made so far: use it without --dry-run and --since")
 			}
-			pool, err := openPool(cmd.Context(), cfg)
+			// A bulk load that ends by refreshing the downsampled series
+			// under a session lock: on PostgreSQL itself, past any pooler.
+			pool, err := openSessionPool(cmd.Context(), cfg, cfg.DBMaxConns)
 			if err != nil {
 				return err
 			}

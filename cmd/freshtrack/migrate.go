@@ -22,7 +22,9 @@ func newMigrateCmd(e env) *cobra.Command {
 		Use:   "migrate",
 		Short: "Create, upgrade or inspect the database schema",
 		Long: `Migrate applies FreshTrack's embedded migrations and River's job-queue
-migrations to the database in DATABASE_URL.
+migrations to the database in DATABASE_URL, or in FRESHTRACK_DATABASE_DIRECT_URL
+when that is set (DATABASE_URL is then a transaction pooler, and migrations
+hold a session lock).
 
 The storage mode is chosen by the first 'migrate up' and kept in the database:
 timescale when the timescaledb extension can be created (and FRESHTRACK_STORAGE
@@ -75,7 +77,7 @@ is not postgres), postgres otherwise.`,
 				return err
 			}
 			log := newLogger(&cfg, e.stderr)
-			pool, err := openPool(cmd.Context(), &cfg)
+			pool, err := openSessionPool(cmd.Context(), &cfg, cfg.DBMaxConns)
 			if err != nil {
 				return err
 			}
@@ -114,7 +116,7 @@ and River table, and all data in them: there is no undo.`,
 				}
 				steps = 0
 			}
-			pool, err := openPool(cmd.Context(), &cfg)
+			pool, err := openSessionPool(cmd.Context(), &cfg, cfg.DBMaxConns)
 			if err != nil {
 				return err
 			}
@@ -140,7 +142,7 @@ and River table, and all data in them: there is no undo.`,
 			if err := load(cmd); err != nil {
 				return err
 			}
-			pool, err := openPool(cmd.Context(), &cfg)
+			pool, err := openSessionPool(cmd.Context(), &cfg, cfg.DBMaxConns)
 			if err != nil {
 				return err
 			}
@@ -166,7 +168,7 @@ and River table, and all data in them: there is no undo.`,
 			if err != nil || v < -1 {
 				return fmt.Errorf("VERSION must be a migration number, got %q", args[0])
 			}
-			pool, err := openPool(cmd.Context(), &cfg)
+			pool, err := openSessionPool(cmd.Context(), &cfg, cfg.DBMaxConns)
 			if err != nil {
 				return err
 			}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
@@ -121,8 +122,12 @@ func loadAndConnect(cmd *cobra.Command, e env, cfg *config.Config) (*pgxpool.Poo
 	return openPool(cmd.Context(), cfg)
 }
 
-// openPool connects to the database and checks the connection, with a message
-// that says what to do when it fails.
+// openPool connects to DATABASE_URL, the pool for ordinary work, and checks
+// the connection, with a message that says what to do when it fails. When
+// a direct URL is set, DATABASE_URL is a transaction pooler (PgBouncer 1.18
+// keeps no prepared statements across transactions): the pool then sends
+// every statement unnamed in one round trip (pgx's exec mode), unless the
+// URL chooses a mode itself.
 func openPool(ctx context.Context, cfg *config.Config) (*pgxpool.Pool, error) {
 	pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
 	if err != nil {
@@ -130,13 +135,43 @@ func openPool(ctx context.Context, cfg *config.Config) (*pgxpool.Pool, error) {
 	}
 	pc.MaxConns = int32(cfg.DBMaxConns)
 	pc.MinConns = 2
+	if cfg.PooledDatabase() && !config.SetsQueryExecMode(cfg.DatabaseURL) {
+		pc.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+	}
+	return connect(ctx, pc, cfg.DatabaseURL, "DATABASE_URL")
+}
+
+// sessionPoolConns is the size of the direct URL's pool in serve: one
+// connection held for the life of the process (the evaluation backlog's
+// claim), River's fetches, completions and leader work, and a rollup
+// refresh at a time. LISTEN connections (River's, the live tail) leave the
+// pool when they start and do not count.
+const sessionPoolConns = 8
+
+// openSessionPool connects to where what needs a session goes: the direct
+// URL, or DATABASE_URL when there is none, in pgx's default mode. A
+// command that only needs it (migrate, import) uses it for everything.
+func openSessionPool(ctx context.Context, cfg *config.Config, maxConns int) (*pgxpool.Pool, error) {
+	env := "DATABASE_URL"
+	if cfg.PooledDatabase() {
+		env = "FRESHTRACK_DATABASE_DIRECT_URL"
+	}
+	pc, err := pgxpool.ParseConfig(cfg.SessionDatabaseURL())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", env, err)
+	}
+	pc.MaxConns = int32(maxConns)
+	return connect(ctx, pc, cfg.SessionDatabaseURL(), env)
+}
+
+func connect(ctx context.Context, pc *pgxpool.Config, url, env string) (*pgxpool.Pool, error) {
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", config.Redact(cfg.DatabaseURL), err)
+		return nil, fmt.Errorf("connect to %s: %w", config.Redact(url), err)
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("connect to %s: %w (is PostgreSQL running? set DATABASE_URL)", config.Redact(cfg.DatabaseURL), err)
+		return nil, fmt.Errorf("connect to %s: %w (is PostgreSQL running? set %s)", config.Redact(url), err, env)
 	}
 	return pool, nil
 }

@@ -143,14 +143,26 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 	log := newLogger(cfg, e.stderr)
 	log.Info("starting freshtrack", "version", buildVersion(), "config", *cfg)
 
+	// pool does the ordinary work; sessions is what needs a session of its
+	// own (LISTEN, session advisory locks, River, migrations): the same
+	// pool, or with FRESHTRACK_DATABASE_DIRECT_URL a small one on
+	// PostgreSQL itself, past the transaction pooler that DATABASE_URL is.
 	pool, err := openPool(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
+	sessions := pool
+	if cfg.PooledDatabase() {
+		if sessions, err = openSessionPool(ctx, cfg, sessionPoolConns); err != nil {
+			return err
+		}
+		defer sessions.Close()
+		log.Info("DATABASE_URL is a transaction pooler: sessions go to the direct URL", "exec_mode", pool.Config().ConnConfig.DefaultQueryExecMode.String())
+	}
 
 	if cfg.Migrate {
-		if _, err := schema.Up(ctx, pool, schema.MigrateOptions{Storage: cfg.Storage, Logger: log}); err != nil {
+		if _, err := schema.Up(ctx, sessions, schema.MigrateOptions{Storage: cfg.Storage, Logger: log}); err != nil {
 			return err
 		}
 	}
@@ -158,7 +170,7 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 	if err != nil {
 		return err
 	}
-	store, err := schema.OpenStore(ctx, pool, log)
+	store, err := schema.OpenPooledStore(ctx, pool, sessions, log)
 	if err != nil {
 		return err
 	}
@@ -220,6 +232,7 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 	}
 	alerts, err := alerting.NewEvaluator(alerting.Config{
 		Pool:     pool,
+		Sessions: sessions,
 		Jobs:     inserter,
 		Notifier: &notify.AlertNotifier{Jobs: inserter, PublicURL: cfg.PublicURL},
 		Logger:   log,
@@ -248,6 +261,7 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 		RollupInterval: cfg.RollupInterval,
 		Upkeep:         schema.UpkeepConfig{PartitionsAhead: cfg.PartitionsAheadDays, Retention: cfg.Retention()},
 		Logger:         log,
+		Sessions:       sessions,
 	})
 	if err != nil {
 		return err
@@ -308,7 +322,7 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 		legacy.Register(app)
 	}
 	if cfg.HasRole(config.RoleAPI) {
-		if err := components.Start(ctx, "live events from the database", live.NewTail(pool, hub, log)); err != nil {
+		if err := components.Start(ctx, "live events from the database", live.NewTail(sessions, hub, log)); err != nil {
 			return err
 		}
 		if err := registerAPI(app, cfg, ln.Addr().String(), pool, reads, alerts, ingester, hub, admission, bill, log); err != nil {
