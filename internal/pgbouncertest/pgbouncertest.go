@@ -1,8 +1,10 @@
 // Package pgbouncertest starts a real PgBouncer in transaction mode in front
 // of a test database, so that tests can run FreshTrack the way a deployment
-// behind a transaction pooler does: every transaction may land on another
-// server connection, and nothing lasts beyond one (prepared statements,
-// LISTEN, session locks and settings).
+// behind a transaction pooler does: nothing lasts beyond a transaction
+// (prepared statements, LISTEN, session locks and settings). It keeps
+// several server connections and hands them out in turn, so that a
+// client's consecutive transactions really do run on different ones and
+// reliance on a session fails at once, not only under load.
 //
 // PgBouncer comes from Debian's pgbouncer package (1.18 on this Debian,
 // which has no prepared-statement support in transaction mode). Without the
@@ -106,6 +108,9 @@ func Start(t testing.TB, dbURL string) *Bouncer {
 		}
 		go func() { _ = b.cmd.Wait(); close(b.done) }()
 		if lastErr = b.waitReady(10 * time.Second); lastErr == nil {
+			lastErr = b.spread(b.URL(dbURL))
+		}
+		if lastErr == nil {
 			t.Cleanup(b.stop)
 			return b
 		}
@@ -143,6 +148,7 @@ admin_users = postgres
 pool_mode = transaction
 max_client_conn = 500
 default_pool_size = 10
+server_round_robin = 1
 ignore_startup_parameters = extra_float_digits
 `, name, strings.Join(conn, " "), port)
 }
@@ -180,6 +186,42 @@ func (b *Bouncer) waitReady(timeout time.Duration) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// serverConns is how many server connections spread opens.
+const serverConns = 4
+
+// spread makes PgBouncer open serverConns server connections, by holding
+// as many transactions at once: with server_round_robin, a client's next
+// transactions then go to each in turn, so whatever wrongly relies on a
+// session breaks at once in a test rather than under load in production
+// (PgBouncer's default reuses the last server, which hides it).
+func (b *Bouncer) spread(dbURL string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var txs []pgx.Tx
+	defer func() {
+		for _, tx := range txs {
+			_ = tx.Rollback(context.Background())
+			tx.Conn().Close(context.Background())
+		}
+	}()
+	for range serverConns {
+		conn, err := pgx.Connect(ctx, dbURL)
+		if err != nil {
+			return fmt.Errorf("connect through pgbouncer: %w", err)
+		}
+		tx, err := conn.Begin(ctx)
+		if err == nil {
+			_, err = tx.Exec(ctx, "SELECT 1")
+		}
+		if err != nil {
+			conn.Close(context.Background())
+			return fmt.Errorf("open a transaction through pgbouncer: %w", err)
+		}
+		txs = append(txs, tx)
+	}
+	return nil
 }
 
 // stop asks PgBouncer to shut down (SIGTERM: at once, in 1.18) and kills

@@ -13,7 +13,8 @@ import (
 
 // A pool through the bouncer, in pgx's exec mode, reaches the test's
 // database; the admin console shows its pool in transaction mode and
-// counts the traffic.
+// counts the traffic; and a session setting does not follow a client to
+// its next statement, which runs on another server connection.
 func TestBouncerPoolsTransactions(t *testing.T) {
 	t.Parallel()
 	dbURL, direct := pgtest.NewDBURL(t)
@@ -40,6 +41,22 @@ func TestBouncerPoolsTransactions(t *testing.T) {
 	}
 	if viaBouncer != viaDirect {
 		t.Fatalf("through pgbouncer %q, directly %q: not the same database", viaBouncer, viaDirect)
+	}
+
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SET statement_timeout = '4321ms'`); err != nil {
+		t.Fatal(err)
+	}
+	var timeout string
+	if err := conn.QueryRow(ctx, `SHOW statement_timeout`).Scan(&timeout); err != nil {
+		t.Fatal(err)
+	}
+	if timeout == "4321ms" {
+		t.Fatal("a session setting lasted to the client's next statement: the bouncer does not spread transactions over its server connections")
 	}
 
 	pools := b.Show(t, "SHOW POOLS")
