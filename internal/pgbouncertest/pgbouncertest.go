@@ -150,6 +150,8 @@ max_client_conn = 500
 default_pool_size = 10
 server_round_robin = 1
 ignore_startup_parameters = extra_float_digits
+log_connections = 0
+log_disconnections = 0
 `, name, strings.Join(conn, " "), port)
 }
 
