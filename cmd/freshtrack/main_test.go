@@ -56,7 +56,7 @@ func TestHelpExplainsEveryCommand(t *testing.T) {
 	if err := run(context.Background(), []string{"serve", "--help"}, e); err != nil {
 		t.Fatal(err)
 	}
-	for _, env := range []string{"DATABASE_URL", "REDIS_URL", "FRESHTRACK_ADDR", "FRESHTRACK_STORAGE", "FRESHTRACK_ROLE"} {
+	for _, env := range []string{"DATABASE_URL", "FRESHTRACK_DATABASE_DIRECT_URL", "REDIS_URL", "FRESHTRACK_ADDR", "FRESHTRACK_STORAGE", "FRESHTRACK_ROLE"} {
 		if !strings.Contains(out.String(), "$"+env) {
 			t.Errorf("serve --help does not mention %s", env)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/freshtrack/freshtrack/auth"
 	"github.com/freshtrack/freshtrack/internal/pgbouncertest"
 	"github.com/freshtrack/freshtrack/internal/pgtest"
+	"github.com/freshtrack/freshtrack/schema"
 )
 
 // directAppName tags serve's connections to the direct URL, to tell them
@@ -142,5 +144,32 @@ func TestServeThroughPgBouncer(t *testing.T) {
 	p.stop(t, syscall.SIGTERM, 30*time.Second)
 	if p.err != nil {
 		t.Fatalf("serve exited with %v after SIGTERM\n%s", p.err, p.logTail(30))
+	}
+}
+
+// Migrations hold session locks, so with a direct URL they go there only:
+// they work while DATABASE_URL (here a port nothing listens on) does not
+// answer at all, and a direct URL that does not answer is named as such.
+func TestMigrateUsesTheDirectURL(t *testing.T) {
+	t.Parallel()
+	dbURL, pool := pgtest.EmptyDB(t)
+	vars := map[string]string{
+		"DATABASE_URL":                   "postgres://postgres@127.0.0.1:1/nowhere?sslmode=disable&connect_timeout=2",
+		"FRESHTRACK_DATABASE_DIRECT_URL": dbURL,
+		"FRESHTRACK_STORAGE":             string(pgtest.DefaultMode()),
+	}
+	e, _, _ := testEnv(vars)
+	if err := run(context.Background(), []string{"migrate", "up"}, e); err != nil {
+		t.Fatalf("migrate up with only the direct URL answering: %v", err)
+	}
+	st, err := schema.ReadStatus(context.Background(), pool)
+	if err != nil || !st.Current() || st.Mode != pgtest.DefaultMode() {
+		t.Fatalf("after migrate up: %+v, %v", st, err)
+	}
+	vars["FRESHTRACK_DATABASE_DIRECT_URL"], vars["DATABASE_URL"] = vars["DATABASE_URL"], dbURL
+	e, _, _ = testEnv(vars)
+	err = run(context.Background(), []string{"migrate", "status"}, e)
+	if err == nil || !strings.Contains(err.Error(), "FRESHTRACK_DATABASE_DIRECT_URL") {
+		t.Fatalf("migrate status with the direct URL down = %v, want an error naming FRESHTRACK_DATABASE_DIRECT_URL", err)
 	}
 }
