@@ -24,6 +24,7 @@ require (
 	github.com/valyala/fasthttp v1.78.0
 	github.com/valyala/fastjson v1.6.10
 	github.com/wneessen/go-mail v0.8.1
+	go.yaml.in/yaml/v3 v3.0.5
 	golang.org/x/image v0.12.0
 	golang.org/x/oauth2 v0.36.0
 	golang.org/x/time v0.15.0
