@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -132,6 +133,24 @@ func checkVariables(t *testing.T, known map[string]bool, used map[string]string)
 	if len(bad) > 0 {
 		t.Errorf("variables freshtrack serve does not read: %s", strings.Join(bad, ", "))
 	}
+}
+
+// syncBuffer collects a child process's output while a test may read it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // newDatabaseURL is a migrated database of the test's storage mode.
