@@ -448,3 +448,91 @@ func queryColumns(t *testing.T, ctx context.Context, pool *pgxpool.Pool, name, q
 	}
 	return cols
 }
+
+// TestPostgresExporter runs the real postgres_exporter (Debian's, the
+// version compose.yaml pins) with compose.yaml's flags and queries.yaml on a
+// migrated database, and checks that it exports the metric of every query
+// that has rows, without a scrape error on TimescaleDB (on plain
+// PostgreSQL the timescaledb_ queries fail, as they would).
+func TestPostgresExporter(t *testing.T) {
+	t.Parallel()
+	exporter := requireTool(t, "prometheus-postgres-exporter", "TEST_POSTGRES_EXPORTER_REQUIRED", "apt-get install prometheus-postgres-exporter")
+	args := loadCompose(t).Services["postgres-exporter"].Command
+	if len(args) == 0 {
+		t.Fatal("compose.yaml: postgres-exporter has no command")
+	}
+	queriesPath, _ := filepath.Abs("postgres-exporter/queries.yaml")
+	for i, a := range args {
+		args[i] = strings.Replace(a, "/etc/postgres-exporter/queries.yaml", queriesPath, 1)
+	}
+	queries := loadQueries(t)
+	for _, mode := range []schema.Mode{schema.Postgres, schema.Timescale} {
+		t.Run(string(mode), func(t *testing.T) {
+			t.Parallel()
+			dbURL, pool := pgtest.NewDBURL(t, pgtest.WithMode(mode))
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr := ln.Addr().String()
+			ln.Close()
+			logs := &syncBuffer{}
+			cmd := exec.Command(exporter, append(slices.Clone(args), "--web.listen-address="+addr)...)
+			cmd.Env = append(os.Environ(), "DATA_SOURCE_NAME="+dbURL)
+			cmd.Stdout, cmd.Stderr = logs, logs
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+
+			var want []string
+			for name, q := range queries {
+				timescaleOnly := strings.HasPrefix(name, "timescaledb_")
+				if timescaleOnly && mode != schema.Timescale {
+					continue
+				}
+				var rows int
+				if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM (`+q.Query+`) q`).Scan(&rows); err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				if rows == 0 {
+					continue // nothing to export: no replica, no chunk yet
+				}
+				for _, m := range (exporterQueries{name: q}).exporterMetrics() {
+					if !slices.Contains(want, m) {
+						want = append(want, m)
+					}
+				}
+			}
+			var exported map[string]bool
+			var page string
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				if resp, err := http.Get("http://" + addr + "/metrics"); err == nil {
+					b, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					page = string(b)
+					exported = scrape(t, "http://"+addr+"/metrics")
+					if exported["pg_up"] {
+						break
+					}
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("postgres_exporter did not serve /metrics with pg_up:\n%s", logs)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if !strings.Contains(page, "\npg_up 1\n") {
+				t.Errorf("pg_up is not 1:\n%s", logs)
+			}
+			for _, m := range want {
+				if !exported[m] {
+					t.Errorf("postgres_exporter does not export %s\n%s", m, logs)
+				}
+			}
+			if mode == schema.Timescale && !strings.Contains(page, "\npg_exporter_last_scrape_error 0\n") {
+				t.Errorf("scrape error on TimescaleDB:\n%s", logs)
+			}
+		})
+	}
+}
