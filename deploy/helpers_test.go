@@ -88,15 +88,6 @@ func readFile(t *testing.T, path string) string {
 
 var envFlag = regexp.MustCompile(`\[\$([A-Z][A-Z0-9_]*)\]`)
 
-// pendingVariables are variables this directory already uses for issue 18's
-// PgBouncer and read-replica parts, which add them to `freshtrack serve`.
-// They are accepted before the binary knows them; once it does, the entry is
-// dead and can go.
-var pendingVariables = map[string]string{
-	"FRESHTRACK_DATABASE_DIRECT_URL":  "PostgreSQL directly, beside PgBouncer (issue 18, part 2)",
-	"FRESHTRACK_DATABASE_REPLICA_URL": "the streaming replica for reads (issue 18, part 3)",
-}
-
 // serveVariables returns the environment variables `freshtrack serve`
 // reads, from its --help (every flag names its variable), plus PGPASSWORD,
 // which pgx reads for URLs that carry no password.
@@ -109,12 +100,6 @@ func serveVariables(t *testing.T) map[string]bool {
 	}
 	if !vars["DATABASE_URL"] || !vars["FRESHTRACK_ROLE"] {
 		t.Fatalf("serve --help names no DATABASE_URL or FRESHTRACK_ROLE; has its format changed?\n%s", help)
-	}
-	for name, why := range pendingVariables {
-		if !vars[name] {
-			t.Logf("%s is not in serve --help yet: accepted as pending (%s)", name, why)
-			vars[name] = true
-		}
 	}
 	return vars
 }
