@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"runtime"
@@ -62,6 +61,10 @@ type IngestOptions struct {
 	// serve as a child process on loopback, so the server's CPU and memory
 	// are measured apart from the generator's.
 	Target string
+	// TargetCA is a PEM file of the certificate authorities an https
+	// Target is verified with instead of the system's (a proxy's private
+	// CA, such as Caddy's internal one). Empty: the system's roots.
+	TargetCA string
 	// ServerBinary is the freshtrack binary to start. Defaults to this one.
 	ServerBinary string
 	// ServerArgs are extra serve flags.
@@ -379,14 +382,12 @@ func RunIngest(ctx context.Context, o IngestOptions) (*IngestResult, error) {
 		defer srv.stopLogging(log)
 		target, serverPID = srv.url, srv.cmd.Process.Pid
 	}
-	u, err := url.Parse(target)
-	if err != nil {
-		return nil, fmt.Errorf("target: %w", err)
-	}
 	// One connection per request in flight: MaxConns is the concurrency and
 	// connections stay open between runs.
-	client := &fasthttp.HostClient{Addr: u.Host, MaxConns: o.Concurrency, MaxIdleConnDuration: time.Minute,
-		ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second}
+	client, err := targetClient(target, o.TargetCA, o.Concurrency)
+	if err != nil {
+		return nil, err
+	}
 	poster := &poster{client: client, auth: "Bearer " + key.Key, concurrency: o.Concurrency}
 
 	// Old runs each write a day of their own, days in the past, so ingest
@@ -610,7 +611,7 @@ func (p *poster) post(ctx context.Context, bodies [][]byte, rate float64, batch 
 			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
-			req.SetRequestURI("http://" + p.client.Addr + "/v1/readings")
+			req.SetRequestURI(baseURL(p.client) + "/v1/readings")
 			req.Header.SetMethod("POST")
 			req.Header.SetContentType("application/json")
 			req.Header.Set("Authorization", p.auth)

@@ -58,7 +58,7 @@ func fetchMetrics(client *fasthttp.HostClient) ([]byte, bool) {
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI("http://" + client.Addr + "/metrics")
+	req.SetRequestURI(baseURL(client) + "/metrics")
 	if err := client.DoTimeout(req, resp, 5*time.Second); err != nil || resp.StatusCode() != 200 {
 		return nil, false
 	}

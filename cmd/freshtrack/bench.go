@@ -153,6 +153,7 @@ rows/s ÷ raw limit.`,
 	f.BoolVar(&o.RawLimit, "ceiling", false, "old name of --raw-limit")
 	_ = f.MarkDeprecated("ceiling", "use --raw-limit")
 	f.StringVar(&o.Target, "target", "", "base URL of a running server (default: start one)")
+	f.StringVar(&o.TargetCA, "target-ca", "", "PEM file of the CA an https --target's certificate is verified with (default: the system's)")
 	f.IntVar(&o.Writers, "writers", 2, "the server's ingest writers")
 	f.IntVar(&o.FlushRows, "flush-rows", 5000, "the server's rows per flush")
 	kept.bind(f)
