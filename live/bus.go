@@ -3,6 +3,7 @@ package live
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -43,6 +44,9 @@ type RedisBus struct {
 	mu     sync.Mutex
 	cancel context.CancelFunc
 	done   chan struct{}
+	// ps is the subscription being read, closed by Stop: go-redis does not
+	// end a blocked ReceiveMessage when its context is cancelled.
+	ps *redis.PubSub
 }
 
 // NewRedisBus returns a bus over rdb that delivers to hub.
@@ -90,7 +94,10 @@ func (b *RedisBus) run(ctx context.Context) {
 	defer close(b.done)
 	first := true
 	for ctx.Err() == nil {
-		ps := b.rdb.Subscribe(ctx, RedisChannel)
+		ps := b.subscribe(ctx)
+		if ps == nil {
+			return
+		}
 		if _, err := ps.Receive(ctx); err != nil {
 			_ = ps.Close()
 			if ctx.Err() == nil {
@@ -110,6 +117,18 @@ func (b *RedisBus) run(ctx context.Context) {
 		b.receive(ctx, ps)
 		_ = ps.Close()
 	}
+}
+
+// subscribe opens the subscription that Stop closes, or returns nil once
+// Stop was called.
+func (b *RedisBus) subscribe(ctx context.Context) *redis.PubSub {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if ctx.Err() != nil {
+		return nil
+	}
+	b.ps = b.rdb.Subscribe(ctx, RedisChannel)
+	return b.ps
 }
 
 // receive delivers messages until the subscription breaks or ctx ends.
@@ -132,15 +151,25 @@ func (b *RedisBus) receive(ctx context.Context, ps *redis.PubSub) {
 	}
 }
 
-// Stop ends the subscription.
-func (b *RedisBus) Stop(context.Context) error {
+// Stop ends the subscription, waiting until ctx is done at most.
+func (b *RedisBus) Stop(ctx context.Context) error {
 	b.mu.Lock()
 	cancel, done := b.cancel, b.done
+	if cancel != nil {
+		cancel()
+		if b.ps != nil {
+			// Unblocks a ReceiveMessage waiting on an idle channel.
+			_ = b.ps.Close()
+		}
+	}
 	b.mu.Unlock()
 	if cancel == nil {
 		return nil
 	}
-	cancel()
-	<-done
-	return nil
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("live: redis subscription did not end: %w", ctx.Err())
+	}
 }
