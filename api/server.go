@@ -37,6 +37,10 @@ type Config struct {
 	// age of the oldest evaluation_backlog row) before /readyz says
 	// degraded. Defaults to 1m.
 	MaxEvaluationLag time.Duration
+	// Draining reports that the process is shutting down: /readyz then
+	// answers 503, so load balancers stop sending it requests while it still
+	// serves them. Nil: never.
+	Draining func() bool
 }
 
 // New returns the Fiber app with the operational endpoints registered:
@@ -126,6 +130,10 @@ type Readiness struct {
 
 func readyz(cfg Config) fiber.Handler {
 	return func(c *fiber.Ctx) error {
+		if cfg.Draining != nil && cfg.Draining() {
+			return c.Status(fiber.StatusServiceUnavailable).JSON(Readiness{Status: "not_ready", Version: cfg.Version,
+				Detail: "shutting down: finishing the requests in flight; send new ones to another instance"})
+		}
 		ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
 		defer cancel()
 		st, err := schema.CheckCurrent(ctx, cfg.Pool)

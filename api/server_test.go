@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
@@ -54,6 +55,31 @@ func TestReadyzReportsStorageMode(t *testing.T) {
 	code, _, body = get(t, app, "/readyz")
 	if code != 503 || !strings.Contains(body, `"not_ready"`) || !strings.Contains(body, "migrate up") {
 		t.Fatalf("readyz on an old schema = %d %s", code, body)
+	}
+}
+
+// TestReadyzNotReadyWhileDraining: from the shutdown signal on, /readyz
+// answers 503 so that a load balancer takes the instance out of rotation
+// before it stops accepting connections; the other routes still answer.
+func TestReadyzNotReadyWhileDraining(t *testing.T) {
+	t.Parallel()
+	var draining atomic.Bool
+	app := api.New(api.Config{Pool: pgtest.NewDB(t), Logger: slog.New(slog.DiscardHandler), Version: "test", Draining: draining.Load})
+	api.NotFound(app)
+	if code, _, body := get(t, app, "/readyz"); code != 200 {
+		t.Fatalf("readyz before the shutdown = %d %s", code, body)
+	}
+	draining.Store(true)
+	code, _, body := get(t, app, "/readyz")
+	var r api.Readiness
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		t.Fatalf("readyz body %q: %v", body, err)
+	}
+	if code != 503 || r.Status != "not_ready" || !strings.Contains(r.Detail, "shutting down") {
+		t.Fatalf("readyz while draining = %d %s", code, body)
+	}
+	if code, _, body := get(t, app, "/healthz"); code != 200 {
+		t.Fatalf("healthz while draining = %d %s", code, body)
 	}
 }
 

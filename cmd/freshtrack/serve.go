@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync/atomic"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -302,7 +304,11 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 		return err
 	}
 
-	app := api.New(api.Config{Pool: pool, Reads: reads, Logger: log, Version: buildVersion(), MaxConns: cfg.HTTPMaxConns})
+	// From the shutdown signal on, /readyz answers 503 (and, for
+	// ShutdownDelay, everything else is still served), so that a load
+	// balancer stops sending requests before the listener closes.
+	var draining atomic.Bool
+	app := api.New(api.Config{Pool: pool, Reads: reads, Logger: log, Version: buildVersion(), MaxConns: cfg.HTTPMaxConns, Draining: draining.Load})
 	// FreshTrack Pro's monitors watch /health: every role answers it.
 	environment := "production"
 	if cfg.DevAuth {
@@ -349,6 +355,14 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 	case <-server.Done():
 		return fmt.Errorf("http server: %w", server.Err())
 	case <-ctx.Done():
+	}
+	draining.Store(true)
+	if cfg.ShutdownDelay > 0 {
+		log.Info("shutting down: /readyz answers 503, serving on until load balancers notice", "delay", cfg.ShutdownDelay)
+		select {
+		case <-server.Done():
+		case <-time.After(cfg.ShutdownDelay):
+		}
 	}
 	log.Info("shutting down: draining requests, ingest, evaluation and jobs", "timeout", cfg.ShutdownTimeout)
 	err = components.Stop(ctx, cfg.ShutdownTimeout)

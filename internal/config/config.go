@@ -89,6 +89,12 @@ type Config struct {
 	// ShutdownTimeout bounds the drain of in-flight requests and jobs on
 	// SIGTERM/SIGINT (FRESHTRACK_SHUTDOWN_TIMEOUT). Defaults to 15s.
 	ShutdownTimeout time.Duration
+	// ShutdownDelay is how long serve goes on serving after SIGTERM/SIGINT,
+	// answering /readyz with 503, before it stops accepting connections and
+	// drains (FRESHTRACK_SHUTDOWN_DELAY): behind a load balancer, set it
+	// above the health checks' interval plus timeout, so the balancer stops
+	// sending requests before the instance stops taking them. Defaults to 0s.
+	ShutdownDelay time.Duration
 	// PprofAddr serves Go's runtime profiles (/debug/pprof/) on this
 	// loopback address, for finding where CPU and memory go under load
 	// (FRESHTRACK_PPROF_ADDR). Defaults to empty: off.
@@ -386,6 +392,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout < 0 || c.ShutdownTimeout > 10*time.Minute {
 		return bad("FRESHTRACK_SHUTDOWN_TIMEOUT", c.ShutdownTimeout, "must be between 0s and 10m")
+	}
+	if c.ShutdownDelay < 0 || c.ShutdownDelay > time.Minute {
+		return bad("FRESHTRACK_SHUTDOWN_DELAY", c.ShutdownDelay, "must be between 0s and 1m")
 	}
 	if c.HTTPMaxConns < 16 || c.HTTPMaxConns > 1<<20 {
 		return bad("FRESHTRACK_HTTP_MAX_CONNS", c.HTTPMaxConns, "must be between 16 and 1048576")

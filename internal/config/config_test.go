@@ -82,6 +82,8 @@ func TestValidate(t *testing.T) {
 	f(map[string]string{"FRESHTRACK_ROLLUP_INTERVAL": "soon"}, "FRESHTRACK_ROLLUP_INTERVAL")
 	f(map[string]string{"FRESHTRACK_WORKERS": "ten"}, "FRESHTRACK_WORKERS")
 	f(map[string]string{"FRESHTRACK_SHUTDOWN_TIMEOUT": "1h"}, "FRESHTRACK_SHUTDOWN_TIMEOUT")
+	f(map[string]string{"FRESHTRACK_SHUTDOWN_DELAY": "5s"}, "")
+	f(map[string]string{"FRESHTRACK_SHUTDOWN_DELAY": "2m"}, "FRESHTRACK_SHUTDOWN_DELAY")
 	f(map[string]string{"FRESHTRACK_LOG_LEVEL": "verbose"}, "FRESHTRACK_LOG_LEVEL")
 	f(map[string]string{"FRESHTRACK_LOG_FORMAT": "xml"}, "FRESHTRACK_LOG_FORMAT")
 	f(map[string]string{"FRESHTRACK_MIGRATE": "maybe"}, "FRESHTRACK_MIGRATE")

@@ -43,6 +43,7 @@ func (c *Config) Bind(fs *pflag.FlagSet, groups ...Group) {
 			fs.DurationVar(&c.RollupInterval, "rollup-interval", d.RollupInterval, u("rollup-interval", "how often late readings are folded into the downsampled series"))
 			fs.IntVar(&c.Workers, "workers", d.Workers, u("workers", "River workers for background jobs"))
 			fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", d.ShutdownTimeout, u("shutdown-timeout", "time allowed to drain requests and jobs on shutdown"))
+			fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", d.ShutdownDelay, u("shutdown-delay", "time serving on after a shutdown signal, /readyz answering 503, before draining (behind a load balancer: more than its health check interval)"))
 			fs.IntVar(&c.HTTPMaxConns, "http-max-conns", d.HTTPMaxConns, u("http-max-conns", "most open HTTP connections; more are refused"))
 			fs.IntVar(&c.HTTPBodySlots, "http-body-slots", d.HTTPBodySlots, u("http-body-slots", "request bodies read and decoded at once (default 4 per CPU)"))
 			fs.DurationVar(&c.HTTPBodyWait, "http-body-wait", d.HTTPBodyWait, u("http-body-wait", "longest a request waits for a body slot before 503"))
