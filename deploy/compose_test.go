@@ -248,9 +248,15 @@ func TestComposeFreshTrackServices(t *testing.T) {
 
 		grace, err := time.ParseDuration(s.StopGracePeriod)
 		drain, err2 := time.ParseDuration(s.Environment["FRESHTRACK_SHUTDOWN_TIMEOUT"])
-		if err != nil || err2 != nil || grace <= drain {
-			t.Errorf("%s: stop_grace_period %q must exceed FRESHTRACK_SHUTDOWN_TIMEOUT %q, or Docker kills the drain",
-				name, s.StopGracePeriod, s.Environment["FRESHTRACK_SHUTDOWN_TIMEOUT"])
+		delay, err3 := time.ParseDuration(s.Environment["FRESHTRACK_SHUTDOWN_DELAY"])
+		if err != nil || err2 != nil || err3 != nil || grace <= delay+drain {
+			t.Errorf("%s: stop_grace_period %q must exceed FRESHTRACK_SHUTDOWN_DELAY %q + FRESHTRACK_SHUTDOWN_TIMEOUT %q, or Docker kills the drain",
+				name, s.StopGracePeriod, s.Environment["FRESHTRACK_SHUTDOWN_DELAY"], s.Environment["FRESHTRACK_SHUTDOWN_TIMEOUT"])
+		}
+		// Caddy checks /readyz every second with a 2 s timeout: the
+		// instance must keep serving until Caddy has seen its 503.
+		if delay <= 3*time.Second {
+			t.Errorf("%s: FRESHTRACK_SHUTDOWN_DELAY %q must exceed Caddy's health_interval + health_timeout (3s)", name, s.Environment["FRESHTRACK_SHUTDOWN_DELAY"])
 		}
 		if !strings.Contains(s.Environment["DATABASE_URL"], "@pgbouncer:") {
 			t.Errorf("%s: DATABASE_URL does not go through PgBouncer", name)

@@ -151,11 +151,12 @@ func TestSystemdUnits(t *testing.T) {
 	env := readFile(t, "systemd/freshtrack.env.example")
 	stop := regexp.MustCompile(`(?m)^TimeoutStopSec=(\d+)s$`).FindStringSubmatch(unit)
 	drain := regexp.MustCompile(`(?m)^FRESHTRACK_SHUTDOWN_TIMEOUT=(\d+)s$`).FindStringSubmatch(env)
-	if stop == nil || drain == nil {
-		t.Fatalf("freshtrack@.service needs TimeoutStopSec=<n>s and freshtrack.env.example FRESHTRACK_SHUTDOWN_TIMEOUT=<n>s")
+	delay := regexp.MustCompile(`(?m)^FRESHTRACK_SHUTDOWN_DELAY=(\d+)s$`).FindStringSubmatch(env)
+	if stop == nil || drain == nil || delay == nil {
+		t.Fatalf("freshtrack@.service needs TimeoutStopSec=<n>s and freshtrack.env.example FRESHTRACK_SHUTDOWN_DELAY=<n>s and FRESHTRACK_SHUTDOWN_TIMEOUT=<n>s")
 	}
-	if s, _ := strconv.Atoi(stop[1]); s <= must(strconv.Atoi(drain[1])) {
-		t.Errorf("TimeoutStopSec=%ss must exceed FRESHTRACK_SHUTDOWN_TIMEOUT=%ss, or systemd kills the drain", stop[1], drain[1])
+	if s, _ := strconv.Atoi(stop[1]); s <= must(strconv.Atoi(drain[1]))+must(strconv.Atoi(delay[1])) {
+		t.Errorf("TimeoutStopSec=%ss must exceed FRESHTRACK_SHUTDOWN_DELAY=%ss + FRESHTRACK_SHUTDOWN_TIMEOUT=%ss, or systemd kills the drain", stop[1], delay[1], drain[1])
 	}
 	for _, want := range []string{"EnvironmentFile=/etc/freshtrack/freshtrack.env", "KillSignal=SIGTERM", "Restart=always", "NoNewPrivileges=yes", "ProtectSystem=strict"} {
 		if !strings.Contains(unit, want+"\n") {
