@@ -12,10 +12,10 @@ RACE    := $(shell command -v gcc >/dev/null 2>&1 && echo -race)
 ADDR    ?= 127.0.0.1:8080
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test lint fmt bench screenshots db-stop clean
+.PHONY: help build run test lint fmt bench e2e screenshots db-stop clean
 
 help: ## show this help
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: ## build bin/freshtrack
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/freshtrack
@@ -54,6 +54,9 @@ fmt: ## format the code
 
 bench: build ## short benchmarks: Go micro-benchmarks, then freshtrack bench into bench/results/latest.json
 	@scripts/bench.sh
+
+e2e: ## as root: the production stack on loopback, checked end to end (deploy/e2e.sh, about 3 min)
+	deploy/e2e.sh
 
 screenshots: ## refresh docs/screenshots with the browser tests (needs chromium)
 	@url=$$(scripts/pg.sh server "$${TEST_DATABASE_URL:-}" "$${DATABASE_URL:-}") && \
