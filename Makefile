@@ -55,7 +55,7 @@ fmt: ## format the code
 bench: build ## short benchmarks: Go micro-benchmarks, then freshtrack bench into bench/results/latest.json
 	@scripts/bench.sh
 
-e2e: ## as root: the production stack on loopback, checked end to end (deploy/e2e.sh, about 3 min)
+e2e: ## as root: the production stack on loopback, checked end to end (deploy/e2e.sh, about 2 min)
 	deploy/e2e.sh
 
 screenshots: ## refresh docs/screenshots with the browser tests (needs chromium)

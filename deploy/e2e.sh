@@ -170,8 +170,11 @@ fi
 
 [ -x "$PG_BIN/initdb" ] || fail "no PostgreSQL 15 in $PG_BIN (apt-get install postgresql-15, or set E2E_PG_BIN)"
 
-# --- Ports: free loopback ports from a random base, none of the defaults.
-next_port=$((20000 + RANDOM % 20000))
+# --- Ports: free loopback ports from a random base, none of the defaults,
+# below the ephemeral range (where an outgoing connection could take one
+# between this check and the bind).
+ephemeral_low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+next_port=$((20000 + RANDOM % (ephemeral_low > 21000 ? ephemeral_low - 20100 : 1000)))
 port_free() { ! ss -Hltn "( sport = :$1 )" | grep -q .; }
 alloc_port() { # alloc_port VAR
 	until port_free "$next_port"; do next_port=$((next_port + 1)); done
@@ -447,7 +450,13 @@ read -r bench_org accepted duplicates requests errors p99 p50 rps <<<"$(jq -r '[
 	.runs[0].latency.p99_ms, .runs[0].latency.p50_ms, (.runs[0].rows_per_sec | floor)] | @tsv' "$WORK/bench.json")"
 stored=$(sql -c "SELECT count(*) FROM readings r JOIN sensors s ON s.id = r.sensor_id WHERE s.org_id = '$bench_org'")
 warmup=200
-[ "$errors" = none ] || fail "requests failed during the rolling restart: $errors (of $requests)"
+if [ "$errors" != none ]; then
+	echo "--- the failed requests as Caddy and the instances logged them"
+	grep -h '"status":5' "$WORK/caddy.log" | grep -v '"uri":"/readyz"' | head -n 5
+	grep -h '"status":5' "$WORK"/instance*.log | grep -v '"path":"/readyz"' | head -n 5
+	grep -h '"level":"ERROR"\|"level":"WARN"' "$WORK"/instance*.log | grep -v 'not configured\|identity provider\|"path":"/readyz"' | head -n 10
+	fail "requests failed during the rolling restart: $errors (of $requests)"
+fi
 [ "$stored" = $((accepted + duplicates + warmup)) ] ||
 	fail "acknowledged $accepted readings (+$duplicates duplicates, +$warmup warm-up) but $stored are stored"
 [ "$accepted" = "$rows" ] || fail "the bench acknowledged $accepted of its $rows readings"
