@@ -119,11 +119,14 @@ type subscriptionRow struct {
 
 const subscriptionRowSQL = `SELECT plan, status, sensor_limit, contract_sensor_limit, past_due_since FROM subscriptions WHERE org_id = $1`
 
-// countSensorsSQL counts what the limits and the active-sensor meter count:
-// registered sensors not retired, without FreshTrack Pro's per-unit
-// stand-ins ("unit:<id>", made by the compat routes for devices that name
-// a unit), which are not devices.
-const countSensorsSQL = `SELECT count(*) FROM sensors WHERE org_id = $1 AND retired_at IS NULL AND external_id NOT LIKE 'unit:%'`
+// countedSensors is the condition on an organisation's ($1) sensors that
+// the limits and the active-sensor meter count: devices, without FreshTrack
+// Pro's per-unit stand-ins ("unit:<id>", made by the compat routes for
+// devices that name a unit).
+const countedSensors = `org_id = $1 AND external_id NOT LIKE 'unit:%'`
+
+// countSensorsSQL counts the sensors registered now (not retired).
+const countSensorsSQL = `SELECT count(*) FROM sensors WHERE ` + countedSensors + ` AND retired_at IS NULL`
 
 func loadSubscriptionRow(ctx context.Context, q database.Querier, org string) (subscriptionRow, error) {
 	r := subscriptionRow{plan: "free", status: "none"}

@@ -221,8 +221,8 @@ func (s *Service) measure(ctx context.Context, org, metric string, hour time.Tim
 	var err error
 	switch metric {
 	case MetricActiveSensors:
-		err = s.cfg.Pool.QueryRow(ctx, `SELECT count(*) FROM sensors WHERE org_id = $1 AND created_at < $2
-			AND (retired_at IS NULL OR retired_at >= $2) AND external_id NOT LIKE 'unit:%'`, org, hour.Add(time.Hour)).Scan(&n)
+		err = s.cfg.Pool.QueryRow(ctx, `SELECT count(*) FROM sensors WHERE `+countedSensors+` AND created_at < $2
+			AND (retired_at IS NULL OR retired_at >= $2)`, org, hour.Add(time.Hour)).Scan(&n)
 	case MetricReadings:
 		err = s.cfg.Pool.QueryRow(ctx, `SELECT count(*) FROM readings WHERE sensor_id IN (SELECT id FROM sensors WHERE org_id = $1)
 			AND time >= $2 AND time < $3`, org, hour, hour.Add(time.Hour)).Scan(&n)

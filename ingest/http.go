@@ -359,6 +359,9 @@ func (s *Service) submit(ctx context.Context, org string, b *Batch, rc *reqCtx, 
 			return Result{}, problem.Unavailable("cannot look up sensors right now; retry shortly", 1)
 		}
 	}
+	// Why auto-registration stopped short is the same for every reading it
+	// refused: asked once, only if one was.
+	var limitWhy string
 	for i := range b.Readings {
 		r := &b.Readings[i]
 		switch id := rc.ids[i]; {
@@ -376,8 +379,11 @@ func (s *Service) submit(ctx context.Context, org string, b *Batch, rc *reqCtx, 
 			b.Rejected = append(b.Rejected, Rejection{Index: b.Index[i], Reason: fmt.Sprintf("sensor %q is retired", r.Sensor), Cause: CauseRetiredSensor})
 			s.mRejected["retired_sensor"].Inc()
 		case id == sensorOverLimit:
+			if limitWhy == "" {
+				limitWhy = s.sensors.LimitReason(org)
+			}
 			b.Rejected = append(b.Rejected, Rejection{Index: b.Index[i], Cause: CauseSensorLimit,
-				Reason: fmt.Sprintf("sensor %q was not registered: %s", r.Sensor, s.sensors.LimitReason(org))})
+				Reason: fmt.Sprintf("sensor %q was not registered: %s", r.Sensor, limitWhy)})
 			s.mRejected["sensor_limit"].Inc()
 		}
 	}
