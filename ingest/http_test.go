@@ -487,7 +487,21 @@ func TestIngestWaitsForItsCommitWithoutAnAdmissionSlot(t *testing.T) {
 		code, out, _ := e.post(t, "/v1/readings", e.key, "application/json", body(0))
 		first <- fmt.Sprint(code, " ", out)
 	}()
-	time.Sleep(150 * time.Millisecond) // the first is parsed and waits for its flush
+	// The only slot comes free while the first still waits for its flush
+	// (600 ms): taken here, it is given back for the second request.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		slot, err := adm.Acquire()
+		if err == nil {
+			slot.Release()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the first request held the admission slot for 10 s: %v", err)
+		}
+	}
+	if n := len(e.stored(t)); n != 0 {
+		t.Fatalf("the admission slot came free only after the first request's %d readings were committed: it was held through the commit", n)
+	}
 	code, out, _ := e.post(t, "/v1/readings", e.key, "application/json", body(1000))
 	if code != 200 || !strings.Contains(out, `"accepted":200`) {
 		t.Fatalf("second request while the first waits for its commit = %d %s, want 200", code, out)
