@@ -333,6 +333,13 @@ func (v *KeyVerifier) cached(sum [sha256.Size]byte) (p Principal, known bool, er
 // verifySlow looks a key up in Redis or the database, joining a lookup of the
 // same key already under way.
 func (v *KeyVerifier) verifySlow(ctx context.Context, prefix []byte, sum [sha256.Size]byte) (Principal, error) {
+	// A request that has already ended starts no lookup; checked first so
+	// the answer does not depend on which of two ready channels select
+	// picks when a lookup fails at once.
+	if ctx.Err() != nil {
+		v.kind.mErrors.Inc()
+		return Principal{}, fmt.Errorf("verify %s: %w", v.kind.one, context.Cause(ctx))
+	}
 	v.flightMu.Lock()
 	f := v.flights[sum]
 	if f == nil {
