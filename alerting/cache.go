@@ -3,6 +3,7 @@ package alerting
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -150,7 +151,7 @@ func (e *Evaluator) effectiveFor(ctx context.Context, u *unitInfo) ([]Rule, erro
 		if o, ok := e.orgs[u.OrgID]; ok && wall.Sub(o.at) < e.cfg.CacheTTL {
 			r, ok := o.effective[key]
 			if !ok {
-				r = Effective(o.rules, u.scope())
+				r = evaluated(Effective(o.rules, u.scope()))
 				o.effective[key] = r
 			}
 			e.mu.Unlock()
@@ -165,7 +166,12 @@ func (e *Evaluator) effectiveFor(ctx context.Context, u *unitInfo) ([]Rule, erro
 	if err != nil {
 		return nil, err
 	}
-	return Effective(rules, u.scope()), nil
+	return evaluated(Effective(rules, u.scope())), nil
+}
+
+// evaluated keeps the rules whose state machine the evaluator runs.
+func evaluated(rules []Rule) []Rule {
+	return slices.DeleteFunc(rules, func(r Rule) bool { return !Evaluated(r.Kind) })
 }
 
 func (u *unitInfo) scope() UnitScope {

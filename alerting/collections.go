@@ -20,7 +20,7 @@ var AlertRules = &crud.Collection{
 	Fields: []crud.Field{
 		{JSON: "unit_id", Kind: crud.Ref, Ref: "unit", Nullable: true, Doc: "the unit this rule applies to; null for an organisation default for unit_kind"},
 		{JSON: "unit_kind", Kind: crud.Enum, Enum: safety.UnitKinds, Nullable: true},
-		{JSON: "kind", Kind: crud.Enum, Enum: []string{KindTempHigh, KindTempLow, KindSensorOffline, KindBatteryLow, KindSensorFault}, Required: true},
+		{JSON: "kind", Kind: crud.Enum, Enum: kinds, Required: true},
 		{JSON: "threshold", Kind: crud.Number, Nullable: true, Min: crud.Num(-100), Max: crud.Num(1440),
 			Doc: "°C for temperature rules, minutes for sensor_offline, percent for battery_low (required for those two); " +
 				"null or absent: a temp_high rule follows the unit's safe_max_c and a temp_low rule its safe_min_c; sensor_fault needs none"},

@@ -38,6 +38,8 @@ type Evaluator struct {
 	mu      sync.Mutex
 	sensors map[int64]sensorEntry
 	orgs    map[string]*orgEntry
+	// defrosts caches units' learned defrost patterns (defrost.go).
+	defrosts map[string]defrostEntry
 
 	// memMu guards the in-memory rule states (memory.go).
 	memMu sync.Mutex
@@ -67,6 +69,7 @@ func NewEvaluator(cfg Config) (*Evaluator, error) {
 		log:      cfg.Logger,
 		sensors:  map[int64]sensorEntry{},
 		orgs:     map[string]*orgEntry{},
+		defrosts: map[string]defrostEntry{},
 		mem:      map[string]*memUnit{},
 		dirty:    map[string]struct{}{},
 

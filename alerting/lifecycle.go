@@ -435,9 +435,9 @@ func Resolve(ctx context.Context, db database.DB, p ResolveParams) (Alert, error
 			return &ConflictError{AlertID: p.AlertID, Status: cur.status, Reason: "the alert is already resolved"}
 		}
 		switch {
-		case isTemp(cur.kind) && action == "":
+		case NeedsCorrectiveAction(cur.kind) && action == "":
 			return &ValidationError{Field: "action", Reason: "a corrective action is required to resolve a temperature alert: say what was done"}
-		case isTemp(cur.kind) && disposition == "":
+		case NeedsCorrectiveAction(cur.kind) && disposition == "":
 			return &ValidationError{Field: "disposition", Reason: "required for a temperature alert: one of " + strings.Join(dispositions, ", ")}
 		case action == "" && disposition != "":
 			return &ValidationError{Field: "action", Reason: "required when a disposition is given"}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/freshtrack/freshtrack/safety"
 )
 
 // The locked path: one transaction per unit, holding its alert_state rows.
@@ -195,10 +197,19 @@ func (e *Evaluator) evaluateUnitTx(ctx context.Context, w *unitWork) (*txEnv, er
 		}
 	}
 
+	var defrost *safety.DefrostPattern
+	for i := range w.rules {
+		if w.rules[i].Kind == KindTempHigh {
+			if defrost, err = e.defrostFor(ctx, u.ID); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
 	for i := range w.rules {
 		r := &w.rules[i]
 		st := states[r.ID]
-		m := &machine{rule: r, st: st, fx: env, maxGap: e.cfg.MaxGap, now: now}
+		m := &machine{rule: r, st: st, fx: env, maxGap: e.cfg.MaxGap, now: now, defrost: defrost}
 		var apply []sample
 		switch from, replay := replayFrom[r.ID]; {
 		case replay:

@@ -128,6 +128,28 @@ type machine struct {
 	now time.Time
 	// ticking is set while tick runs.
 	ticking bool
+	// defrost is the unit's learned defrost pattern (nil: none): a temp_high
+	// excursion that it recognises is confirmed only once it outlasts it.
+	defrost *safety.DefrostPattern
+}
+
+// confirmDelay is how long the pending excursion must last before its
+// alert opens: the rule's Confirm, longer for sensor_offline by the
+// silence it tolerates, and for a temp_high excursion that is the unit's
+// recognised defrost, until the defrost's allowance runs out (or at once
+// when its peak goes past the pattern's bound).
+func (m *machine) confirmDelay() time.Duration {
+	r, st := m.rule, m.st
+	need := r.Confirm
+	switch r.Kind {
+	case KindSensorOffline:
+		need += r.silence()
+	case KindTempHigh:
+		if until, ok := m.defrost.Allowance(st.Since, st.Peak); ok {
+			need = max(need, until.Sub(st.Since))
+		}
+	}
+	return need
 }
 
 func (m *machine) reset() {
@@ -188,8 +210,8 @@ func (m *machine) sample(s sample) error {
 		if !st.StandsUntil.IsZero() && st.StandsUntil.Before(end) {
 			end = st.StandsUntil
 		}
-		if end.Sub(st.Since) < r.Confirm {
-			m.reset() // a door opening: over before it counted
+		if end.Sub(st.Since) < m.confirmDelay() {
+			m.reset() // a door opening or a defrost: over before it counted
 			return nil
 		}
 		if err := m.openAt(end); err != nil {
@@ -410,12 +432,8 @@ func (m *machine) tick(now, lastSeen time.Time, active bool) error {
 
 // confirm opens the alert once a pending excursion is old enough at t.
 func (m *machine) confirm(t time.Time) error {
-	st, r := m.st, m.rule
-	need := r.Confirm
-	if r.Kind == KindSensorOffline {
-		need += r.silence()
-	}
-	if st.Phase != phasePending || t.Sub(st.Since) < need {
+	st := m.st
+	if st.Phase != phasePending || t.Sub(st.Since) < m.confirmDelay() {
 		return nil
 	}
 	return m.openAt(t)

@@ -35,8 +35,67 @@ const (
 	KindSensorFault = "sensor_fault"
 )
 
+// Food-safety rule kinds: conditions the food-safety detectors (package
+// insight) recognise in a unit's history and report through Raise and
+// Clear, rather than the per-reading state machine. Their Threshold is:
+const (
+	// KindTrendWarning warns when the unit's sustained trend will cross its
+	// limit within Threshold minutes; Confirm is how long the trend must be
+	// sustained. Withdrawn when the trend reverses.
+	KindTrendWarning = "trend_warning"
+	// KindDefrost is not an alert: an enabled defrost rule lets a freezer's
+	// recognised defrost cycle run without a temp_high alert while it peaks
+	// at most Threshold °C above the learned peak and lasts at most Confirm
+	// longer than the learned duration.
+	KindDefrost = "defrost"
+	// KindDoorOpen alerts when a door stayed open for Threshold minutes.
+	KindDoorOpen = "door_open"
+	// KindTimeOutOfTemp alerts when a unit's time out of range in one local
+	// day reaches Threshold minutes, however short each excursion was.
+	KindTimeOutOfTemp = "time_out_of_temp"
+	// KindCooling alerts when a cooling cycle is projected to miss a stage
+	// of the two-stage rule Threshold minutes before its deadline, or
+	// missed it.
+	KindCooling = "cooling"
+	// KindManualLogMissed alerts when no manual temperature check was
+	// logged for a unit within its site's cadence plus Threshold minutes.
+	KindManualLogMissed = "manual_log_missed"
+	// KindCalibrationDue alerts Threshold days before a sensor's
+	// calibration is due, and while it is overdue.
+	KindCalibrationDue = "calibration_due"
+	// KindSensorImplausible alerts when a probe repeats one value for
+	// Threshold hours (NaN: 6) or jumps faster than food can change.
+	KindSensorImplausible = "sensor_implausible"
+)
+
 // kinds is every rule kind, in the order rules are listed.
-var kinds = []string{KindTempHigh, KindTempLow, KindSensorOffline, KindBatteryLow, KindSensorFault}
+var kinds = []string{KindTempHigh, KindTempLow, KindSensorOffline, KindBatteryLow, KindSensorFault,
+	KindTrendWarning, KindDefrost, KindDoorOpen, KindTimeOutOfTemp, KindCooling,
+	KindManualLogMissed, KindCalibrationDue, KindSensorImplausible}
+
+// Kinds returns every rule kind.
+func Kinds() []string { return slices.Clone(kinds) }
+
+// Evaluated reports whether the evaluator runs a kind's state machine over
+// readings; the other kinds are the food-safety detectors' (Raise, Clear).
+func Evaluated(kind string) bool {
+	switch kind {
+	case KindTempHigh, KindTempLow, KindSensorOffline, KindBatteryLow, KindSensorFault:
+		return true
+	}
+	return false
+}
+
+// NeedsCorrectiveAction reports whether resolving an alert of a kind needs
+// a corrective action and a disposition: the food was, or may have been,
+// out of temperature.
+func NeedsCorrectiveAction(kind string) bool {
+	switch kind {
+	case KindTempHigh, KindTempLow, KindCooling, KindTimeOutOfTemp:
+		return true
+	}
+	return false
+}
 
 // Rule is one alert_rules row: a condition on a unit, how long it must hold
 // before an alert opens, and how it clears.
@@ -156,15 +215,29 @@ func isTemp(kind string) bool { return kind == KindTempHigh || kind == KindTempL
 //     temp_low following each unit's own safe range (Own nil), so a unit
 //     alerts exactly where its HACCP record and dashboard say it is out of
 //     range (a freezer's default safe range tops out at −18 °C, see
-//     safety.DefaultSafeRange)
+//     safety.DefaultSafeRange); trend_warning 30 minutes ahead of the
+//     limit, sustained for 10 minutes (warning); time_out_of_temp at 60
+//     minutes a day (warning) and at 240 (critical: Food Code's 4-hour
+//     rule for TCS food out of temperature control); door_open after 10
+//     minutes (warning)
+//   - freezer: defrost recognition, a learned cycle allowed 3 °C above its
+//     learned peak and 15 minutes beyond its learned duration
+//   - blast_chiller, hot_holding: cooling, a stage projected to be missed
+//     30 minutes before its deadline (critical)
 //   - blast_chiller, ambient, other: no temperature rule
 //   - every kind: sensor_offline after 30 minutes, battery_low below 15 %,
-//     sensor_fault on a probe's error code
+//     sensor_fault on a probe's error code, sensor_implausible (a value
+//     stuck for 6 hours, an impossible jump), manual_log_missed 30 minutes
+//     past the site's cadence (sites without one have no duty) and
+//     calibration_due 14 days ahead (sensors without a calibration record
+//     have no due date)
 //
 // Temperature rules confirm after 15 minutes, clear with 0.5 °C hysteresis,
 // are critical and do not auto-resolve (a person resolves them with a
 // corrective action). sensor_offline and sensor_fault are warnings and
 // battery_low (5 % hysteresis) is info; they alert at once and auto-resolve.
+// The food-safety kinds auto-resolve when their condition ends, except
+// cooling and the 4-hour rule, which need a person's corrective action.
 //
 // EnsureRules stores them as organisation rules the first time an
 // organisation needs them; from then on they are ordinary rows that the
@@ -175,16 +248,33 @@ func DefaultRules() []Rule {
 		out = append(out, Rule{UnitKind: unitKind, Kind: kind, Threshold: math.NaN(), Confirm: 15 * time.Minute,
 			Hysteresis: 0.5, Severity: "critical", Enabled: true})
 	}
+	own := func(unitKind, kind string, threshold float64, confirm time.Duration, severity string, autoResolve bool) {
+		out = append(out, Rule{UnitKind: unitKind, Kind: kind, Threshold: threshold, Own: ptr(threshold), Confirm: confirm,
+			Severity: severity, AutoResolve: autoResolve, Enabled: true})
+	}
 	for _, uk := range safety.UnitKinds {
 		switch uk {
 		case "fridge", "walk_in", "display", "freezer", "hot_holding":
 			temp(uk, KindTempHigh)
 			temp(uk, KindTempLow)
+			own(uk, KindTrendWarning, 30, 10*time.Minute, "warning", true)
+			own(uk, KindTimeOutOfTemp, 60, 0, "warning", true)
+			own(uk, KindTimeOutOfTemp, 240, 0, "critical", false)
+			own(uk, KindDoorOpen, 10, 0, "warning", true)
+		}
+		switch uk {
+		case "freezer":
+			own(uk, KindDefrost, 3, 15*time.Minute, "info", true)
+		case "blast_chiller", "hot_holding":
+			own(uk, KindCooling, 30, 0, "critical", false)
 		}
 		out = append(out,
 			Rule{UnitKind: uk, Kind: KindSensorOffline, Threshold: 30, Own: ptr(30.0), Severity: "warning", AutoResolve: true, Enabled: true},
 			Rule{UnitKind: uk, Kind: KindBatteryLow, Threshold: 15, Own: ptr(15.0), Hysteresis: 5, Severity: "info", AutoResolve: true, Enabled: true},
-			Rule{UnitKind: uk, Kind: KindSensorFault, Threshold: math.NaN(), Severity: "warning", AutoResolve: true, Enabled: true})
+			Rule{UnitKind: uk, Kind: KindSensorFault, Threshold: math.NaN(), Severity: "warning", AutoResolve: true, Enabled: true},
+			Rule{UnitKind: uk, Kind: KindSensorImplausible, Threshold: math.NaN(), Severity: "warning", AutoResolve: true, Enabled: true})
+		own(uk, KindManualLogMissed, 30, 0, "warning", true)
+		own(uk, KindCalibrationDue, 14, 0, "info", true)
 	}
 	return out
 }

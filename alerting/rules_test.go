@@ -2,6 +2,8 @@ package alerting
 
 import (
 	"errors"
+	"math"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -54,12 +56,25 @@ func TestEnsureRulesIsIdempotentUnderConcurrency(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]float64{}
+	got := map[string][]float64{}
 	for _, r := range rules {
-		got[r.Kind] = r.Threshold
+		got[r.Kind] = append(got[r.Kind], r.Threshold)
 	}
-	if _, fault := got[KindSensorFault]; len(got) != 4 || got[KindTempHigh] != 4 || got[KindTempLow] != 0 || got[KindSensorOffline] != 30 || !fault {
-		t.Fatalf("effective rules of a fridge %v: want the edited temp_high, temp_low following the safe range (0 °C), offline, sensor fault, and no (disabled) battery rule", got)
+	wantKinds := map[string][]float64{
+		KindTempHigh: {4}, KindTempLow: {0}, KindSensorOffline: {30}, KindSensorFault: {math.NaN()},
+		KindTrendWarning: {30}, KindTimeOutOfTemp: {60, 240}, KindDoorOpen: {10}, KindSensorImplausible: {math.NaN()},
+		KindManualLogMissed: {30}, KindCalibrationDue: {14},
+	}
+	for _, th := range got {
+		slices.Sort(th)
+	}
+	same := len(got) == len(wantKinds)
+	for k, w := range wantKinds {
+		same = same && slices.EqualFunc(got[k], w, func(a, b float64) bool { return a == b || math.IsNaN(a) && math.IsNaN(b) })
+	}
+	if !same {
+		t.Fatalf("effective rules of a fridge %v: want the edited temp_high, temp_low following the safe range (0 °C), "+
+			"offline, sensor fault, the food-safety defaults (no defrost or cooling for a fridge) and no (disabled) battery rule", got)
 	}
 }
 
