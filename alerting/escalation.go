@@ -336,14 +336,14 @@ func (e *Evaluator) escalate(ctx context.Context, alertID string, cycle, step in
 		err := tx.QueryRow(ctx, `
 			SELECT a.org_id, a.unit_id, u.site_id, u.name, si.name, a.kind, a.severity, a.status,
 			       a.escalation_step, coalesce(a.policy_id::text, ''), a.started_at,
-			       a.last_reading_c, a.peak_c, `+alertThresholdSQL+`, a.cycle
+			       a.last_reading_c, a.peak_c, `+alertThresholdSQL+`, a.cycle, coalesce(a.summary, '')
 			  FROM alerts a
 			  JOIN units u ON u.org_id = a.org_id AND u.id = a.unit_id
 			  JOIN sites si ON si.org_id = u.org_id AND si.id = u.site_id
 			  JOIN alert_rules r ON r.org_id = a.org_id AND r.id = a.rule_id
 			 WHERE a.id = $1
 			   FOR UPDATE OF a`, alertID).Scan(&n.OrgID, &n.UnitID, &n.SiteID, &n.UnitName, &n.SiteName,
-			&n.Kind, &n.Severity, &status, &current, &policy, &n.StartedAt, &last, &peak, &threshold, &cyc)
+			&n.Kind, &n.Severity, &status, &current, &policy, &n.StartedAt, &last, &peak, &threshold, &cyc, &n.Summary)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // deleted with its unit: nothing to escalate
 		}

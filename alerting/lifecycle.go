@@ -160,11 +160,11 @@ func (env *txEnv) insertAlert(r *Rule, x excursion) (*alertRef, error) {
 	for attempt := 0; ; attempt++ {
 		var id string
 		err := tx.QueryRow(ctx, `
-			INSERT INTO alerts (org_id, unit_id, rule_id, sensor_id, kind, severity, started_at, opened_at, peak_c, last_reading_c, policy_id, threshold_c)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+			INSERT INTO alerts (org_id, unit_id, rule_id, sensor_id, kind, severity, started_at, opened_at, peak_c, last_reading_c, policy_id, threshold_c, summary)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, nullif($13, ''))
 			ON CONFLICT (unit_id, rule_id) WHERE status <> 'resolved' DO NOTHING
 			RETURNING id::text`,
-			u.OrgID, u.ID, r.ID, sensor, r.Kind, r.Severity, x.Started, env.now, peak, last, policy, nullFloat(r.Threshold)).Scan(&id)
+			u.OrgID, u.ID, r.ID, sensor, r.Kind, r.Severity, x.Started, env.now, peak, last, policy, nullFloat(r.Threshold), x.Summary).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			// An alert of this unit and rule is still open (a person has not
 			// resolved the previous excursion's): this excursion joins it.
@@ -190,16 +190,25 @@ func (env *txEnv) insertAlert(r *Rule, x excursion) (*alertRef, error) {
 // audit entry.
 func (env *txEnv) announce(id string, r *Rule, x excursion, policyID string, steps []Step, last *float64) (*alertRef, error) {
 	ctx, tx, u := env.ctx, env.tx, env.unit
-	details, _ := json.Marshal(map[string]any{
+	fields := map[string]any{
 		"rule_id": r.ID, "kind": r.Kind, "threshold": jsonNum(r.Threshold), "confirm_seconds": int(r.Confirm / time.Second),
 		"hysteresis": r.Hysteresis, "started_at": x.Started, "confirmed_at": x.At,
 		"value": jsonNum(x.Value), "peak": jsonNum(x.Peak), "policy_id": policyID,
-	})
+	}
+	if x.Summary != "" {
+		fields["summary"] = x.Summary
+	}
+	for k, v := range x.Details {
+		if _, taken := fields[k]; !taken {
+			fields[k] = v
+		}
+	}
+	details, _ := json.Marshal(fields)
 	if _, err := tx.Exec(ctx, `INSERT INTO alert_events (org_id, alert_id, at, kind, details) VALUES ($1, $2, $3, 'triggered', $4)`,
 		u.OrgID, id, env.now, json.RawMessage(details)); err != nil {
 		return nil, fmt.Errorf("record triggered event: %w", err)
 	}
-	if err := env.startCycle(id, r, x.Started, last, steps, 0); err != nil {
+	if err := env.startCycle(id, r, x, last, steps, 0); err != nil {
 		return nil, err
 	}
 	env.audits = append(env.audits, auditEntry{action: "alert.open", target: id, details: map[string]any{
@@ -213,10 +222,10 @@ func (env *txEnv) announce(id string, r *Rule, x excursion, policyID string, ste
 
 // startCycle sends step 0 of an escalation cycle of an alert and schedules
 // its later steps, from now.
-func (env *txEnv) startCycle(id string, r *Rule, started time.Time, last *float64, steps []Step, cycle int) error {
+func (env *txEnv) startCycle(id string, r *Rule, x excursion, last *float64, steps []Step, cycle int) error {
 	ctx, tx, u, e := env.ctx, env.tx, env.unit, env.e
 	n := Notice{OrgID: u.OrgID, AlertID: id, UnitID: u.ID, SiteID: u.SiteID, UnitName: u.Name, SiteName: u.SiteName,
-		Kind: r.Kind, Severity: r.Severity, Step: 0, Cycle: cycle, StartedAt: started}
+		Kind: r.Kind, Severity: r.Severity, Step: 0, Cycle: cycle, StartedAt: x.Started, Summary: x.Summary}
 	if isTemp(r.Kind) {
 		th := r.Threshold
 		n.ValueC, n.ThresholdC = last, &th
@@ -258,6 +267,7 @@ func (env *txEnv) attachOpen(r *Rule, x excursion, peak, last *float64, policyID
 		       peak_c = CASE WHEN $3::float8 IS NULL THEN a.peak_c
 		                     WHEN a.kind = 'temp_high' THEN greatest(a.peak_c, $3) ELSE least(a.peak_c, $3) END,
 		       last_reading_c = coalesce($4, a.last_reading_c),
+		       summary = coalesce(nullif($6, ''), a.summary),
 		       status = 'triggered',
 		       acknowledged_at = CASE WHEN cur.acked THEN NULL ELSE a.acknowledged_at END,
 		       acknowledged_by = CASE WHEN cur.acked THEN NULL ELSE a.acknowledged_by END,
@@ -265,7 +275,7 @@ func (env *txEnv) attachOpen(r *Rule, x excursion, peak, last *float64, policyID
 		       cycle = a.cycle + CASE WHEN cur.acked THEN 1 ELSE 0 END,
 		       cycle_started_at = CASE WHEN cur.acked THEN $5 ELSE a.cycle_started_at END
 		  FROM cur WHERE a.id = cur.id
-		RETURNING a.id::text, a.cycle, cur.acked`, env.unit.ID, r.ID, peak, last, env.now).Scan(&id, &cycle, &acked)
+		RETURNING a.id::text, a.cycle, cur.acked`, env.unit.ID, r.ID, peak, last, env.now, x.Summary).Scan(&id, &cycle, &acked)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, nil
 	}
@@ -285,7 +295,7 @@ func (env *txEnv) attachOpen(r *Rule, x excursion, peak, last *float64, policyID
 		return nil, false, fmt.Errorf("record retrigger: %w", err)
 	}
 	if acked {
-		if err := env.startCycle(id, r, x.Started, last, steps, cycle); err != nil {
+		if err := env.startCycle(id, r, x, last, steps, cycle); err != nil {
 			return nil, false, err
 		}
 		env.audits = append(env.audits, auditEntry{action: "alert.retrigger", target: id, details: map[string]any{
@@ -298,23 +308,28 @@ func (env *txEnv) attachOpen(r *Rule, x excursion, peak, last *float64, policyID
 // reading time), writing an 'auto_resolved' event and an audit entry. The
 // alert and its history stay.
 func (env *txEnv) autoResolve(r *Rule, a *alertRef, clearedAt time.Time) error {
+	a.Resolved, a.ResolvedAt = true, clearedAt
+	return env.autoResolveFor(r, a.ID, clearedAt, "the condition cleared with hysteresis and stayed clear for the clear delay")
+}
+
+// autoResolveFor resolves alert id, whose condition ended at clearedAt for
+// reason, unless a person resolved it meanwhile.
+func (env *txEnv) autoResolveFor(r *Rule, id string, clearedAt time.Time, reason string) error {
 	tag, err := env.tx.Exec(env.ctx, `
 		UPDATE alerts SET status = 'resolved', resolved_at = $2, auto_resolved = true
-		 WHERE id = $1 AND status <> 'resolved'`, a.ID, env.now)
+		 WHERE id = $1 AND status <> 'resolved'`, id, env.now)
 	if err != nil {
 		return fmt.Errorf("auto-resolve alert: %w", err)
 	}
-	a.Resolved, a.ResolvedAt = true, clearedAt
 	if tag.RowsAffected() == 0 {
 		return nil // a person resolved it meanwhile
 	}
-	details, _ := json.Marshal(map[string]any{"cleared_at": clearedAt, "rule_id": r.ID,
-		"reason": "the condition cleared with hysteresis and stayed clear for the clear delay"})
+	details, _ := json.Marshal(map[string]any{"cleared_at": clearedAt, "rule_id": r.ID, "reason": reason})
 	if _, err := env.tx.Exec(env.ctx, `INSERT INTO alert_events (org_id, alert_id, at, kind, details) VALUES ($1, $2, $3, 'auto_resolved', $4)`,
-		env.unit.OrgID, a.ID, env.now, json.RawMessage(details)); err != nil {
+		env.unit.OrgID, id, env.now, json.RawMessage(details)); err != nil {
 		return fmt.Errorf("record auto_resolved event: %w", err)
 	}
-	env.audits = append(env.audits, auditEntry{action: "alert.auto_resolve", target: a.ID, details: map[string]any{"cleared_at": clearedAt}})
+	env.audits = append(env.audits, auditEntry{action: "alert.auto_resolve", target: id, details: map[string]any{"cleared_at": clearedAt}})
 	env.autoResolved++
 	return nil
 }

@@ -92,6 +92,10 @@ type excursion struct {
 	Peak, Value float64
 	// Sensor is the sensor of the newest offending reading; 0 for none.
 	Sensor int64
+	// Summary and Details describe a food-safety condition (Raise): the
+	// sentence its notifications carry and what the alert page shows.
+	Summary string
+	Details map[string]any
 }
 
 // effects carries out what the machine decides: the database side of the

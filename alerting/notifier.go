@@ -40,6 +40,9 @@ type Notice struct {
 	// StartedAt is when the condition began (the first offending reading,
 	// or the last reading before a sensor went silent).
 	StartedAt time.Time
+	// Summary is a food-safety alert's account of its condition (empty for
+	// the evaluator's own kinds, whose condition the sender words).
+	Summary string
 	// Recipients are the addresses of this step, one per contact and
 	// channel. It may be empty when nobody matches the step's roles.
 	Recipients []Recipient

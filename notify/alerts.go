@@ -34,7 +34,7 @@ func (a *AlertNotifier) NotifyTx(ctx context.Context, tx pgx.Tx, n alerting.Noti
 	}
 	notice := AlertNotice{
 		OrgName: org, SiteName: n.SiteName, UnitName: n.UnitName, Kind: n.Kind, Severity: n.Severity,
-		ValueC: n.ValueC, ThresholdC: n.ThresholdC, StartedAt: n.StartedAt, Step: n.Step,
+		ValueC: n.ValueC, ThresholdC: n.ThresholdC, StartedAt: n.StartedAt, Step: n.Step, Summary: n.Summary,
 		AlertURL: fmt.Sprintf("%s/o/%s/alerts/%s", a.PublicURL, n.OrgID, n.AlertID),
 	}
 	alertID := n.AlertID

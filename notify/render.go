@@ -17,8 +17,13 @@ type AlertNotice struct {
 	// and the fridge, freezer or hot-holding unit.
 	OrgName, SiteName, UnitName string
 	// Kind is the rule kind: temp_high, temp_low, sensor_offline,
-	// battery_low or sensor_fault.
+	// battery_low, sensor_fault, or one of the food-safety kinds
+	// (trend_warning, door_open, time_out_of_temp, cooling,
+	// manual_log_missed, calibration_due, sensor_implausible).
 	Kind string
+	// Summary is a food-safety alert's own account of its condition; when
+	// set it is the condition the texts state.
+	Summary string
 	// Severity is info, warning or critical.
 	Severity string
 	// ValueC is the latest (or peak) temperature in °C, and ThresholdC the
@@ -54,6 +59,10 @@ func RenderSMS(n AlertNotice) string {
 		head += fmt.Sprintf(" (escalation %d)", n.Step)
 	}
 	tail := " " + n.condition() + " for " + HumanDuration(n.duration()) + "."
+	if CleanLine(n.Summary) != "" {
+		// A summary is a whole account, with its own times.
+		tail = " " + n.condition() + "."
+	}
 	if u := CleanLine(n.AlertURL); u != "" {
 		tail += " " + u
 	}
@@ -181,6 +190,9 @@ var emailHTML = template.Must(template.New("alert").Parse(`<!DOCTYPE html>
 
 // condition describes what is wrong, e.g. "9.4°C, above the 5.0°C limit".
 func (n AlertNotice) condition() string {
+	if s := CleanLine(n.Summary); s != "" {
+		return strings.TrimSuffix(s, ".")
+	}
 	switch n.Kind {
 	case "temp_high":
 		return tempCondition(n.ValueC, n.ThresholdC, "above")
@@ -190,6 +202,20 @@ func (n AlertNotice) condition() string {
 		return "sensor offline"
 	case "sensor_fault":
 		return "probe fault (an error code instead of a temperature)"
+	case "trend_warning":
+		return "temperature rising toward its limit"
+	case "door_open":
+		return "door open"
+	case "time_out_of_temp":
+		return "too long out of temperature today"
+	case "cooling":
+		return "cooling log behind the two-stage rule"
+	case "manual_log_missed":
+		return "manual temperature check missed"
+	case "calibration_due":
+		return "sensor calibration due"
+	case "sensor_implausible":
+		return "implausible probe readings (stuck or jumping)"
 	case "battery_low":
 		s := "sensor battery low"
 		if n.ValueC != nil {

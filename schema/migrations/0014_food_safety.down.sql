@@ -4,6 +4,7 @@ DROP TABLE IF EXISTS cooling_logs;
 DROP TABLE IF EXISTS defrost_patterns;
 DROP TABLE IF EXISTS unit_events;
 DROP TABLE IF EXISTS door_events;
+ALTER TABLE alerts DROP COLUMN IF EXISTS summary;
 ALTER TABLE sites DROP COLUMN IF EXISTS manual_log_cadence_minutes;
 DELETE FROM alert_state WHERE rule_id IN (SELECT id FROM alert_rules WHERE kind IN
     ('trend_warning', 'defrost', 'door_open', 'time_out_of_temp', 'cooling', 'manual_log_missed', 'calibration_due', 'sensor_implausible'));

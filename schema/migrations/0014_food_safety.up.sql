@@ -24,6 +24,10 @@ ALTER TABLE alert_rules DROP CONSTRAINT alert_rules_threshold_check;
 ALTER TABLE alert_rules ADD CONSTRAINT alert_rules_threshold_check
     CHECK (threshold IS NOT NULL OR kind IN ('temp_high', 'temp_low', 'sensor_fault', 'sensor_implausible'));
 
+-- A food-safety alert's one-sentence account ("10.8 °C expected to reach
+-- the 5 °C limit in 24 min"), sent in its notifications and escalations.
+ALTER TABLE alerts ADD COLUMN summary text CHECK (length(summary) <= 500);
+
 -- How often staff must log a manual temperature check at a site (NULL: no
 -- manual-log duty).
 ALTER TABLE sites ADD COLUMN manual_log_cadence_minutes integer
@@ -143,6 +147,12 @@ CREATE TABLE insight_state (
     unit_id       uuid PRIMARY KEY,
     org_id        uuid NOT NULL,
     processed_to  timestamptz,
+    -- the newest door state read
+    doors_to      timestamptz,
+    -- the detectors have something in progress that the passing of time
+    -- alone can change (a raised condition, an open door, a running
+    -- cooling log): the unit is visited even without new data
+    busy          boolean NOT NULL DEFAULT false,
     state         jsonb NOT NULL DEFAULT '{}'::jsonb,
     updated_at    timestamptz NOT NULL DEFAULT now(),
     FOREIGN KEY (org_id, unit_id) REFERENCES units (org_id, id) ON DELETE CASCADE
