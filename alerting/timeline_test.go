@@ -391,3 +391,32 @@ func TestTimescaleMode(t *testing.T) {
 		t.Fatalf("alert = %+v", a)
 	}
 }
+
+func TestALearnedDefrostRunsItsCourseOnTheLivePath(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	unit, sensor := f.unit("freezer")
+	start := f.clock.Now()
+	// Defrosts due at start+10 min and every 6 h, 30 min long at −8 °C;
+	// allowed up to −5 °C and 45 min.
+	f.exec(`INSERT INTO defrost_patterns (unit_id, org_id, period_seconds, anchor, phase_tolerance_seconds, duration_seconds,
+	                                      peak_c, max_peak_c, max_duration_seconds, episodes)
+	        VALUES ($1, $2, 21600, $3, 600, 1800, -8, -5, 2700, 6)`, unit, f.org, start.Add(10*time.Minute))
+	f.start()
+	at := f.feed(sensor, start, time.Minute, repeat(-21, 10)...)
+	at = f.feed(sensor, at, time.Minute, repeat(-8, 30)...) // the defrost: 30 minutes above −18 °C
+	at = f.feed(sensor, at, time.Minute, repeat(-21, 10)...)
+	f.sweep()
+	if got := f.alerts(unit); len(got) != 0 {
+		t.Fatalf("a recognised defrost opened %d alerts", len(got))
+	}
+	// The next one, 6 h later, runs too hot (−3 °C): it alerts like any
+	// excursion, 15 minutes after it began.
+	at = f.feed(sensor, start.Add(6*time.Hour), time.Minute, repeat(-21, 10)...)
+	hot := at
+	f.feed(sensor, at, time.Minute, repeat(-3, 20)...)
+	a := f.one(unit)
+	if a.Kind != KindTempHigh || !a.StartedAt.Equal(hot) || !a.OpenedAt.Equal(hot.Add(15*time.Minute)) {
+		t.Fatalf("alert %s started %s opened %s, want temp_high started %s, opened 15 minutes later", a.Kind, a.StartedAt, a.OpenedAt, hot)
+	}
+}
