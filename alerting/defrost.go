@@ -39,6 +39,15 @@ func (e *Evaluator) defrostFor(ctx context.Context, unitID string) (*safety.Defr
 	return p, nil
 }
 
+// ForgetDefrost drops a unit's cached defrost pattern, so a pattern learned
+// or removed in this process applies at once (other processes pick it up
+// within CacheTTL).
+func (e *Evaluator) ForgetDefrost(unitID string) {
+	e.mu.Lock()
+	delete(e.defrosts, unitID)
+	e.mu.Unlock()
+}
+
 // LoadDefrostPattern reads a unit's learned defrost pattern; nil when it
 // has none.
 func LoadDefrostPattern(ctx context.Context, db database.DB, unitID string) (*safety.DefrostPattern, error) {
