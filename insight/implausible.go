@@ -12,12 +12,12 @@ import (
 // heater, but air around a probe does not change by airJumpC within a few
 // minutes: the thermal mass of a probe's housing alone forbids it. A food
 // probe (blast chillers, hot holding) is pushed into hot food and pulled
-// out again: 20 → 75 °C in a minute is ordinary, so only a jump wider than
-// anything it measures there counts.
+// out again: from a chiller's −40 °C air into a 95 °C batch within a
+// minute is possible, so only a jump wider than that counts.
 const (
 	implausibleWindow = 5 * time.Minute
 	airJumpC          = 15.0
-	foodJumpC         = 80.0
+	foodJumpC         = 140.0
 	// jumpQuiet is how long a probe must go without an impossible jump
 	// before its alert clears.
 	jumpQuiet = time.Hour

@@ -8,13 +8,16 @@ import (
 )
 
 // The trend is fitted to the envelope of the unit's value: per bucket, the
-// warmest value of a cold unit (the coldest of hot holding). A compressor
-// cycling ±1 °C every 20 minutes then has a flat envelope, where a fit to
-// the raw values would see each cycle's rise as a trend.
+// warmest and the coldest value (for hot holding, the other way round). A
+// compressor cycling ±1 °C every 20 minutes then has a flat envelope, where
+// a fit to the raw values would see each cycle's rise as a trend. Both edges
+// must rise: a unit losing its cooling warms through the whole cycle, where
+// door openings lift only the peaks.
 const (
 	trendBucket = 10 * time.Minute
-	// trendBuckets is the window: 90 minutes.
-	trendBuckets = 9
+	// trendBuckets is the window: an hour. Longer, and the robust slope
+	// takes too long to see a drift that began inside it.
+	trendBuckets = 6
 	// trendMinBuckets is how much of the window a slope needs (40 min).
 	trendMinBuckets = 4
 	// trendMinSlope is the least rise (°C/h) that counts as a trend: below
@@ -33,16 +36,20 @@ type TrendState struct {
 	Since       time.Time `json:"since"`
 	Raised      bool      `json:"raised,omitempty"`
 	RaisedSince time.Time `json:"raised_since"`
-	// Crossed is set once the value went past the limit: the warning stays
-	// down until the trend has reversed.
-	Crossed bool `json:"crossed,omitempty"`
+	// OutSince is when the value went past the limit and stayed (zero: it
+	// is within); Crossed is set once it stayed for a bucket, and the
+	// warning stays down until the trend has reversed.
+	OutSince time.Time `json:"out_since"`
+	Crossed  bool      `json:"crossed,omitempty"`
 }
 
-// TrendBucket is one bucket of the envelope: Ext is its worst value
-// (higher is worse: negated for hot holding), N how many readings it has.
+// TrendBucket is one bucket of the envelope: Hi and Lo are its worst and
+// best values (higher is worse: negated for hot holding), N how many
+// readings it has.
 type TrendBucket struct {
 	Start time.Time `json:"start"`
-	Ext   float64   `json:"ext"`
+	Hi    float64   `json:"hi"`
+	Lo    float64   `json:"lo"`
 	N     int       `json:"n"`
 }
 
@@ -70,13 +77,21 @@ func (st *TrendState) observe(p *Params, s Sample, defrosting bool, out *Output)
 		st.evaluate(p, start, defrosting, out)
 	}
 	if st.Cur.N == 0 {
-		st.Cur = TrendBucket{Start: start, Ext: v}
+		st.Cur = TrendBucket{Start: start, Hi: v, Lo: v}
 	}
-	st.Cur.Ext = max(st.Cur.Ext, v)
+	st.Cur.Hi, st.Cur.Lo = max(st.Cur.Hi, v), min(st.Cur.Lo, v)
 	st.Cur.N++
 
-	limit := p.sign() * p.limit()
-	if v > limit {
+	// A cycle's peak past the limit is what the warning is about; the
+	// value staying past it is the temperature alert's business.
+	if v <= p.sign()*p.limit() {
+		st.OutSince = time.Time{}
+		return
+	}
+	if st.OutSince.IsZero() {
+		st.OutSince = s.T
+	}
+	if s.T.Sub(st.OutSince) >= trendBucket {
 		st.Crossed = true
 		st.Since = time.Time{}
 		if st.Raised {
@@ -135,29 +150,35 @@ func (st *TrendState) evaluate(p *Params, now time.Time, defrosting bool, out *O
 
 // fit is the Theil–Sen estimate over the completed buckets: the median of
 // the pairwise slopes, robust to a door opening or a defrost's spike in
-// the window, and the level at now from the median intercept.
+// the window, of each edge of the envelope; the slope is the lesser, and the
+// level the troughs' at now from the median intercept: once the troughs are
+// past the limit, the whole cycle is, and the temperature alert's confirm
+// delay runs. A level past the limit is a crossing now.
 func (st *TrendState) fit(p *Params, now time.Time) (trendFit, bool) {
 	b := st.Buckets
 	if len(b) < trendMinBuckets {
 		return trendFit{}, false
 	}
 	x := func(i int) float64 { return b[i].Start.Add(trendBucket/2).Sub(now).Hours() }
-	slopes := make([]float64, 0, len(b)*(len(b)-1)/2)
-	for i := range b {
-		for j := i + 1; j < len(b); j++ {
-			slopes = append(slopes, (b[j].Ext-b[i].Ext)/(x(j)-x(i)))
+	theilSen := func(y func(i int) float64) (slope, level float64) {
+		slopes := make([]float64, 0, len(b)*(len(b)-1)/2)
+		for i := range b {
+			for j := i + 1; j < len(b); j++ {
+				slopes = append(slopes, (y(j)-y(i))/(x(j)-x(i)))
+			}
 		}
+		slope = median(slopes)
+		icpt := make([]float64, len(b))
+		for i := range b {
+			icpt[i] = y(i) - slope*x(i)
+		}
+		return slope, median(icpt)
 	}
-	slope := median(slopes)
-	icpt := make([]float64, len(b))
-	for i := range b {
-		icpt[i] = b[i].Ext - slope*x(i)
-	}
-	level := median(icpt)
-	f := trendFit{slope: slope, level: level, toLimit: -1}
-	limit := p.sign() * p.limit()
-	if slope > 0 && level < limit {
-		f.toLimit = time.Duration((limit - level) / slope * float64(time.Hour))
+	hi, _ := theilSen(func(i int) float64 { return b[i].Hi })
+	lo, level := theilSen(func(i int) float64 { return b[i].Lo })
+	f := trendFit{slope: min(hi, lo), level: level, toLimit: -1}
+	if limit := p.sign() * p.limit(); f.slope > 0 {
+		f.toLimit = max(0, time.Duration((limit-level)/f.slope*float64(time.Hour)))
 	}
 	return f, true
 }
