@@ -144,3 +144,14 @@ func (st *DoorDetector) observeTemp(p *Params, s Sample, defrosting bool, out *O
 		*sg = DoorSig{} // too slow to be a door: a defrost, a load, a failure
 	}
 }
+
+// active reports whether a door is open, by its sensor or by the
+// temperature's signature.
+func (st *DoorDetector) active() bool {
+	for _, d := range st.Doors {
+		if d.Open {
+			return true
+		}
+	}
+	return st.Sig.Active
+}

@@ -81,7 +81,7 @@ func (u *Unit) Observe(p *Params, s Sample, out *Output) {
 		u.Door.observeTemp(p, s, u.inDefrost(p), out)
 	}
 	if p.Trend != nil {
-		u.Trend.observe(p, s, u.inDefrost(p), out)
+		u.Trend.observe(p, s, u.inDefrost(p), u.Door.active(), out)
 	}
 	if len(p.TimeOut) > 0 {
 		u.Day.observe(p, s, u.Interval, u.inDefrost(p), u.Defrost.Rise.Active, out)
