@@ -65,6 +65,7 @@ each command's --help; flags win over the environment.`,
 		newImportCmd(e),
 		newDevTokenCmd(e),
 		newAuditCmd(e),
+		newEvalCmd(e),
 		newVersionCmd(e),
 	)
 	return root

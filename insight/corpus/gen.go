@@ -22,6 +22,9 @@ type gen struct {
 	// The cycle: amplitude, period, phase (fraction) and the share of the
 	// period spent rising.
 	cycA, cycRise float64
+	// heats: the cycle is a heater's, a fast rise while it runs and a slow
+	// fall while it is off.
+	heats bool
 	cycP          time.Duration
 	cycPhase      float64
 	noise         float64
@@ -76,12 +79,16 @@ func (g *gen) kind(k string) {
 		g.cycA = g.uniform(0.6, 1.2)
 	case "hot_holding":
 		g.setC = g.uniform(64, 70)
-		g.cycA = g.uniform(0.8, 1.6)
+		g.cycA = g.uniform(0.5, 1.0)
+		g.heats = true
 	default:
 		g.setC = g.uniform(2.6, 3.4)
 		g.cycA = g.uniform(0.5, 1.0)
 	}
 	g.cycP = g.dur(15*time.Minute, 40*time.Minute)
+	if g.heats {
+		g.cycP = g.dur(20*time.Minute, 40*time.Minute) // a cabinet's mass slows it
+	}
 	g.cycRise = g.uniform(0.6, 0.75)
 	g.cycPhase = g.rng.Float64()
 }
@@ -92,6 +99,9 @@ func (g *gen) cycle(t time.Time) float64 {
 	h := t.Sub(g.tr.Start).Hours()
 	x := h/g.cycP.Hours() + g.cycPhase + 0.3*math.Sin(2*math.Pi*h/24)
 	x -= math.Floor(x)
+	if g.heats {
+		x = 1 - x
+	}
 	if x < g.cycRise {
 		return g.cycA * (2*x/g.cycRise - 1)
 	}

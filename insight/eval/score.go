@@ -102,7 +102,7 @@ func cause(tr *corpus.Trace, a Alert) string {
 }
 
 // lead measures, per slow failure, how long before the baseline's
-// temperature alert the full set's first trend warning came.
+// temperature alert on it the full set's first trend warning came.
 func lead(traces []corpus.Trace, base, full []Alert) LeadReport {
 	var r LeadReport
 	for ti := range traces {
@@ -124,7 +124,15 @@ func lead(traces []corpus.Trace, base, full []Alert) LeadReport {
 				continue
 			}
 			r.Warned++
-			alerted, ok := first(base, alerting.KindTempHigh, alerting.KindTempLow)
+			// The baseline's alert on the failure, not one on a defrost
+			// that happened to fall in its window.
+			var real []Alert
+			for _, a := range base {
+				if a.Trace != ti || cause(&traces[ti], a) == CauseOther {
+					real = append(real, a)
+				}
+			}
+			alerted, ok := first(real, alerting.KindTempHigh, alerting.KindTempLow)
 			if !ok {
 				continue
 			}
