@@ -135,13 +135,13 @@ func (st *DoorDetector) observeTemp(p *Params, s Sample, defrosting bool, out *O
 	}
 	sg.Peak = max(sg.Peak, v)
 	switch {
+	case s.T.Sub(sg.Start) > doorRecover:
+		*sg = DoorSig{} // too slow to be a door: a defrost, a load, a failure
 	case v <= sg.Prior+max(doorNear, (sg.Peak-sg.Prior)/3):
 		peak := p.sign() * sg.Peak
 		upsertEpisode(out, Episode{Kind: "door_open", Source: "detected", Started: sg.Start, Ended: s.T, PeakC: peak,
 			WithinBounds: true, Details: map[string]any{"rise_c": round2(sg.Peak - sg.Prior), "minutes": minutes(s.T.Sub(sg.Start))}})
 		*sg = DoorSig{}
-	case s.T.Sub(sg.Start) > doorRecover:
-		*sg = DoorSig{} // too slow to be a door: a defrost, a load, a failure
 	}
 }
 

@@ -234,10 +234,11 @@ func (g *gen) defrosts(fault bool) {
 			switch {
 			case x < 0.4:
 				return excess * x / 0.4
-			case x < 0.75:
+			case x < 0.7:
 				return excess
 			default:
-				return excess * math.Exp(-(x-0.75)/0.08)
+				// The compressor pulls the air back down over minutes.
+				return excess * math.Exp(-(x-0.7)/0.15)
 			}
 		})
 		if label {
