@@ -17,6 +17,9 @@ const (
 	// to, and coolFitMin the least of it that makes a projection.
 	coolFit    = 30 * time.Minute
 	coolFitMin = 10 * time.Minute
+	// coolReheat is how far back above 57 °C a detected cycle's food must
+	// come to be hot again.
+	coolReheat = 3.0
 )
 
 // ambientC is what food in a unit of a kind cools toward (Newton's law of
@@ -72,6 +75,17 @@ func (st *CoolingState) observe(p *Params, prevT time.Time, prevC float64, s Sam
 	}
 	st.tick(p, s.T, out) // a deadline that passed before this reading
 	if cy.Status != "running" {
+		return
+	}
+	if cy.Source == "detected" && s.C > coolStartC+coolReheat {
+		// Hot again: the food went back on the heat (or a hot-holding unit
+		// recovered), and this was no cooling.
+		cy.Status, cy.Ended, cy.LastC = "cancelled", s.T, s.C
+		if st.Raised {
+			st.Raised = false
+			clear(out, kindCooling, p.Cooling.RuleID, cy.Started, s.T, 0, "the food was hot again: no cooling")
+		}
+		out.Cooling = upsertCooling(out.Cooling, *cy)
 		return
 	}
 	if prevT.Before(cy.Started) {

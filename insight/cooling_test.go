@@ -109,3 +109,25 @@ func TestCoolingMissesStageTwo(t *testing.T) {
 		t.Fatalf("signals %+v", s)
 	}
 }
+
+func TestCoolingDetectedCycleCancelledWhenHotAgain(t *testing.T) {
+	t.Parallel()
+	p := params("blast_chiller")
+	// A hot-holding cabinet's heater stops for 40 minutes: the food falls
+	// through 57 °C, then heats up again.
+	f := func(d time.Duration) float64 {
+		if x := d - time.Hour; x >= 0 && x < 40*time.Minute {
+			return 62 - 8*x.Hours()*1.5
+		} else if x >= 40*time.Minute {
+			return min(65, 54+10*(x-40*time.Minute).Hours())
+		}
+		return 62
+	}
+	out := run(NewUnit(), p, 0, 4*time.Hour, time.Minute, f)
+	if len(out.Cooling) != 1 || out.Cooling[0].Status != "cancelled" || out.Cooling[0].Source != "detected" {
+		t.Fatalf("cycles %+v", out.Cooling)
+	}
+	if s := signals(out, kindCooling); len(s) != 0 {
+		t.Fatalf("signals %+v", s)
+	}
+}

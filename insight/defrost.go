@@ -22,7 +22,7 @@ const (
 	defrostHistory = 40
 	// defrostSpacing is how far from a multiple of the period a spacing
 	// may be, as a fraction of the period.
-	defrostSpacing = 0.10
+	defrostSpacing   = 0.10
 	defrostMinPeriod = time.Hour
 )
 

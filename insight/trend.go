@@ -60,7 +60,7 @@ type TrendState struct {
 	// HoldUntil holds the warning off after a recognised defrost or a
 	// door opening.
 	HoldUntil time.Time `json:"hold_until"`
-	Crossed  bool      `json:"crossed,omitempty"`
+	Crossed   bool      `json:"crossed,omitempty"`
 }
 
 // TrendBucket is one bucket of the envelope: Hi and Lo are its worst and

@@ -24,11 +24,11 @@ type gen struct {
 	cycA, cycRise float64
 	// heats: the cycle is a heater's, a fast rise while it runs and a slow
 	// fall while it is off.
-	heats bool
-	cycP          time.Duration
-	cycPhase      float64
-	noise         float64
-	events        []event
+	heats    bool
+	cycP     time.Duration
+	cycPhase float64
+	noise    float64
+	events   []event
 	// replace, when set, gives the value outright (a food probe in a
 	// batch); stuck windows hold one value; spikes are single readings;
 	// gaps have none.
@@ -202,10 +202,11 @@ func (g *gen) door(at time.Time, d time.Duration) {
 		insight.DoorState{T: at.Add(d), Open: false, Sensor: 2})
 }
 
-// defrosts adds a freezer's defrost cycle: every period from an anchor,
-// the heater warming the air to about peak for about dur; fault is the
-// index of the defrost (after the warm-up) that runs long or too hot, or
-// −1.
+// defrosts adds a freezer's defrost cycle: every 6 or 8 hours from a
+// random anchor (give or take 2 minutes), the heater warming the air to
+// about a peak of −10 to −4 °C for 20 to 40 minutes. With fault, one defrost
+// after the warm-up runs long (its termination stuck) or too hot (its
+// thermostat failed): a real excursion.
 func (g *gen) defrosts(fault bool) {
 	period := []time.Duration{6 * time.Hour, 8 * time.Hour}[g.rng.IntN(2)]
 	dur := g.dur(20*time.Minute, 40*time.Minute)

@@ -10,13 +10,14 @@ import (
 	"github.com/freshtrack/freshtrack/insight/corpus"
 )
 
-
 func compatible(label, alert string) bool { return slices.Contains(Compatible[label], alert) }
 
 func within(t, from, to time.Time) bool { return !t.Before(from) && !t.After(to) }
 
 // matches reports whether an alert tells of a label.
-func matches(l corpus.Label, a Alert) bool { return compatible(l.Kind, a.Kind) && within(a.Opened, l.From, l.To) }
+func matches(l corpus.Label, a Alert) bool {
+	return compatible(l.Kind, a.Kind) && within(a.Opened, l.From, l.To)
+}
 
 func score(name string, traces []corpus.Trace, alerts []Alert, unitWeeks float64) SystemReport {
 	r := SystemReport{Name: name, FalseAlarms: map[string]int{CauseDefrost: 0, CauseDoor: 0, CauseOther: 0}}
