@@ -18,12 +18,18 @@ func TestDoorSensor(t *testing.T) {
 	// Left open: the alert at 10 minutes (from the clock), cleared on closing.
 	door(2*time.Hour, true)
 	u.Tick(p, at(2*time.Hour+9*time.Minute), &out)
+	if !u.Busy() {
+		t.Fatal("an open door is not busy")
+	}
 	if s := signals(out, kindDoor); len(s) != 0 {
 		t.Fatalf("alerted before 10 minutes: %+v", s)
 	}
 	u.Observe(p, Sample{T: at(2*time.Hour + 10*time.Minute), C: 6}, &out)
 	u.Tick(p, at(2*time.Hour+11*time.Minute), &out)
 	door(2*time.Hour+25*time.Minute, false)
+	if u.Busy() {
+		t.Fatalf("busy after the door closed: %+v", u)
+	}
 	s := signals(out, kindDoor)
 	checkPairs(t, s)
 	if len(s) != 2 || !s[0].Started.Equal(at(2*time.Hour)) || !s[0].At.Equal(at(2*time.Hour+10*time.Minute)) || s[0].Sensor != 7 {

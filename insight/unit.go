@@ -154,6 +154,23 @@ func (u *Unit) advance(p *Params, now time.Time, out *Output) {
 	}
 }
 
+// Busy reports whether the passing of time alone (Tick, with no reading)
+// can change what the detectors say: a raised condition that a day's end
+// or an hour's quiet clears, an open door, a running cooling cycle, a
+// reading out of range whose time still counts. A unit that is not busy
+// needs a Tick only when it has new data.
+func (u *Unit) Busy() bool {
+	d := &u.Day
+	for _, door := range u.Door.Doors {
+		if door.Open {
+			return true
+		}
+	}
+	running := u.Cooling.Cycle != nil && u.Cooling.Cycle.Status == "running"
+	accruing := d.Out && d.HeldFrom.Before(d.HeldUntil)
+	return u.Trend.Raised || u.Door.Raised || len(d.Raised) > 0 || accruing || running || u.Implausible.Raised
+}
+
 // inDefrost reports whether the unit is in a recognised defrost now: a
 // rise that started on the learned schedule and is within its bounds.
 func (u *Unit) inDefrost(p *Params) bool {
