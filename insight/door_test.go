@@ -24,7 +24,7 @@ func TestDoorSensor(t *testing.T) {
 	if s := signals(out, kindDoor); len(s) != 0 {
 		t.Fatalf("alerted before 10 minutes: %+v", s)
 	}
-	u.Observe(p, Sample{T: at(2*time.Hour + 10*time.Minute), C: 6}, &out)
+	u.Observe(p, Sample{T: at(2*time.Hour + 10*time.Minute), C: 4.5}, &out)
 	u.Tick(p, at(2*time.Hour+11*time.Minute), &out)
 	door(2*time.Hour+25*time.Minute, false)
 	if u.Busy() {
