@@ -16,6 +16,7 @@ import (
 	"github.com/freshtrack/freshtrack/alerting"
 	"github.com/freshtrack/freshtrack/billing"
 	"github.com/freshtrack/freshtrack/digest"
+	"github.com/freshtrack/freshtrack/insight"
 	"github.com/freshtrack/freshtrack/notify"
 	"github.com/freshtrack/freshtrack/schema"
 )
@@ -43,6 +44,11 @@ type Config struct {
 	SMS, Email notify.Sender
 	// Alerting runs the alert sweep and escalation jobs. Required with Work.
 	Alerting *alerting.Evaluator
+	// Insight runs the food-safety detectors every InsightInterval; nil
+	// runs none.
+	Insight *insight.Runner
+	// InsightInterval defaults to insight.DefaultInterval.
+	InsightInterval time.Duration
 	// Digests sends the daily and weekly digest emails; nil sends none.
 	Digests *digest.Sender
 	// Billing sends the usage meters hourly when it has Stripe; nil (or
@@ -102,6 +108,9 @@ func New(pool *pgxpool.Pool, store *schema.Store, cfg Config) (*river.Client[pgx
 		river.AddWorker(workers, &notify.SendWorker{DB: pool, SMS: cfg.SMS, Email: cfg.Email, Logger: cfg.Logger})
 		river.AddWorker(workers, &alerting.SweepWorker{Evaluator: cfg.Alerting})
 		river.AddWorker(workers, &alerting.EscalateWorker{Evaluator: cfg.Alerting})
+		if cfg.Insight != nil {
+			river.AddWorker(workers, &insight.Worker{Runner: cfg.Insight})
+		}
 		if cfg.Digests != nil {
 			river.AddWorker(workers, &digest.Worker{Sender: cfg.Digests})
 		}
@@ -152,6 +161,9 @@ func periodic(store *schema.Store, cfg Config) []*river.PeriodicJob {
 		every(time.Hour, schema.RetentionArgs{}),
 		every(cfg.RollupInterval, schema.RollupArgs{}),
 		alerting.SweepPeriodicJob(alerting.DefaultSweepInterval))
+	if cfg.Insight != nil {
+		jobs = append(jobs, insight.PeriodicJob(cfg.InsightInterval))
+	}
 	if cfg.Digests != nil {
 		jobs = append(jobs, digest.PeriodicJob(digest.DefaultInterval))
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/freshtrack/freshtrack/compat"
 	"github.com/freshtrack/freshtrack/digest"
 	"github.com/freshtrack/freshtrack/ingest"
+	"github.com/freshtrack/freshtrack/insight"
 	"github.com/freshtrack/freshtrack/internal/config"
 	"github.com/freshtrack/freshtrack/internal/httpbody"
 	"github.com/freshtrack/freshtrack/internal/lifecycle"
@@ -253,17 +254,19 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 		return err
 	}
 	worker, err := jobs.New(pool, store, jobs.Config{
-		Digests:        digests,
-		Billing:        bill,
-		SMS:            sms,
-		Email:          email,
-		Alerting:       alerts,
-		Workers:        cfg.Workers,
-		Work:           cfg.HasRole(config.RoleWorker),
-		RollupInterval: cfg.RollupInterval,
-		Upkeep:         schema.UpkeepConfig{PartitionsAhead: cfg.PartitionsAheadDays, Retention: cfg.Retention()},
-		Logger:         log,
-		Sessions:       sessions,
+		Insight:         insight.NewRunner(pool, alerts, insight.Config{Logger: log}),
+		InsightInterval: cfg.InsightInterval,
+		Digests:         digests,
+		Billing:         bill,
+		SMS:             sms,
+		Email:           email,
+		Alerting:        alerts,
+		Workers:         cfg.Workers,
+		Work:            cfg.HasRole(config.RoleWorker),
+		RollupInterval:  cfg.RollupInterval,
+		Upkeep:          schema.UpkeepConfig{PartitionsAhead: cfg.PartitionsAheadDays, Retention: cfg.Retention()},
+		Logger:          log,
+		Sessions:        sessions,
 	})
 	if err != nil {
 		return err

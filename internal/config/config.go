@@ -83,6 +83,11 @@ type Config struct {
 	// a late reading shows at every resolution within about this long of its
 	// commit. Defaults to 5s.
 	RollupInterval time.Duration
+	// InsightInterval is how often the food-safety detectors (early
+	// warning, defrost, doors, time out of temperature, cooling logs,
+	// manual logs, calibrations) look at what arrived
+	// (FRESHTRACK_INSIGHT_INTERVAL). Defaults to 1m.
+	InsightInterval time.Duration
 	// Workers is the number of River workers for background jobs
 	// (FRESHTRACK_WORKERS). Defaults to 10.
 	Workers int
@@ -279,6 +284,7 @@ func (c *Config) WithDefaults() {
 	c.RetentionDays = cmp.Or(c.RetentionDays, 730)
 	c.PartitionsAheadDays = cmp.Or(c.PartitionsAheadDays, 7)
 	c.RollupInterval = cmp.Or(c.RollupInterval, 5*time.Second)
+	c.InsightInterval = cmp.Or(c.InsightInterval, time.Minute)
 	c.Workers = cmp.Or(c.Workers, 10)
 	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, 15*time.Second)
 	c.HTTPMaxConns = cmp.Or(c.HTTPMaxConns, 8192)
@@ -386,6 +392,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RollupInterval < time.Second || c.RollupInterval > time.Hour {
 		return bad("FRESHTRACK_ROLLUP_INTERVAL", c.RollupInterval, "must be between 1s and 1h")
+	}
+	if c.InsightInterval < time.Second || c.InsightInterval > 15*time.Minute {
+		return bad("FRESHTRACK_INSIGHT_INTERVAL", c.InsightInterval, "must be between 1s and 15m")
 	}
 	if c.Workers < 1 || c.Workers > 10000 {
 		return bad("FRESHTRACK_WORKERS", c.Workers, "must be between 1 and 10000")

@@ -41,6 +41,7 @@ func (c *Config) Bind(fs *pflag.FlagSet, groups ...Group) {
 			fs.BoolVar(&c.Migrate, "migrate", d.Migrate, u("migrate", "run pending migrations before serving"))
 			fs.IntVar(&c.PartitionsAheadDays, "partitions-ahead-days", d.PartitionsAheadDays, u("partitions-ahead-days", "daily readings partitions to create ahead (postgres mode)"))
 			fs.DurationVar(&c.RollupInterval, "rollup-interval", d.RollupInterval, u("rollup-interval", "how often late readings are folded into the downsampled series"))
+			fs.DurationVar(&c.InsightInterval, "insight-interval", d.InsightInterval, u("insight-interval", "how often the food-safety detectors look at what arrived"))
 			fs.IntVar(&c.Workers, "workers", d.Workers, u("workers", "River workers for background jobs"))
 			fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", d.ShutdownTimeout, u("shutdown-timeout", "time allowed to drain requests and jobs on shutdown"))
 			fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", d.ShutdownDelay, u("shutdown-delay", "time serving on after a shutdown signal, /readyz answering 503, before draining (behind a load balancer: more than its health check interval)"))
