@@ -39,6 +39,7 @@ func FuzzParseJSON(f *testing.F) {
 	f.Add([]byte(`{"readings":[{"sensor":"a\u00e9b","time":1795662245123.456,"temp_c":-18,"humidity":null},7,{"sensor":""}]}`))
 	f.Add([]byte(`{"readings":[{"sensor":"s","time":"2026-11-26t03:04:05.5+01:00","temp_c":1e999,"x":[{"y":null}]}],"readings":[]}`))
 	f.Add([]byte(`{"readings":[{"sensor":"s","time":01,"temp_c":NaN}]}`))
+	f.Add([]byte(`{"readings":[{"sensor":"s","time":1,"temp_c":1,"door_open":true},{"sensor":"s","time":2,"temp_c":1,"door_open":"open"}]}`))
 	f.Add([]byte(`[{"sensor":"s"}]`))
 	f.Add([]byte(`{"readings":{}}`))
 	f.Add(benchJSONBody(5))
@@ -128,6 +129,9 @@ func FuzzParseTTN(f *testing.F) {
 	f.Add([]byte(`{"end_device_ids":{"dev_eui":"0004a30b001c0530"},"uplink_message":{"received_at":"2026-11-26T03:04:05Z","f_cnt":"42","decoded_payload":{"temp":"-2.25 "}}}`))
 	f.Add([]byte(`{"end_device_ids":{},"received_at":"x","uplink_message":{}}`))
 	f.Add([]byte(`[]`))
+	f.Add([]byte(ttnBody(`{"DOOR_OPEN_STATUS": 1, "BAT_V": 3.05}`)))
+	f.Add([]byte(ttnBody(`{"door": "Closed", "contact": "x", "temp": 4}`)))
+	f.Add([]byte(ttnBody(`{"open": null, "contact": true}`)))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var p Parser
 		var b Batch
@@ -309,7 +313,7 @@ func checkBatch(t *testing.T, b *Batch, n int) {
 		if len(r.Sensor) == 0 || len(r.Sensor) > maxSensorIDBytes || !utf8.Valid(r.Sensor) || !sensorIDPrintable(r.Sensor) {
 			t.Fatalf("reading %d: bad sensor %q", idx, r.Sensor)
 		}
-		if math.IsNaN(r.TempC) || math.IsInf(r.TempC, 0) || math.IsInf(r.Humidity, 0) || math.IsInf(r.Battery, 0) {
+		if math.IsNaN(r.TempC) && r.Door == DoorNone || math.IsInf(r.TempC, 0) || math.IsInf(r.Humidity, 0) || math.IsInf(r.Battery, 0) {
 			t.Fatalf("reading %d: non-finite value %s", idx, fmtReading(*r))
 		}
 		if r.TimeMicros < minReadingMicros-86400e6 || r.TimeMicros > maxReadingMicros+86400e6 {
@@ -451,6 +455,15 @@ func oracleReading(item json.RawMessage) (r Reading, reason string, sure bool) {
 	if reason := num("battery", &r.Battery, false, reasonBadBattery, reasonBatNotFinite); reason != "" {
 		return r, reason, true
 	}
+	switch raw, _ := present("door_open"); string(raw) {
+	case "":
+	case "true":
+		r.Door = DoorOpen
+	case "false":
+		r.Door = DoorClosed
+	default:
+		return r, reasonBadDoorOpen, true
+	}
 	return r, "", true
 }
 
@@ -563,6 +576,12 @@ func oracleTTN(msg map[string]json.RawMessage, fields TTNFields) (r Reading, rea
 		}
 		r.TempC = math.Round((f-32)*5/9*1e6) / 1e6
 	}
+	if r.Door, reason = oracleDoor(dp, fields); reason != "" {
+		return r, reason
+	}
+	if !found && r.Door != DoorNone {
+		r.TempC, found = Absent, true
+	}
 	if !found {
 		return r, "decoded_payload has no temperature field (looked for: " + strings.Join(fields.Temperature, ", ") +
 			"; in °F: " + strings.Join(fields.TemperatureF, ", ") + ")"
@@ -581,6 +600,57 @@ func oracleTTN(msg map[string]json.RawMessage, fields TTNFields) (r Reading, rea
 		r.Battery = math.Round(math.Min(100, math.Max(0, (v-3)/1.2*100)))
 	}
 	return r, reason
+}
+
+// oracleDoor reads a door state as TTNFields documents it.
+func oracleDoor(dp map[string]json.RawMessage, fields TTNFields) (Door, string) {
+	asciiLower := func(s string) string {
+		return strings.Map(func(c rune) rune {
+			if c >= 'A' && c <= 'Z' {
+				return c + 'a' - 'A'
+			}
+			return c
+		}, s)
+	}
+	for i, keys := range [][]string{fields.Door, fields.DoorContact} {
+		for _, k := range keys {
+			raw, ok := dp[k]
+			if !ok || string(raw) == "null" {
+				continue
+			}
+			var open *bool
+			t, f := true, false
+			var s string
+			switch {
+			case string(raw) == "true":
+				open = &t
+			case string(raw) == "false":
+				open = &f
+			case raw[0] == '-' || isDecDigit(raw[0]):
+				switch n, _ := strconv.ParseFloat(string(raw), 64); n {
+				case 1:
+					open = &t
+				case 0:
+					open = &f
+				}
+			case json.Unmarshal(raw, &s) == nil:
+				switch asciiLower(s) {
+				case "open":
+					return DoorOpen, ""
+				case "closed":
+					return DoorClosed, ""
+				}
+			}
+			if open == nil {
+				return DoorNone, `decoded_payload "` + k + `" must be a door state: true or false, 0 or 1, or "open" or "closed"`
+			}
+			if *open != (i == 1) {
+				return DoorOpen, ""
+			}
+			return DoorClosed, ""
+		}
+	}
+	return DoorNone, ""
 }
 
 // separatedHex is a dev_eui ParseTTN accepts; printable a device_id.

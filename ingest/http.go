@@ -177,6 +177,7 @@ type reqCtx struct {
 	batch Batch
 	ids   []int64
 	rows  []Row
+	doors doors
 	out   []byte
 	body  *httpbody.Body
 }
@@ -190,6 +191,7 @@ func (s *Service) getReq() *reqCtx {
 
 func (s *Service) putReq(rc *reqCtx) {
 	rc.batch.Reset()
+	rc.doors.reset()
 	rc.body.Close()
 	rc.ids, rc.rows, rc.out, rc.body = rc.ids[:0], rc.rows[:0], rc.out[:0], nil
 	// Don't keep giant buffers from the odd huge request.
@@ -366,8 +368,13 @@ func (s *Service) submit(ctx context.Context, org string, b *Batch, rc *reqCtx, 
 		r := &b.Readings[i]
 		switch id := rc.ids[i]; {
 		case id > 0:
-			rc.rows = append(rc.rows, Row{TimeMicros: r.TimeMicros, SensorID: id, TempC: r.TempC, Humidity: r.Humidity, Battery: r.Battery,
-				Fault: safety.IsFaultCode(r.TempC)})
+			if r.Door != DoorNone {
+				rc.doors.add(id, r)
+			}
+			if r.HasTemp() {
+				rc.rows = append(rc.rows, Row{TimeMicros: r.TimeMicros, SensorID: id, TempC: r.TempC, Humidity: r.Humidity, Battery: r.Battery,
+					Fault: safety.IsFaultCode(r.TempC)})
+			}
 		case id == sensorUnknown:
 			reason := fmt.Sprintf("unknown sensor %q: register it first (or enable auto-registration for the organisation)", r.Sensor)
 			if settings.autoRegister {
@@ -401,6 +408,13 @@ func (s *Service) submit(ctx context.Context, org string, b *Batch, rc *reqCtx, 
 	case err != nil:
 		return Result{}, err
 	}
+	stored, dup, err := rc.doors.store(ctx, s.pool, org)
+	if err != nil {
+		s.log.Error("store door states", "org", org, "err", err)
+		return Result{}, problem.Unavailable("the door states could not be stored; retry after 1s (readings already stored are skipped)", 1)
+	}
+	res.Accepted += stored
+	res.Duplicates += dup
 	slices.SortFunc(b.Rejected, func(x, y Rejection) int { return x.Index - y.Index })
 	return res, nil
 }

@@ -215,7 +215,7 @@ func (c *syntaxChecker) rawValue(i, depth int, v *rawValue) int {
 		v.kind = rawNull
 		return c.literal(i, "null")
 	}
-	v.kind = rawOther
+	v.start, v.kind = i, rawOther
 	return c.value(i, depth)
 }
 

@@ -55,8 +55,12 @@ func DefaultLimits() Limits {
 // Humidity and Battery are checked only when present (not NaN); Infinity is
 // never acceptable. Check does not allocate when r is acceptable.
 func (l Limits) Check(r *Reading, nowMicros int64) string {
-	if reason := limitRange("temp_c", r.TempC, l.MinTempC, l.MaxTempC); reason != "" {
-		return reason
+	// A door state alone has no temperature to check; without a door state
+	// a missing temperature is refused as not finite.
+	if r.HasTemp() || r.Door == DoorNone {
+		if reason := limitRange("temp_c", r.TempC, l.MinTempC, l.MaxTempC); reason != "" {
+			return reason
+		}
 	}
 	if r.HasHumidity() {
 		if reason := limitRange("humidity", r.Humidity, l.MinHumidity, l.MaxHumidity); reason != "" {

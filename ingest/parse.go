@@ -42,6 +42,7 @@ const (
 	reasonHumNotFinite  = `"humidity" must be finite`
 	reasonBadBattery    = `"battery" must be a number`
 	reasonBatNotFinite  = `"battery" must be finite`
+	reasonBadDoorOpen   = `"door_open" must be true or false`
 )
 
 var (
@@ -130,6 +131,8 @@ func (p *Parser) reset() {
 //	"temp_c"    a number (required)
 //	"humidity"  a number, optional
 //	"battery"   a number, optional
+//	"door_open" true or false, optional: the door state of a contact
+//	            sensor at that time, stored apart from the reading
 //
 // Other members, of the readings and of the body, are ignored (but must be
 // valid JSON). Times are kept to the microsecond, finer digits truncated
@@ -325,7 +328,7 @@ func (p *Parser) reading(c *syntaxChecker, i, idx int, b *Batch, depth int) int 
 		}
 		return i
 	}
-	var sensor, tm, temp, hum, bat rawValue
+	var sensor, tm, temp, hum, bat, door rawValue
 	if i = c.ws(i + 1); i < len(body) && body[i] == '}' {
 		i++
 	} else {
@@ -346,6 +349,8 @@ func (p *Parser) reading(c *syntaxChecker, i, idx int, b *Batch, depth int) int 
 				v = &hum
 			case "battery":
 				v = &bat
+			case "door_open":
+				v = &door
 			}
 			if v != nil {
 				j = c.rawValue(j, depth+1, v)
@@ -368,7 +373,7 @@ func (p *Parser) reading(c *syntaxChecker, i, idx int, b *Batch, depth int) int 
 			break
 		}
 	}
-	if reason := p.decodeReading(body, b, &sensor, &tm, &temp, &hum, &bat); reason != "" {
+	if reason := p.decodeReading(body, b, &sensor, &tm, &temp, &hum, &bat, &door); reason != "" {
 		rejectAt(b, idx, reason)
 	} else {
 		b.Index = append(b.Index, idx)
@@ -441,7 +446,7 @@ func knownKey(s []byte) string {
 
 // decodeReading checks and converts the members of one reading; it appends
 // the Reading to b, or returns why not.
-func (p *Parser) decodeReading(body []byte, b *Batch, sensor, tm, temp, hum, bat *rawValue) string {
+func (p *Parser) decodeReading(body []byte, b *Batch, sensor, tm, temp, hum, bat, door *rawValue) string {
 	r := Reading{Humidity: Absent, Battery: Absent}
 	switch sensor.kind {
 	case 0, rawNull:
@@ -465,6 +470,16 @@ func (p *Parser) decodeReading(body []byte, b *Batch, sensor, tm, temp, hum, bat
 	if reason := p.decodeValues(body, &r, tm, temp, hum, bat); reason != "" {
 		p.arena = p.arena[:start]
 		return reason
+	}
+	switch {
+	case door.kind == 0 || door.kind == rawNull:
+	case door.kind == rawOther && body[door.start] == 't':
+		r.Door = DoorOpen
+	case door.kind == rawOther && body[door.start] == 'f':
+		r.Door = DoorClosed
+	default:
+		p.arena = p.arena[:start]
+		return reasonBadDoorOpen
 	}
 	b.Readings = append(b.Readings, r)
 	return ""

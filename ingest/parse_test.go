@@ -15,12 +15,12 @@ import (
 func sameReading(a, b Reading) bool {
 	eq := func(x, y float64) bool { return x == y || math.IsNaN(x) && math.IsNaN(y) }
 	return bytes.Equal(a.Sensor, b.Sensor) && a.TimeMicros == b.TimeMicros &&
-		eq(a.TempC, b.TempC) && eq(a.Humidity, b.Humidity) && eq(a.Battery, b.Battery)
+		eq(a.TempC, b.TempC) && eq(a.Humidity, b.Humidity) && eq(a.Battery, b.Battery) && a.Door == b.Door
 }
 
 func fmtReading(r Reading) string {
-	return fmt.Sprintf("{Sensor:%q Time:%s TempC:%v Humidity:%v Battery:%v}", r.Sensor,
-		time.UnixMicro(r.TimeMicros).UTC().Format(time.RFC3339Nano), r.TempC, r.Humidity, r.Battery)
+	return fmt.Sprintf("{Sensor:%q Time:%s TempC:%v Humidity:%v Battery:%v Door:%d}", r.Sensor,
+		time.UnixMicro(r.TimeMicros).UTC().Format(time.RFC3339Nano), r.TempC, r.Humidity, r.Battery, r.Door)
 }
 
 func micros(s string) int64 {
@@ -539,13 +539,17 @@ func TestParseNoAllocs(t *testing.T) {
 		t.Skip("short")
 	}
 	jsonBody := benchJSONBody(200)
+	doorBody := []byte(`{"readings":[{"sensor":"s","time":1795662245000,"temp_c":4,"door_open":true},{"sensor":"t","time":1795662245000,"temp_c":4,"door_open":false}]}`)
 	ndBody := benchNDJSONBody(200)
 	ttn := benchTTNBodies(4)
 	// FreshTrack Pro's spellings: an EUI with separators, °F, millivolts,
 	// a device_id without dev_eui.
 	ttn = append(ttn,
 		[]byte(ttnUplink("70:b3:d5:7e:d0:05:a1:b2", "d", ttnTime, 1, `{"temperature_f":39.2,"rh":48,"bat_v":3900}`)),
-		[]byte(`{"end_device_ids":{"device_id":"walk-in-2"},"received_at":"2026-11-26T03:04:05Z","uplink_message":{"decoded_payload":{"temp":1,"batt":40}}}`))
+		[]byte(`{"end_device_ids":{"device_id":"walk-in-2"},"received_at":"2026-11-26T03:04:05Z","uplink_message":{"decoded_payload":{"temp":1,"batt":40}}}`),
+		// A contact sensor's door state alone, and one with a temperature.
+		[]byte(ttnBody(`{"DOOR_OPEN_STATUS": 1, "BAT_V": 3.05}`)),
+		[]byte(ttnBody(`{"temperature": 4, "door_status": "Closed"}`)))
 	var p Parser
 	var b Batch
 	f := func(name string, run func()) {
@@ -558,6 +562,12 @@ func TestParseNoAllocs(t *testing.T) {
 	f("ParseJSON", func() {
 		b.Reset()
 		if err := p.ParseJSON(jsonBody, &b); err != nil || len(b.Readings) != 200 {
+			t.Fatal(err, b.Rejected)
+		}
+	})
+	f("ParseJSON door_open", func() {
+		b.Reset()
+		if err := p.ParseJSON(doorBody, &b); err != nil || len(b.Readings) != 2 {
 			t.Fatal(err, b.Rejected)
 		}
 	})

@@ -16,13 +16,31 @@ type Reading struct {
 	// TimeMicros is the reading's time in microseconds since the Unix epoch
 	// (PostgreSQL's timestamptz resolution; finer digits are truncated).
 	TimeMicros int64
-	// TempC is the temperature in degrees Celsius. Always present in an
-	// accepted reading.
+	// TempC is the temperature in degrees Celsius. Present (not NaN) in
+	// every accepted reading except a door state alone (Door set, from a
+	// contact sensor's TTN uplink), which stores no reading.
 	TempC float64
 	// Humidity in percent and Battery in percent; NaN when absent.
 	Humidity float64
 	Battery  float64
+	// Door is the door state the reading reports, if any; it is stored in
+	// door_events, apart from the reading.
+	Door Door
 }
+
+// Door is a door state reported by a contact sensor.
+type Door uint8
+
+// Door states; the zero Door is none reported.
+const (
+	DoorNone Door = iota
+	DoorClosed
+	DoorOpen
+)
+
+// HasTemp reports whether the reading carries a temperature; one that does
+// not is a door state alone.
+func (r *Reading) HasTemp() bool { return !math.IsNaN(r.TempC) }
 
 // Absent marks a missing optional value (Humidity, Battery).
 var Absent = math.NaN()

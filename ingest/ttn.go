@@ -35,6 +35,16 @@ type TTNFields struct {
 	// reading has no battery level.
 	Battery      []string
 	BatteryVolts []string
+	// Door lists candidate keys for a contact sensor's door state: true or
+	// 1 is open, false or 0 closed, and the strings "open" and "closed" (any
+	// case) say so; DoorContact, tried after them, keys whose true or 1
+	// means the contact is made, so the door is closed (the strings mean
+	// the same as for Door). The first candidate present and not null
+	// counts, and a value of any other form rejects the uplink: a door
+	// state misread is worse than none. An uplink with a door state and no
+	// temperature is a door state alone, stored without a reading.
+	Door        []string
+	DoorContact []string
 }
 
 // DefaultTTNFields covers the key names of common payload formatters
@@ -46,6 +56,9 @@ var DefaultTTNFields = TTNFields{
 	Humidity:     []string{"humidity", "Humidity", "Hum_SHT", "relative_humidity", "hum", "rh"},
 	Battery:      []string{"battery", "Battery", "battery_percent", "bat", "BatteryPercent", "battery_level", "batt"},
 	BatteryVolts: []string{"battery_voltage", "BatV", "bat_v", "battery_v", "BatteryVoltage", "vbat", "Vbat"},
+	// DOOR_OPEN_STATUS is Dragino LDS02's (0 closed, 1 open).
+	Door:        []string{"door", "door_open", "open", "DOOR_OPEN_STATUS", "door_status"},
+	DoorContact: []string{"contact"},
 }
 
 // The battery curve: FreshTrack Pro's, a LiPo cell read linearly from
@@ -247,8 +260,8 @@ func ttnDeviceID(ids *fastjson.Value) (id []byte, isEUI bool, reason string) {
 	return name, false, ""
 }
 
-// ttnValues reads the temperature, humidity and battery level of a
-// decoded_payload into r.
+// ttnValues reads the temperature, door state, humidity and battery level
+// of a decoded_payload into r.
 func (p *Parser) ttnValues(dp *fastjson.Value, fields *TTNFields, r *Reading) string {
 	var found bool
 	var reason string
@@ -261,6 +274,13 @@ func (p *Parser) ttnValues(dp *fastjson.Value, fields *TTNFields, r *Reading) st
 			return reason
 		}
 		r.TempC = fahrenheitToCelsius(f)
+	}
+	if r.Door, reason = ttnDoor(dp, fields); reason != "" {
+		return reason
+	}
+	if !found && r.Door != DoorNone {
+		r.TempC = Absent
+		found = true
 	}
 	if !found {
 		msg := "decoded_payload has no temperature field (looked for: " + strings.Join(fields.Temperature, ", ")
@@ -289,6 +309,55 @@ func (p *Parser) ttnValues(dp *fastjson.Value, fields *TTNFields, r *Reading) st
 		r.Battery = Absent
 	}
 	return ""
+}
+
+// ttnDoor returns the door state of the first of fields.Door, then
+// fields.DoorContact, present in dp and not null, or why its value is not
+// a door state.
+func ttnDoor(dp *fastjson.Value, fields *TTNFields) (Door, string) {
+	for i, keys := range [2][]string{fields.Door, fields.DoorContact} {
+		contact := i == 1
+		for _, key := range keys {
+			v := jsonMember(dp, key)
+			if jsonNull(v) {
+				continue
+			}
+			open, ok := false, true
+			switch v.Type() {
+			case fastjson.TypeTrue:
+				open = !contact
+			case fastjson.TypeFalse:
+				open = contact
+			case fastjson.TypeNumber:
+				switch n, _ := v.Float64(); n {
+				case 1:
+					open = !contact
+				case 0:
+					open = contact
+				default:
+					ok = false
+				}
+			case fastjson.TypeString:
+				switch s, _ := v.StringBytes(); {
+				case asciiEqualFold(s, "open"):
+					open = true
+				case asciiEqualFold(s, "closed"):
+				default:
+					ok = false
+				}
+			default:
+				ok = false
+			}
+			if !ok {
+				return DoorNone, `decoded_payload "` + key + `" must be a door state: true or false, 0 or 1, or "open" or "closed"`
+			}
+			if open {
+				return DoorOpen, ""
+			}
+			return DoorClosed, ""
+		}
+	}
+	return DoorNone, ""
 }
 
 // Value ranges for ttnValue: any number, or a percentage.
