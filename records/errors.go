@@ -96,4 +96,3 @@ func text(field, s string, max int) (*string, error) {
 	}
 	return &s, nil
 }
-
