@@ -10,6 +10,7 @@ func RegisterV1(r *Router) {
 	r.registerAlerts()
 	r.registerNotifications()
 	r.registerManualChecks()
+	r.registerRecords()
 	r.registerData()
 	r.registerDigests()
 	r.registerEvents()

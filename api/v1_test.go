@@ -141,6 +141,11 @@ func (w *world) fixtureFor(t *testing.T, members bool) map[string]string {
 	q("bare_unit", `INSERT INTO units (org_id, site_id, name, kind, safe_min_c, safe_max_c) VALUES ($1, $2, 'Spare', 'freezer', -30, -15) RETURNING id`, ids["org"], ids["site"])
 	q("bare_rule", `INSERT INTO alert_rules (org_id, unit_id, kind, threshold) VALUES ($1, $2, 'temp_high', -15) RETURNING id`, ids["org"], ids["bare_unit"])
 	q("sensor", `INSERT INTO sensors (org_id, external_id, unit_id) VALUES ($1, 'S-' || $2, $3) RETURNING public_id`, ids["org"], ids["nonce"], ids["unit"])
+	// A blast chiller free to start a cooling cycle, and another running one.
+	q("chiller", `INSERT INTO units (org_id, site_id, name, kind, safe_min_c, safe_max_c) VALUES ($1, $2, 'Chiller', 'blast_chiller', -40, 5) RETURNING id`, ids["org"], ids["site"])
+	q("cooling_unit", `INSERT INTO units (org_id, site_id, name, kind, safe_min_c, safe_max_c) VALUES ($1, $2, 'Pass', 'hot_holding', 63, 90) RETURNING id`, ids["org"], ids["site"])
+	q("cooling_log", `INSERT INTO cooling_logs (org_id, unit_id, source, started_at, stage1_deadline, stage2_deadline)
+		VALUES ($1, $2, 'manual', now() - interval '10 minutes', now() + interval '110 minutes', now() + interval '350 minutes') RETURNING id`, ids["org"], ids["cooling_unit"])
 	w.probeReadings(t, ids)
 	q("rule", `INSERT INTO alert_rules (org_id, unit_id, kind, threshold) VALUES ($1, $2, 'temp_high', 5) RETURNING id`, ids["org"], ids["unit"])
 	q("alert", `INSERT INTO alerts (org_id, unit_id, rule_id, kind, severity, started_at) VALUES ($1, $2, $3, 'temp_high', 'critical', now() - interval '20 minutes') RETURNING id`, ids["org"], ids["unit"], ids["rule"])
@@ -183,16 +188,25 @@ func (w *world) probeReadings(t *testing.T, ids map[string]string) {
 	}
 }
 
-// idFor picks the fixture that a route's :id refers to.
+// idFor picks the fixture that a route's :id refers to: the first
+// segment of the list the path contains, so a nested resource comes
+// before the one it is nested in.
 func idFor(path string, ids map[string]string) string {
-	for seg, key := range map[string]string{"/sites/": "bare_site", "/areas/": "area", "/units/": "bare_unit", "/sensors/": "sensor",
-		"/alert-rules/": "bare_rule", "/escalation-policies/": "policy", "/contacts/": "contact", "/members/": "member", "/api-keys/": "key", "/alerts/": "alert",
-		"/legacy-secrets/": "legacy_secret"} {
-		if strings.Contains(path, seg) {
-			return ids[key]
+	for _, sk := range [][2]string{{"/cooling/", "cooling_log"}, {"/cooling", "chiller"},
+		{"/sites/", "bare_site"}, {"/areas/", "area"}, {"/units/", "bare_unit"}, {"/sensors/", "sensor"},
+		{"/alert-rules/", "bare_rule"}, {"/escalation-policies/", "policy"}, {"/contacts/", "contact"}, {"/members/", "member"}, {"/api-keys/", "key"}, {"/alerts/", "alert"},
+		{"/legacy-secrets/", "legacy_secret"}} {
+		if strings.Contains(path, sk[0]) {
+			return ids[sk[1]]
 		}
 	}
 	return ""
+}
+
+// parentParams fills the path parameters other than :org and :id: the
+// unit a cooling cycle is nested in.
+func parentParams(path string, ids map[string]string) string {
+	return strings.Replace(path, ":unit", ids["cooling_unit"], 1)
 }
 
 func (w *world) do(t *testing.T, method, path, who string, body any, headers ...string) (int, string) {
@@ -231,7 +245,7 @@ func (w *world) doHeader(t *testing.T, method, path, who string, body any, heade
 func concrete(path string, ids map[string]string, org string) string {
 	path = strings.Replace(path, ":org", org, 1)
 	path = strings.Replace(path, ":frequency", "daily", 1)
-	return strings.Replace(path, ":id", idFor(path, ids), 1)
+	return parentParams(strings.Replace(path, ":id", idFor(path, ids), 1), ids)
 }
 
 // withQuery appends the route's test query string, if any.
@@ -300,7 +314,7 @@ func TestRouteRoleMatrix(t *testing.T) {
 					if !role.Can(rt.Perm) {
 						wantForeign = 403
 					}
-					foreign := strings.Replace(strings.Replace(rt.Path, ":org", own["org"], 1), ":id", idFor(rt.Path, other), 1)
+					foreign := parentParams(strings.Replace(strings.Replace(rt.Path, ":org", own["org"], 1), ":id", idFor(rt.Path, other), 1), own)
 					code, out = w.do(t, rt.Method, withQuery(rt, foreign, other), who, body, ifMatch...)
 					if code != wantForeign {
 						t.Errorf("%s as %s with another org's id: %d %s, want %d", rt.Method, who, code, out, wantForeign)
