@@ -581,6 +581,11 @@ func TestQueryErrorsNameTheParameter(t *testing.T) {
 		{"/v1/orgs/:org/units", "site_id=main", "site_id"},
 		{"/v1/orgs/:org/units", "limit=500", "limit"},
 		{"/v1/orgs/:org/sensors", "cursor=nope", "cursor"},
+		{"/v1/orgs/:org/units/:id/cooling", "to=later", "to"},
+		{"/v1/orgs/:org/units/:id/cooling", "cursor=nope", "cursor"},
+		{"/v1/orgs/:org/units/:id/events", "kind=party", "kind"},
+		{"/v1/orgs/:org/units/:id/events", "limit=201", "limit"},
+		{"/v1/orgs/:org/units/:id/events", "from=dawn", "from"},
 	} {
 		code, out := w.do(t, "GET", concrete(c.route, ids, ids["org"])+"?"+c.query, "owner", nil)
 		code, fields := fieldErrors(t, code, out)
