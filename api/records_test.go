@@ -148,3 +148,30 @@ func TestUnitEventsRoute(t *testing.T) {
 		t.Fatalf("bad kind = %d %s", code, out)
 	}
 }
+
+func TestSiteManualLogCadence(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ids := w.fixture(t)
+	org := "/v1/orgs/" + ids["org"]
+	code, out := w.do(t, "POST", org+"/sites", "manager", map[string]any{"name": "Pass", "timezone": "UTC", "manual_log_cadence_minutes": 240})
+	var site struct {
+		ID      string `json:"id"`
+		Cadence *int   `json:"manual_log_cadence_minutes"`
+	}
+	if err := json.Unmarshal([]byte(out), &site); code != 201 || err != nil || site.Cadence == nil || *site.Cadence != 240 {
+		t.Fatalf("create = %d %s", code, out)
+	}
+	if code, out := w.do(t, "PATCH", org+"/sites/"+site.ID, "manager", map[string]any{"manual_log_cadence_minutes": nil}, "If-Match", `"1"`); code != 200 ||
+		!strings.Contains(out, `"manual_log_cadence_minutes":null`) {
+		t.Fatalf("clear = %d %s", code, out)
+	}
+	var stored *int
+	if err := w.pool.QueryRow(context.Background(), `SELECT manual_log_cadence_minutes FROM sites WHERE id = $1`, site.ID).Scan(&stored); err != nil || stored != nil {
+		t.Fatalf("stored %v (%v), want null", stored, err)
+	}
+	// A site without the field has no manual-log duty.
+	if code, out := w.do(t, "GET", org+"/sites/"+ids["site"], "viewer", nil); code != 200 || !strings.Contains(out, `"manual_log_cadence_minutes":null`) {
+		t.Fatalf("fixture site = %d %s", code, out)
+	}
+}

@@ -23,6 +23,12 @@ var Sites = &crud.Collection{
 		name("site name"),
 		{JSON: "timezone", Kind: crud.Timezone, Required: true, Doc: "the site's IANA time zone; reports use its local days"},
 		{JSON: "address", Kind: crud.Text, MaxLen: 500, Nullable: true},
+		{JSON: "manual_log_cadence_minutes", Kind: crud.Int, Min: crud.Num(15), Max: crud.Num(10080), Nullable: true,
+			Doc: "how often staff must log a manual temperature check of each unit, in minutes (15 to 10080, a week); " +
+				"the manual_log_missed rule alerts when one is late; null: no manual-log duty"},
+	},
+	Checks: map[string]crud.FieldError{
+		"sites_manual_log_cadence_minutes_check": {Field: "manual_log_cadence_minutes", Reason: "must be from 15 to 10080 minutes, or null"},
 	},
 	Blocks: []crud.Dependent{{Table: "units", Column: "site_id", What: "units"}, {Table: "areas", Column: "site_id", What: "areas"}},
 }
