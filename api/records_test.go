@@ -175,3 +175,48 @@ func TestSiteManualLogCadence(t *testing.T) {
 		t.Fatalf("fixture site = %d %s", code, out)
 	}
 }
+
+// TestFoodSafetyRuleThresholds: a new food-safety rule's threshold is in
+// its kind's unit and range.
+func TestFoodSafetyRuleThresholds(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ids := w.fixture(t)
+	base := "/v1/orgs/" + ids["org"] + "/alert-rules"
+	for _, c := range []struct {
+		kind      string
+		threshold any
+		want      int
+	}{
+		{"door_open", 10, 201},
+		{"door_open", 0, 400},
+		{"door_open", nil, 400},
+		{"trend_warning", 30, 201},
+		{"trend_warning", 600, 400},
+		{"defrost", 3, 201},
+		{"defrost", -1, 400},
+		{"time_out_of_temp", 240, 201},
+		{"cooling", 30, 201},
+		{"cooling", 400, 400},
+		{"manual_log_missed", 0, 201},
+		{"calibration_due", 14, 201},
+		{"calibration_due", 400, 400},
+		{"sensor_implausible", nil, 201},
+		{"sensor_implausible", 0.5, 400},
+	} {
+		body := map[string]any{"unit_id": ids["unit"], "kind": c.kind}
+		if c.threshold != nil {
+			body["threshold"] = c.threshold
+		}
+		code, h, out := w.doHeader(t, "POST", base, "manager", body)
+		if code != c.want {
+			t.Errorf("%s threshold %v = %d %s, want %d", c.kind, c.threshold, code, out, c.want)
+			continue
+		}
+		if code == 400 {
+			if _, fields := problemOf(t, h, out); strings.Join(fields, ",") != "threshold" {
+				t.Errorf("%s threshold %v names %v, want threshold", c.kind, c.threshold, fields)
+			}
+		}
+	}
+}
