@@ -31,7 +31,8 @@ func checkOrg(c *fiber.Ctx, p auth.Principal) error {
 // postUplink stores one TTN v3 uplink through the native TTN decoder and
 // pipeline (ingest.IngestTTN) and answers as FreshTrack Pro did: 200 once
 // stored (or already stored), 202 for a device the organisation has no
-// sensor for, 422 for an uplink with no usable temperature.
+// sensor for, 422 for an uplink with neither a usable temperature nor a
+// door state.
 func (s *Service) postUplink(c *fiber.Ctx) error {
 	p, err := s.authenticate(c)
 	if err != nil {

@@ -25,6 +25,13 @@
 // an arena owned by the Parser, valid until its next Parse call, and
 // timestamps go through a non-allocating RFC 3339 parser.
 //
+// A reading may carry a contact sensor's door state (Reading.Door: a JSON
+// reading's "door_open", a TTN uplink's door keys, see TTNFields), and a
+// TTN uplink may carry a door state alone, without a temperature. Door
+// states are stored in door_events, in their own transaction after the
+// readings' commit and before the answer; a door state alone stores no
+// reading.
+//
 // # Stream layer
 //
 // Above the parser, the stream layer bounds and feeds it: request size

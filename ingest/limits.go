@@ -52,7 +52,8 @@ func DefaultLimits() Limits {
 //	"time" is older than the retention period
 //	"temp_c" must be finite
 //
-// Humidity and Battery are checked only when present (not NaN); Infinity is
+// Humidity and Battery are checked only when present (not NaN), and TempC
+// is not checked for a door state alone (Door set, TempC NaN); Infinity is
 // never acceptable. Check does not allocate when r is acceptable.
 func (l Limits) Check(r *Reading, nowMicros int64) string {
 	// A door state alone has no temperature to check; without a door state
