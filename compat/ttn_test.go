@@ -178,3 +178,23 @@ func TestHealthRoutes(t *testing.T) {
 		t.Fatalf("/health/live with the database down: %d %s", a.status, a.raw)
 	}
 }
+
+// A contact sensor's door state alone is stored as FreshTrack stores it
+// natively, and answered as a stored uplink.
+func TestTTNWebhookDoorStateAlone(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	h := []string{"Authorization", seedSecret}
+	provisioned := "/api/webhooks/ttn/" + w.org + "/uplink"
+	wantUplinkOK(t, "door state", w.post(t, provisioned, uplink(sensorEUI, at(0), `{"DOOR_OPEN_STATUS":1,"BAT_V":3.1}`), h...))
+	wantUplinkOK(t, "door state again", w.post(t, provisioned, uplink(sensorEUI, at(0), `{"DOOR_OPEN_STATUS":1,"BAT_V":3.1}`), h...))
+	var n int
+	var open bool
+	if err := w.pool.QueryRow(context.Background(), `SELECT count(*), bool_and(open) FROM door_events WHERE org_id = $1`, w.org).Scan(&n, &open); err != nil || n != 1 || !open {
+		t.Fatalf("door_events: %d rows, open %v (%v)", n, open, err)
+	}
+	if got := w.stored(t); len(got) != 0 {
+		t.Fatalf("a door state stored readings %v", got)
+	}
+	wantError(t, "bad door state", w.post(t, provisioned, uplink(sensorEUI, at(1), `{"door":"ajar"}`), h...), 422, "UNPROCESSABLE_ENTITY", `"door"`)
+}
