@@ -16,7 +16,7 @@ func problemOf(t *testing.T, header http.Header, body string) (typ string, field
 		t.Fatalf("answer %s is %s, not problem+json", body, ct)
 	}
 	var p struct {
-		Type   string `json:"type"`
+		Type   string                   `json:"type"`
 		Errors []struct{ Field string } `json:"errors"`
 	}
 	if err := json.Unmarshal([]byte(body), &p); err != nil {
