@@ -188,27 +188,6 @@ func (w *world) probeReadings(t *testing.T, ids map[string]string) {
 	}
 }
 
-// idFor picks the fixture that a route's :id refers to: the first
-// segment of the list the path contains, so a nested resource comes
-// before the one it is nested in.
-func idFor(path string, ids map[string]string) string {
-	for _, sk := range [][2]string{{"/cooling/", "cooling_log"}, {"/cooling", "chiller"},
-		{"/sites/", "bare_site"}, {"/areas/", "area"}, {"/units/", "bare_unit"}, {"/sensors/", "sensor"},
-		{"/alert-rules/", "bare_rule"}, {"/escalation-policies/", "policy"}, {"/contacts/", "contact"}, {"/members/", "member"}, {"/api-keys/", "key"}, {"/alerts/", "alert"},
-		{"/legacy-secrets/", "legacy_secret"}} {
-		if strings.Contains(path, sk[0]) {
-			return ids[sk[1]]
-		}
-	}
-	return ""
-}
-
-// parentParams fills the path parameters other than :org and :id: the
-// unit a cooling cycle is nested in.
-func parentParams(path string, ids map[string]string) string {
-	return strings.Replace(path, ":unit", ids["cooling_unit"], 1)
-}
-
 func (w *world) do(t *testing.T, method, path, who string, body any, headers ...string) (int, string) {
 	t.Helper()
 	code, _, out := w.doHeader(t, method, path, who, body, headers...)
@@ -240,20 +219,6 @@ func (w *world) doHeader(t *testing.T, method, path, who string, body any, heade
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header, string(b)
-}
-
-func concrete(path string, ids map[string]string, org string) string {
-	path = strings.Replace(path, ":org", org, 1)
-	path = strings.Replace(path, ":frequency", "daily", 1)
-	return parentParams(strings.Replace(path, ":id", idFor(path, ids), 1), ids)
-}
-
-// withQuery appends the route's test query string, if any.
-func withQuery(rt api.Route, path string, ids map[string]string) string {
-	if rt.TestQuery == nil {
-		return path
-	}
-	return path + "?" + rt.TestQuery(ids)
 }
 
 // TestRouteRoleMatrix calls every registered route as every role, in the

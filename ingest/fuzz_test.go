@@ -602,57 +602,6 @@ func oracleTTN(msg map[string]json.RawMessage, fields TTNFields) (r Reading, rea
 	return r, reason
 }
 
-// oracleDoor reads a door state as TTNFields documents it.
-func oracleDoor(dp map[string]json.RawMessage, fields TTNFields) (Door, string) {
-	asciiLower := func(s string) string {
-		return strings.Map(func(c rune) rune {
-			if c >= 'A' && c <= 'Z' {
-				return c + 'a' - 'A'
-			}
-			return c
-		}, s)
-	}
-	for i, keys := range [][]string{fields.Door, fields.DoorContact} {
-		for _, k := range keys {
-			raw, ok := dp[k]
-			if !ok || string(raw) == "null" {
-				continue
-			}
-			var open *bool
-			t, f := true, false
-			var s string
-			switch {
-			case string(raw) == "true":
-				open = &t
-			case string(raw) == "false":
-				open = &f
-			case raw[0] == '-' || isDecDigit(raw[0]):
-				switch n, _ := strconv.ParseFloat(string(raw), 64); n {
-				case 1:
-					open = &t
-				case 0:
-					open = &f
-				}
-			case json.Unmarshal(raw, &s) == nil:
-				switch asciiLower(s) {
-				case "open":
-					return DoorOpen, ""
-				case "closed":
-					return DoorClosed, ""
-				}
-			}
-			if open == nil {
-				return DoorNone, `decoded_payload "` + k + `" must be a door state: true or false, 0 or 1, or "open" or "closed"`
-			}
-			if *open != (i == 1) {
-				return DoorOpen, ""
-			}
-			return DoorClosed, ""
-		}
-	}
-	return DoorNone, ""
-}
-
 // separatedHex is a dev_eui ParseTTN accepts; printable a device_id.
 var (
 	separatedHex = regexp.MustCompile(`^[0-9a-fA-F]+([:-][0-9a-fA-F]+)*$`)
