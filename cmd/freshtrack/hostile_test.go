@@ -272,6 +272,11 @@ func newHostileFixture(t *testing.T, pool *pgxpool.Pool, p *serveProc, keyFile s
 			VALUES ($1, $2, $3, 'sms', '+15550100', 'sent', 'hostile-msg', 1, 'hostile-1', now())`, org.ID, ids["alerts"], ids["contacts"])
 		row("", `INSERT INTO manual_checks (org_id, unit_id, checked_at, temp_c, notes) VALUES ($1, $2, now() - interval '2 hours', 3.5, 'probe')`,
 			org.ID, ids["units"])
+		// Ended, so that no detector has a reason to touch it.
+		row("cooling", `
+			INSERT INTO cooling_logs (org_id, unit_id, source, started_at, stage1_deadline, stage2_deadline, status, ended_at)
+			VALUES ($1, $2, 'detected', now() - interval '8 hours', now() - interval '6 hours', now() - interval '2 hours', 'passed', now() - interval '5 hours')
+			RETURNING id`, org.ID, ids["units"])
 		row("", `
 			INSERT INTO digest_subscriptions (org_id, user_id, frequency, timezone, email, enabled)
 			SELECT $1, id, 'daily', 'Europe/Berlin', email, false FROM users WHERE email = 'owner@hostile.test'`, org.ID)
@@ -351,6 +356,8 @@ func hostileRoutes(t *testing.T, p *serveProc, fx *hostileFixture) []hostileRout
 					segments[i] = fx.org
 				case m[1] == "frequency":
 					segments[i] = "daily"
+				case m[1] == "unit":
+					segments[i] = fx.ids["units"]
 				case m[1] == "id" && fx.ids[segments[i-1]] != "":
 					segments[i] = fx.ids[segments[i-1]]
 				default:
