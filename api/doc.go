@@ -28,6 +28,7 @@
 //	series, latest values                      query
 //	HACCP reports                              compliance
 //	digest subscriptions                       digest
+//	calibrations, cooling logs, unit events    records
 //
 // The database pool (a database.Pool, which is pgxpool.Pool) is held only to
 // be handed to those packages.
