@@ -184,6 +184,17 @@ type UnitReport struct {
 	// CorrectiveActions are the actions taken on the unit in the period,
 	// whether or not for an alert.
 	CorrectiveActions []CorrectiveAction `json:"corrective_actions"`
+	// TimeOutOfTemp is the time out of temperature per local day.
+	TimeOutOfTemp []TimeOutOfTemp `json:"time_out_of_temp"`
+	// Defrosts are the unit's defrost cycles and learned pattern.
+	Defrosts Defrosts `json:"defrosts"`
+	// DoorOpenings are the unit's door openings.
+	DoorOpenings DoorOpenings `json:"door_openings"`
+	// CoolingLogs are the cooling logs of the period.
+	CoolingLogs []CoolingLog `json:"cooling_logs"`
+	// Alerts are all of the unit's alerts, of every kind, whose lifetime
+	// overlaps the period.
+	Alerts []AlertRecord `json:"alerts"`
 }
 
 // Stats summarise the readings of a stretch of time.
@@ -240,6 +251,8 @@ type Excursion struct {
 	// Alerts are the unit's temperature alerts whose lifetime
 	// (started_at to resolved_at) overlaps the excursion.
 	Alerts []AlertRecord `json:"alerts"`
+	// ExplainedBy are the door openings and defrosts that overlap it.
+	ExplainedBy []Explanation `json:"explained_by"`
 
 	// seenFrom and seenTo are the excursion as the readings show it,
 	// unclipped (seenTo zero while it has not ended), for matching alerts.
@@ -250,8 +263,11 @@ type Excursion struct {
 type AlertRecord struct {
 	// ID is the alert's id.
 	ID string `json:"id"`
-	// Kind is temp_high or temp_low.
+	// Kind is the rule kind: temp_high or temp_low for an excursion's
+	// alerts, any kind in a unit's alert list.
 	Kind string `json:"kind"`
+	// Name is the kind's human name (AlertName).
+	Name string `json:"name"`
 	// Severity is info, warning or critical.
 	Severity string `json:"severity"`
 	// Status is triggered, acknowledged or resolved.
@@ -489,6 +505,10 @@ func buildHACCP(ctx context.Context, db database.Querier, p HACCPParams, now tim
 	if err != nil {
 		return nil, err
 	}
+	extras, err := loadExtras(ctx, db, p.OrgID, units, w)
+	if err != nil {
+		return nil, err
+	}
 	for i, u := range units {
 		ur := assembleUnit(u, folds[i], w)
 		attachAlerts(&ur, alerts[u.id], actions)
@@ -498,6 +518,7 @@ func buildHACCP(ctx context.Context, db database.Querier, p HACCPParams, now tim
 			ur.ManualChecks = append(ur.ManualChecks, c)
 		}
 		ur.ManualChecks = nonNil(ur.ManualChecks)
+		addExtras(&ur, u, folds[i], extras, w)
 		rep.Units = append(rep.Units, ur)
 	}
 	if p.Unit == Fahrenheit {
@@ -639,6 +660,25 @@ func (r *Report) toFahrenheit() {
 		for j := range u.ManualChecks {
 			u.ManualChecks[j].Temp = f(u.ManualChecks[j].Temp)
 		}
+		u.eachEvent(func(e *UnitEvent) { e.Peak = fp(e.Peak) })
+		if pt := u.Defrosts.Pattern; pt != nil {
+			pt.Peak, pt.MaxPeak = f(pt.Peak), f(pt.MaxPeak)
+		}
+		for j := range u.CoolingLogs {
+			c := &u.CoolingLogs[j]
+			c.Start, c.Last = fp(c.Start), fp(c.Last)
+			c.Stage1.Target, c.Stage2.Target = f(c.Stage1.Target), f(c.Stage2.Target)
+		}
+	}
+}
+
+// eachEvent calls fn with every unit event of the report.
+func (u *UnitReport) eachEvent(fn func(*UnitEvent)) {
+	for j := range u.Defrosts.Cycles {
+		fn(&u.Defrosts.Cycles[j])
+	}
+	for j := range u.DoorOpenings.Openings {
+		fn(&u.DoorOpenings.Openings[j])
 	}
 }
 
@@ -666,6 +706,21 @@ func (r *Report) round() {
 		}
 		for j := range u.ManualChecks {
 			u.ManualChecks[j].Temp = round2(u.ManualChecks[j].Temp)
+		}
+		for j := range u.TimeOutOfTemp {
+			t := &u.TimeOutOfTemp[j]
+			t.MinutesOutOfRange, t.DefrostMinutes, t.Minutes = round2(t.MinutesOutOfRange), round2(t.DefrostMinutes), round2(t.Minutes)
+		}
+		u.eachEvent(func(e *UnitEvent) { e.Peak, e.DurationMinutes = round2p(e.Peak), round2(e.DurationMinutes) })
+		d := &u.DoorOpenings
+		d.TotalMinutes, d.LongestMinutes = round2(d.TotalMinutes), round2(d.LongestMinutes)
+		if pt := u.Defrosts.Pattern; pt != nil {
+			pt.Peak, pt.MaxPeak = round2(pt.Peak), round2(pt.MaxPeak)
+		}
+		for j := range u.CoolingLogs {
+			c := &u.CoolingLogs[j]
+			c.Start, c.Last = round2p(c.Start), round2p(c.Last)
+			c.Stage1.Target, c.Stage2.Target = round2(c.Stage1.Target), round2(c.Stage2.Target)
 		}
 	}
 }

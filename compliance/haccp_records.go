@@ -55,6 +55,7 @@ func loadAlerts(ctx context.Context, db database.Querier, orgID string, unitIDs 
 	_, err = pgx.ForEachRow(rows, []any{&a.ID, &unit, &a.Kind, &a.Severity, &a.Status, &a.StartedAt, &a.ResolvedAt,
 		&a.AcknowledgedAt, &acked, &name, &email}, func() error {
 		rec := a
+		rec.Name = AlertName(rec.Kind)
 		rec.StartedAt = rec.StartedAt.UTC()
 		rec.ResolvedAt, rec.AcknowledgedAt = utcPtr(rec.ResolvedAt), utcPtr(rec.AcknowledgedAt)
 		rec.AcknowledgedBy = person(acked, name, email)

@@ -92,6 +92,8 @@ type unitFold struct {
 	mix  *safety.Mixer
 	days []dayAcc
 	gaps [][2]int64
+	// outs are the stretches out of range, for time out of temperature.
+	outs [][2]int64
 	runs []*runAcc
 	open *runAcc
 	// cursor is the time accounted up to; from it the unit is u (a gap
@@ -237,6 +239,13 @@ func (f *unitFold) account(start, stop int64) {
 	out := f.u.Out(f.lim)
 	if out && f.open != nil {
 		f.open.out += stop - start
+	}
+	if out {
+		if n := len(f.outs); n > 0 && f.outs[n-1][1] == start {
+			f.outs[n-1][1] = stop
+		} else {
+			f.outs = append(f.outs, [2]int64{start, stop})
+		}
 	}
 	for k := w.day(start); start < stop; k++ {
 		seg := min(stop, w.bounds[k+1])
