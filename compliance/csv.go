@@ -29,6 +29,12 @@ const (
 	SectionGaps              = "gaps"
 	SectionManualChecks      = "manual_checks"
 	SectionCorrectiveActions = "corrective_actions"
+	SectionTimeOutOfTemp     = "time_out_of_temp"
+	SectionDefrosts          = "defrosts"
+	SectionDefrostPatterns   = "defrost_patterns"
+	SectionDoorOpenings      = "door_openings"
+	SectionCoolingLogs       = "cooling_logs"
+	SectionAlerts            = "alerts"
 )
 
 // WriteCSV writes the report as a sortable spreadsheet (the FSMA 204 style
@@ -38,7 +44,11 @@ const (
 // it stays readable. Sections: report (field, value pairs: organisation,
 // site, period, zone, unit, generation time, content and audit hashes, and
 // the FreshTrack Pro import the data includes, if any),
-// daily_summary, excursions, gaps, manual_checks, corrective_actions.
+// daily_summary, excursions (with the door openings and defrosts that
+// explain them), gaps, manual_checks, corrective_actions, time_out_of_temp
+// (per unit and local day, with the rule limits and the 4-hour rule
+// reached), defrosts, defrost_patterns, door_openings, cooling_logs and
+// alerts (every kind, with its human name).
 //
 // Times appear twice: *_utc (RFC 3339 UTC, which sorts as text) and *_local
 // (RFC 3339 with the site's offset). Numbers carry no units; the header
@@ -94,12 +104,38 @@ func WriteCSV(w io.Writer, r *Report) error {
 			"safe_min_" + u, "safe_max_" + u, "limit_min_" + u, "limit_max_" + u, "minutes_covered", "minutes_out_of_range", "percent_in_range"}, nil},
 		{SectionExcursions, []string{"site", "unit_id", "unit", "start_utc", "end_utc", "start_local", "end_local", "duration_min",
 			"minutes_out_of_range", "direction", "peak_" + u, "readings", "started_before_period", "ongoing",
-			"alert_ids", "alert_severities", "acknowledged_at_utc", "acknowledged_by", "corrective_actions"}, nil},
+			"alert_ids", "alert_severities", "acknowledged_at_utc", "acknowledged_by", "corrective_actions", "explained_by"}, nil},
 		{SectionGaps, []string{"site", "unit_id", "unit", "start_utc", "end_utc", "start_local", "end_local", "duration_min"}, nil},
 		{SectionManualChecks, []string{"site", "unit_id", "unit", "checked_at_utc", "checked_at_local", "temp_" + u, "in_range",
 			"checked_by", "checked_by_email", "notes"}, nil},
 		{SectionCorrectiveActions, []string{"site", "unit_id", "unit", "taken_at_utc", "taken_at_local", "alert_id", "action",
 			"disposition", "taken_by", "taken_by_email", "notes"}, nil},
+		{SectionTimeOutOfTemp, []string{"site", "unit_id", "unit", "kind", "date", "minutes_out_of_range", "defrost_min", "minutes",
+			"rule_limits_min", "limits_reached_min", "food_code_4h_reached"}, nil},
+		{SectionDefrosts, []string{"site", "unit_id", "unit", "source", "start_utc", "end_utc", "start_local", "end_local",
+			"duration_min", "peak_" + u, "within_bounds"}, nil},
+		{SectionDefrostPatterns, []string{"site", "unit_id", "unit", "period_min", "anchor_utc", "phase_tolerance_min", "duration_min",
+			"peak_" + u, "max_peak_" + u, "max_duration_min", "episodes", "learned_at_utc"}, nil},
+		{SectionDoorOpenings, []string{"site", "unit_id", "unit", "source", "start_utc", "end_utc", "start_local", "end_local",
+			"duration_min", "within_bounds"}, nil},
+		{SectionCoolingLogs, []string{"site", "unit_id", "unit", "id", "item", "source", "started_at_utc", "started_at_local", "start_" + u,
+			"stage1_target_" + u, "stage1_deadline_utc", "stage1_reached_utc", "stage2_target_" + u, "stage2_deadline_utc", "stage2_reached_utc",
+			"status", "failed_stage", "ended_at_utc", "last_" + u}, nil},
+		{SectionAlerts, []string{"site", "unit_id", "unit", "id", "kind", "name", "severity", "status", "started_at_utc", "started_at_local",
+			"resolved_at_utc", "acknowledged_at_utc", "acknowledged_by"}, nil},
+	}
+	idx := map[string]int{}
+	for i, s := range sections {
+		idx[s.name] = i
+	}
+	add := func(section string, row ...string) {
+		sections[idx[section]].rows = append(sections[idx[section]].rows, row)
+	}
+	endp := func(t *time.Time, f func(time.Time) string) string {
+		if t == nil {
+			return ""
+		}
+		return f(*t)
 	}
 	for _, ur := range r.Units {
 		name := text(ur.Name)
@@ -119,11 +155,15 @@ func WriteCSV(w io.Writer, r *Report) error {
 					actions = append(actions, fmt.Sprintf("%s %s: %s (%s)", utc(c.TakenAt), personText(c.TakenBy), c.Action, c.Disposition))
 				}
 			}
+			var explained []string
+			for _, x := range e.ExplainedBy {
+				explained = append(explained, x.Text)
+			}
 			sections[2].rows = append(sections[2].rows, []string{site, ur.UnitID, name, utc(e.Start), utc(e.End), local(e.Start), local(e.End),
 				num(e.DurationMinutes), num(e.MinutesOutOfRange), e.Direction, num(e.Peak), strconv.FormatInt(e.Readings, 10),
 				strconv.FormatBool(e.StartedBeforePeriod), strconv.FormatBool(e.Ongoing),
 				strings.Join(ids, "; "), strings.Join(sev, "; "), strings.Join(ackAt, "; "), text(strings.Join(ackBy, "; ")),
-				text(strings.Join(actions, "; "))})
+				text(strings.Join(actions, "; ")), strings.Join(explained, "; ")})
 		}
 		for _, g := range ur.Gaps {
 			sections[3].rows = append(sections[3].rows, []string{site, ur.UnitID, name, utc(g.Start), utc(g.End), local(g.Start), local(g.End),
@@ -138,6 +178,35 @@ func WriteCSV(w io.Writer, r *Report) error {
 			by, email := personFields(c.TakenBy)
 			sections[5].rows = append(sections[5].rows, []string{site, ur.UnitID, name, utc(c.TakenAt), local(c.TakenAt), deref(c.AlertID),
 				text(c.Action), c.Disposition, text(by), text(email), text(deref(c.Notes))})
+		}
+		for _, t := range ur.TimeOutOfTemp {
+			add(SectionTimeOutOfTemp, site, ur.UnitID, name, ur.Kind, t.Date, num(t.MinutesOutOfRange), num(t.DefrostMinutes), num(t.Minutes),
+				nums(t.RuleLimitsMinutes), nums(t.LimitsReachedMinutes), strconv.FormatBool(t.ReachesFoodCodeLimit))
+		}
+		for _, e := range ur.Defrosts.Cycles {
+			add(SectionDefrosts, site, ur.UnitID, name, e.Source, utc(e.Start), endp(e.End, utc), local(e.Start), endp(e.End, local),
+				num(e.DurationMinutes), nump(e.Peak), strconv.FormatBool(e.WithinBounds))
+		}
+		if pt := ur.Defrosts.Pattern; pt != nil {
+			add(SectionDefrostPatterns, site, ur.UnitID, name, num(pt.PeriodMinutes), utc(pt.Anchor), num(pt.PhaseToleranceMinutes),
+				num(pt.DurationMinutes), num(pt.Peak), num(pt.MaxPeak), num(pt.MaxDurationMinutes), strconv.Itoa(pt.Episodes), utc(pt.LearnedAt))
+		}
+		for _, e := range ur.DoorOpenings.Openings {
+			add(SectionDoorOpenings, site, ur.UnitID, name, e.Source, utc(e.Start), endp(e.End, utc), local(e.Start), endp(e.End, local),
+				num(e.DurationMinutes), strconv.FormatBool(e.WithinBounds))
+		}
+		for _, c := range ur.CoolingLogs {
+			failed := ""
+			if c.FailedStage != nil {
+				failed = strconv.Itoa(*c.FailedStage)
+			}
+			add(SectionCoolingLogs, site, ur.UnitID, name, c.ID, text(deref(c.Item)), c.Source, utc(c.StartedAt), local(c.StartedAt), nump(c.Start),
+				num(c.Stage1.Target), utc(c.Stage1.Deadline), utcp(c.Stage1.ReachedAt), num(c.Stage2.Target), utc(c.Stage2.Deadline),
+				utcp(c.Stage2.ReachedAt), c.Status, failed, utcp(c.EndedAt), nump(c.Last))
+		}
+		for _, a := range ur.Alerts {
+			add(SectionAlerts, site, ur.UnitID, name, a.ID, a.Kind, a.Name, a.Severity, a.Status, utc(a.StartedAt), local(a.StartedAt),
+				utcp(a.ResolvedAt), utcp(a.AcknowledgedAt), text(personText(a.AcknowledgedBy)))
 		}
 	}
 	for i, s := range sections {
@@ -170,6 +239,15 @@ func WriteCSV(w io.Writer, r *Report) error {
 
 // num formats a number without units or exponent.
 func num(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+// nums joins numbers with "; ".
+func nums(vs []float64) string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = num(v)
+	}
+	return strings.Join(out, "; ")
+}
 
 func nump(v *float64) string {
 	if v == nil {

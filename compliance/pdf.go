@@ -223,7 +223,11 @@ func (d *pdfDoc) note(s string) {
 
 // table draws rows under a header row that repeats after a page break;
 // cells wrap.
-func (d *pdfDoc) table(cols []column, rows [][]string) {
+func (d *pdfDoc) table(cols []column, rows [][]string) { d.marked(cols, rows, nil) }
+
+// marked is table with the rows whose hl is set printed bold on a shaded
+// ground (an out-of-bounds defrost, a day that reached a limit).
+func (d *pdfDoc) marked(cols []column, rows [][]string, hl []bool) {
 	p := d.pdf
 	widths := make([]float64, len(cols))
 	for i, c := range cols {
@@ -233,10 +237,10 @@ func (d *pdfDoc) table(cols []column, rows [][]string) {
 	for i, c := range cols {
 		titles[i] = c.title
 	}
-	var drawRow func(cells []string, header bool)
-	drawRow = func(cells []string, header bool) {
+	var drawRow func(cells []string, header, mark bool)
+	drawRow = func(cells []string, header, mark bool) {
 		style := ""
-		if header {
+		if header || mark {
 			style = "B"
 		}
 		p.SetFont(fontFamily, style, d.tableFont)
@@ -251,15 +255,19 @@ func (d *pdfDoc) table(cols []column, rows [][]string) {
 		}
 		h := float64(n)*3.4 + 0.8
 		if !d.room(h) && !header {
-			drawRow(titles, true)
+			drawRow(titles, true, false)
 			p.SetFont(fontFamily, style, d.tableFont)
 		}
 		x0, y0 := d.margin, p.GetY()
 		x := x0
 		for i := range cells {
 			mode := "D"
-			if header {
+			switch {
+			case header:
 				p.SetFillColor(232, 236, 240)
+				mode = "FD"
+			case mark:
+				p.SetFillColor(252, 228, 214)
 				mode = "FD"
 			}
 			p.Rect(x, y0, widths[i], h, mode)
@@ -272,9 +280,9 @@ func (d *pdfDoc) table(cols []column, rows [][]string) {
 		p.SetXY(x0, y0+h)
 	}
 	d.room(2 * (3.4 + 0.8))
-	drawRow(titles, true)
-	for _, r := range rows {
-		drawRow(r, false)
+	drawRow(titles, true, false)
+	for i, r := range rows {
+		drawRow(r, false, i < len(hl) && hl[i])
 	}
 	p.Ln(3)
 }
@@ -378,6 +386,9 @@ func (d *pdfDoc) unit(u *UnitReport) {
 			if len(alerts) == 0 {
 				alerts = []string{"no alert"}
 			}
+			for _, x := range e.ExplainedBy {
+				alerts = append(alerts, x.Text)
+			}
 			rows = append(rows, []string{start, end, minutes(e.DurationMinutes), temp1(e.Peak) + " " + e.Direction,
 				strings.Join(alerts, "\n"), strings.Join(acks, "\n"), orDash(strings.Join(actions, "\n"))})
 		}
@@ -403,6 +414,7 @@ func (d *pdfDoc) unit(u *UnitReport) {
 		}
 		d.table(cols, rows)
 	}
+	d.foodSafety(u)
 	var unlinked []CorrectiveAction
 	for _, c := range u.CorrectiveActions {
 		if c.AlertID == nil {
