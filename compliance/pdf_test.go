@@ -138,7 +138,8 @@ func TestHACCPPDF(t *testing.T) {
 			"2026-03-24 14:00 CET", "2026-03-24 14:45 CET", "9.50 high", "critical", "temp_high,", "14:12", "Anna Müller",
 			"Jörg Weiß", "(moved)",
 			"Data gaps (offline): 1", "2026-03-26 10:10 CET", "110.0",
-			"96.88", "Page 1 of 1", "Defrosted the freezer",
+			"96.88", "Page 1 of 2", "Defrosted the freezer",
+			"Alerts: 3", "Sensor offline", "Door openings: none", "Time out of temperature",
 		} {
 			if !strings.Contains(flat, want) {
 				t.Errorf("%s: PDF text lacks %q", name, want)
