@@ -22,4 +22,25 @@
 // and one fed in parts with a round-trip between them produce the same
 // Outputs. Every time a Unit keeps is in UTC and no float it keeps is NaN,
 // which is what makes that round-trip exact.
+//
+// # The job
+//
+// Runner (runner.go) is the Unit's caller in production: RunArgs, a River
+// job on the alerting queue that the leader enqueues every minute
+// (job.go), visits each unit with new readings or door states since its
+// last visit, something in progress (insight_state.busy: a raised
+// condition, an open door, a running cooling log), a manual cooling log a
+// person started, or a duty that may be due. A visit is one transaction
+// holding the unit's insight_state row: it reads the readings after
+// processed_to (and a little before, so safety.Mixer knows every probe),
+// feeds them with the door states and cooling starts minute by minute as
+// `freshtrack eval alerts` does, stores the episodes (unit_events), the
+// cooling logs and the learned defrost pattern (defrost_patterns, which the
+// evaluator reads), checks the duties (duties.go: manual checks at the
+// site's cadence, calibration due dates), and raises or clears alerts
+// through alerting's RaiseTx and ClearTx last. A crash repeats a visit;
+// it never loses or doubles one. History read on a unit's first visit
+// (Config.Backfill, 7 days) is learned from, but a condition that began
+// more than Config.Quiet (1 h) before it was recognised alerts nobody.
+// store.go holds the SQL, rules.go turns a unit's rules into Params.
 package insight
