@@ -58,6 +58,9 @@ type Alert struct {
 	LastReadingC *float64 `json:"last_reading_c"`
 	// Threshold is the rule's threshold (°C, minutes or percent by Kind).
 	Threshold float64 `json:"threshold"`
+	// Summary is a food-safety alert's one sentence, as its messages say
+	// it; empty for the evaluator's own kinds.
+	Summary string `json:"summary,omitempty"`
 	// EscalationStep is the last escalation step sent (0: the first).
 	EscalationStep int `json:"escalation_step"`
 	// AcknowledgedAt and AcknowledgedBy (a user id) are set once someone

@@ -176,7 +176,7 @@ const alertSelect = `
 	       coalesce(se.public_id::text, ''), a.kind, a.severity, a.status, a.started_at, a.opened_at,
 	       a.peak_c, a.last_reading_c, ` + alertThresholdSQL + `, a.escalation_step,
 	       a.acknowledged_at, coalesce(a.acknowledged_by::text, ''), a.resolved_at, coalesce(a.resolved_by::text, ''),
-	       a.auto_resolved
+	       a.auto_resolved, coalesce(a.summary, '')
 	  FROM alerts a
 	  JOIN units u ON u.org_id = a.org_id AND u.id = a.unit_id
 	  JOIN sites si ON si.org_id = u.org_id AND si.id = u.site_id
@@ -188,7 +188,7 @@ func scanAlert(row pgx.Row) (Alert, error) {
 	err := row.Scan(&a.ID, &a.OrgID, &a.UnitID, &a.UnitName, &a.SiteID, &a.SiteName, &a.RuleID,
 		&a.SensorID, &a.Kind, &a.Severity, &a.Status, &a.StartedAt, &a.OpenedAt,
 		&a.PeakC, &a.LastReadingC, &a.Threshold, &a.EscalationStep,
-		&a.AcknowledgedAt, &a.AcknowledgedBy, &a.ResolvedAt, &a.ResolvedBy, &a.AutoResolved)
+		&a.AcknowledgedAt, &a.AcknowledgedBy, &a.ResolvedAt, &a.ResolvedBy, &a.AutoResolved, &a.Summary)
 	return a, err
 }
 

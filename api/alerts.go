@@ -62,7 +62,9 @@ var (
 // alertKeywords documents an alert's fields that a type cannot tell.
 func alertKeywords(s map[string]any) map[string]any {
 	return refine(s, map[string]map[string]any{
-		"kind":            {"description": "the rule kind: temp_high, temp_low, sensor_offline, battery_low or sensor_fault"},
+		"kind": {"description": "the rule kind: temp_high, temp_low, sensor_offline, battery_low, sensor_fault, or a food-safety kind " +
+			"(trend_warning, door_open, time_out_of_temp, cooling, manual_log_missed, calibration_due, sensor_implausible)"},
+		"summary":         {"description": "a food-safety alert's one sentence, as its messages say it; absent for the other kinds"},
 		"severity":        {"enum": []string{"info", "warning", "critical"}},
 		"status":          {"enum": []string{alerting.StatusTriggered, alerting.StatusAcknowledged, alerting.StatusResolved}},
 		"threshold":       {"description": "the rule's threshold: °C for temperature alerts, minutes for sensor_offline, percent for battery_low"},
