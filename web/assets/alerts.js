@@ -10,6 +10,7 @@
     return h('li', null, h('a', { href: '/o/' + FT.ORG + '/alerts/' + a.id, class: a.status === 'resolved' ? 'closed' : '', 'data-alert': a.id, 'data-status': a.status },
       h('span', { class: 'what' }, a.unit_name + ' · ' + kind(a.kind)), ' ',
       h('span', { class: 'chip s-' + a.status }, a.status), ' ', h('span', { class: 'chip s-' + a.severity }, a.severity),
+      a.summary ? h('div', { class: 'summary' }, a.summary) : null,
       h('div', { class: 'muted' }, a.site_name + ' · ' + (a.peak_c !== null && a.peak_c !== undefined ? 'peak ' + temp(a.peak_c) + ' · ' : '') +
         'opened ' + when(a.opened_at) + (a.resolved_at ? ' · resolved ' + when(a.resolved_at) : ' (' + ago(a.opened_at) + ')'))));
   }
@@ -76,7 +77,11 @@
       const timeline = [];
       for (const e of a.events || []) {
         const d = e.details || {};
-        timeline.push({ at: e.at, order: 0, el: h('li', { 'data-event': e.kind }, h('time', null, when(e.at)), h('strong', null, EVENT_TEXT[e.kind] || e.kind),
+        // A food-safety alert clears for its own reason (the door closed,
+        // the trend reversed), not by being back in range.
+        const title = e.kind === 'auto_resolved' && d.reason ? 'Resolved itself: ' + d.reason : EVENT_TEXT[e.kind] || e.kind;
+        timeline.push({ at: e.at, order: 0, el: h('li', { 'data-event': e.kind }, h('time', null, when(e.at)), h('strong', null, title),
+          e.kind === 'triggered' && FT.kinds.foodSafety(a.kind) ? FT.kinds.details(a.kind, d) : null,
           d.text ? h('div', null, d.text) : null, d.comment ? h('div', null, d.comment) : null,
           e.actor_id ? h('div', { class: 'muted' }, 'by ' + who(e.actor_id)) : null) });
       }
@@ -105,9 +110,11 @@
         actions.push(resolveForm(a));
       }
       if (FT.D.can.operate) actions.push(commentForm());
+      const limit = FT.kinds.limit(a.kind, a.threshold);
 
       put(box,
         h('h1', null, a.unit_name + ': ' + kind(a.kind)),
+        a.summary ? h('p', { id: 'alert-summary', class: 'summary' }, a.summary) : null,
         h('p', { id: 'alert-status' }, h('span', { class: 'chip s-' + a.status, 'data-status': a.status }, a.status), ' ',
           h('span', { class: 'chip s-' + a.severity }, a.severity), ' · ', link('/units/' + a.unit_id, 'unit chart'), ' · ', a.site_name),
         h('div', { class: 'card' }, h('table', null, h('tbody', null,
@@ -115,7 +122,7 @@
           h('tr', null, h('th', null, 'Opened'), h('td', null, when(a.opened_at))),
           a.peak_c !== null && a.peak_c !== undefined ? h('tr', null, h('th', null, 'Worst'), h('td', null, temp(a.peak_c))) : null,
           a.last_reading_c !== null && a.last_reading_c !== undefined ? h('tr', null, h('th', null, 'Latest'), h('td', null, temp(a.last_reading_c))) : null,
-          h('tr', null, h('th', null, 'Limit'), h('td', null, a.kind.startsWith('temp') ? temp(a.threshold) : String(a.threshold))),
+          limit ? h('tr', { 'data-row': 'limit' }, h('th', null, FT.kinds.limitLabel(a.kind)), h('td', null, limit)) : null,
           a.acknowledged_at ? h('tr', null, h('th', null, 'Acknowledged'), h('td', null, when(a.acknowledged_at))) : null,
           a.resolved_at ? h('tr', null, h('th', null, 'Resolved'), h('td', null, when(a.resolved_at) + (a.auto_resolved ? ' (by itself)' : ''))) : null))),
         (a.corrective_actions || []).length ? h('section', { class: 'card', id: 'corrective-actions' }, h('h2', null, 'Corrective actions'),

@@ -33,7 +33,12 @@ window.FT = (function () {
     el.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
   }
 
-  const KIND = { temp_high: 'too warm', temp_low: 'too cold', sensor_offline: 'sensor offline', battery_low: 'battery low', sensor_fault: 'sensor fault' };
+  const KIND = {
+    temp_high: 'too warm', temp_low: 'too cold', sensor_offline: 'sensor offline', battery_low: 'battery low', sensor_fault: 'sensor fault',
+    trend_warning: 'heading out of range', defrost: 'defrost out of bounds', door_open: 'door left open',
+    time_out_of_temp: 'too long out of range today', cooling: 'cooling behind schedule', manual_log_missed: 'manual check missed',
+    calibration_due: 'calibration due', sensor_implausible: 'implausible readings',
+  };
   function alertKind(k) { return KIND[k] || String(k).replace(/_/g, ' '); }
 
   class APIError extends Error {

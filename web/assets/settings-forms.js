@@ -18,7 +18,10 @@
   };
   const VALUE_LABELS = {
     temp_high: 'Temperature too high', temp_low: 'Temperature too low', sensor_offline: 'Sensor offline',
-    battery_low: 'Battery low', sensor_fault: 'Sensor fault', walk_in: 'Walk-in', hot_holding: 'Hot holding',
+    battery_low: 'Battery low', sensor_fault: 'Sensor fault', trend_warning: 'Trend heading out of range (early warning)',
+    defrost: 'Defrost outside its learned pattern', door_open: 'Door left open', time_out_of_temp: 'Time out of range per day',
+    cooling: 'Cooling behind schedule (2-stage rule)', manual_log_missed: 'Manual check missed', calibration_due: 'Calibration due',
+    sensor_implausible: 'Implausible readings (stuck or jumping)', walk_in: 'Walk-in', hot_holding: 'Hot holding',
     blast_chiller: 'Blast chiller', sms: 'SMS', email: 'Email', ingest: 'Send readings (ingest)', read: 'Read data',
   };
   const TEMP_KINDS = ['temp_high', 'temp_low'];
@@ -191,7 +194,7 @@
     } else if (f.type === 'number' || f.type === 'integer') {
       const kindOf = ctx.kindOf || (() => null);
       const isTemp = () => /_c$/.test(f.name) || (f.name === 'threshold' && TEMP_KINDS.includes(kindOf()));
-      const isDelta = () => f.name === 'hysteresis' && TEMP_KINDS.includes(kindOf());
+      const isDelta = () => (f.name === 'hysteresis' && TEMP_KINDS.includes(kindOf())) || (f.name === 'threshold' && FT.kinds.thresholdIsDelta(kindOf()));
       const show = (v) => (v === null || v === undefined ? '' : isTemp() ? showTemp(v) : isDelta() ? showDelta(v) : String(v));
       const inp = h('input', {
         type: 'number', name: f.name, inputmode: f.type === 'integer' ? 'numeric' : 'decimal',

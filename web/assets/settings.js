@@ -106,32 +106,32 @@
       defaults: { enabled: true, severity: 'warning' },
       placeholders: { confirm_seconds: '600', hysteresis: showDelta(0.5) },
       hints: {
-        unit_id: '', unit_kind: 'Only for a rule without a unit.', confirm_seconds: 'How long the condition must hold before an alert opens (600 = 10 min).',
+        unit_id: '', unit_kind: 'Only for a rule without a unit.',
         auto_resolve: '', enabled: '',
       },
       onKind: (c) => {
         const k = c.kind.input.value;
         const temp = TEMP_KINDS.includes(k);
         if (c.threshold) {
+          // A defrost's threshold is a °C difference: it is resent in the
+          // organisation's unit when the kind changes.
           c.threshold.dependsOn = ['kind'];
           const side = k === 'temp_low' ? 'minimum' : 'maximum';
-          const [lab, hint] = temp ? ['Threshold (' + UNIT + ')', 'Empty: follow the unit’s safe ' + side + '.']
-            : k === 'sensor_offline' ? ['Threshold (minutes)', 'Minutes without a reading before the sensor counts as offline.']
-              : k === 'battery_low' ? ['Threshold (%)', 'Battery level below which to alert.']
-                : k === 'sensor_fault' ? ['Threshold', 'Not used for sensor faults.'] : ['Threshold', ''];
+          const [lab, hint] = temp ? ['Threshold (' + UNIT + ')', 'Empty: follow the unit’s safe ' + side + '.'] : FT.kinds.threshold(k);
           setLabel(c.threshold, lab, hint);
         }
+        if (c.confirm_seconds) setLabel(c.confirm_seconds, ...FT.kinds.confirm(k));
         if (c.hysteresis) {
           c.hysteresis.dependsOn = ['kind'];
           setLabel(c.hysteresis, temp ? 'Hysteresis (' + UNIT + ')' : 'Hysteresis',
-            temp ? 'How far back inside the threshold readings must be before the condition clears.' : '');
+            temp ? 'How far back inside the threshold readings must be before the condition clears.' : FT.kinds.usesHysteresis(k) ? '' : 'Not used for this kind of rule.');
         }
       },
       columns: (st) => [
         { label: 'Applies to', cell: (i) => (i.unit_id ? refName(st, 'units', i.unit_id) : 'Every ' + (i.unit_kind ? valueLabel(i.unit_kind).toLowerCase() : 'unit') + ' (default)') },
         { label: 'Alert when', cell: (i) => valueLabel(i.kind) },
         { label: 'Threshold', cell: thresholdText },
-        { label: 'Confirm', cell: (i) => duration(i.confirm_seconds) },
+        { label: 'Confirm', cell: (i) => (FT.kinds.usesConfirm(i.kind) ? duration(i.confirm_seconds) : '–') },
         { label: 'Severity', cell: (i) => (i.severity ? h('span', { class: 'chip s-' + i.severity }, human(i.severity)) : '–') },
         { label: 'Enabled', cell: (i) => yes(i.enabled) },
       ],
@@ -169,10 +169,7 @@
     if (TEMP_KINDS.includes(i.kind)) {
       return i.threshold === null || i.threshold === undefined ? 'Unit’s safe ' + (i.kind === 'temp_low' ? 'min' : 'max') : FT.temp(i.threshold);
     }
-    if (i.threshold === null || i.threshold === undefined) return '–';
-    if (i.kind === 'sensor_offline') return i.threshold + ' min';
-    if (i.kind === 'battery_low') return i.threshold + ' %';
-    return String(i.threshold);
+    return FT.kinds.limit(i.kind, i.threshold) || '–';
   }
   function stepText(st, s) {
     const who = (s.roles || []).map(human).concat((s.contact_ids || []).map((id) => refName(st, 'contacts', id)));
