@@ -5,7 +5,8 @@
 // only choose how the fields are labelled, ordered and shown. The form kit
 // is settings-forms.js (FT.settingsKit), the organisation section is in
 // settings-org.js, members and API keys are in settings-people.js, billing
-// is in settings-billing.js; they load before this file.
+// is in settings-billing.js, a sensor's calibrations in
+// settings-calibrations.js; they load before this file.
 'use strict';
 (function () {
   const { D, h, api, all, toast, guard, link, UNIT } = FT;
@@ -41,13 +42,18 @@
   const RES = {
     sites: {
       intro: 'Each site is a kitchen or premises with its own time zone; reports use its local days.',
-      order: ['name', 'timezone', 'address'],
-      placeholders: { name: 'Harbour Kitchen', address: 'Street, town' },
-      hints: { timezone: 'IANA time zone, e.g. Europe/Berlin or America/New_York.' },
+      order: ['name', 'timezone', 'address', 'manual_log_cadence_minutes'],
+      labels: { manual_log_cadence_minutes: 'Manual check every (minutes)' },
+      placeholders: { name: 'Harbour Kitchen', address: 'Street, town', manual_log_cadence_minutes: '240' },
+      hints: {
+        timezone: 'IANA time zone, e.g. Europe/Berlin or America/New_York.',
+        manual_log_cadence_minutes: 'How often staff must log a manual temperature check of each unit here (15 to 10080, a week). Empty: no manual checks are required.',
+      },
       columns: () => [
         { label: 'Name', cell: (i) => i.name },
         { label: 'Time zone', cell: (i) => i.timezone },
         { label: 'Address', cell: (i) => i.address || '–' },
+        { label: 'Manual checks', cell: (i) => (i.manual_log_cadence_minutes ? 'every ' + duration(i.manual_log_cadence_minutes * 60) : 'not required') },
       ],
     },
     areas: {
@@ -91,6 +97,7 @@
       placeholders: { external_id: 'A84041000181C1F5', model: 'LHT65N' },
       needs: ['sites'],
       retire: true,
+      panel: { label: 'Calibrations', build: (...a) => FT.settingsKit.calibrationPanel(...a) },
       columns: (st, sec) => [
         { label: 'Sensor', cell: (i) => [i.name || '–', h('br'), h('small', { class: 'muted' }, i.external_id)] },
         { label: 'Unit', cell: (i) => (i.retired_at ? refName(st, 'units', i.unit_id, 'Unassigned') : sec.assign(i)) },
@@ -245,8 +252,18 @@
           heading.focus();
         }),
       }, cfg.retire ? 'Retire' : 'Delete', h('span', { class: 'sr' }, ' ' + name));
-      cell.append(edit, del);
+      const panel = cfg.panel ? h('button', { type: 'button', class: 'secondary small', 'data-action': 'panel', onclick: (e) => guard(e.currentTarget, () => openPanel(item)) },
+        cfg.panel.label, h('span', { class: 'sr' }, ' ' + name)) : null;
+      cell.append(...[panel, edit, del].filter(Boolean));
       return cell;
+    }
+    // openPanel shows a row's own records (a sensor's calibrations) where
+    // the edit form would be.
+    async function openPanel(item) {
+      const el = await cfg.panel.build(item, tt(item), () => { closeEdit(); focusRow(item.id, 'panel'); });
+      editBox.replaceChildren(el);
+      editBox.dataset.id = item.id;
+      el.scrollIntoView({ block: 'nearest' });
     }
     function closeEdit() { editBox.replaceChildren(); delete editBox.dataset.id; }
     function focusRow(id, action) {

@@ -1,6 +1,8 @@
 // Unit page: the series on a canvas chart (uPlot) with the safe range as a
-// band, alerts marked, gaps left as gaps; presets and drag-to-zoom ask the
-// API for the window, which picks the resolution; the newest readings.
+// band, alerts marked, gaps left as gaps, defrost cycles and door openings
+// shaded (unit-events.js); presets and drag-to-zoom ask the API for the
+// window, which picks the resolution; the newest readings; cooling logs
+// of a blast chiller or hot-holding unit (unit-cooling.js).
 'use strict';
 (function () {
   const { h, put, api, all, temp, toDisplay, when, ago, stateChip, events, link, toast, UNIT } = FT;
@@ -34,11 +36,15 @@
     const [unit, sensors] = await Promise.all([api('GET', 'units/' + id), all('sensors', 5000).catch(() => [])]);
     const sensorName = new Map(sensors.map((x) => [x.id, x.name || x.external_id]));
     let alerts = [];
+    let unitEvents = { items: [], pattern: null };
     let win = { span: 86400, from: null, to: null }; // a preset span, or a zoomed window
     let plot = null;
     let resolution = '';
     const chartBox = h('div', { class: 'chart', id: 'chart', role: 'img', 'aria-label': 'Temperature chart of ' + unit.name });
     const info = h('p', { class: 'muted', id: 'series-info' });
+    const eventLegend = h('span', { class: 'legend-events', id: 'event-legend' });
+    const pattern = h('p', { id: 'defrost-pattern', hidden: true });
+    const cooling = FT.unitCooling(unit);
     const presetBar = h('div', { class: 'presets', role: 'group', 'aria-label': 'Time range' });
     const resetZoom = h('button', { type: 'button', hidden: true, onclick: () => { win.from = win.to = null; load(); } }, 'Reset zoom');
     const latestBody = h('tbody');
@@ -63,7 +69,9 @@
           h('span', null, h('i', { class: 'sw-temp' }), 'temperature (' + UNIT + ')'),
           h('span', null, h('i', { class: 'sw-band' }), 'min–max'),
           h('span', null, h('i', { class: 'sw-alert' }), 'alert'),
-          h('span', null, h('i', { class: 'sw-out' }), 'out of range'))),
+          h('span', null, h('i', { class: 'sw-out' }), 'out of range'),
+          eventLegend), pattern),
+      cooling ? cooling.el : null,
       h('section', { class: 'card' }, h('h2', null, 'Latest readings'),
         h('div', { class: 'scroll' }, h('table', { id: 'latest-readings' },
           h('thead', null, h('tr', null, h('th', null, 'Time'), h('th', { class: 'num' }, 'Temperature'), h('th', null, 'Sensor'), h('th', { class: 'num' }, 'Battery'))),
@@ -94,6 +102,7 @@
             ctx.fillStyle = '#d3f2d9';
             ctx.fillRect(left, y1, w, y2 - y1);
             ctx.restore();
+            FT.unitEvents.draw(u, unitEvents.items, chartBox);
           }],
           draw: [(u) => {
             const ctx = u.ctx, { top, height: ht } = u.bbox;
@@ -138,8 +147,13 @@
       const q = 'from=' + encodeURIComponent(from.toISOString()) + '&to=' + encodeURIComponent(to.toISOString());
       let s;
       try {
-        [s, alerts] = await Promise.all([api('GET', 'units/' + id + '/readings?' + q), all('alerts?unit=' + id + '&from=' + encodeURIComponent(new Date(from.getTime() - 30 * 86400e3).toISOString()), 1000)]);
+        [s, alerts, unitEvents] = await Promise.all([api('GET', 'units/' + id + '/readings?' + q),
+          all('alerts?unit=' + id + '&from=' + encodeURIComponent(new Date(from.getTime() - 30 * 86400e3).toISOString()), 1000),
+          FT.unitEvents.load(id, from, to)]);
       } catch (e) { toast(e.message, 'error'); return; }
+      put(eventLegend, FT.unitEvents.legend(unitEvents.items));
+      pattern.hidden = !unitEvents.pattern;
+      pattern.textContent = unitEvents.pattern ? FT.unitEvents.patternText(unitEvents.pattern) : '';
       alerts = alerts.filter((a) => !a.resolved_at || new Date(a.resolved_at) >= from);
       resolution = s.resolution;
       const data = columns(s);
@@ -171,7 +185,7 @@
         h('td', { class: 'num' }, p.battery === null || p.battery === undefined ? '–' : Math.round(p.battery) + '%'));
     }
 
-    await Promise.all([load(), loadLatest()]);
+    await Promise.all([load(), loadLatest(), cooling ? cooling.refresh() : null]);
     let resizeTimer;
     window.addEventListener('resize', () => {
       clearTimeout(resizeTimer);
@@ -195,8 +209,8 @@
         }
       },
       unit_state(d) { state.replaceChildren(stateChip(d.state)); },
-      alert() { load(); },
-      reset() { load(); loadLatest(); },
+      alert() { load(); if (cooling) cooling.refresh(); },
+      reset() { load(); loadLatest(); if (cooling) cooling.refresh(); },
     });
   };
 })();
