@@ -155,7 +155,7 @@ func TestWebRecords(t *testing.T) {
 		if !strings.Contains(recent, "passed: ") || !strings.Contains(recent, "Rice passed") || !strings.Contains(recent, "failed: ") || !strings.Contains(recent, "stage 2 missed") {
 			t.Errorf("recent cooling logs read %q; want the passed one and the one that missed stage 2", recent)
 		}
-		b.run(sctx, "start one", do(fillAndSubmit("#cooling-form", map[string]string{"item": "Beef stock, 20 l", "start_c": "70"})),
+		b.run(sctx, "start one", do(fillAndSubmit("#cooling-form", map[string]string{"food": "Beef stock, 20 l", "start_c": "70"})),
 			chromedp.WaitVisible(chromedp.CSS(`#cooling-running`)))
 		var item, status, source string
 		var startC float64
@@ -192,6 +192,7 @@ func TestWebRecords(t *testing.T) {
 		if st = stages(); st[0].State != "reached" || !strings.Contains(st[0].Text, "reached") || st[1].State != "in progress" || st[1].Progress != "38" {
 			t.Errorf("after stage 1 at 15 °C: %+v; want stage 1 reached, stage 2 in progress at 38", st)
 		}
+		b.run(sctx, "screenshot", screenshot(t, "unit-cooling"))
 	})
 
 	t.Run("a viewer sees the running log but neither starts nor cancels one", func(t *testing.T) {
@@ -245,6 +246,7 @@ func TestWebRecords(t *testing.T) {
 			FROM sensor_calibrations c JOIN sensors s ON s.id = c.sensor_id WHERE s.public_id = $1`, sensor).Scan(&ref, &measured, &offset, &method, &dueAt, &calibrated); err != nil {
 			t.Fatalf("no calibration stored: %v", err)
 		}
+		b.run(mctx, "screenshot", screenshot(t, "settings-calibrations"))
 		if ref != 0 || measured != 0.3 || offset != -0.3 || method != "ice bath" || time.Since(calibrated) > time.Hour || dueAt.Sub(calibrated) < 360*24*time.Hour {
 			t.Errorf("stored calibration: %v / %v / %v, %q, calibrated %v, due %v", ref, measured, offset, method, calibrated, dueAt)
 		}

@@ -67,7 +67,7 @@
     }
 
     function startForm() {
-      const item = h('input', { name: 'item', type: 'text', required: true, maxlength: 200, placeholder: 'e.g. Beef stock, 20 l' });
+      const item = h('input', { name: 'food', type: 'text', required: true, maxlength: 200, placeholder: 'e.g. Beef stock, 20 l' });
       const start = h('input', { name: 'start_c', type: 'number', step: '0.1', inputmode: 'decimal', placeholder: FAHRENHEIT ? '160' : '71' });
       const submit = h('button', { type: 'submit', class: 'primary', id: 'start-cooling' }, 'Start cooling log');
       const el = h('form', { id: 'cooling-form' }, h('div', { class: 'grid2' }, field('What is cooled', item),
