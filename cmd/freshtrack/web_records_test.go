@@ -31,7 +31,7 @@ func TestWebRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	var readings []map[string]any
-	for at := now.Add(-23 * time.Hour); at.Before(now); at = at.Add(10 * time.Minute) {
+	for at := now.Add(-23 * time.Hour); at.Before(now); at = at.Add(5 * time.Minute) {
 		readings = append(readings, map[string]any{"sensor": ext, "time": at.Format(time.RFC3339), "temp_c": -20.0})
 	}
 	postReadings(t, base, org.apiKey, readings)
@@ -216,6 +216,22 @@ func TestWebRecords(t *testing.T) {
 		if err := w.pool.QueryRow(bg, `SELECT status, ended_at FROM cooling_logs WHERE id = $1`, logID).Scan(&status, &ended); err != nil || status != "cancelled" || ended == nil {
 			t.Fatalf("the log is %s, ended %v (%v); want cancelled", status, ended, err)
 		}
+	})
+
+	t.Run("the freezer and chiller pages fit a 360-px phone", func(t *testing.T) {
+		b := sb.in(t)
+		b.run(sctx, "phone", phone())
+		defer b.run(sctx, "desktop", desktop())
+		for _, p := range []string{freezer, chiller} {
+			b.run(sctx, "phone "+p, chromedp.Navigate(base+"/o/"+org.id+"/units/"+p), waitJS(`document.getElementById('chart').dataset.bands !== undefined && document.querySelector('#cooling h2, #chart canvas')`, 15*time.Second))
+			if overflow := value(b, sctx, "overflow", js[float64](`document.documentElement.scrollWidth - document.documentElement.clientWidth`)); overflow > 0 {
+				t.Errorf("unit %s at 360 px scrolls sideways by %v px", p, overflow)
+			}
+			if junk := value(b, sctx, "junk", js[string](junkText)); junk != "" {
+				t.Errorf("unit %s shows %q", p, junk)
+			}
+		}
+		b.run(sctx, "screenshot", screenshot(t, "unit-freezer-phone"))
 	})
 
 	settings := base + "/o/" + org.id + "/settings/"
