@@ -186,4 +186,26 @@ func TestWebFoodSafety(t *testing.T) {
 		}
 		b.run(ctx, "screenshot", screenshot(t, "alert-trend"))
 	})
+
+	t.Run("in °F a defrost's allowance is a °F difference, stored as °C", func(t *testing.T) {
+		b := b.in(t)
+		if _, err := w.pool.Exec(bg, `UPDATE organizations SET settings = settings || '{"temperature_unit": "F"}' WHERE id = $1`, org.id); err != nil {
+			t.Fatal(err)
+		}
+		b.run(ctx, "alert rules in °F", openSection(settings, "alert-rules"),
+			choose(`#create-alert-rules select[name=unit_id]`, org.unit),
+			choose(`#create-alert-rules select[name=kind]`, "defrost"))
+		label := value(b, ctx, "label", js[string](`document.querySelector('#create-alert-rules [name=threshold]').closest('.field').querySelector('label').textContent`))
+		if label != "Peak allowance (°F above the learned peak)" {
+			t.Errorf("the defrost threshold in °F is labelled %q", label)
+		}
+		b.run(ctx, "add one", chromedp.SendKeys(chromedp.CSS(`#create-alert-rules input[name=threshold]`), "9"),
+			click(`#create-alert-rules button[type=submit]`),
+			waitJS(`[...document.querySelectorAll('table[data-section=alert-rules] tbody tr')].some(tr => tr.textContent.includes('Prep fridge') && tr.textContent.includes('9.0 °F above the learned peak'))`, 10*time.Second))
+		var threshold float64
+		if err := w.pool.QueryRow(bg, `SELECT threshold FROM alert_rules WHERE unit_id = $1 AND kind = 'defrost'`, org.unit).Scan(&threshold); err != nil || threshold != 5 {
+			t.Fatalf("stored defrost allowance %v (%v), want 5 (°C)", threshold, err)
+		}
+		b.run(ctx, "the freezer default in °F", waitJS(`[...document.querySelectorAll('table[data-section=alert-rules] tbody tr')].some(tr => tr.textContent.includes('5.4 °F above the learned peak'))`, 5*time.Second))
+	})
 }
