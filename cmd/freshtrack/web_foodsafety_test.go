@@ -170,6 +170,38 @@ func TestWebFoodSafety(t *testing.T) {
 		}
 	})
 
+	t.Run("an alert about one probe names it", func(t *testing.T) {
+		b := b.in(t)
+		var rule alerting.Rule
+		for _, r := range rules {
+			if r.Kind == alerting.KindSensorImplausible {
+				rule = r
+			}
+		}
+		var sensor int64
+		if err := w.pool.QueryRow(bg, `SELECT id FROM sensors WHERE external_id = $1`, org.sensor).Scan(&sensor); err != nil {
+			t.Fatal(err)
+		}
+		var id string
+		if err := pgx.BeginFunc(bg, w.pool, func(tx pgx.Tx) error {
+			o, _, err := ev.RaiseTx(bg, tx, org.unit, rule, alerting.Condition{Started: now.Add(-6 * time.Hour), At: now, SensorID: sensor, Value: 3.1,
+				Summary: "The probe has read exactly 3.1 °C for 6 hours: check it.",
+				Details: map[string]any{"sensor": sensor, "stuck": true, "jump": false, "c": 3.1, "stuck_hours": 6}})
+			id = o.AlertID
+			return err
+		}); err != nil || id == "" {
+			t.Fatalf("raise an implausible reading: %q, %v", id, err)
+		}
+		b.run(ctx, "alert page", chromedp.Navigate(base+"/o/"+org.id+"/alerts/"+id), chromedp.WaitVisible(chromedp.CSS(`#timeline dl[data-details]`)))
+		got := value(b, ctx, "the page", js[string](`document.querySelector('.card table').innerText.replace(/\s+/g, ' ') + ' | ' +
+			[...document.querySelectorAll('#timeline dl[data-details] > div')].map((d) => d.innerText.replace(/\s+/g, ' ')).join(' | ')`))
+		for _, want := range []string{"Sensor " + org.sensor, "Stuck for 6 h (built-in)", "Repeating one value Yes", "Jumped No", "Reading 3.1 °C", "Allowed to repeat one value 6 h"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("the implausible-reading alert reads %q; want %q in it", got, want)
+			}
+		}
+	})
+
 	t.Run("a cleared food-safety alert says why it resolved itself", func(t *testing.T) {
 		b := b.in(t)
 		if err := pgx.BeginFunc(bg, w.pool, func(tx pgx.Tx) error {

@@ -54,6 +54,19 @@
       for (const m of await all('members', 1000)) people.set(m.id, m.name || m.email);
     } catch (e) { /* names are a courtesy; ids still say who */ }
     const who = (uid) => people.get(uid) || uid;
+    // Which probe, by name: a calibration or an implausible reading is
+    // about one sensor of the unit.
+    const sensors = new Map();
+    async function sensorName(sid) {
+      if (!sid) return '';
+      if (!sensors.has(sid)) {
+        try {
+          const s = await api('GET', 'sensors/' + sid);
+          sensors.set(sid, s.name || s.external_id);
+        } catch (e) { sensors.set(sid, ''); }
+      }
+      return sensors.get(sid);
+    }
     main.replaceChildren(h('p', null, link('/alerts', '← Alerts')), box);
 
     // A live event re-renders the page: what someone is typing survives.
@@ -73,6 +86,7 @@
 
     async function render() {
       const a = await api('GET', 'alerts/' + id);
+      const probe = await sensorName(a.sensor_id);
       const restore = keepInputs();
       const timeline = [];
       for (const e of a.events || []) {
@@ -120,6 +134,7 @@
         h('div', { class: 'card' }, h('table', null, h('tbody', null,
           h('tr', null, h('th', null, 'Condition began'), h('td', null, when(a.started_at))),
           h('tr', null, h('th', null, 'Opened'), h('td', null, when(a.opened_at))),
+          probe ? h('tr', { 'data-row': 'sensor' }, h('th', null, 'Sensor'), h('td', null, probe)) : null,
           a.peak_c !== null && a.peak_c !== undefined ? h('tr', null, h('th', null, 'Worst'), h('td', null, temp(a.peak_c))) : null,
           a.last_reading_c !== null && a.last_reading_c !== undefined ? h('tr', null, h('th', null, 'Latest'), h('td', null, temp(a.last_reading_c))) : null,
           limit ? h('tr', { 'data-row': 'limit' }, h('th', null, FT.kinds.limitLabel(a.kind)), h('td', null, limit)) : null,
