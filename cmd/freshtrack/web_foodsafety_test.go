@@ -132,6 +132,12 @@ func TestWebFoodSafety(t *testing.T) {
 		if !strings.Contains(text, "Prep fridge · heading out of range") || !strings.Contains(text, summary) || strings.Contains(text, "peak") {
 			t.Errorf("the listed trend warning reads %q; want its kind's name, its summary and no peak", text)
 		}
+		// The overview's open alerts too.
+		item = `#main a[data-alert="` + alertID + `"]`
+		b.run(ctx, "overview", chromedp.Navigate(base+"/o/"+org.id), chromedp.WaitVisible(chromedp.CSS(item)))
+		if text := value(b, ctx, "the overview's item", js[string](`document.querySelector('`+item+`').innerText`)); !strings.Contains(text, "heading out of range") || !strings.Contains(text, summary) || strings.Contains(text, "peak") {
+			t.Errorf("the overview lists the trend warning as %q; want its kind's name, its summary and no peak", text)
+		}
 	})
 
 	t.Run("the alert page shows the summary, the limit in minutes and the details readably", func(t *testing.T) {

@@ -48,6 +48,7 @@
             h('span', { class: 'what' }, a.unit_name + ' · ' + FT.alertKind(a.kind)), ' ',
             h('span', { class: 'chip s-' + a.status }, a.status), ' ',
             h('span', { class: 'chip s-' + a.severity }, a.severity),
+            a.summary ? h('div', { class: 'summary' }, a.summary) : null,
             h('div', { class: 'muted' }, (a.peak_c !== null ? 'peak ' + temp(a.peak_c) + ' · ' : '') + 'opened ' + when(a.opened_at) + ' (' + ago(a.opened_at) + ')'))))));
     }
 
