@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -111,6 +112,35 @@ func TestWebRecords(t *testing.T) {
 			t.Errorf("the learned pattern reads %q", got.Pattern)
 		}
 		b.run(mctx, "screenshot", screenshot(t, "unit-freezer-events"))
+	})
+
+	t.Run("a freezer opened every 5 minutes for a day", func(t *testing.T) {
+		b := mb.in(t)
+		var busy string
+		if err := w.pool.QueryRow(bg, `INSERT INTO units (org_id, site_id, name, kind, safe_min_c, safe_max_c) VALUES ($1, $2, 'Busy freezer', 'freezer', -30, -18) RETURNING id`,
+			org.id, org.site).Scan(&busy); err != nil {
+			t.Fatal(err)
+		}
+		busyExt := "BUSY-" + org.id[:8]
+		if _, err := w.pool.Exec(bg, `INSERT INTO sensors (org_id, external_id, unit_id) VALUES ($1, $2, $3)`, org.id, busyExt, busy); err != nil {
+			t.Fatal(err)
+		}
+		var rs []map[string]any
+		for _, r := range readings {
+			rs = append(rs, map[string]any{"sensor": busyExt, "time": r["time"], "temp_c": -21.0})
+		}
+		postReadings(t, base, org.apiKey, rs)
+		tag, err := w.pool.Exec(bg, `INSERT INTO unit_events (org_id, unit_id, kind, source, started_at, ended_at, within_bounds)
+			SELECT $1, $2, 'door_open', CASE WHEN i % 2 = 0 THEN 'sensor' ELSE 'detected' END, $3::timestamptz - i * interval '5 minutes',
+			       $3::timestamptz - i * interval '5 minutes' + interval '1 minute', true
+			  FROM generate_series(1, 280) AS i`, org.id, busy, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.run(mctx, "busy freezer", chromedp.Navigate(base+"/o/"+org.id+"/units/"+busy),
+			waitJS(`JSON.parse(document.getElementById('chart').dataset.bands || '[]').length === `+strconv.FormatInt(tag.RowsAffected(), 10), 20*time.Second))
+		facts := value(b, mctx, "chart facts", js[map[string]string](`({...document.getElementById('chart').dataset})`))
+		t.Logf("unit chart of 24 h with %d door openings: %s readings/buckets at %s, data+draw %s ms", tag.RowsAffected(), facts["points"], facts["resolution"], facts["loadMs"])
 	})
 
 	t.Run("a fridge without events shows no bands, no pattern and no cooling logs", func(t *testing.T) {
