@@ -161,6 +161,8 @@ func TestWebRecords(t *testing.T) {
 		if got != "[] 0 true false" {
 			t.Errorf("the fridge page: bands, legend entries, pattern hidden, cooling section = %q; want [] 0 true false", got)
 		}
+		facts := value(b, mctx, "chart facts", js[map[string]string](`({...document.getElementById('chart').dataset})`))
+		t.Logf("unit chart of 24 h without events: %s readings/buckets at %s, data+draw %s ms", facts["points"], facts["resolution"], facts["loadMs"])
 	})
 
 	var chiller string
