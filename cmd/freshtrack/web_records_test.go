@@ -126,6 +126,8 @@ func TestWebRecords(t *testing.T) {
 		if !strings.Contains(got.Pattern, "every 6 h, about 25 min, peak -10.0 °C (from 12 cycles)") || !strings.Contains(got.Pattern, "-7.0 °C and last 40 min") {
 			t.Errorf("the learned pattern reads %q", got.Pattern)
 		}
+		facts := value(b, mctx, "chart facts", js[map[string]string](`({...document.getElementById('chart').dataset})`))
+		t.Logf("unit chart of 24 h with 4 events: %s readings/buckets at %s, data+draw %s ms", facts["points"], facts["resolution"], facts["loadMs"])
 		b.run(mctx, "screenshot", screenshot(t, "unit-freezer-events"))
 	})
 
@@ -161,8 +163,6 @@ func TestWebRecords(t *testing.T) {
 		if got != "[] 0 true false" {
 			t.Errorf("the fridge page: bands, legend entries, pattern hidden, cooling section = %q; want [] 0 true false", got)
 		}
-		facts := value(b, mctx, "chart facts", js[map[string]string](`({...document.getElementById('chart').dataset})`))
-		t.Logf("unit chart of 24 h without events: %s readings/buckets at %s, data+draw %s ms", facts["points"], facts["resolution"], facts["loadMs"])
 	})
 
 	var chiller string
