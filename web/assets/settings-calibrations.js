@@ -5,7 +5,7 @@
 // row.
 'use strict';
 (function () {
-  const { h, api, temp, toC, when, field, guard, toast, UNIT, FAHRENHEIT } = FT;
+  const { h, put, api, temp, toC, when, field, guard, toast, UNIT, FAHRENHEIT } = FT;
   const { quoted, submitButton, focusIn } = FT.settingsKit;
 
   const pad = (n) => String(n).padStart(2, '0');
@@ -32,7 +32,7 @@
     async function load() {
       const page = await api('GET', 'sensors/' + sensor.id + '/calibrations');
       const items = page.items || [];
-      list.replaceChildren(items.length ? h('div', { class: 'scroll' }, h('table', { id: 'calibration-list' },
+      put(list, items.length ? h('div', { class: 'scroll' }, h('table', { id: 'calibration-list' },
         h('thead', {}, h('tr', {}, ['Calibrated', 'Due', 'Reference', 'Sensor read', 'Offset', 'Method', 'Certificate'].map((c) => h('th', { scope: 'col' }, c)))),
         h('tbody', {}, items.map((r, i) => h('tr', { 'data-id': r.id },
           h('td', {}, when(r.calibrated_at)), h('td', {}, when(r.due_at), ' ', dueChip(r, i === 0)),
