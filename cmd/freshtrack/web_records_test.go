@@ -84,7 +84,7 @@ func TestWebRecords(t *testing.T) {
 			waitJS(`JSON.parse(document.getElementById('chart').dataset.bands || '[]').length === 4`, 15*time.Second))
 		got := value(b, mctx, "the chart", js[struct {
 			Drawn   map[string]string // class → event id
-			Colours map[string]string // class → mean colour at the band's middle
+			Colours map[string]string // class → mean RGBA at the band's middle
 			Legend  []string
 			Pattern string
 		}](`(() => {
@@ -92,12 +92,14 @@ func TestWebRecords(t *testing.T) {
 			const canvas = chart.querySelector('canvas');
 			const g = canvas.getContext('2d');
 			const bands = JSON.parse(chart.dataset.bands);
-			// Above the series (a flat -20 °C), where only the bands differ.
+			// Above the series (a flat -20 °C), where only the bands differ:
+			// a column one pixel wide, inside even the narrowest band, and
+			// as tall as the hatching's period.
 			const y = bands[0].top + 6;
 			const mean = (x) => {
-				const d = g.getImageData(Math.round(x) - 4, y - 4, 9, 9).data;
-				const s = [0, 0, 0];
-				for (let i = 0; i < d.length; i += 4) for (let k = 0; k < 3; k++) s[k] += d[i + k];
+				const d = g.getImageData(Math.round(x), y, 1, Math.round(8 * devicePixelRatio)).data;
+				const s = [0, 0, 0, 0];
+				for (let i = 0; i < d.length; i += 4) for (let k = 0; k < 4; k++) s[k] += d[i + k];
 				return s.map((v) => Math.round(v / (d.length / 4))).join(',');
 			};
 			const Drawn = {}, Colours = {none: mean(Math.min(...bands.map((b) => b.x)) - 40)};
