@@ -236,6 +236,11 @@ func buildHACCP(ctx context.Context, db database.Querier, p HACCPParams, now tim
 		}
 		ur.ManualChecks = nonNil(ur.ManualChecks)
 		addExtras(&ur, u, folds[i], extras, w)
+		// The unit's list of every alert carries each one's actions, as
+		// the excursions' alerts do.
+		for j := range ur.Alerts {
+			ur.Alerts[j].CorrectiveActions = nonNil(actions.byAlert[ur.Alerts[j].ID])
+		}
 		rep.Units = append(rep.Units, ur)
 	}
 	if p.Unit == Fahrenheit {
