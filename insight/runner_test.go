@@ -1,11 +1,12 @@
 package insight
 
 import (
-	"fmt"
 	"math"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/freshtrack/freshtrack/internal/zonetest"
 )
 
 func TestADoorLeftOpenAlertsAndClosingItEndsTheAlert(t *testing.T) {
@@ -102,26 +103,10 @@ func TestHistoryTeachesTheDefrostPatternWithoutAlerting(t *testing.T) {
 	}
 }
 
-// middayZone is a fixed-offset zone in which it is about noon now, so a
-// test's last few hours fall in one local day.
-func middayZone(now time.Time) string {
-	offset := 12 - now.UTC().Hour() // hours east of UTC
-	if offset > 14 {
-		offset -= 24
-	}
-	if offset < -12 {
-		offset += 24
-	}
-	if offset == 0 {
-		return "UTC"
-	}
-	return fmt.Sprintf("Etc/GMT%+d", -offset) // the Etc zones' signs are inverted
-}
-
 func TestAFlappingFridgeAlertsForItsTimeOutOfTemperature(t *testing.T) {
 	t.Parallel()
 	k := newKitchen(t)
-	k.exec(`UPDATE sites SET timezone = $2 WHERE id = $1`, k.site, middayZone(k.now))
+	k.exec(`UPDATE sites SET timezone = $2 WHERE id = $1`, k.site, zonetest.Midday(k.now))
 	unit, sensor := k.unit("fridge", "Line fridge")
 	// Every 20 minutes, 9 minutes at 7.5 °C: no excursion lasts the
 	// 15-minute confirm delay, but an hour out of range adds up in 2 h 20.
