@@ -21,13 +21,10 @@ import (
 	"github.com/freshtrack/freshtrack/schema"
 )
 
-func TestFoodSafetyRulesThroughTheAPIPostgres(t *testing.T) {
-	testFoodSafetyRules(t, schema.Postgres)
-}
-
-func TestFoodSafetyRulesThroughTheAPITimescale(t *testing.T) {
-	pgtest.RequireTimescale(t)
-	testFoodSafetyRules(t, schema.Timescale)
+// TestFoodSafetyRulesThroughTheAPI runs in the storage mode of the pass
+// (TEST_STORAGE): make test runs it once in each.
+func TestFoodSafetyRulesThroughTheAPI(t *testing.T) {
+	testFoodSafetyRules(t, pgtest.DefaultMode())
 }
 
 // kitchenAPI is an organisation served by a serve process.
