@@ -110,6 +110,7 @@ func Start(t testing.TB) string {
 		exited := make(chan error, 1)
 		go func() { exited <- cmd.Wait() }()
 		deadline := time.Now().Add(15 * time.Second)
+	wait:
 		for time.Now().Before(deadline) {
 			select {
 			case err := <-exited:
@@ -121,6 +122,20 @@ func Start(t testing.TB) string {
 					continue
 				}
 				c.Close()
+				// The port was free when picked, but another test's
+				// process may have taken it before stripe-mock bound it:
+				// only a Stripe answer proves whose port it is.
+				if !answersAsStripe(httpAddr) {
+					select {
+					case err := <-exited:
+						lastErr = fmt.Errorf("stripe-mock exited (its port %s was taken?): %v\n%s", httpAddr, err, logs.String())
+					case <-time.After(time.Second):
+						_ = cmd.Process.Kill()
+						<-exited
+						lastErr = fmt.Errorf("something other than stripe-mock answers on %s", httpAddr)
+					}
+					break wait
+				}
 				t.Cleanup(func() {
 					_ = cmd.Process.Kill()
 					<-exited
@@ -137,6 +152,23 @@ func Start(t testing.TB) string {
 	}
 	t.Fatalf("start stripe-mock: %v", lastErr)
 	return ""
+}
+
+// answersAsStripe reports whether the server at addr answers a Stripe API
+// call as stripe-mock does: a JSON list of customers.
+func answersAsStripe(addr string) bool {
+	req, err := http.NewRequest("GET", "http://"+addr+"/v1/customers", nil)
+	if err != nil {
+		return false
+	}
+	req.Header.Set("Authorization", "Bearer sk_test_stripetest")
+	resp, err := (&http.Client{Timeout: 2 * time.Second}).Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	return resp.StatusCode == 200 && (bytes.Contains(body, []byte(`"object": "list"`)) || bytes.Contains(body, []byte(`"object":"list"`)))
 }
 
 func freeAddr(t testing.TB) string {
