@@ -259,8 +259,9 @@ func (r *Runner) visit(ctx context.Context, orgID, unitID string) (Result, error
 				res.Cleared++
 			}
 		}
-		us.st.track(&out, now)
-		busy := len(us.st.Raised) > 0 || len(us.st.Open) > 0 || u.Busy()
+		// The detectors know what time alone may change (a door open, a
+		// cooling log running, a condition raised); the duties are the job's.
+		busy := len(us.st.Raised) > 0 || u.Busy()
 		return saveState(ctx, tx, unitID, us, busy)
 	})
 	if err != nil {
@@ -391,9 +392,8 @@ func (r *Runner) apply(ctx context.Context, tx pgx.Tx, unitID string, ur *unitRu
 		if now.Sub(at) > r.cfg.Quiet {
 			return o, false, false, nil
 		}
-		value := s.Value
 		o, opened, err := r.eval.RaiseTx(ctx, tx, unitID, rule, alerting.Condition{
-			Started: s.Started, At: at, SensorID: s.Sensor, Value: value, Summary: s.Summary, Details: s.Details})
+			Started: s.Started, At: at, SensorID: s.Sensor, Value: s.Value, Summary: s.Summary, Details: s.Details})
 		return o, opened, false, err
 	case Clear:
 		if _, up := us.st.Raised[s.RuleID]; !up {

@@ -25,39 +25,6 @@ type persisted struct {
 	HasPattern bool `json:"has_pattern,omitempty"`
 	// Manual are the manual cooling logs already handed to the detectors.
 	Manual []time.Time `json:"manual,omitempty"`
-	// Open are the episodes and cooling logs in progress (by "kind start",
-	// with their start), which the passing of time alone may change.
-	Open map[string]time.Time `json:"open,omitempty"`
-}
-
-// maxOpen is how long an episode or cooling log counts as in progress at
-// most: past it the unit is no longer visited for it alone.
-const maxOpen = 48 * time.Hour
-
-// track notes which episodes and cooling logs are in progress after a run.
-func (p *persisted) track(out *Output, now time.Time) {
-	if p.Open == nil {
-		p.Open = map[string]time.Time{}
-	}
-	note := func(kind string, started time.Time, open bool) {
-		key := kind + " " + started.UTC().Format(time.RFC3339Nano)
-		if open {
-			p.Open[key] = started
-		} else {
-			delete(p.Open, key)
-		}
-	}
-	for _, e := range out.Episodes {
-		note(e.Kind, e.Started, e.Ended.IsZero())
-	}
-	for _, c := range out.Cooling {
-		note("cooling", c.Started, c.Status == "running")
-	}
-	for k, started := range p.Open {
-		if now.Sub(started) > maxOpen {
-			delete(p.Open, k)
-		}
-	}
 }
 
 // unitState is a unit's locked insight_state row.
