@@ -24,6 +24,13 @@ type SimulateOptions struct {
 	Logger *slog.Logger
 	// Client defaults to a client with a 10s timeout.
 	Client *http.Client
+	// History, when positive, is how far back Simulate first fills the
+	// fleet's record (one reading per HistoryStep, in range, the warming
+	// fridge included), so the demo has a week to chart, report and sign
+	// before the live readings start.
+	History time.Duration
+	// HistoryStep is the spacing of the history's readings. Defaults to 5m.
+	HistoryStep time.Duration
 }
 
 // sensorState is one simulated sensor's physics.
@@ -63,6 +70,11 @@ func Simulate(ctx context.Context, f Fleet, opts SimulateOptions) error {
 		}
 	}
 	start := time.Now()
+	if opts.History > 0 {
+		if err := backfill(ctx, f, opts, states, start, rng); err != nil {
+			return err
+		}
+	}
 	tick := time.NewTicker(opts.Interval)
 	defer tick.Stop()
 	for {
@@ -79,17 +91,85 @@ func Simulate(ctx context.Context, f Fleet, opts SimulateOptions) error {
 	}
 }
 
-// temperature models a unit: setpoint, a compressor (or heater) cycle,
-// door openings and, for the warming fridge, a steady drift upwards.
-func (s *sensorState) temperature(elapsed time.Duration, rng *rand.Rand) float64 {
+// historyBatch is how many readings one history post carries: well under
+// the API's batch limit.
+const historyBatch = 2000
+
+// backfill posts opts.History of readings before start through the same
+// API as the live readings. The warming fridge behaves in the past: its
+// drift starts with the live readings.
+func backfill(ctx context.Context, f Fleet, opts SimulateOptions, states []*sensorState, start time.Time, rng *rand.Rand) error {
+	step := opts.HistoryStep
+	if step <= 0 {
+		step = 5 * time.Minute
+	}
+	from := start.Add(-opts.History)
+	var (
+		b    bytes.Buffer
+		n    int
+		sent int
+	)
+	flush := func() error {
+		if n == 0 {
+			return nil
+		}
+		b.WriteString(`]}`)
+		if err := post(ctx, opts, f.APIKey, b.Bytes(), n); err != nil {
+			return fmt.Errorf("demo history: %w", err)
+		}
+		sent += n
+		b.Reset()
+		n = 0
+		return nil
+	}
+	for i := range int(opts.History / step) {
+		at := from.Add(time.Duration(i) * step)
+		for _, s := range states {
+			if n == historyBatch {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			if n == 0 {
+				b.WriteString(`{"readings":[`)
+			} else {
+				b.WriteByte(',')
+			}
+			temp := s.steadyTemperature(at.Sub(from), rng)
+			fmt.Fprintf(&b, `{"sensor":%q,"time":%q,"temp_c":%s}`, s.ext, at.UTC().Format(time.RFC3339Nano), strconv.FormatFloat(temp, 'f', 2, 64))
+			n++
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	opts.Logger.Info("demo history posted", "readings", sent, "from", from.UTC().Format(time.RFC3339), "step", step)
+	return nil
+}
+
+// steadyTemperature is temperature without the warming fridge's drift and
+// without door openings: a unit holding its range.
+func (s *sensorState) steadyTemperature(elapsed time.Duration, rng *rand.Rand) float64 {
+	return math.Round((s.cycle(elapsed.Minutes())+rng.NormFloat64()*0.05)*100) / 100
+}
+
+// cycle is the unit's setpoint and its compressor (or heater) cycle.
+func (s *sensorState) cycle(minutes float64) float64 {
 	u := s.unit
 	mid := (u.SafeMin + u.SafeMax) / 2
 	amp := (u.SafeMax - u.SafeMin) / 6
 	if u.Kind == "fridge" || u.Kind == "walk_in" {
 		mid, amp = 3, 0.8
 	}
+	return mid + amp*math.Sin(2*math.Pi*minutes/20+s.phase)
+}
+
+// temperature models a unit: setpoint, a compressor (or heater) cycle,
+// door openings and, for the warming fridge, a steady drift upwards.
+func (s *sensorState) temperature(elapsed time.Duration, rng *rand.Rand) float64 {
+	u := s.unit
 	minutes := elapsed.Minutes()
-	t := mid + amp*math.Sin(2*math.Pi*minutes/20+s.phase)
+	t := s.cycle(minutes)
 	if rng.Float64() < 0.02 && u.Kind != "hot_holding" {
 		s.door = 2.5 + rng.Float64()*2 // someone opened the door
 	}

@@ -44,8 +44,9 @@ $bin serve --dev-auth &
 serve_pid=$!
 
 # The demo waits for /readyz, creates its organisation, prints the API key and
-# a ready-to-paste curl line, then posts a reading per sensor every 10s.
-$bin demo --simulate --dev-tokens --target "http://$addr" --interval "${DEMO_INTERVAL:-10s}" &
+# a ready-to-paste curl line, posts a week of in-range history (DEMO_HISTORY),
+# then a reading per sensor every 10s.
+$bin demo --simulate --dev-tokens --target "http://$addr" --interval "${DEMO_INTERVAL:-10s}" --history "${DEMO_HISTORY:-168h}" &
 sim_pid=$!
 
 echo "freshtrack: serving on http://$addr/ (sign in with one click; metrics: http://$addr/metrics); Ctrl-C stops" >&2

@@ -30,13 +30,14 @@ openings, and one fridge ("Prep fridge 2") that slowly warms into an excursion.`
 	var sensors int
 	var asJSON, simulate bool
 	var target, devKey string
-	var interval time.Duration
+	var interval, history time.Duration
 	var devTokens bool
 	cmd.Flags().IntVar(&sensors, "sensors", 6, "number of sensors (at least one per unit; the default is one per unit)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"org_id","api_key","sensors",...} as JSON`)
 	cmd.Flags().BoolVar(&simulate, "simulate", false, "keep posting realistic readings to --target")
 	cmd.Flags().StringVar(&target, "target", "http://127.0.0.1:8080", "base URL of a running freshtrack serve")
 	cmd.Flags().DurationVar(&interval, "interval", 10*time.Second, "each sensor's reporting period when simulating")
+	cmd.Flags().DurationVar(&history, "history", 0, "when simulating, first post this much in-range history (one reading per sensor every 5m), e.g. 168h for a week to chart, report and sign")
 	cmd.Flags().BoolVar(&devTokens, "dev-tokens", false, "also make the demo people (manager, staff, viewer, admin) members for a --target started with serve --dev-auth, mint their tokens and print curl lines")
 	cmd.Flags().StringVar(&devKey, "dev-auth-key", defaultDevAuthKey, "the development issuer's key file [$FRESHTRACK_DEV_AUTH_KEY]")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -103,7 +104,7 @@ openings, and one fridge ("Prep fridge 2") that slowly warms into an excursion.`
 		}
 		log := newLogger(cfg, e.stderr)
 		log.Info("simulating the demo fleet", "target", target, "sensors", len(f.Sensors), "interval", interval)
-		return demo.Simulate(cmd.Context(), f, demo.SimulateOptions{Target: target, Interval: interval, Logger: log})
+		return demo.Simulate(cmd.Context(), f, demo.SimulateOptions{Target: target, Interval: interval, Logger: log, History: history})
 	}
 	return cmd
 }

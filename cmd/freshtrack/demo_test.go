@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/freshtrack/freshtrack/internal/pgtest"
 )
@@ -53,5 +55,50 @@ func TestDemoPrintsAWorkingDevTokenLine(t *testing.T) {
 	tok, err := paste.CombinedOutput()
 	if err != nil || strings.Count(strings.TrimSpace(string(tok)), ".") != 2 {
 		t.Fatalf("pasting %q: %v\n%s", line, err, tok)
+	}
+}
+
+// TestDemoPostsItsHistoryThroughTheAPI: with --history the demo first posts
+// a record of in-range readings, one per sensor every 5 minutes, through
+// POST /v1/readings, so a fresh `make run` has a week to chart, report and
+// sign; none of it opens an alert.
+func TestDemoPostsItsHistoryThroughTheAPI(t *testing.T) {
+	t.Parallel()
+	url, pool := pgtest.NewDBURL(t)
+	p := startServe(t, "demo-history", url, nil)
+	demo := exec.Command(freshtrackBinary(t), "demo", "--simulate", "--history", "6h", "--interval", "1h", "--sensors", "6", "--target", p.base())
+	demo.Env = append(os.Environ(), "DATABASE_URL="+url)
+	logs := &syncBuffer{}
+	demo.Stdout, demo.Stderr = logs, logs
+	if err := demo.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = demo.Process.Kill(); _ = demo.Wait() })
+	ctx := context.Background()
+	// 6 h at 5 min is 72 steps of 6 sensors; the first live reading makes one more each.
+	const want = 72 * 6
+	deadline := time.Now().Add(60 * time.Second)
+	var n, outOfRange, alerts int
+	for {
+		err := pool.QueryRow(ctx, `
+			SELECT count(*), count(*) FILTER (WHERE r.temp_c < u.safe_min_c OR r.temp_c > u.safe_max_c)
+			  FROM readings r JOIN sensors s ON s.id = r.sensor_id JOIN units u ON u.org_id = s.org_id AND u.id = s.unit_id
+			 WHERE r.time < now() - interval '1 minute'`).Scan(&n, &outOfRange)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n >= want || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if n != want || outOfRange != 0 {
+		t.Fatalf("history: %d readings (%d out of range), want %d in range\n%s", n, outOfRange, want, logs)
+	}
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM alerts`).Scan(&alerts); err != nil {
+		t.Fatal(err)
+	}
+	if alerts != 0 {
+		t.Fatalf("the history opened %d alerts", alerts)
 	}
 }
