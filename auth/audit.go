@@ -81,14 +81,22 @@ type AuditEntry struct {
 // row commits with the change it records, or not at all; the database's
 // audit_log_chain trigger links it into the organisation's hash chain.
 func WriteAudit(ctx context.Context, db database.Querier, e AuditEntry) error {
+	_, err := AppendAudit(ctx, db, e)
+	return err
+}
+
+// AppendAudit is WriteAudit that returns the new row's id, for records
+// whose audit entry is their substance (an electronic signature).
+func AppendAudit(ctx context.Context, db database.Querier, e AuditEntry) (int64, error) {
 	d, err := json.Marshal(e.Details)
 	if err != nil || string(d) == "null" {
 		d = []byte("{}")
 	}
-	_, err = db.Exec(ctx, `INSERT INTO audit_log (org_id, actor, action, target_type, target_id, details) VALUES ($1, $2, $3, $4, $5, $6)`,
-		e.OrgID, e.Actor, e.Action, e.TargetType, e.TargetID, json.RawMessage(d))
+	var id int64
+	err = db.QueryRow(ctx, `INSERT INTO audit_log (org_id, actor, action, target_type, target_id, details) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+		e.OrgID, e.Actor, e.Action, e.TargetType, e.TargetID, json.RawMessage(d)).Scan(&id)
 	if err != nil {
-		return fmt.Errorf("audit: %w", err)
+		return 0, fmt.Errorf("audit: %w", err)
 	}
-	return nil
+	return id, nil
 }

@@ -53,7 +53,9 @@ const devCodeTTL = time.Minute
 
 type devGrant struct {
 	email, name, challenge, redirectURI, clientID, nonce string
-	expires                                              time.Time
+	// authenticated is when the person picked who they are: the tokens'
+	// auth_time.
+	authenticated, expires time.Time
 }
 
 type devCodes struct {
@@ -111,7 +113,7 @@ func (d *DevIssuer) Authorize(r DevAuthorizeRequest, email, name string) (string
 		}
 	}
 	d.codes.grants[code] = devGrant{email: email, name: name, challenge: r.CodeChallenge, redirectURI: r.RedirectURI,
-		clientID: r.ClientID, nonce: r.Nonce, expires: now.Add(devCodeTTL)}
+		clientID: r.ClientID, nonce: r.Nonce, authenticated: now, expires: now.Add(devCodeTTL)}
 	d.codes.mu.Unlock()
 	u, _ := url.Parse(r.RedirectURI)
 	q := u.Query()
@@ -149,11 +151,11 @@ func (d *DevIssuer) Exchange(code, redirectURI, clientID, verifier string) (DevT
 	}
 	const ttl = 10 * time.Minute
 	subject := DevSubject(g.email)
-	access, err := d.Mint(subject, g.email, g.name, ttl)
+	access, err := d.MintAuthenticatedAt(subject, g.email, g.name, ttl, g.authenticated)
 	if err != nil {
 		return DevTokenResponse{}, err
 	}
-	id, err := d.mint(subject, g.email, g.name, ttl, map[string]any{"nonce": g.nonce})
+	id, err := d.mint(subject, g.email, g.name, ttl, map[string]any{"nonce": g.nonce, "auth_time": g.authenticated.Unix()})
 	if err != nil {
 		return DevTokenResponse{}, err
 	}

@@ -132,9 +132,17 @@ func (d *DevIssuer) JWKS() []byte {
 	return b
 }
 
-// Mint signs a token for subject with the development audience.
+// Mint signs a token for subject with the development audience. Minting is
+// the development issuer's act of authentication, so the token's auth_time
+// is now.
 func (d *DevIssuer) Mint(subject, email, name string, ttl time.Duration) (string, error) {
-	return d.mint(subject, email, name, ttl, nil)
+	return d.MintAuthenticatedAt(subject, email, name, ttl, time.Now())
+}
+
+// MintAuthenticatedAt is Mint for a person authenticated at authTime (the
+// auth_time claim), as a token refreshed long after its sign-in carries.
+func (d *DevIssuer) MintAuthenticatedAt(subject, email, name string, ttl time.Duration, authTime time.Time) (string, error) {
+	return d.mint(subject, email, name, ttl, map[string]any{"auth_time": authTime.Unix()})
 }
 
 func (d *DevIssuer) mint(subject, email, name string, ttl time.Duration, more map[string]any) (string, error) {

@@ -41,6 +41,11 @@ type User struct {
 	Subject string `json:"-"`
 	Email   string `json:"email,omitempty"`
 	Name    string `json:"name,omitempty"`
+	// AuthTime is when the identity provider last authenticated the
+	// person (the token's auth_time claim); zero when the token carries
+	// none, and for a browser session. Signing a record needs it recent
+	// (see FreshAuth).
+	AuthTime time.Time `json:"-"`
 }
 
 // UserVerifier verifies OIDC access tokens with go-oidc (signature against
@@ -112,6 +117,7 @@ type tokenClaims struct {
 	Name        string `json:"name"`
 	DisplayName string `json:"display_name"`
 	IsAnonymous bool   `json:"is_anonymous"`
+	AuthTime    int64  `json:"auth_time"`
 }
 
 // Verify checks a raw token and returns its user, creating the users row on
@@ -143,7 +149,11 @@ func (v *UserVerifier) Verify(ctx context.Context, raw string) (User, error) {
 	if name == "" {
 		name = c.DisplayName
 	}
-	return v.user(ctx, tok.Issuer, tok.Subject, c.Email, name)
+	u, err := v.user(ctx, tok.Issuer, tok.Subject, c.Email, name)
+	if err == nil && c.AuthTime > 0 {
+		u.AuthTime = time.Unix(c.AuthTime, 0).UTC()
+	}
+	return u, err
 }
 
 // user returns the users row of an identity, creating or refreshing it.

@@ -35,6 +35,7 @@ const (
 	SectionDoorOpenings      = "door_openings"
 	SectionCoolingLogs       = "cooling_logs"
 	SectionAlerts            = "alerts"
+	SectionSignatures        = "signatures"
 )
 
 // WriteCSV writes the report as a sortable spreadsheet (the FSMA 204 style
@@ -99,6 +100,8 @@ func WriteCSV(w io.Writer, r *Report) error {
 			{"import_verified_at_utc", importField(r, func(i *ImportNote) string { return utc(i.VerifiedAt) })},
 			{"import_result", importField(r, func(i *ImportNote) string { return i.Result })},
 			{"import_audit_id", importField(r, func(i *ImportNote) string { return strconv.FormatInt(i.AuditID, 10) })},
+			{"review_status", reviewStatus(r)},
+			{"review_statement", reviewStatement(r)},
 		}},
 		{SectionDailySummary, []string{"site", "unit_id", "unit", "kind", "date", "readings", "min_" + u, "max_" + u, "avg_" + u,
 			"safe_min_" + u, "safe_max_" + u, "limit_min_" + u, "limit_max_" + u, "minutes_covered", "minutes_out_of_range", "percent_in_range"}, nil},
@@ -123,6 +126,8 @@ func WriteCSV(w io.Writer, r *Report) error {
 			"status", "failed_stage", "ended_at_utc", "last_" + u}, nil},
 		{SectionAlerts, []string{"site", "unit_id", "unit", "id", "kind", "name", "severity", "status", "started_at_utc", "started_at_local",
 			"resolved_at_utc", "acknowledged_at_utc", "acknowledged_by"}, nil},
+		{SectionSignatures, []string{"site", "from", "to", "meaning", "printed_name", "signer_id", "signed_at_utc", "signed_at_local",
+			"status", "content_sha256", "audit_id", "comment"}, nil},
 	}
 	idx := map[string]int{}
 	for i, s := range sections {
@@ -209,6 +214,10 @@ func WriteCSV(w io.Writer, r *Report) error {
 				utcp(a.ResolvedAt), utcp(a.AcknowledgedAt), text(personText(a.AcknowledgedBy)))
 		}
 	}
+	for _, sg := range r.Review.Signatures {
+		add(SectionSignatures, site, sg.From, sg.To, sg.Meaning, text(sg.PrintedName), sg.SignerID, utc(sg.SignedAt), local(sg.SignedAt),
+			sg.Status, sg.ContentSHA256, strconv.FormatInt(sg.AuditID, 10), text(deref(sg.Comment)))
+	}
 	for i, s := range sections {
 		if i > 0 {
 			// A blank line between sections; encoding/csv would write an
@@ -235,6 +244,23 @@ func WriteCSV(w io.Writer, r *Report) error {
 		return fmt.Errorf("write report csv: %w", err)
 	}
 	return nil
+}
+
+// reviewStatus is the report's review status; a report made without
+// HACCP (zero Review) has no signatures.
+func reviewStatus(r *Report) string {
+	if r.Review.Status == "" {
+		return ReviewNotSigned
+	}
+	return r.Review.Status
+}
+
+// reviewStatement is what the report says about its sign-off.
+func reviewStatement(r *Report) string {
+	if r.Review.Statement == "" {
+		return "Not reviewed/signed"
+	}
+	return r.Review.Statement
 }
 
 // num formats a number without units or exponent.

@@ -70,7 +70,8 @@ type HACCPParams struct {
 // local day the minimum, maximum, average and count of readings and the
 // minutes out of the unit's limits; every excursion with the alert that
 // overlaps it, who acknowledged it and the corrective actions; data gaps;
-// manual checks. Every number comes from raw readings (see ReadChunk for
+// manual checks; and its review: the signatures over the period and
+// whether each still matches the records (see Sign). Every number comes from raw readings (see ReadChunk for
 // how they are read and folded), inside one read-only snapshot when db can
 // begin a transaction.
 func HACCP(ctx context.Context, db database.Querier, p HACCPParams) (*Report, error) {
@@ -84,7 +85,10 @@ func HACCP(ctx context.Context, db database.Querier, p HACCPParams) (*Report, er
 	var rep *Report
 	err := readOnly(ctx, db, func(q database.Querier) error {
 		var err error
-		rep, err = buildHACCP(ctx, q, p, now)
+		if rep, err = buildHACCP(ctx, q, p, now); err != nil {
+			return err
+		}
+		rep.Review, err = reviewOf(ctx, q, p, rep, now)
 		return err
 	})
 	if err != nil {

@@ -280,8 +280,8 @@ func TestHACCPCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := buf.String()
-	if strings.Count(text, "\n\n") != 11 {
-		t.Fatalf("want twelve sections separated by blank lines:\n%s", text)
+	if strings.Count(text, "\n\n") != 12 {
+		t.Fatalf("want thirteen sections separated by blank lines:\n%s", text)
 	}
 	// A header row precedes each section's rows.
 	cr := csv.NewReader(strings.NewReader(text))

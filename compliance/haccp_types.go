@@ -16,6 +16,10 @@ type Report struct {
 	Units []UnitReport `json:"units"`
 	// Footer carries the audit-trail head.
 	Footer Footer `json:"footer"`
+	// Review lists the signatures over the report's period and whether
+	// they still match; like the footer it is not covered by the content
+	// hash, so signing does not change what was signed.
+	Review Review `json:"review"`
 }
 
 // Header identifies the report.

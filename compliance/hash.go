@@ -14,7 +14,7 @@ import (
 
 // ContentHash returns the hex SHA-256 that Header.ContentSHA256 carries: the
 // hash of the report's canonical JSON with header.generated_at,
-// header.content_sha256 and the footer removed.
+// header.content_sha256, the footer and the review (the signatures) removed.
 //
 // Canonical JSON is RFC 8785 (JCS) applied to the report's JSON encoding:
 // object members sorted by key (byte order of their UTF-8, which equals
@@ -52,6 +52,7 @@ func CanonicalBody(r *Report) ([]byte, error) {
 		return nil, fmt.Errorf("canonical report: %w", err)
 	}
 	delete(tree, "footer")
+	delete(tree, "review")
 	if h, ok := tree["header"].(map[string]any); ok {
 		delete(h, "generated_at")
 		delete(h, "content_sha256")

@@ -134,6 +134,7 @@ func WritePDF(w io.Writer, r *Report, opts ...PDFOption) error {
 	pdf.AddPage()
 
 	d.summary()
+	d.review()
 	for i := range r.Units {
 		d.unit(&r.Units[i])
 	}
@@ -327,6 +328,33 @@ func (d *pdfDoc) summary() {
 		return
 	}
 	d.table(cols, rows)
+}
+
+// review prints the sign-off: each signature's printed name, meaning, time
+// and whether it still matches the records, or plainly that nobody signed.
+func (d *pdfDoc) review() {
+	r := d.r
+	d.pdf.Ln(2)
+	d.heading(10, "Review and sign-off")
+	d.note(reviewStatement(r))
+	if len(r.Review.Signatures) == 0 {
+		return
+	}
+	cols := []column{{"Signed by (printed name)", 0.24, "L"}, {"Meaning", 0.1, "L"}, {"Signed at", 0.2, "L"},
+		{"Status", 0.1, "L"}, {"Audit entry", 0.1, "R"}, {"Comment", 0.26, "L"}}
+	var rows [][]string
+	var hl []bool
+	for _, s := range r.Review.Signatures {
+		status := "current"
+		if s.Status == SignatureStale {
+			status = "STALE: records changed since signing"
+		}
+		rows = append(rows, []string{s.PrintedName, s.Meaning, d.local(s.SignedAt), status, strconv.FormatInt(s.AuditID, 10), deref(s.Comment)})
+		hl = append(hl, s.Status == SignatureStale)
+	}
+	d.marked(cols, rows, hl)
+	d.note("Each signature is an entry of the audit trail bound to the content SHA-256 the report had when it was signed; " +
+		"a stale signature was made over records that have since changed.")
 }
 
 func (d *pdfDoc) unit(u *UnitReport) {
