@@ -15,6 +15,7 @@ func RegisterV1(r *Router) {
 	r.registerDigests()
 	r.registerEvents()
 	r.registerBilling()
+	r.registerSignoffs()
 	for _, res := range r.resources() {
 		r.register(res)
 	}

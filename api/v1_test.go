@@ -149,6 +149,8 @@ func (w *world) fixtureFor(t *testing.T, members bool) map[string]string {
 	w.probeReadings(t, ids)
 	q("rule", `INSERT INTO alert_rules (org_id, unit_id, kind, threshold) VALUES ($1, $2, 'temp_high', 5) RETURNING id`, ids["org"], ids["unit"])
 	q("alert", `INSERT INTO alerts (org_id, unit_id, rule_id, kind, severity, started_at) VALUES ($1, $2, $3, 'temp_high', 'critical', now() - interval '20 minutes') RETURNING id`, ids["org"], ids["unit"], ids["rule"])
+	q("corrective_action", `INSERT INTO corrective_actions (org_id, unit_id, alert_id, action, disposition, taken_by)
+		VALUES ($1, $2, $3, 'moved stock to the walk-in', 'moved', $4) RETURNING id`, ids["org"], ids["unit"], ids["alert"], w.users["staff"].ID)
 	q("policy", `INSERT INTO escalation_policies (org_id, name, steps) VALUES ($1, 'Default', '[{"after_minutes":0,"channels":["sms"],"roles":["staff"]}]') RETURNING id`, ids["org"])
 	q("contact", `INSERT INTO contacts (org_id, name, phone) VALUES ($1, 'Pat', '+15550001111') RETURNING id`, ids["org"])
 	k, err := auth.CreateAPIKey(ctx, w.pool, auth.CreateAPIKeyParams{OrgID: ids["org"], Name: "gw"})
@@ -207,7 +209,13 @@ func (w *world) doHeader(t *testing.T, method, path, who string, body any, heade
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if who != "" {
-		req.Header.Set("Authorization", "Bearer "+w.tokens[who])
+		// A token minted now: its auth_time is recent, as signing a
+		// record needs (auth.FreshAuth), however long the suite runs.
+		tok, err := w.dev.Mint("sub-"+who, who+"@example.com", who, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
