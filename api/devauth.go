@@ -48,8 +48,11 @@ func ServeDevIssuer(app *fiber.App, dev *auth.DevIssuer) []Route {
 			return authorizeError(c, err)
 		}
 		// The app's sign-in page names a persona in login_hint: signed in
-		// at once. Without one, this page offers them.
-		if hint := strings.Clone(strings.TrimSpace(c.Query("login_hint"))); hint != "" {
+		// at once. Without one, this page offers them; so it does for
+		// prompt=login (a re-authentication before signing a record),
+		// where picking oneself again is this issuer's entering of
+		// credentials, and the tokens' auth_time is that moment.
+		if hint := strings.Clone(strings.TrimSpace(c.Query("login_hint"))); hint != "" && c.Query("prompt") != "login" {
 			name := ""
 			for _, p := range auth.DevPersonas() {
 				if strings.EqualFold(hint, p.Email) {

@@ -25,6 +25,12 @@ import (
 // with the verifier, verifies the access token exactly as the API does
 // (and the ID token's nonce when one comes), then starts a session. The
 // provider's tokens never reach the browser.
+//
+// /auth/signin?reauth=1 is the re-authentication a signature needs (21 CFR
+// 11.200): for the person already signed in, it asks the provider to take
+// their credentials again (prompt=login, max_age=0), and its callback,
+// instead of a new session, hands the returning page a one-time signing
+// grant, provided the same person came back with a fresh auth_time.
 
 // signinTTL bounds a sign-in from redirect to callback.
 const signinTTL = 10 * time.Minute
@@ -114,9 +120,23 @@ func (a *App) start(c *fiber.Ctx) error {
 	}
 	state, nonce, verifier := newToken(), newToken(), oauth2.GenerateVerifier()
 	next := localPath(c.Query("next", "/"))
+	// A re-authentication (reauth=1) is for signing a record: only the
+	// person signed in here can give it, and the provider must ask for
+	// their credentials again however recent their sign-in.
+	var reauthOf *auth.User
+	if c.Query("reauth") == "1" {
+		ss, ok, err := a.sessions.Lookup(c)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return c.Redirect(signinURL(next), fiber.StatusSeeOther)
+		}
+		reauthOf = &ss.User
+	}
 	if _, err := a.db.Exec(c.UserContext(), `
-		INSERT INTO web_signins (state_sha256, code_verifier, nonce, return_to, expires_at) VALUES ($1, $2, $3, $4, $5)`,
-		tokenHash(state), verifier, nonce, next, time.Now().Add(signinTTL)); err != nil {
+		INSERT INTO web_signins (state_sha256, code_verifier, nonce, return_to, expires_at, reauth) VALUES ($1, $2, $3, $4, $5, $6)`,
+		tokenHash(state), verifier, nonce, next, time.Now().Add(signinTTL), reauthOf != nil); err != nil {
 		return err
 	}
 	if _, err := a.db.Exec(c.UserContext(), `DELETE FROM web_signins WHERE expires_at < now()`); err != nil {
@@ -125,8 +145,14 @@ func (a *App) start(c *fiber.Ctx) error {
 	c.Cookie(&fiber.Cookie{Name: signinCookie, Value: state, Path: "/auth/", MaxAge: int(signinTTL.Seconds()),
 		HTTPOnly: true, Secure: a.sessions.secure, SameSite: fiber.CookieSameSiteLaxMode})
 	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce)}
-	if hint := c.Query("login_hint"); hint != "" {
+	if hint := c.Query("login_hint"); hint != "" && reauthOf == nil {
 		opts = append(opts, oauth2.SetAuthURLParam("login_hint", hint))
+	}
+	if reauthOf != nil {
+		opts = append(opts, oauth2.SetAuthURLParam("prompt", "login"), oauth2.SetAuthURLParam("max_age", "0"))
+		if reauthOf.Email != "" {
+			opts = append(opts, oauth2.SetAuthURLParam("login_hint", reauthOf.Email))
+		}
 	}
 	return c.Redirect(conf.AuthCodeURL(state, opts...), fiber.StatusSeeOther)
 }
@@ -145,9 +171,10 @@ func (a *App) callback(c *fiber.Ctx) error {
 		return a.errorPage(c, fiber.StatusBadRequest, "Sign-in expired", "This sign-in was started in another browser or took too long. Sign in again.")
 	}
 	var verifier, nonce, next string
+	var reauth bool
 	err := a.db.QueryRow(c.UserContext(), `
-		DELETE FROM web_signins WHERE state_sha256 = $1 AND expires_at > now() RETURNING code_verifier, nonce, return_to`,
-		tokenHash(state)).Scan(&verifier, &nonce, &next)
+		DELETE FROM web_signins WHERE state_sha256 = $1 AND expires_at > now() RETURNING code_verifier, nonce, return_to, reauth`,
+		tokenHash(state)).Scan(&verifier, &nonce, &next, &reauth)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return a.errorPage(c, fiber.StatusBadRequest, "Sign-in expired", "This sign-in was already used or took too long. Sign in again.")
 	}
@@ -163,10 +190,38 @@ func (a *App) callback(c *fiber.Ctx) error {
 		a.log.Warn("sign-in failed", "err", err)
 		return a.errorPage(c, fiber.StatusServiceUnavailable, "Sign-in failed", "The sign-in could not be completed right now. Try again in a minute.")
 	}
+	if reauth {
+		return a.reauthenticated(c, user, next)
+	}
 	if err := a.sessions.Create(c, user.ID); err != nil {
 		return err
 	}
 	return c.Redirect(localPath(next), fiber.StatusSeeOther)
+}
+
+// reauthenticated finishes a re-authentication for signing: the session
+// stays as it is, and the page that asked gets a one-time signing grant in
+// its URL fragment (never sent to a server, so no log or Referer holds it),
+// which its signature request carries (auth.CreateSigningGrant).
+func (a *App) reauthenticated(c *fiber.Ctx, user auth.User, next string) error {
+	ss, ok, err := a.sessions.Lookup(c)
+	if err != nil {
+		return err
+	}
+	if !ok || ss.User.ID != user.ID {
+		return a.errorPage(c, fiber.StatusForbidden, "Re-authentication refused",
+			"Only the person signed in here can confirm a signature. Sign in again as yourself to sign.")
+	}
+	grant, err := auth.CreateSigningGrant(c.UserContext(), a.db, user.ID, user.AuthTime)
+	if errors.Is(err, auth.ErrReauthRequired) {
+		a.log.Warn("re-authentication not fresh", "err", err)
+		return a.errorPage(c, fiber.StatusUnauthorized, "Re-authentication not confirmed",
+			"The identity provider did not confirm that you entered your credentials just now (auth_time). Try signing again.")
+	}
+	if err != nil {
+		return err
+	}
+	return c.Redirect(localPath(next)+"#reauth="+grant, fiber.StatusSeeOther)
 }
 
 // redeem exchanges the code and returns the verified user.
@@ -185,6 +240,7 @@ func (a *App) redeem(ctx context.Context, code, verifier, nonce string) (auth.Us
 	if err != nil {
 		return auth.User{}, err
 	}
+	var idAuthTime time.Time
 	if raw, ok := tok.Extra("id_token").(string); ok && raw != "" && ids != nil {
 		id, err := ids.Verify(ctx, raw)
 		if err != nil {
@@ -193,10 +249,22 @@ func (a *App) redeem(ctx context.Context, code, verifier, nonce string) (auth.Us
 		if subtle.ConstantTimeCompare([]byte(id.Nonce), []byte(nonce)) != 1 {
 			return auth.User{}, fmt.Errorf("%w: id token nonce does not match", errSignin)
 		}
+		var claims struct {
+			AuthTime int64 `json:"auth_time"`
+		}
+		if err := id.Claims(&claims); err == nil && claims.AuthTime > 0 {
+			idAuthTime = time.Unix(claims.AuthTime, 0).UTC()
+		}
 	}
 	// The access token is what the API accepts from any client: the same
 	// issuer, audience and refusals (anonymous users) apply to browsers.
-	return a.users.Verify(ctx, tok.AccessToken)
+	u, err := a.users.Verify(ctx, tok.AccessToken)
+	if err == nil && u.AuthTime.IsZero() {
+		// OIDC puts auth_time in the ID token (max_age asks for it);
+		// some providers leave it out of access tokens.
+		u.AuthTime = idAuthTime
+	}
+	return u, err
 }
 
 // signout ends the session (a POST with the page's CSRF token).
