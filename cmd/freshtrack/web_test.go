@@ -246,6 +246,8 @@ func TestWebApp(t *testing.T) {
 		}
 	})
 
+	t.Run("a manager signs the demo week and the PDF shows it", func(t *testing.T) { signDemoWeek(t, w, b.in(t), ctx) })
+
 	t.Run("pages of another organisation answer 404", func(t *testing.T) {
 		b := b.in(t)
 		for _, p := range []string{"/o/" + w.stranger.id, "/o/" + w.stranger.id + "/alerts", "/o/" + w.stranger.id + "/units/" + w.stranger.unit, "/o/not-a-uuid"} {

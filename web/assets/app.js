@@ -59,7 +59,9 @@ window.FT = (function () {
       opts.body = JSON.stringify(body);
     }
     const res = await fetch(path.startsWith('/') ? path : BASE + '/' + path, opts);
-    if (res.status === 401) {
+    // A signature's missing re-authentication (RFC 9470 step-up) is the
+    // page's to handle, not a lost session.
+    if (res.status === 401 && !(res.headers.get('WWW-Authenticate') || '').includes('insufficient_user_authentication')) {
       location.href = '/signin?next=' + encodeURIComponent(location.pathname + location.search);
       throw new APIError(401, { detail: 'signed out' });
     }
