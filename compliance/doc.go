@@ -63,11 +63,25 @@
 // was imported from FreshTrack Pro (freshtrack import seed), its newest
 // import.completed entry: when the import was verified, and the result.
 //
+// # Review and sign-off
+//
+// Sign records a manager's electronic signature over a site's record for an
+// ended period: an audit_log entry (record.signed: site, period, meaning,
+// printed name, content hash) in the organisation's hash chain, indexed by
+// record_signoffs. The hash signed is the report's ContentSHA256 in its
+// signed form (°C, every unit, the default gap threshold). ListSignoffs and
+// every report (Report.Review) rebuild that form and call a signature
+// current while the hash matches and stale once the covered records
+// changed; the review itself is outside the hashed content. The signer's
+// re-authentication is checked inside the signature's transaction (see
+// auth.FreshAuth, auth.RedeemSigningGrant). EditCorrectiveAction corrects
+// a recorded action, audited, which is one way a signature goes stale.
+//
 // # Renderers
 //
 // WriteJSON writes the Report as JSON; WriteCSV one table per section
 // (report, daily_summary, excursions, gaps, manual_checks,
-// corrective_actions), each with a header row, separated by blank lines,
+// corrective_actions, ..., signatures), each with a header row, separated by blank lines,
 // times in UTC and local form, units in the header names; WritePDF a
 // document for printing with the Go fonts embedded (any Latin, Greek or
 // Cyrillic text and the degree sign print as written).
