@@ -169,12 +169,7 @@ func Sign(ctx context.Context, db database.DB, p SignParams) (Signoff, error) {
 		now = p.Now
 	}
 	var s Signoff
-	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		// One snapshot for the report and the signature: the hash signed is
-		// the hash of what this transaction saw.
-		if _, err := tx.Exec(ctx, `SET TRANSACTION ISOLATION LEVEL REPEATABLE READ`); err != nil {
-			return fmt.Errorf("sign record: %w", err)
-		}
+	sign := func(tx pgx.Tx) error {
 		authAt, err := p.Reauth(ctx, tx)
 		if err != nil {
 			return err
@@ -209,7 +204,18 @@ func Sign(ctx context.Context, db database.DB, p SignParams) (Signoff, error) {
 			INSERT INTO record_signoffs (org_id, site_id, period_from, period_to, meaning, signer_id, printed_name, signed_at, content_hash, audit_id, comment)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id::text`,
 			p.OrgID, h.SiteID, h.From, h.To, p.Meaning, p.SignerID, p.PrintedName, s.SignedAt, h.ContentSHA256, s.AuditID, comment).Scan(&s.ID)
-	})
+	}
+	// One snapshot for the report and the signature: the hash signed is the
+	// hash of what this transaction saw. Inside a caller's transaction (a
+	// savepoint) its isolation applies.
+	var err error
+	if b, ok := db.(interface {
+		BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error)
+	}); ok {
+		err = pgx.BeginTxFunc(ctx, b, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, sign)
+	} else {
+		err = pgx.BeginFunc(ctx, db, sign)
+	}
 	if err != nil {
 		return Signoff{}, err
 	}
