@@ -17,7 +17,9 @@ CREATE TABLE record_signoffs (
     printed_name text NOT NULL CHECK (length(printed_name) BETWEEN 1 AND 200),
     signed_at    timestamptz NOT NULL,
     content_hash text NOT NULL CHECK (content_hash ~ '^[0-9a-f]{64}$'),
-    audit_id     bigint NOT NULL UNIQUE REFERENCES audit_log (id),
+    -- No foreign key: audit_log is append-only and refuses TRUNCATE
+    -- itself (a reference would change that refusal into another).
+    audit_id     bigint NOT NULL UNIQUE,
     comment      text CHECK (comment IS NULL OR length(comment) BETWEEN 1 AND 2000),
     FOREIGN KEY (org_id, site_id) REFERENCES sites (org_id, id) ON DELETE CASCADE
 );
