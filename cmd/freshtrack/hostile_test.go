@@ -266,6 +266,9 @@ func newHostileFixture(t *testing.T, pool *pgxpool.Pool, p *serveProc, keyFile s
 			       now() - interval '50 minutes'
 			  FROM sensors WHERE public_id = $4
 			RETURNING id`, org.ID, ids["units"], ids["alert-rules"], ids["sensors"])
+		row("corrective-actions", `
+			INSERT INTO corrective_actions (org_id, unit_id, alert_id, action, disposition, taken_at)
+			VALUES ($1, $2, $3, 'moved stock to the cold store', 'moved', now() - interval '40 minutes') RETURNING id`, org.ID, ids["units"], ids["alerts"])
 		// The row a signed Telnyx delivery report would update.
 		row("", `
 			INSERT INTO notifications (org_id, alert_id, contact_id, channel, recipient, status, provider_id, attempts, dedupe_key, sent_at)
