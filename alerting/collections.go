@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/freshtrack/freshtrack/internal/crud"
 	"github.com/freshtrack/freshtrack/safety"
@@ -113,6 +114,59 @@ func validateStepsField(raw json.RawMessage) string {
 			return ve.Field + " " + ve.Reason
 		}
 		return err.Error()
+	}
+	return ""
+}
+
+// NotificationPolicies say how an organisation, site or unit is told of its
+// alerts, per alert kind (migration 0016_notification_policies documents
+// the fields); the most specific applies (ChoosePolicy).
+var NotificationPolicies = &crud.Collection{
+	Singular: "notification policy", Table: "notification_policies", Filters: []string{"site_id", "unit_id", "alert_kind"},
+	Fields: []crud.Field{
+		{JSON: "site_id", Kind: crud.Ref, Ref: "site", Nullable: true, Doc: "the site this policy covers; null for the organisation or a unit policy"},
+		{JSON: "unit_id", Kind: crud.Ref, Ref: "unit", Nullable: true, Doc: "the unit this policy covers (then site_id is null); null for a site or organisation policy"},
+		{JSON: "alert_kind", Kind: crud.Enum, Enum: kinds, Nullable: true, Doc: "the alert kind it covers; null for any kind"},
+		{JSON: "name", Kind: crud.Text, Required: true, MaxLen: 200, Doc: "policy name, shown on the alert page"},
+		{JSON: "initial_channels", Kind: crud.JSON, Validate: validateChannelsField,
+			Doc: `channels of the first notification, replacing step 0's: ["sms","email"]; [] keeps step 0's own`},
+		{JSON: "ack_deadline_minutes", Kind: crud.Int, Min: crud.Num(0), Max: crud.Num(10080),
+			Doc: "minutes the first recipients have to acknowledge: no later step fires before it (0: the steps' own times)"},
+		{JSON: "steps", Kind: crud.JSON, Required: true, Validate: validateStepsField,
+			Doc: `escalation steps, as for escalation policies: [{"after_minutes":0,"channels":["sms"],"roles":["staff"],"contact_ids":[]}, ...]`},
+		{JSON: "reminder_minutes", Kind: crud.Int, Min: crud.Num(0), Max: crud.Num(1440),
+			Doc: "remind the latest step's recipients every so many minutes until acknowledged (0: never; else 5 to 1440)"},
+		{JSON: "notify_on_resolve", Kind: crud.Bool, Doc: "tell everyone notified when the alert resolves"},
+		{JSON: "quiet_start", Kind: crud.Text, MaxLen: 5, Nullable: true,
+			Doc: "start of the quiet hours, HH:MM in the site's time zone (with quiet_end; both null: none)"},
+		{JSON: "quiet_end", Kind: crud.Text, MaxLen: 5, Nullable: true,
+			Doc: "end of the quiet hours, HH:MM; before quiet_start for a window across midnight. Messages due inside are deferred to the end"},
+		{JSON: "quiet_overridden_by_critical", Kind: crud.Bool, Doc: "critical alerts ignore the quiet hours (default true)"},
+		{JSON: "min_severity", Kind: crud.Enum, Enum: []string{"info", "warning", "critical"}, Doc: "alerts below it notify nobody (default info)"},
+	},
+	Checks: map[string]crud.FieldError{
+		"notification_policies_scope_check":            {Field: "unit_id", Reason: "a policy covers a site or a unit, not both: leave site_id null for a unit policy"},
+		"notification_policies_quiet_check":            {Field: "quiet_end", Reason: "set both quiet_start and quiet_end (different times), or neither"},
+		"notification_policies_quiet_start_check":      {Field: "quiet_start", Reason: "must be a time of day HH:MM, 00:00 to 23:59"},
+		"notification_policies_quiet_end_check":        {Field: "quiet_end", Reason: "must be a time of day HH:MM, 00:00 to 23:59"},
+		"notification_policies_reminder_minutes_check": {Field: "reminder_minutes", Reason: "must be 0 (no reminders) or 5 to 1440 minutes"},
+	},
+}
+
+// validateChannelsField checks initial_channels: a JSON array of distinct
+// "sms" and "email".
+func validateChannelsField(raw json.RawMessage) string {
+	var list []string
+	if err := json.Unmarshal(raw, &list); err != nil || list == nil {
+		return `must be an array of "sms" and "email"`
+	}
+	for i, c := range list {
+		if !slices.Contains(channels, c) {
+			return fmt.Sprintf(`[%d] unknown channel %q: use "sms" or "email"`, i, c)
+		}
+		if slices.Contains(list[:i], c) {
+			return fmt.Sprintf("[%d] channel %q is listed twice", i, c)
+		}
 	}
 	return ""
 }

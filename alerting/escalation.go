@@ -200,65 +200,90 @@ func (e *Evaluator) stepsOf(ctx context.Context, q database.DB, orgID, siteID, p
 	return steps, nil
 }
 
-// recipients resolves one step's contacts to addresses.
-func recipients(ctx context.Context, q database.DB, orgID, siteID string, s Step) ([]Recipient, error) {
-	ids := make([]string, 0, len(s.ContactIDs))
-	for _, id := range s.ContactIDs {
-		if uuids.Valid(id) {
-			ids = append(ids, id)
-		}
-	}
-	rows, err := q.Query(ctx, `
-		SELECT id, coalesce(phone, ''), coalesce(email, '') FROM contacts
-		 WHERE org_id = $1 AND (site_id = $2 OR site_id IS NULL)
-		   AND ((role::text = ANY($3::text[]) AND on_shift) OR id = ANY($4::text[]::uuid[]))
-		 ORDER BY name, id`, orgID, siteID, s.Roles, ids)
-	if err != nil {
-		return nil, fmt.Errorf("load contacts: %w", err)
-	}
-	var (
-		out          []Recipient
-		id, ph, mail string
-	)
-	_, err = pgx.ForEachRow(rows, []any{&id, &ph, &mail}, func() error {
-		for _, c := range s.Channels {
-			switch {
-			case c == "sms" && ph != "":
-				out = append(out, Recipient{ContactID: id, Channel: c, Address: ph})
-			case c == "email" && mail != "":
-				out = append(out, Recipient{ContactID: id, Channel: c, Address: mail})
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("load contacts: %w", err)
-	}
-	return out, nil
+// notify records and sends one step of an alert (see notifyAs) as an
+// alert event of kind eventKind ("notified" for step 0, "escalated" for
+// later steps).
+func (e *Evaluator) notify(ctx context.Context, tx pgx.Tx, n Notice, pl plan, s Step, eventKind string, at time.Time) error {
+	return e.notifyAs(ctx, tx, n, pl, s, eventKind, "notify", at)
 }
 
-// notify resolves a step's recipients, hands the notice to the Notifier and
-// records the step as an alert event of kind eventKind ("notified" for step
-// 0, "escalated" for later steps).
-func (e *Evaluator) notify(ctx context.Context, tx pgx.Tx, n Notice, s Step, eventKind string, at time.Time) error {
-	rcpt, err := recipients(ctx, tx, n.OrgID, n.SiteID, s)
-	if err != nil {
-		return err
+// notifyAs decides for each contact and channel of step s whether they are
+// told (policy threshold, shift, address, opt-ins, quiet hours), hands the
+// notified ones to the Notifier, records every decision (purpose notify,
+// deferred or reminder) and, unless eventKind is empty, an alert event. A
+// step in quiet hours is deferred to their end (a DeferredArgs job); a
+// reminder in quiet hours is skipped.
+func (e *Evaluator) notifyAs(ctx context.Context, tx pgx.Tx, n Notice, pl plan, s Step, eventKind, purpose string, at time.Time) error {
+	var (
+		ds    []Decision
+		until time.Time
+	)
+	if p := pl.policy; p != nil && p.BelowSeverity(n.Severity) {
+		ds = []Decision{{Decision: DecisionBelowSeverity,
+			Reason: fmt.Sprintf("the alert is %s, below the policy's threshold %s: nobody is notified", n.Severity, p.MinSeverity)}}
+	} else {
+		zone := ""
+		if p != nil && p.QuietStart != "" {
+			loc, name, err := siteZone(ctx, tx, n.OrgID, n.SiteID)
+			if err != nil {
+				return err
+			}
+			until, _ = p.QuietUntil(at, loc, n.Severity)
+			zone = name
+		}
+		cands, err := candidates(ctx, tx, n.OrgID, n.SiteID, s)
+		if err != nil {
+			return err
+		}
+		ds = decide(cands, s, until, zone)
 	}
-	n.Recipients = rcpt
-	if len(rcpt) == 0 {
-		e.log.Warn("escalation step reaches nobody: no contact matches its roles and channels",
+	deferred := false
+	n.Recipients = nil
+	for i, d := range ds {
+		switch d.Decision {
+		case DecisionNotified:
+			n.Recipients = append(n.Recipients, Recipient{ContactID: d.ContactID, Channel: d.Channel, Address: d.address})
+		case DecisionQuietHours:
+			if purpose == "reminder" {
+				ds[i].Reason = "quiet hours until " + until.Format(time.RFC3339) + ": this reminder is skipped"
+			} else {
+				deferred = true
+			}
+		}
+	}
+	if deferred {
+		if _, err := e.jobs.InsertManyTx(ctx, tx, []river.InsertManyParams{{
+			Args:       DeferredArgs{AlertID: n.AlertID, Cycle: n.Cycle, Step: n.Step, Until: until.UTC()},
+			InsertOpts: &river.InsertOpts{ScheduledAt: until}}}); err != nil {
+			return fmt.Errorf("defer step %d of alert %s: %w", n.Step, n.AlertID, err)
+		}
+	}
+	if len(n.Recipients) == 0 && !deferred {
+		e.log.Warn("notification step reaches nobody: no contact matches its roles and channels, or the policy holds it back",
 			"alert_id", n.AlertID, "step", n.Step, "roles", s.Roles, "site_id", n.SiteID)
 	}
-	if e.notifier != nil {
+	if e.notifier != nil && len(n.Recipients) > 0 {
 		if err := e.notifier.NotifyTx(ctx, tx, n); err != nil {
 			return fmt.Errorf("notify step %d of alert %s: %w", n.Step, n.AlertID, err)
 		}
 	}
-	details, _ := json.Marshal(map[string]any{
+	if err := recordDecisions(ctx, tx, n, purpose, at, ds); err != nil {
+		return err
+	}
+	if eventKind == "" {
+		return nil
+	}
+	fields := map[string]any{
 		"step": n.Step, "after_minutes": s.AfterMinutes, "channels": s.Channels, "roles": s.Roles,
-		"recipients": len(rcpt),
-	})
+		"recipients": len(n.Recipients),
+	}
+	if pl.policy != nil {
+		fields["notification_policy_id"] = pl.policy.ID
+	}
+	if deferred {
+		fields["deferred_until"] = until.UTC()
+	}
+	details, _ := json.Marshal(fields)
 	if _, err := tx.Exec(ctx, `INSERT INTO alert_events (org_id, alert_id, at, kind, details) VALUES ($1, $2, $3, $4, $5)`,
 		n.OrgID, n.AlertID, at, eventKind, json.RawMessage(details)); err != nil {
 		return fmt.Errorf("record %s event: %w", eventKind, err)
@@ -327,15 +352,15 @@ func (e *Evaluator) escalate(ctx context.Context, alertID string, cycle, step in
 	err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
 		sent = false
 		var (
-			n              Notice
-			status, policy string
-			current, cyc   int
-			last, peak     *float64
-			threshold      float64
+			n                       Notice
+			status, policy, npolicy string
+			current, cyc            int
+			last, peak              *float64
+			threshold               float64
 		)
 		err := tx.QueryRow(ctx, `
 			SELECT a.org_id, a.unit_id, u.site_id, u.name, si.name, a.kind, a.severity, a.status,
-			       a.escalation_step, coalesce(a.policy_id::text, ''), a.started_at,
+			       a.escalation_step, coalesce(a.policy_id::text, ''), coalesce(a.notification_policy_id::text, ''), a.started_at,
 			       a.last_reading_c, a.peak_c, `+alertThresholdSQL+`, a.cycle, coalesce(a.summary, '')
 			  FROM alerts a
 			  JOIN units u ON u.org_id = a.org_id AND u.id = a.unit_id
@@ -343,7 +368,7 @@ func (e *Evaluator) escalate(ctx context.Context, alertID string, cycle, step in
 			  JOIN alert_rules r ON r.org_id = a.org_id AND r.id = a.rule_id
 			 WHERE a.id = $1
 			   FOR UPDATE OF a`, alertID).Scan(&n.OrgID, &n.UnitID, &n.SiteID, &n.UnitName, &n.SiteName,
-			&n.Kind, &n.Severity, &status, &current, &policy, &n.StartedAt, &last, &peak, &threshold, &cyc, &n.Summary)
+			&n.Kind, &n.Severity, &status, &current, &policy, &npolicy, &n.StartedAt, &last, &peak, &threshold, &cyc, &n.Summary)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // deleted with its unit: nothing to escalate
 		}
@@ -354,10 +379,11 @@ func (e *Evaluator) escalate(ctx context.Context, alertID string, cycle, step in
 			return nil
 		}
 		n.Cycle = cyc
-		steps, err := e.stepsOf(ctx, tx, n.OrgID, n.SiteID, policy)
+		pl, err := e.planOf(ctx, tx, n.OrgID, n.SiteID, npolicy, policy)
 		if err != nil {
 			return err
 		}
+		steps := pl.steps
 		n.AlertID = alertID
 		if isTemp(n.Kind) {
 			n.ValueC, n.ThresholdC = cmpOr(last, peak), &threshold
@@ -365,7 +391,7 @@ func (e *Evaluator) escalate(ctx context.Context, alertID string, cycle, step in
 		now := e.now()
 		for k := current + 1; k <= step && k < len(steps); k++ {
 			n.Step = k
-			if err := e.notify(ctx, tx, n, steps[k], "escalated", now); err != nil {
+			if err := e.notify(ctx, tx, n, pl, steps[k], "escalated", now); err != nil {
 				return err
 			}
 			current, sent = k, true
@@ -392,34 +418,37 @@ func (e *Evaluator) escalate(ctx context.Context, alertID string, cycle, step in
 // step twice.
 func (e *Evaluator) escalateOverdue(ctx context.Context, now time.Time) (int, error) {
 	rows, err := e.pool.Query(ctx, `
-		SELECT a.id, a.org_id, u.site_id, coalesce(a.policy_id::text, ''), a.escalation_step, coalesce(a.cycle_started_at, a.opened_at)
+		SELECT a.id, a.org_id, u.site_id, coalesce(a.policy_id::text, ''), coalesce(a.notification_policy_id::text, ''),
+		       a.escalation_step, coalesce(a.cycle_started_at, a.opened_at)
 		  FROM alerts a JOIN units u ON u.org_id = a.org_id AND u.id = a.unit_id
 		 WHERE a.status = 'triggered'`)
 	if err != nil {
 		return 0, fmt.Errorf("list unacknowledged alerts: %w", err)
 	}
 	type open struct {
-		id, org, site, policy string
-		step                  int
-		opened                time.Time
+		id, org, site, policy, npolicy string
+		step                           int
+		opened                         time.Time
 	}
 	var list []open
 	var o open
-	if _, err := pgx.ForEachRow(rows, []any{&o.id, &o.org, &o.site, &o.policy, &o.step, &o.opened}, func() error {
+	if _, err := pgx.ForEachRow(rows, []any{&o.id, &o.org, &o.site, &o.policy, &o.npolicy, &o.step, &o.opened}, func() error {
 		list = append(list, o)
 		return nil
 	}); err != nil {
 		return 0, fmt.Errorf("list unacknowledged alerts: %w", err)
 	}
-	cache := map[[3]string][]Step{}
+	cache := map[[4]string][]Step{}
 	escalated := 0
 	for _, a := range list {
-		key := [3]string{a.org, a.site, a.policy}
+		key := [4]string{a.org, a.site, a.policy, a.npolicy}
 		steps, ok := cache[key]
 		if !ok {
-			if steps, err = e.stepsOf(ctx, e.pool, a.org, a.site, a.policy); err != nil {
+			pl, err := e.planOf(ctx, e.pool, a.org, a.site, a.npolicy, a.policy)
+			if err != nil {
 				return escalated, err
 			}
+			steps = pl.steps
 			cache[key] = steps
 		}
 		due := 0

@@ -69,7 +69,7 @@ func (n *recorder) NotifyTx(ctx context.Context, tx pgx.Tx, no Notice) error {
 			INSERT INTO notifications (org_id, alert_id, contact_id, channel, recipient, dedupe_key)
 			VALUES ($1, $2, $3, $4, $5, $6)`,
 			no.OrgID, no.AlertID, r.ContactID, r.Channel, r.Address,
-			fmt.Sprintf("%s:%d:%s:%s:%d", no.AlertID, no.Step, r.ContactID, r.Channel, no.Cycle)); err != nil {
+			fmt.Sprintf("%s:%d:%s:%s:%d:%s:%d", no.AlertID, no.Step, r.ContactID, r.Channel, no.Cycle, no.Purpose, no.Reminder)); err != nil {
 			return err
 		}
 	}

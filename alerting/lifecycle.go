@@ -134,6 +134,9 @@ type AlertDetail struct {
 	CorrectiveActions []CorrectiveAction `json:"corrective_actions"`
 	// Notifications are the delivery records of every step's messages.
 	Notifications []Notification `json:"notifications"`
+	// Notification says which notification policy the alert followed and
+	// why, and who was or was not told at each step, and why.
+	Notification Recipients `json:"notification"`
 }
 
 // insertAlert opens an alert: the alerts row (INSERT ... ON CONFLICT DO
@@ -144,10 +147,11 @@ type AlertDetail struct {
 // still open, the excursion is attached to it instead.
 func (env *txEnv) insertAlert(r *Rule, x excursion) (*alertRef, error) {
 	ctx, tx, u, e := env.ctx, env.tx, env.unit, env.e
-	policyID, steps, err := e.policyFor(ctx, tx, u.OrgID, u.SiteID)
+	pl, err := e.planFor(ctx, tx, u.OrgID, u.SiteID, u.ID, r.Kind)
 	if err != nil {
 		return nil, err
 	}
+	policyID := pl.escalationID
 	var peak, last *float64
 	if isTemp(r.Kind) {
 		peak, last = nullFloat(x.Peak), nullFloat(x.Value)
@@ -160,18 +164,24 @@ func (env *txEnv) insertAlert(r *Rule, x excursion) (*alertRef, error) {
 	if policyID != "" {
 		policy = &policyID
 	}
+	var npolicy *string
+	if pl.policy != nil {
+		npolicy = &pl.policy.ID
+	}
 	for attempt := 0; ; attempt++ {
 		var id string
 		err := tx.QueryRow(ctx, `
-			INSERT INTO alerts (org_id, unit_id, rule_id, sensor_id, kind, severity, started_at, opened_at, peak_c, last_reading_c, policy_id, threshold_c, summary)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, nullif($13, ''))
+			INSERT INTO alerts (org_id, unit_id, rule_id, sensor_id, kind, severity, started_at, opened_at, peak_c, last_reading_c, policy_id, threshold_c, summary,
+			                    notification_policy_id, notification_scope)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, nullif($13, ''), $14, nullif($15, ''))
 			ON CONFLICT (unit_id, rule_id) WHERE status <> 'resolved' DO NOTHING
 			RETURNING id::text`,
-			u.OrgID, u.ID, r.ID, sensor, r.Kind, r.Severity, x.Started, env.now, peak, last, policy, nullFloat(r.Threshold), x.Summary).Scan(&id)
+			u.OrgID, u.ID, r.ID, sensor, r.Kind, r.Severity, x.Started, env.now, peak, last, policy, nullFloat(r.Threshold), x.Summary,
+			npolicy, pl.scope).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			// An alert of this unit and rule is still open (a person has not
 			// resolved the previous excursion's): this excursion joins it.
-			ref, found, err := env.attachOpen(r, x, peak, last, policyID, steps)
+			ref, found, err := env.attachOpen(r, x, peak, last, pl)
 			switch {
 			case err != nil:
 				return nil, err
@@ -185,14 +195,15 @@ func (env *txEnv) insertAlert(r *Rule, x excursion) (*alertRef, error) {
 		if err != nil {
 			return nil, fmt.Errorf("insert alert: %w", err)
 		}
-		return env.announce(id, r, x, policyID, steps, last)
+		return env.announce(id, r, x, pl, last)
 	}
 }
 
 // announce writes a new alert's events, step-0 notice, escalation jobs and
 // audit entry.
-func (env *txEnv) announce(id string, r *Rule, x excursion, policyID string, steps []Step, last *float64) (*alertRef, error) {
+func (env *txEnv) announce(id string, r *Rule, x excursion, pl plan, last *float64) (*alertRef, error) {
 	ctx, tx, u := env.ctx, env.tx, env.unit
+	policyID := pl.escalationID
 	fields := map[string]any{
 		"rule_id": r.ID, "kind": r.Kind, "threshold": jsonNum(r.Threshold), "confirm_seconds": int(r.Confirm / time.Second),
 		"hysteresis": r.Hysteresis, "started_at": x.Started, "confirmed_at": x.At,
@@ -211,21 +222,27 @@ func (env *txEnv) announce(id string, r *Rule, x excursion, policyID string, ste
 		u.OrgID, id, env.now, json.RawMessage(details)); err != nil {
 		return nil, fmt.Errorf("record triggered event: %w", err)
 	}
-	if err := env.startCycle(id, r, x, last, steps, 0); err != nil {
+	if err := env.startCycle(id, r, x, last, pl, 0); err != nil {
 		return nil, err
 	}
-	env.audits = append(env.audits, auditEntry{action: "alert.open", target: id, details: map[string]any{
+	audit := map[string]any{
 		"unit_id": u.ID, "rule_id": r.ID, "kind": r.Kind, "severity": r.Severity,
 		"started_at": x.Started, "peak": jsonNum(x.Peak), "policy_id": policyID,
-	}})
+	}
+	if pl.policy != nil {
+		audit["notification_policy_id"], audit["notification_scope"] = pl.policy.ID, pl.scope
+	}
+	env.audits = append(env.audits, auditEntry{action: "alert.open", target: id, details: audit})
 	env.opened = append(env.opened, AlertOpened{AlertID: id, OrgID: u.OrgID, UnitID: u.ID, RuleID: r.ID, Kind: r.Kind,
 		StartedAt: x.Started, OpenedAt: env.now, CommittedAt: env.committedAt})
 	return &alertRef{ID: id}, nil
 }
 
 // startCycle sends step 0 of an escalation cycle of an alert and schedules
-// its later steps, from now.
-func (env *txEnv) startCycle(id string, r *Rule, x excursion, last *float64, steps []Step, cycle int) error {
+// its later steps and, when its policy asks, its first reminder, from now.
+// An alert below its policy's severity threshold schedules nothing.
+func (env *txEnv) startCycle(id string, r *Rule, x excursion, last *float64, pl plan, cycle int) error {
+	steps := pl.steps
 	ctx, tx, u, e := env.ctx, env.tx, env.unit, env.e
 	n := Notice{OrgID: u.OrgID, AlertID: id, UnitID: u.ID, SiteID: u.SiteID, UnitName: u.Name, SiteName: u.SiteName,
 		Kind: r.Kind, Severity: r.Severity, Step: 0, Cycle: cycle, StartedAt: x.Started, Summary: x.Summary}
@@ -233,8 +250,17 @@ func (env *txEnv) startCycle(id string, r *Rule, x excursion, last *float64, ste
 		th := r.Threshold
 		n.ValueC, n.ThresholdC = last, &th
 	}
-	if err := e.notify(ctx, tx, n, steps[0], "notified", env.now); err != nil {
+	if err := e.notify(ctx, tx, n, pl, steps[0], "notified", env.now); err != nil {
 		return err
+	}
+	if pl.policy != nil && pl.policy.BelowSeverity(r.Severity) {
+		return nil
+	}
+	if pl.policy != nil && pl.policy.ReminderMinutes > 0 {
+		if _, err := e.jobs.InsertManyTx(ctx, tx, []river.InsertManyParams{{Args: RemindArgs{AlertID: id, Cycle: cycle, N: 1},
+			InsertOpts: &river.InsertOpts{ScheduledAt: env.now.Add(time.Duration(pl.policy.ReminderMinutes) * time.Minute)}}}); err != nil {
+			return fmt.Errorf("schedule reminders of alert %s: %w", id, err)
+		}
 	}
 	if len(steps) > 1 {
 		params := make([]river.InsertManyParams, 0, len(steps)-1)
@@ -256,7 +282,7 @@ func (env *txEnv) startCycle(id string, r *Rule, x excursion, last *float64, ste
 // the condition coming back is news: the alert returns to triggered and a
 // new escalation cycle notifies from step 0 again. found is false when
 // there is no open alert after all.
-func (env *txEnv) attachOpen(r *Rule, x excursion, peak, last *float64, policyID string, steps []Step) (ref *alertRef, found bool, err error) {
+func (env *txEnv) attachOpen(r *Rule, x excursion, peak, last *float64, pl plan) (ref *alertRef, found bool, err error) {
 	var (
 		id    string
 		cycle int
@@ -298,11 +324,11 @@ func (env *txEnv) attachOpen(r *Rule, x excursion, peak, last *float64, policyID
 		return nil, false, fmt.Errorf("record retrigger: %w", err)
 	}
 	if acked {
-		if err := env.startCycle(id, r, x, last, steps, cycle); err != nil {
+		if err := env.startCycle(id, r, x, last, pl, cycle); err != nil {
 			return nil, false, err
 		}
 		env.audits = append(env.audits, auditEntry{action: "alert.retrigger", target: id, details: map[string]any{
-			"cycle": cycle, "started_at": x.Started, "policy_id": policyID}})
+			"cycle": cycle, "started_at": x.Started, "policy_id": pl.escalationID}})
 	}
 	return &alertRef{ID: id}, true, nil
 }
@@ -334,7 +360,7 @@ func (env *txEnv) autoResolveFor(r *Rule, id string, clearedAt time.Time, reason
 	}
 	env.audits = append(env.audits, auditEntry{action: "alert.auto_resolve", target: id, details: map[string]any{"cleared_at": clearedAt}})
 	env.autoResolved++
-	return nil
+	return env.e.notifyResolved(env.ctx, env.tx, id)
 }
 
 // jsonNum is v, or nil for NaN (which JSON cannot carry).

@@ -162,6 +162,9 @@ func GetAlert(ctx context.Context, db database.DB, orgID, id string) (AlertDetai
 	}); err != nil {
 		return AlertDetail{}, fmt.Errorf("notifications: %w", err)
 	}
+	if d.Notification, err = loadRecipients(ctx, db, orgID, id, a.Kind); err != nil {
+		return AlertDetail{}, err
+	}
 	return d, nil
 }
 

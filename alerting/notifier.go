@@ -43,10 +43,23 @@ type Notice struct {
 	// Summary is a food-safety alert's account of its condition (empty for
 	// the evaluator's own kinds, whose condition the sender words).
 	Summary string
+	// Purpose is what the message is about: PurposeAlert (the alert or an
+	// escalation step), PurposeReminder (reminder number Reminder of an
+	// unacknowledged alert) or PurposeResolved (the alert resolved).
+	Purpose string
+	// Reminder numbers reminders from 1; 0 otherwise.
+	Reminder int
 	// Recipients are the addresses of this step, one per contact and
 	// channel. It may be empty when nobody matches the step's roles.
 	Recipients []Recipient
 }
+
+// Purposes of a Notice.
+const (
+	PurposeAlert    = ""
+	PurposeReminder = "reminder"
+	PurposeResolved = "resolved"
+)
 
 // Recipient is one address of one contact.
 type Recipient struct {

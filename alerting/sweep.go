@@ -68,6 +68,9 @@ type SweepResult struct {
 	Units, CaughtUp int
 	// Escalated is the number of overdue escalation steps the sweep sent.
 	Escalated int
+	// ResolvedNotices is the number of resolved alerts whose "resolved"
+	// messages the sweep enqueued (alerts a person resolved).
+	ResolvedNotices int
 }
 
 // Sweep evaluates everything that depends on time rather than on a new
@@ -85,7 +88,9 @@ type SweepResult struct {
 //     their evaluation (an evaluator was down or dropped a batch): their
 //     missed readings are evaluated from the database in time order;
 //   - triggered alerts whose escalation step is overdue by EscalationGrace
-//     (a lost job).
+//     (a lost job);
+//   - resolved alerts whose notification policy sends a "resolved"
+//     message that was not sent yet (a person resolved them).
 //
 // Each unit is evaluated in its own locked transaction, like a batch of
 // readings, so a sweep and the live evaluators may run at the same time.
@@ -178,6 +183,9 @@ func (e *Evaluator) Sweep(ctx context.Context) (SweepResult, error) {
 		return res, fmt.Errorf("sweep: %w", err)
 	}
 	if res.Escalated, err = e.escalateOverdue(ctx, now); err != nil {
+		return res, fmt.Errorf("sweep: %w", err)
+	}
+	if res.ResolvedNotices, err = e.notifyResolvedPending(ctx, now); err != nil {
 		return res, fmt.Errorf("sweep: %w", err)
 	}
 	return res, nil

@@ -52,6 +52,9 @@ var (
 		"events":             {"description": "the alert's history, oldest first"},
 		"corrective_actions": {"description": "what was done about the excursion, recorded when resolving"},
 		"notifications":      {"description": "the delivery record of every message sent about it"},
+		"notification": {"description": "who was told and why: the notification policy the alert followed (null: the site's escalation policy " +
+			"or the built-in steps) with the scope that matched, a sentence saying why it applied, and one decision per contact and channel each step " +
+			"considered (decision: notified, quiet_hours, opted_out, no_address, off_shift, below_severity; purpose: notify, deferred, reminder, resolved)"},
 	}))
 	alertEventSchema = refine(schemaOf(alerting.Event{}), map[string]map[string]any{
 		"kind":    {"description": "triggered, notified, escalated, acknowledged, comment, resolved, auto_resolved, ..."},

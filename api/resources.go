@@ -77,6 +77,20 @@ func (r *Router) resources() []*resource {
 			},
 		},
 		{
+			Collection: alerting.NotificationPolicies, path: "notification-policies", write: auth.PermManage,
+			fieldSchemas: map[string]map[string]any{
+				"steps":            stepsSchema,
+				"initial_channels": {"items": map[string]any{"type": "string", "enum": []string{"sms", "email"}}, "uniqueItems": true},
+				"quiet_start":      {"pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"},
+				"quiet_end":        {"pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"},
+			},
+			example: func(ids map[string]string) map[string]any {
+				return map[string]any{"site_id": ids["site"], "alert_kind": "temp_high", "name": "Freezers at night", "min_severity": "warning",
+					"quiet_start": "22:00", "quiet_end": "07:00", "reminder_minutes": 30, "notify_on_resolve": true,
+					"steps": []any{map[string]any{"after_minutes": 0, "channels": []string{"sms"}, "roles": []string{"staff"}}}}
+			},
+		},
+		{
 			Collection: fleet.Contacts, path: "contacts", write: auth.PermManage,
 			example: func(ids map[string]string) map[string]any {
 				return map[string]any{"name": "Sam Cook", "phone": "+4915112345678", "email": "sam@example.com", "role": "staff"}

@@ -153,6 +153,7 @@ func (w *world) fixtureFor(t *testing.T, members bool) map[string]string {
 		VALUES ($1, $2, $3, 'moved stock to the walk-in', 'moved', $4) RETURNING id`, ids["org"], ids["unit"], ids["alert"], w.users["staff"].ID)
 	q("policy", `INSERT INTO escalation_policies (org_id, name, steps) VALUES ($1, 'Default', '[{"after_minutes":0,"channels":["sms"],"roles":["staff"]}]') RETURNING id`, ids["org"])
 	q("contact", `INSERT INTO contacts (org_id, name, phone) VALUES ($1, 'Pat', '+15550001111') RETURNING id`, ids["org"])
+	q("npolicy", `INSERT INTO notification_policies (org_id, name, steps) VALUES ($1, 'Everything', '[{"after_minutes":0,"channels":["sms"],"roles":["staff"]}]') RETURNING id`, ids["org"])
 	k, err := auth.CreateAPIKey(ctx, w.pool, auth.CreateAPIKeyParams{OrgID: ids["org"], Name: "gw"})
 	if err != nil {
 		t.Fatal(err)
@@ -399,9 +400,15 @@ func TestValidationNamesTheFieldAndWritesNothing(t *testing.T) {
 		"last_seen_at":               {"2026-01-01T00:00:00Z"},
 		"battery":                    {50},
 		"surprise":                   {1},
+		"quiet_start":                {"25:00", "7pm"},
+		"reminder_minutes":           {3, -1},
+		"initial_channels":           {"sms", []string{"pigeon"}, []string{"sms", "sms"}},
+		"alert_kind":                 {"sauna"},
+		"ack_deadline_minutes":       {-1, 99999},
+		"min_severity":               {"panic"},
 	}
 	tables := map[string]string{"sites": "sites", "areas": "areas", "units": "units", "sensors": "sensors", "alert-rules": "alert_rules",
-		"escalation-policies": "escalation_policies", "contacts": "contacts"}
+		"escalation-policies": "escalation_policies", "contacts": "contacts", "notification-policies": "notification_policies"}
 	count := func(table string) int {
 		var n int
 		if err := w.pool.QueryRow(context.Background(), `SELECT count(*) FROM `+table).Scan(&n); err != nil {

@@ -108,6 +108,8 @@ func New(pool *pgxpool.Pool, store *schema.Store, cfg Config) (*river.Client[pgx
 		river.AddWorker(workers, &notify.SendWorker{DB: pool, SMS: cfg.SMS, Email: cfg.Email, Logger: cfg.Logger})
 		river.AddWorker(workers, &alerting.SweepWorker{Evaluator: cfg.Alerting})
 		river.AddWorker(workers, &alerting.EscalateWorker{Evaluator: cfg.Alerting})
+		river.AddWorker(workers, &alerting.DeferredWorker{Evaluator: cfg.Alerting})
+		river.AddWorker(workers, &alerting.RemindWorker{Evaluator: cfg.Alerting})
 		if cfg.Insight != nil {
 			river.AddWorker(workers, &insight.Worker{Runner: cfg.Insight})
 		}

@@ -35,6 +35,7 @@ func (a *AlertNotifier) NotifyTx(ctx context.Context, tx pgx.Tx, n alerting.Noti
 	notice := AlertNotice{
 		OrgName: org, SiteName: n.SiteName, UnitName: n.UnitName, Kind: n.Kind, Severity: n.Severity,
 		ValueC: n.ValueC, ThresholdC: n.ThresholdC, StartedAt: n.StartedAt, Step: n.Step, Summary: n.Summary,
+		Purpose: n.Purpose, Reminder: n.Reminder,
 		AlertURL: fmt.Sprintf("%s/o/%s/alerts/%s", a.PublicURL, n.OrgID, n.AlertID),
 	}
 	alertID := n.AlertID
@@ -42,6 +43,12 @@ func (a *AlertNotifier) NotifyTx(ctx context.Context, tx pgx.Tx, n alerting.Noti
 		step := fmt.Sprintf("step:%d", n.Step)
 		if n.Cycle > 0 {
 			step = fmt.Sprintf("cycle:%d:step:%d", n.Cycle, n.Step)
+		}
+		switch n.Purpose {
+		case alerting.PurposeReminder:
+			step += fmt.Sprintf(":reminder:%d", n.Reminder)
+		case alerting.PurposeResolved:
+			step += ":resolved"
 		}
 		p := EnqueueParams{OrgID: n.OrgID, AlertID: &alertID, Channel: Channel(r.Channel), Recipient: r.Address,
 			DedupeKey: fmt.Sprintf("alert:%s:%s:%s:%s:%s", n.AlertID, step, r.ContactID, r.Channel, r.Address)}

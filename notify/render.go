@@ -38,6 +38,11 @@ type AlertNotice struct {
 	AlertURL string
 	// Step is the escalation step: 0 for the first notification, then 1, 2…
 	Step int
+	// Purpose is "" for the alert itself, "reminder" for reminder number
+	// Reminder of an unacknowledged alert, "resolved" once it resolved
+	// (alerting.Notice.Purpose).
+	Purpose  string
+	Reminder int
 	// Now is the time the notice is rendered for, to say how long the
 	// condition has lasted. Defaults to time.Now().
 	Now time.Time
@@ -55,10 +60,18 @@ func RenderSMS(n AlertNotice) string {
 	if head == "" {
 		head = "ALERT"
 	}
-	if n.Step > 0 {
+	switch {
+	case n.Purpose == "resolved":
+		head = "RESOLVED"
+	case n.Purpose == "reminder":
+		head += fmt.Sprintf(" (reminder %d, not acknowledged yet)", n.Reminder)
+	case n.Step > 0:
 		head += fmt.Sprintf(" (escalation %d)", n.Step)
 	}
 	tail := " " + n.condition() + " for " + HumanDuration(n.duration()) + "."
+	if n.Purpose == "resolved" {
+		tail = " the alert is resolved (it was: " + n.condition() + ")."
+	}
 	if CleanLine(n.Summary) != "" {
 		// A summary is a whole account, with its own times.
 		tail = " " + n.condition() + "."
@@ -101,13 +114,23 @@ func RenderEmail(n AlertNotice) (subject, text, html string) {
 		subject += " (" + v.Site + ")"
 	}
 	subject += ": " + v.Condition
-	if n.Step > 0 {
+	switch {
+	case n.Purpose == "resolved":
+		subject = "[FreshTrack] Resolved: " + strings.TrimPrefix(subject, "[FreshTrack] ")
+	case n.Purpose == "reminder":
+		subject += fmt.Sprintf(" — reminder %d", n.Reminder)
+	case n.Step > 0:
 		subject += fmt.Sprintf(" — escalation %d", n.Step)
 	}
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s alert", v.Severity)
-	if n.Step > 0 {
+	switch {
+	case n.Purpose == "resolved":
+		b.WriteString(": resolved. Nothing more to do.")
+	case n.Purpose == "reminder":
+		fmt.Fprintf(&b, " (reminder %d: nobody has acknowledged it yet)", n.Reminder)
+	case n.Step > 0:
 		fmt.Fprintf(&b, " (escalation step %d: nobody has acknowledged it yet)", n.Step)
 	}
 	b.WriteString("\n\n")
