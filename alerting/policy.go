@@ -203,24 +203,27 @@ func QuietWindow(at time.Time, loc *time.Location, start, end string) (time.Time
 		return time.Time{}, false
 	}
 	y, mo, d := local.Date()
-	until := time.Date(y, mo, d+endDay, e/60, e%60, 0, 0, loc)
-	if l := until.In(loc); l.Hour()*60+l.Minute() != e {
-		// The end's wall time falls in a spring-forward gap: the window
-		// ends when the clocks jump.
-		until, _ = until.ZoneBounds()
-	}
-	// At a fall-back the end's wall time may occur twice and time.Date
-	// picks the first; at is then in the repeated hour past it, and the
-	// window ends at the second occurrence.
-	for !until.After(at) {
-		next := until.Add(time.Hour)
-		if next.In(loc).Hour()*60+next.In(loc).Minute() != e {
+	guess := time.Date(y, mo, d+endDay, e/60, e%60, 0, 0, loc)
+	// The end's wall time may occur twice (fall-back) or not at all
+	// (spring-forward) on the day, and time.Date picks either occurrence:
+	// take the first occurrence after at, else (a gap) the jump itself.
+	var until time.Time
+	for _, c := range []time.Time{guess.Add(-time.Hour), guess, guess.Add(time.Hour)} {
+		if l := c.In(loc); c.After(at) && l.Hour()*60+l.Minute() == e && l.Day() == guess.In(loc).Day() {
+			until = c
 			break
 		}
-		until = next
 	}
-	if !until.After(at) {
-		return time.Time{}, false
+	if until.IsZero() {
+		start, stop := guess.ZoneBounds()
+		switch {
+		case start.After(at) && guess.Sub(start).Abs() <= 2*time.Hour:
+			until = start
+		case stop.After(at) && stop.Sub(guess).Abs() <= 2*time.Hour:
+			until = stop
+		default:
+			return time.Time{}, false
+		}
 	}
 	return until, true
 }
