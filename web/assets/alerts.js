@@ -1,5 +1,6 @@
 // Alerts: the list (open first) and an alert's page: its timeline of
-// events and notifications with their delivery status, acknowledge,
+// events and notifications with their delivery status, who was told and
+// why (the notification policy and each person's decision), acknowledge,
 // comment, and resolve with the corrective action.
 'use strict';
 (function () {
@@ -43,6 +44,17 @@
     triggered: 'Alert opened', notified: 'Notified', escalated: 'Escalated', acknowledged: 'Acknowledged',
     comment: 'Comment', resolved: 'Resolved', auto_resolved: 'Resolved itself: back in range',
     retriggered: 'Out of range again', withdrawn: 'Withdrawn',
+  };
+
+  const DECISION_TEXT = {
+    notified: 'Notified', quiet_hours: 'Quiet hours', opted_out: 'Opted out', no_address: 'No address',
+    off_shift: 'Off shift', below_severity: 'Below threshold',
+  };
+  const PURPOSE_TEXT = {
+    notify: (d) => (d.step ? 'Escalation ' + d.step : 'First notice') + (d.cycle ? ' (cycle ' + (d.cycle + 1) + ')' : ''),
+    deferred: (d) => 'Step ' + d.step + ', after quiet hours',
+    reminder: () => 'Reminder',
+    resolved: () => 'Resolved notice',
   };
 
   FT.pages.alert = async function (main) {
@@ -93,7 +105,9 @@
         const d = e.details || {};
         // A food-safety alert clears for its own reason (the door closed,
         // the trend reversed), not by being back in range.
-        const title = e.kind === 'auto_resolved' && d.reason ? 'Resolved itself: ' + d.reason : EVENT_TEXT[e.kind] || e.kind;
+        let title = e.kind === 'auto_resolved' && d.reason ? 'Resolved itself: ' + d.reason : EVENT_TEXT[e.kind] || e.kind;
+        // A step in the policy's quiet hours waits for their end.
+        if (d.deferred_until) title += ': held for quiet hours until ' + when(d.deferred_until);
         timeline.push({ at: e.at, order: 0, el: h('li', { 'data-event': e.kind }, h('time', null, when(e.at)), h('strong', null, title),
           e.kind === 'triggered' && FT.kinds.foodSafety(a.kind) ? FT.kinds.details(a.kind, d) : null,
           d.text ? h('div', null, d.text) : null, d.comment ? h('div', null, d.comment) : null,
@@ -143,10 +157,29 @@
         (a.corrective_actions || []).length ? h('section', { class: 'card', id: 'corrective-actions' }, h('h2', null, 'Corrective actions'),
           (a.corrective_actions || []).map((c) => h('p', null, h('strong', null, c.action), ' — food ', c.disposition, c.notes ? ' · ' + c.notes : '', h('br'), h('span', { class: 'muted' }, when(c.taken_at) + (c.taken_by ? ' by ' + who(c.taken_by) : ''))))) : null,
         actions.length ? h('section', { class: 'card', id: 'alert-actions' }, actions) : null,
+        whoWasTold(a.notification),
         h('section', { class: 'card' }, h('h2', null, 'Timeline'), h('ul', { class: 'timeline', id: 'timeline' }, timeline.map((t) => t.el))));
       box.dataset.status = a.status;
       restore();
       FT.refreshBadge();
+    }
+
+    // whoWasTold lists each person and channel a step considered, with the
+    // decision and its reason, under the policy that applied and why.
+    function whoWasTold(n) {
+      if (!n) return null;
+      const rows = (n.decisions || []).map((d) => h('tr', { 'data-decision': d.decision, 'data-contact': d.contact_id || '' },
+        h('td', null, when(d.at)),
+        h('td', null, PURPOSE_TEXT[d.purpose] ? PURPOSE_TEXT[d.purpose](d) : d.purpose),
+        h('td', null, d.name || 'Nobody'),
+        h('td', null, d.channel === 'sms' ? 'SMS' : d.channel === 'email' ? 'Email' : '–'),
+        h('td', null, h('span', { class: 'chip d-' + d.decision }, DECISION_TEXT[d.decision] || d.decision)),
+        h('td', null, d.reason)));
+      return h('section', { class: 'card', id: 'who-was-told' }, h('h2', null, 'Who was told'),
+        h('p', { id: 'notification-policy' }, n.policy ? [h('strong', null, n.policy.name), ': '] : null, n.why),
+        rows.length ? h('table', null,
+          h('thead', null, h('tr', null, ['When', 'Step', 'Person', 'Channel', 'Decision', 'Why'].map((t) => h('th', { scope: 'col' }, t)))),
+          h('tbody', null, rows)) : h('p', { class: 'muted' }, 'Nobody has been considered yet.'));
     }
 
     function resolveForm(a) {

@@ -23,6 +23,7 @@
     { key: 'sensors', title: 'Sensors', one: 'sensor' },
     { key: 'alert-rules', title: 'Alert rules', one: 'alert rule' },
     { key: 'escalation-policies', title: 'Escalation policies', one: 'escalation policy' },
+    { key: 'notification-policies', title: 'Notification policies', one: 'notification policy' },
     { key: 'contacts', title: 'Contacts', one: 'contact' },
     { key: 'members', title: 'Members', one: 'member', admin: true },
     { key: 'api-keys', title: 'API keys', one: 'API key', admin: true },
@@ -171,6 +172,9 @@
       ],
     },
   };
+
+  // Sections configured in their own files (settings-policies.js).
+  Object.assign(RES, FT.settingsKit.moreResources || {});
 
   function thresholdText(i) {
     if (TEMP_KINDS.includes(i.kind)) {
