@@ -204,7 +204,8 @@ func (e *Evaluator) stepsOf(ctx context.Context, q database.DB, orgID, siteID, p
 // alert event of kind eventKind ("notified" for step 0, "escalated" for
 // later steps).
 func (e *Evaluator) notify(ctx context.Context, tx pgx.Tx, n Notice, pl plan, s Step, eventKind string, at time.Time) error {
-	return e.notifyAs(ctx, tx, n, pl, s, eventKind, "notify", at)
+	_, err := e.notifyAs(ctx, tx, n, pl, s, eventKind, "notify", at)
+	return err
 }
 
 // notifyAs decides for each contact and channel of step s whether they are
@@ -212,8 +213,9 @@ func (e *Evaluator) notify(ctx context.Context, tx pgx.Tx, n Notice, pl plan, s 
 // notified ones to the Notifier, records every decision (purpose notify,
 // deferred or reminder) and, unless eventKind is empty, an alert event. A
 // step in quiet hours is deferred to their end (a DeferredArgs job); a
-// reminder in quiet hours is skipped.
-func (e *Evaluator) notifyAs(ctx context.Context, tx pgx.Tx, n Notice, pl plan, s Step, eventKind, purpose string, at time.Time) error {
+// reminder in quiet hours is skipped. It returns how many messages it
+// handed to the Notifier.
+func (e *Evaluator) notifyAs(ctx context.Context, tx pgx.Tx, n Notice, pl plan, s Step, eventKind, purpose string, at time.Time) (int, error) {
 	var (
 		ds    []Decision
 		until time.Time
@@ -226,14 +228,14 @@ func (e *Evaluator) notifyAs(ctx context.Context, tx pgx.Tx, n Notice, pl plan, 
 		if p != nil && p.QuietStart != "" {
 			loc, name, err := siteZone(ctx, tx, n.OrgID, n.SiteID)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			until, _ = p.QuietUntil(at, loc, n.Severity)
 			zone = name
 		}
 		cands, err := candidates(ctx, tx, n.OrgID, n.SiteID, s)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		ds = decide(cands, s, until, zone)
 	}
@@ -255,7 +257,7 @@ func (e *Evaluator) notifyAs(ctx context.Context, tx pgx.Tx, n Notice, pl plan, 
 		if _, err := e.jobs.InsertManyTx(ctx, tx, []river.InsertManyParams{{
 			Args:       DeferredArgs{AlertID: n.AlertID, Cycle: n.Cycle, Step: n.Step, Until: until.UTC()},
 			InsertOpts: &river.InsertOpts{ScheduledAt: until}}}); err != nil {
-			return fmt.Errorf("defer step %d of alert %s: %w", n.Step, n.AlertID, err)
+			return 0, fmt.Errorf("defer step %d of alert %s: %w", n.Step, n.AlertID, err)
 		}
 	}
 	if len(n.Recipients) == 0 && !deferred {
@@ -264,14 +266,14 @@ func (e *Evaluator) notifyAs(ctx context.Context, tx pgx.Tx, n Notice, pl plan, 
 	}
 	if e.notifier != nil && len(n.Recipients) > 0 {
 		if err := e.notifier.NotifyTx(ctx, tx, n); err != nil {
-			return fmt.Errorf("notify step %d of alert %s: %w", n.Step, n.AlertID, err)
+			return 0, fmt.Errorf("notify step %d of alert %s: %w", n.Step, n.AlertID, err)
 		}
 	}
 	if err := recordDecisions(ctx, tx, n, purpose, at, ds); err != nil {
-		return err
+		return 0, err
 	}
 	if eventKind == "" {
-		return nil
+		return len(n.Recipients), nil
 	}
 	fields := map[string]any{
 		"step": n.Step, "after_minutes": s.AfterMinutes, "channels": s.Channels, "roles": s.Roles,
@@ -286,9 +288,9 @@ func (e *Evaluator) notifyAs(ctx context.Context, tx pgx.Tx, n Notice, pl plan, 
 	details, _ := json.Marshal(fields)
 	if _, err := tx.Exec(ctx, `INSERT INTO alert_events (org_id, alert_id, at, kind, details) VALUES ($1, $2, $3, $4, $5)`,
 		n.OrgID, n.AlertID, at, eventKind, json.RawMessage(details)); err != nil {
-		return fmt.Errorf("record %s event: %w", eventKind, err)
+		return 0, fmt.Errorf("record %s event: %w", eventKind, err)
 	}
-	return nil
+	return len(n.Recipients), nil
 }
 
 // QueueAlerting is the River queue of alerting's jobs (sweeps and

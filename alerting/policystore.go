@@ -323,8 +323,9 @@ func lockForNotice(ctx context.Context, tx pgx.Tx, alertID string) (openAlert, b
 }
 
 // SendDeferred sends a step deferred by quiet hours, unless the alert was
-// acknowledged or resolved meanwhile or moved to a new cycle. It reports
-// whether it sent anything.
+// acknowledged or resolved meanwhile or moved to a new cycle. Run before
+// the quiet hours end (it should not be), it defers the step again. It
+// reports whether it sent anything.
 func (e *Evaluator) SendDeferred(ctx context.Context, args DeferredArgs) (bool, error) {
 	if !uuids.Valid(args.AlertID) {
 		return false, nil
@@ -340,8 +341,9 @@ func (e *Evaluator) SendDeferred(ctx context.Context, args DeferredArgs) (bool, 
 			return err
 		}
 		a.n.Step = args.Step
-		sent = true
-		return e.notifyAs(ctx, tx, a.n, pl, pl.steps[args.Step], "escalated", "deferred", e.now())
+		n, err := e.notifyAs(ctx, tx, a.n, pl, pl.steps[args.Step], "escalated", "deferred", e.now())
+		sent = n > 0
+		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("send deferred step %d of alert %s: %w", args.Step, args.AlertID, err)
@@ -371,10 +373,11 @@ func (e *Evaluator) Remind(ctx context.Context, args RemindArgs) (bool, error) {
 		now := e.now()
 		step := min(a.step, len(pl.steps)-1)
 		a.n.Step, a.n.Purpose, a.n.Reminder = step, PurposeReminder, args.N
-		if err := e.notifyAs(ctx, tx, a.n, pl, pl.steps[step], "", "reminder", now); err != nil {
+		n, err := e.notifyAs(ctx, tx, a.n, pl, pl.steps[step], "", "reminder", now)
+		if err != nil {
 			return err
 		}
-		sent = true
+		sent = n > 0
 		next := RemindArgs{AlertID: args.AlertID, Cycle: args.Cycle, N: args.N + 1}
 		_, err = e.jobs.InsertManyTx(ctx, tx, []river.InsertManyParams{{Args: next,
 			InsertOpts: &river.InsertOpts{ScheduledAt: now.Add(time.Duration(pl.policy.ReminderMinutes) * time.Minute)}}})
