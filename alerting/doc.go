@@ -35,7 +35,10 @@
 //	rules.go       Rule, DefaultRules, EnsureRules, Effective
 //	collections.go alert rules and escalation policies as API collections
 //	checks.go      manual temperature checks: list and record
-//	escalation.go  escalation policies; EscalateArgs, EscalateWorker
+//	escalation.go  escalation policies; EscalateArgs, EscalateWorker; notifyAs
+//	policy.go      notification policies, pure: ChoosePolicy, QuietWindow
+//	policystore.go notification policies' SQL, recipient decisions, deferred
+//	               steps (DeferredArgs), reminders (RemindArgs), resolved messages
 //	sweep.go       the periodic sweep: SweepArgs, SweepWorker
 //	notifier.go    the Notifier interface
 //	observe.go     unit states and newest readings for observers (live updates)
@@ -164,6 +167,28 @@
 // earlier one not sent), bumps escalation_step and writes an 'escalated'
 // event, in one transaction: acknowledged or resolved alerts escalate no
 // further and no step is ever sent twice.
+//
+// # Notification policies
+//
+// A notification policy (notification_policies, semantics in migration
+// 0016) replaces the escalation policy for the alerts of its scope: the most
+// specific of unit+kind, unit, site+kind, site, org+kind and org wins
+// (ChoosePolicy); with none, the escalation policy applies exactly as above.
+// The alert records the policy and the scope that matched. Each step decides
+// per contact and channel whether they are told (off_shift, no_address,
+// opted_out from users.sms_opt_in/email_opt_in, quiet_hours, below_severity,
+// notified) and records every decision in alert_recipient_decisions, which
+// GetAlert returns as AlertDetail.Notification. Quiet hours are wall-clock
+// times in the site's zone (QuietWindow); a step due in them is deferred to
+// their end by a DeferredArgs job, a reminder due in them is skipped;
+// critical alerts pass unless the policy says otherwise. Reminders
+// (RemindArgs, one job at a time, each scheduling the next) re-notify the
+// latest step while the alert is still triggered in the same cycle; an
+// acknowledgement ends them. A policy with notify_on_resolve sends a
+// "resolved" message to every contact and channel notified, once
+// (alerts.resolved_notified_at): in the transaction of an automatic
+// resolution, right after a person's (the API calls NotifyResolved), and
+// from the sweep as a backstop.
 //
 // Acknowledge, Resolve, Comment, ListAlerts and GetAlert are the API's entry
 // points. Resolving a temp_high or temp_low alert requires a corrective action

@@ -369,3 +369,28 @@ func TestAutoResolveSendsResolvedMessages(t *testing.T) {
 		t.Fatalf("decisions %v", got)
 	}
 }
+
+func TestReminderInQuietHoursIsSkippedNotDeferred(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.start()
+	start, end, _ := f.quietNow("Europe/London")
+	pol := f.policy("Nights", "", "", "", staffSMS, "reminder_minutes = 10",
+		fmt.Sprintf("quiet_start = '%s', quiet_end = '%s'", start, end))
+	a, _ := f.tempAlert("fridge", "critical") // critical: told at once
+	// The policy changes: critical alerts now wait for the quiet hours too.
+	f.exec(`UPDATE notification_policies SET quiet_overridden_by_critical = false WHERE id = $1`, pol)
+	sent, err := f.ev.Remind(f.ctx, RemindArgs{AlertID: a.ID, N: 1})
+	if err != nil || sent {
+		t.Fatalf("reminder in quiet hours: sent %v, %v", sent, err)
+	}
+	if got := f.decisions(a.ID); !slices.Equal(got, []string{"notify staff contact/sms=notified", "reminder staff contact/sms=quiet_hours"}) {
+		t.Fatalf("decisions %v", got)
+	}
+	if j := f.jobArgs("alerting_deferred_step", a.ID); len(j) != 0 {
+		t.Fatalf("a reminder was deferred: %v", j)
+	}
+	if j := f.jobArgs("alerting_remind", a.ID); len(j) != 2 {
+		t.Fatalf("reminder jobs %v: the next one must still come", j)
+	}
+}

@@ -161,6 +161,13 @@ func (r *Router) registerAlerts() {
 			if err != nil {
 				return alertError(err)
 			}
+			// The resolved messages its notification policy may ask for go
+			// out now; the sweep sends them if this fails.
+			if r.deps.Alerts != nil {
+				if err := r.deps.Alerts.NotifyResolved(c.UserContext(), a.ID); err != nil {
+					r.deps.Logger.Warn("cannot enqueue the resolved messages; the sweep will", "alert_id", a.ID, "err", err)
+				}
+			}
 			return c.JSON(a)
 		})
 	r.Handle(Route{Method: "POST", Path: base + "/:id/comments", Summary: "Add a comment to an alert's history", Tag: "alerts", Perm: auth.PermOperate,
