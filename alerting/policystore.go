@@ -341,7 +341,11 @@ func (e *Evaluator) SendDeferred(ctx context.Context, args DeferredArgs) (bool, 
 			return err
 		}
 		a.n.Step = args.Step
-		n, err := e.notifyAs(ctx, tx, a.n, pl, pl.steps[args.Step], "escalated", "deferred", e.now())
+		event := "escalated"
+		if args.Step == 0 {
+			event = "notified"
+		}
+		n, err := e.notifyAs(ctx, tx, a.n, pl, pl.steps[args.Step], event, "deferred", e.now())
 		sent = n > 0
 		return err
 	})

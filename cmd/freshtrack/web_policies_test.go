@@ -78,6 +78,7 @@ func TestWebNotificationPolicies(t *testing.T) {
 		b.run(mctx, "freezer policy", openSection(settings, "notification-policies"),
 			chromedp.SendKeys(chromedp.CSS(`#create-notification-policies input[name=name]`), "Freezers"),
 			choose(`#create-notification-policies select[name=unit_id]`, freezer),
+			click(`#create-notification-policies input[name=notify_on_resolve]`),
 			click(`#create-notification-policies button[type=submit]`),
 			waitJS(`[...document.querySelectorAll('`+rows+`')].some(tr => tr.textContent.includes('Freezers') && tr.textContent.includes('Chest freezer'))`, 10*time.Second))
 	})
@@ -134,5 +135,11 @@ func TestWebNotificationPolicies(t *testing.T) {
 		if junk := value(b, mctx, "junk", js[string](junkText)); junk != "" {
 			t.Errorf("the alert page shows %q", junk)
 		}
+		// Resolved from its page, the alert tells the cook so at once.
+		b.run(mctx, "resolve",
+			chromedp.SendKeys(chromedp.CSS(`#resolve-form textarea[name=action]`), "Moved the stock to the walk-in"),
+			choose(`#resolve-form select[name=disposition]`, "moved"),
+			click(`#resolve`),
+			waitJS(`[...document.querySelectorAll('#who-was-told tbody tr')].some(tr => tr.cells[1].textContent === 'Resolved notice' && tr.dataset.decision === 'notified')`, 10*time.Second))
 	})
 }

@@ -30,7 +30,8 @@
 --                          them. 0 = no reminders.
 --   notify_on_resolve      when the alert resolves (by a person or by itself)
 --                          everyone who was notified of it gets a "resolved"
---                          message on the channel they were notified on.
+--                          message on the channel they were notified on,
+--                          at once (quiet hours do not hold good news back).
 --   quiet_start, quiet_end 'HH:MM' local time in the SITE's time zone
 --                          (sites.timezone, UTC when unset); the window may
 --                          wrap midnight (22:00-07:00); both NULL = none.
