@@ -260,6 +260,9 @@ func newHostileFixture(t *testing.T, pool *pgxpool.Pool, p *serveProc, keyFile s
 		row("escalation-policies", `
 			INSERT INTO escalation_policies (org_id, site_id, name, steps)
 			VALUES ($1, $2, 'Day shift', '[{"after_minutes":0,"channels":["sms"],"roles":["staff"]}]') RETURNING id`, org.ID, ids["sites"])
+		row("notification-policies", `
+			INSERT INTO notification_policies (org_id, site_id, name, steps)
+			VALUES ($1, $2, 'Harbour', '[{"after_minutes":0,"channels":["sms"],"roles":["staff"]}]') RETURNING id`, org.ID, ids["sites"])
 		row("alerts", `
 			INSERT INTO alerts (org_id, unit_id, rule_id, sensor_id, kind, severity, status, started_at, opened_at, peak_c, acknowledged_at)
 			SELECT $1, $2, $3, id, 'temp_high', 'critical', 'acknowledged', now() - interval '1 hour', now() - interval '55 minutes', 7.5,
