@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -121,6 +122,8 @@ type LoadParams struct {
 	BaseURL string
 	// Now is the clock that judges units offline. Defaults to time.Now.
 	Now func() time.Time
+	// SiteIDs limits the digest to these sites; nil means every site.
+	SiteIDs []string
 }
 
 // Load gathers a digest's content in a few statements: the organisation,
@@ -148,7 +151,7 @@ func Load(ctx context.Context, db database.Querier, p LoadParams) (*Content, err
 	if err != nil {
 		return nil, fmt.Errorf("digest organisation: %w", err)
 	}
-	if err := c.loadAlerts(ctx, db); err != nil {
+	if err := c.loadAlerts(ctx, db, p.SiteIDs); err != nil {
 		return nil, err
 	}
 	latest, err := query.Latest(ctx, db, query.LatestParams{OrgID: p.OrgID, Now: p.Now})
@@ -156,11 +159,11 @@ func Load(ctx context.Context, db database.Querier, p LoadParams) (*Content, err
 		return nil, fmt.Errorf("digest latest values: %w", err)
 	}
 	for _, u := range latest {
-		if u.Offline {
+		if u.Offline && (p.SiteIDs == nil || slices.Contains(p.SiteIDs, u.SiteID)) {
 			c.Offline = append(c.Offline, u)
 		}
 	}
-	if c.Units, err = unitRanges(ctx, db, p.OrgID, p.Period); err != nil {
+	if c.Units, err = unitRanges(ctx, db, p.OrgID, p.Period, p.SiteIDs); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -180,7 +183,7 @@ func alertThreshold(kind string, openedAt, rule *float64, safeMinC, safeMaxC flo
 
 // loadAlerts reads every alert open at some time in the period and sorts
 // them into the opened, resolved and excursion sections.
-func (c *Content) loadAlerts(ctx context.Context, db database.Querier) error {
+func (c *Content) loadAlerts(ctx context.Context, db database.Querier, siteIDs []string) error {
 	rows, err := db.Query(ctx, `
 		SELECT a.id::text, u.name, si.name, a.kind, a.severity, a.status, a.started_at, a.opened_at, a.resolved_at,
 		       a.peak_c, a.threshold_c, r.threshold, u.safe_min_c, u.safe_max_c
@@ -190,8 +193,9 @@ func (c *Content) loadAlerts(ctx context.Context, db database.Querier) error {
 		  LEFT JOIN alert_rules r ON r.org_id = a.org_id AND r.id = a.rule_id
 		 WHERE a.org_id = $1 AND a.opened_at < $3
 		   AND (a.opened_at >= $2 OR a.status <> 'resolved' OR a.resolved_at >= $2)
+		   AND ($5::uuid[] IS NULL OR u.site_id = ANY ($5))
 		 ORDER BY a.opened_at, a.id
-		 LIMIT $4`, c.OrgID, c.Period.Start, c.Period.End, maxAlertRows)
+		 LIMIT $4`, c.OrgID, c.Period.Start, c.Period.End, maxAlertRows, siteIDs)
 	if err != nil {
 		return fmt.Errorf("digest alerts: %w", err)
 	}
@@ -232,7 +236,7 @@ func (c *Content) loadAlerts(ctx context.Context, db database.Querier) error {
 // zones at :30 and :45 offsets; raw readings for anything else. In postgres
 // mode the rollup tables are complete only before rollup_state.watermark,
 // so the rest of the period comes from readings.
-func unitRanges(ctx context.Context, db database.Querier, orgID string, p Period) ([]UnitRange, error) {
+func unitRanges(ctx context.Context, db database.Querier, orgID string, p Period, siteIDs []string) ([]UnitRange, error) {
 	var mode *string
 	if err := db.QueryRow(ctx, `SELECT mode FROM storage_mode`).Scan(&mode); err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("digest storage mode: %w", err)
@@ -283,7 +287,7 @@ func unitRanges(ctx context.Context, db database.Querier, orgID string, p Period
 			  FROM units u
 			  JOIN sites si ON si.org_id = u.org_id AND si.id = u.site_id
 			  LEFT JOIN sensors se ON se.org_id = u.org_id AND se.unit_id = u.id
-			 WHERE u.org_id = $1
+			 WHERE u.org_id = $1 AND ($5::uuid[] IS NULL OR u.site_id = ANY ($5))
 		), s AS (
 			SELECT coalesce(array_agg(sensor_id) FILTER (WHERE sensor_id IS NOT NULL), '{}') AS ids FROM us
 		), agg AS (
@@ -299,7 +303,7 @@ func unitRanges(ctx context.Context, db database.Querier, orgID string, p Period
 		SELECT us.id::text, us.name, us.site, us.safe_min_c, us.safe_max_c, min(agg.lo), max(agg.hi), coalesce(sum(agg.n), 0)::bigint
 		  FROM us LEFT JOIN agg ON agg.sensor_id = us.sensor_id
 		 GROUP BY us.id, us.name, us.site, us.safe_min_c, us.safe_max_c
-		 ORDER BY us.site, us.name, us.id`, orgID, p.Start, cut, p.End)
+		 ORDER BY us.site, us.name, us.id`, orgID, p.Start, cut, p.End, siteIDs)
 	if err != nil {
 		return nil, fmt.Errorf("digest unit ranges: %w", err)
 	}

@@ -27,6 +27,9 @@ type Config struct {
 	// PublicURL is the base of links in digests, such as
 	// https://freshtrack.example.com. Defaults to none (digests without links).
 	PublicURL string
+	// Unsubscribe, when set, signs the one-click unsubscribe link every
+	// digest email carries. Defaults to none (digests without the link).
+	Unsubscribe *notify.Unsubscriber
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
 	// Logger defaults to slog.Default().
@@ -40,6 +43,7 @@ type Sender struct {
 	pool      *pgxpool.Pool
 	jobs      *river.Client[pgx.Tx]
 	publicURL string
+	unsub     *notify.Unsubscriber
 	now       func() time.Time
 	log       *slog.Logger
 
@@ -76,7 +80,7 @@ func New(cfg Config) (*Sender, error) {
 		return nil, err
 	}
 	return &Sender{
-		pool: cfg.Pool, jobs: cfg.Jobs, publicURL: strings.TrimRight(cfg.PublicURL, "/"), now: cfg.Now, log: cfg.Logger,
+		pool: cfg.Pool, jobs: cfg.Jobs, publicURL: strings.TrimRight(cfg.PublicURL, "/"), unsub: cfg.Unsubscribe, now: cfg.Now, log: cfg.Logger,
 		mSent:       metrics.GetOrCreateCounter(`freshtrack_digests_sent_total`),
 		mErrors:     metrics.GetOrCreateCounter(`freshtrack_digest_errors_total`),
 		mRunSeconds: metrics.GetOrCreateHistogram(`freshtrack_digest_run_seconds`),
@@ -88,6 +92,7 @@ type subscriber struct {
 	orgID, userID, frequency string
 	localHour, weekday       int
 	timezone, email          string
+	siteIDs                  []string
 	createdAt                time.Time
 	// lastEnd is the end of the newest period sent; nil before the first.
 	lastEnd *time.Time
@@ -119,7 +124,7 @@ func (s subscriber) due(now time.Time) (Period, *time.Location, bool, error) {
 // organisations, with the end of the newest period sent to each; it reads
 // one subscription when $1.. are set.
 const subscribersSQL = `
-	SELECT s.org_id::text, s.user_id::text, s.frequency, s.local_hour, s.weekday, s.timezone, s.email, s.created_at,
+	SELECT s.org_id::text, s.user_id::text, s.frequency, s.local_hour, s.weekday, s.timezone, s.email, s.site_ids::text[], s.created_at,
 	       (SELECT max(d.period_end) FROM digests_sent d
 	         WHERE d.org_id = s.org_id AND d.user_id = s.user_id AND d.frequency = s.frequency)
 	  FROM digest_subscriptions s
@@ -131,7 +136,7 @@ const subscribersSQL = `
 func scanSubscribers(rows pgx.Rows) ([]subscriber, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (subscriber, error) {
 		var s subscriber
-		err := r.Scan(&s.orgID, &s.userID, &s.frequency, &s.localHour, &s.weekday, &s.timezone, &s.email, &s.createdAt, &s.lastEnd)
+		err := r.Scan(&s.orgID, &s.userID, &s.frequency, &s.localHour, &s.weekday, &s.timezone, &s.email, &s.siteIDs, &s.createdAt, &s.lastEnd)
 		return s, err
 	})
 }
@@ -243,14 +248,18 @@ func (s *Sender) sendOne(ctx context.Context, candidate subscriber, now time.Tim
 		}
 
 		c, err := Load(ctx, tx, LoadParams{OrgID: sub.orgID, Frequency: sub.frequency, Period: p, Location: loc,
-			BaseURL: s.publicURL, Now: func() time.Time { return now }})
+			BaseURL: s.publicURL, Now: func() time.Time { return now }, SiteIDs: sub.siteIDs})
 		if err != nil {
 			return err
 		}
 		subject, text, html := Render(c)
+		var unsubscribe string
+		if s.unsub != nil {
+			unsubscribe = s.unsub.URL(notify.UnsubscribeToken{UserID: sub.userID, OrgID: sub.orgID, List: sub.frequency})
+		}
 		id, _, err := notify.InsertNotificationTx(ctx, tx, s.jobs, notify.EnqueueParams{
 			OrgID: sub.orgID, Channel: notify.Email, Recipient: sub.email,
-			Subject: subject, Text: text, HTML: html,
+			Subject: subject, Text: text, HTML: html, ListUnsubscribe: unsubscribe,
 			DedupeKey: DedupeKey(sub.orgID, sub.userID, sub.frequency, p.Start),
 		})
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,6 +54,9 @@ type Subscription struct {
 	Email string `json:"email"`
 	// Enabled is false while the subscription is paused.
 	Enabled bool `json:"enabled"`
+	// SiteIDs limits the digest to these sites of the organisation; null
+	// means every site.
+	SiteIDs []string `json:"site_ids"`
 	// CreatedAt is when the person subscribed. The first digest is the
 	// first one due at or after it.
 	CreatedAt time.Time `json:"created_at"`
@@ -84,13 +88,17 @@ type PutParams struct {
 	Email string `json:"email"`
 	// Enabled pauses (false) or resumes (true) the digest. Defaults to true.
 	Enabled *bool `json:"enabled"`
+	// SiteIDs, when set, limits the digest to these sites, which must
+	// belong to the organisation; an empty list goes back to every site.
+	// Nil keeps the current filter (every site for a new subscription).
+	SiteIDs *[]string `json:"site_ids"`
 }
 
-const subscriptionColumns = `org_id::text, user_id::text, frequency, local_hour, weekday, timezone, email, enabled, created_at, updated_at`
+const subscriptionColumns = `org_id::text, user_id::text, frequency, local_hour, weekday, timezone, email, enabled, site_ids::text[], created_at, updated_at`
 
 func scanSubscription(row pgx.Row) (Subscription, error) {
 	var s Subscription
-	err := row.Scan(&s.OrgID, &s.UserID, &s.Frequency, &s.LocalHour, &s.Weekday, &s.Timezone, &s.Email, &s.Enabled, &s.CreatedAt, &s.UpdatedAt)
+	err := row.Scan(&s.OrgID, &s.UserID, &s.Frequency, &s.LocalHour, &s.Weekday, &s.Timezone, &s.Email, &s.Enabled, &s.SiteIDs, &s.CreatedAt, &s.UpdatedAt)
 	return s, err
 }
 
@@ -142,6 +150,16 @@ func Put(ctx context.Context, db database.DB, p PutParams) (Subscription, error)
 			return Subscription{}, &ValidationError{Field: "email", Reason: err.Error()}
 		}
 		p.Email = addr
+	}
+	if p.SiteIDs != nil {
+		if len(*p.SiteIDs) > 500 {
+			return Subscription{}, &ValidationError{Field: "site_ids", Reason: "lists more than 500 sites"}
+		}
+		for i, id := range *p.SiteIDs {
+			if !uuids.Valid(id) {
+				return Subscription{}, &ValidationError{Field: fmt.Sprintf("site_ids[%d]", i), Reason: fmt.Sprintf("%q is not a site id", id)}
+			}
+		}
 	}
 
 	var out Subscription
@@ -204,18 +222,32 @@ func Put(ctx context.Context, db database.DB, p PutParams) (Subscription, error)
 		if p.Enabled != nil {
 			next.Enabled = *p.Enabled
 		}
+		if p.SiteIDs != nil {
+			next.SiteIDs = nil
+			if len(*p.SiteIDs) > 0 {
+				next.SiteIDs = slices.Compact(slices.Sorted(slices.Values(*p.SiteIDs)))
+				var known int
+				if err := tx.QueryRow(ctx, `SELECT count(*) FROM sites WHERE org_id = $1 AND id = ANY ($2::uuid[])`,
+					p.OrgID, next.SiteIDs).Scan(&known); err != nil {
+					return fmt.Errorf("check digest sites: %w", err)
+				}
+				if known != len(next.SiteIDs) {
+					return &ValidationError{Field: "site_ids", Reason: "lists a site that is not in this organisation"}
+				}
+			}
+		}
 		if next.Email == "" {
 			return &ValidationError{Field: "email", Reason: "is required: your account has no usable email address"}
 		}
 
 		out, err = scanSubscription(tx.QueryRow(ctx, `
-			INSERT INTO digest_subscriptions (org_id, user_id, frequency, local_hour, weekday, timezone, email, enabled)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			INSERT INTO digest_subscriptions (org_id, user_id, frequency, local_hour, weekday, timezone, email, enabled, site_ids)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::uuid[])
 			ON CONFLICT (org_id, user_id, frequency) DO UPDATE
 			   SET local_hour = EXCLUDED.local_hour, weekday = EXCLUDED.weekday, timezone = EXCLUDED.timezone,
-			       email = EXCLUDED.email, enabled = EXCLUDED.enabled, updated_at = now()
+			       email = EXCLUDED.email, enabled = EXCLUDED.enabled, site_ids = EXCLUDED.site_ids, updated_at = now()
 			RETURNING `+subscriptionColumns,
-			p.OrgID, p.UserID, p.Frequency, next.LocalHour, next.Weekday, next.Timezone, next.Email, next.Enabled))
+			p.OrgID, p.UserID, p.Frequency, next.LocalHour, next.Weekday, next.Timezone, next.Email, next.Enabled, next.SiteIDs))
 		if err != nil {
 			return fmt.Errorf("save digest subscription: %w", err)
 		}
@@ -225,7 +257,7 @@ func Put(ctx context.Context, db database.DB, p PutParams) (Subscription, error)
 		}
 		// The address itself stays out of the append-only audit trail.
 		details := map[string]any{"frequency": out.Frequency, "local_hour": out.LocalHour, "weekday": out.Weekday,
-			"timezone": out.Timezone, "enabled": out.Enabled, "email_changed": existing != nil && existing.Email != out.Email}
+			"timezone": out.Timezone, "enabled": out.Enabled, "site_ids": out.SiteIDs, "email_changed": existing != nil && existing.Email != out.Email}
 		return audit(ctx, tx, p.OrgID, p.UserID, action, p.Frequency, details)
 	})
 	if err != nil {

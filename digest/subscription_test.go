@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -29,7 +30,7 @@ func TestPutDefaults(t *testing.T) {
 	want := Subscription{OrgID: org, UserID: ana, Frequency: Daily, LocalHour: 7, Weekday: 1,
 		Timezone: "Europe/Berlin", Email: "ana@example.com", Enabled: true}
 	got.CreatedAt, got.UpdatedAt = time.Time{}, time.Time{}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Put = %+v\nwant  %+v", got, want)
 	}
 	if n := one[int](t, tx, `SELECT count(*) FROM audit_log WHERE org_id = $1 AND action = 'digest_subscription.create'

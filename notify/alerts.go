@@ -2,12 +2,14 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/freshtrack/freshtrack/alerting"
+	"github.com/freshtrack/freshtrack/internal/database"
 )
 
 // AlertNotifier turns an alert's escalation step into notifications: one
@@ -19,6 +21,9 @@ type AlertNotifier struct {
 	Jobs *river.Client[pgx.Tx]
 	// PublicURL is the base of links to the alert.
 	PublicURL string
+	// Unsubscribe, when set, signs the one-click unsubscribe link of each
+	// alert email to a contact linked to a person's account.
+	Unsubscribe *Unsubscriber
 }
 
 var _ alerting.Notifier = (*AlertNotifier)(nil)
@@ -61,6 +66,11 @@ func (a *AlertNotifier) NotifyTx(ctx context.Context, tx pgx.Tx, n alerting.Noti
 			p.Text = RenderSMS(notice)
 		case Email:
 			p.Subject, p.Text, p.HTML = RenderEmail(notice)
+			link, err := a.unsubscribeLink(ctx, tx, n.OrgID, r.ContactID)
+			if err != nil {
+				return fmt.Errorf("notify: alert %s: %w", n.AlertID, err)
+			}
+			p.ListUnsubscribe = link
 		default:
 			return fmt.Errorf("notify: alert %s: unknown channel %q", n.AlertID, r.Channel)
 		}
@@ -69,4 +79,29 @@ func (a *AlertNotifier) NotifyTx(ctx context.Context, tx pgx.Tx, n alerting.Noti
 		}
 	}
 	return nil
+}
+
+// unsubscribeLink returns the alert-email unsubscribe link of the person a
+// contact is linked to, or "" for a contact without an account (who has no
+// opt-in to turn off; a manager edits the contact instead).
+func (a *AlertNotifier) unsubscribeLink(ctx context.Context, tx pgx.Tx, orgID, contactID string) (string, error) {
+	return ContactUnsubscribeLink(ctx, tx, a.Unsubscribe, orgID, contactID)
+}
+
+// ContactUnsubscribeLink returns the alert-email unsubscribe link of the
+// person contactID is linked to, or "" when u is nil or the contact has no
+// account.
+func ContactUnsubscribeLink(ctx context.Context, db database.Querier, u *Unsubscriber, orgID, contactID string) (string, error) {
+	if u == nil || contactID == "" {
+		return "", nil
+	}
+	var userID *string
+	err := db.QueryRow(ctx, `SELECT user_id::text FROM contacts WHERE org_id = $1 AND id = $2`, orgID, contactID).Scan(&userID)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && userID == nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("contact %s account: %w", contactID, err)
+	}
+	return u.URL(UnsubscribeToken{UserID: *userID, OrgID: orgID, List: ListAlerts}), nil
 }

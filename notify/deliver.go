@@ -40,6 +40,8 @@ type SendArgs struct {
 	Text string `json:"text"`
 	// HTML is the email's HTML part; empty for SMS.
 	HTML string `json:"html,omitempty"`
+	// ListUnsubscribe is the email's one-click unsubscribe link, if any.
+	ListUnsubscribe string `json:"list_unsubscribe,omitempty"`
 }
 
 var (
@@ -73,6 +75,9 @@ type EnqueueParams struct {
 	// Subject, Text and HTML are the rendered message (see RenderSMS and
 	// RenderEmail). Text is required.
 	Subject, Text, HTML string
+	// ListUnsubscribe is an email's one-click unsubscribe link (see
+	// Unsubscriber.URL); optional.
+	ListUnsubscribe string
 	// DedupeKey makes the notification happen once: a second insert with
 	// the same key is a no-op. Build it from what makes the notification
 	// unique, e.g. "alert:<alert id>:step:<n>:contact:<contact id>:<channel>".
@@ -144,7 +149,7 @@ RETURNING id::text`, p.OrgID, p.AlertID, p.ContactID, string(p.Channel), p.Recip
 	if err != nil {
 		return "", false, fmt.Errorf("insert notification: %w", err)
 	}
-	args := SendArgs{NotificationID: id, Subject: p.Subject, Text: p.Text, HTML: p.HTML}
+	args := SendArgs{NotificationID: id, Subject: p.Subject, Text: p.Text, HTML: p.HTML, ListUnsubscribe: p.ListUnsubscribe}
 	if _, err := client.InsertTx(ctx, tx, args, nil); err != nil {
 		return "", false, fmt.Errorf("enqueue notification %s: %w", id, err)
 	}
@@ -183,6 +188,9 @@ type SendWorker struct {
 	SMS Sender
 	// Email sends the email channel; nil means not configured.
 	Email Sender
+	// SMSLimits caps SMS per number and per organisation; zero fields take
+	// their defaults (see SMSLimits).
+	SMSLimits SMSLimits
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -209,10 +217,10 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 	}
 
 	var n struct {
-		channel, recipient, status string
+		orgID, channel, recipient, status string
 	}
-	err := w.DB.QueryRow(ctx, `SELECT channel, recipient, status FROM notifications WHERE id = $1`, id).
-		Scan(&n.channel, &n.recipient, &n.status)
+	err := w.DB.QueryRow(ctx, `SELECT org_id::text, channel, recipient, status FROM notifications WHERE id = $1`, id).
+		Scan(&n.orgID, &n.channel, &n.recipient, &n.status)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Deleted with its alert or organisation: nothing to send.
 		log.Warn("notification to send no longer exists")
@@ -222,7 +230,7 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 		return fmt.Errorf("load notification %s: %w", id, err)
 	}
 	switch n.status {
-	case "sent", "delivered", "failed", "not_configured", "cancelled":
+	case "sent", "delivered", "failed", "not_configured", "cancelled", "suppressed":
 		log.Debug("notification already done", "status", n.status)
 		return nil
 	case "sending":
@@ -252,14 +260,28 @@ WHERE id = $1 AND status IN ('queued', 'sending')`, id, reason)
 		return nil
 	}
 
-	tag, err := w.DB.Exec(ctx, `
+	if Channel(n.channel) == SMS {
+		claimed, reason, err := claimSMS(ctx, w.DB, w.SMSLimits, id, n.orgID, n.recipient)
+		if err != nil {
+			return err
+		}
+		if reason != "" {
+			log.Warn("sms not sent: over its rate limit", "recipient", n.recipient, "reason", reason)
+			return nil
+		}
+		if !claimed {
+			return nil // finished meanwhile by another run
+		}
+	} else {
+		tag, err := w.DB.Exec(ctx, `
 UPDATE notifications SET status = 'sending', attempts = attempts + 1, updated_at = now()
 WHERE id = $1 AND status IN ('queued', 'sending')`, id)
-	if err != nil {
-		return fmt.Errorf("mark notification %s sending: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return nil // finished meanwhile by another run
+		if err != nil {
+			return fmt.Errorf("mark notification %s sending: %w", id, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil // finished meanwhile by another run
+		}
 	}
 
 	rcpt, sendErr := sender.Send(ctx, Message{
@@ -268,6 +290,8 @@ WHERE id = $1 AND status IN ('queued', 'sending')`, id)
 		Subject: job.Args.Subject,
 		Text:    job.Args.Text,
 		HTML:    job.Args.HTML,
+
+		ListUnsubscribe: job.Args.ListUnsubscribe,
 	})
 
 	// Record the outcome even when the job's context has ended meanwhile:

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	htmlstd "html"
 	"log/slog"
 	"net/mail"
 	"strings"
@@ -163,9 +164,21 @@ func (s *SMTP) Send(ctx context.Context, m Message) (Receipt, error) {
 	msg.Subject(m.Subject)
 	msg.SetDate()
 	msg.SetMessageIDWithValue(s.newMessageID())
-	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
-	if m.HTML != "" {
-		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
+	text, html := m.Text, m.HTML
+	if m.ListUnsubscribe != "" {
+		if !validHTTPURL(m.ListUnsubscribe) {
+			return Receipt{}, permanentf("email unsubscribe link %q is not an absolute http(s) URL", m.ListUnsubscribe)
+		}
+		// RFC 8058: a mail client offers one-click unsubscribe by POSTing
+		// List-Unsubscribe=One-Click to the link; the header is
+		// preformatted so that the URL is never encoded or folded apart.
+		msg.SetGenHeaderPreformatted("List-Unsubscribe", "<"+m.ListUnsubscribe+">")
+		msg.SetGenHeaderPreformatted("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+		text, html = withUnsubscribeLink(text, html, m.ListUnsubscribe)
+	}
+	msg.SetBodyString(gomail.TypeTextPlain, text)
+	if html != "" {
+		msg.AddAlternativeString(gomail.TypeTextHTML, html)
 	}
 	id := strings.Trim(msg.GetMessageID(), "<>")
 
@@ -225,4 +238,19 @@ func (s *SMTP) newMessageID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return "ft." + hex.EncodeToString(b[:]) + "@" + s.domain
+}
+
+// withUnsubscribeLink adds the unsubscribe link to both parts of an email,
+// so a person whose mail client hides List-Unsubscribe can still leave.
+func withUnsubscribeLink(text, html, link string) (string, string) {
+	text = strings.TrimRight(text, "\n") + "\n\nUnsubscribe from these emails: " + link + "\n"
+	if html != "" {
+		p := `<p style="font-size:12px;color:#666"><a href="` + htmlstd.EscapeString(link) + `">Unsubscribe from these emails</a></p>`
+		if i := strings.LastIndex(strings.ToLower(html), "</body>"); i >= 0 {
+			html = html[:i] + p + html[i:]
+		} else {
+			html += p
+		}
+	}
+	return text, html
 }

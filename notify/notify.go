@@ -39,6 +39,11 @@ type Message struct {
 	// HTML is the text/html part of an email; SMS ignores it. Empty means a
 	// plain-text email.
 	HTML string
+	// ListUnsubscribe is the one-click unsubscribe link of an email (see
+	// Unsubscriber.URL); the email then carries List-Unsubscribe and
+	// List-Unsubscribe-Post (RFC 8058) and shows the link in its body.
+	// Empty for SMS and for email to people without an account.
+	ListUnsubscribe string
 }
 
 // Receipt is what a provider answers when it accepts a message.
