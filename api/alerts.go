@@ -191,18 +191,19 @@ func (r *Router) registerAlerts() {
 // notificationSchema is a row of the delivery log
 // (notify.ListNotifications).
 var notificationSchema = obj(map[string]any{
-	"id":           map[string]any{"type": "string", "format": "uuid"},
-	"alert_id":     map[string]any{"type": []string{"string", "null"}, "format": "uuid", "description": "null for messages about no alert"},
-	"contact_id":   map[string]any{"type": []string{"string", "null"}, "format": "uuid"},
-	"channel":      map[string]any{"type": "string", "enum": []string{"sms", "email"}},
-	"recipient":    str,
-	"status":       map[string]any{"type": "string", "description": "queued, sending, sent, delivered, failed, not_configured or cancelled"},
-	"provider_id":  map[string]any{"type": []string{"string", "null"}, "description": "the SMS or email provider's message id"},
-	"attempts":     map[string]any{"type": "integer"},
-	"last_error":   map[string]any{"type": []string{"string", "null"}},
-	"created_at":   map[string]any{"type": "string", "format": "date-time"},
-	"sent_at":      map[string]any{"type": []string{"string", "null"}, "format": "date-time"},
-	"delivered_at": map[string]any{"type": []string{"string", "null"}, "format": "date-time"},
+	"id":                map[string]any{"type": "string", "format": "uuid"},
+	"alert_id":          map[string]any{"type": []string{"string", "null"}, "format": "uuid", "description": "null for messages about no alert"},
+	"contact_id":        map[string]any{"type": []string{"string", "null"}, "format": "uuid"},
+	"channel":           map[string]any{"type": "string", "enum": []string{"sms", "email"}},
+	"recipient":         str,
+	"status":            map[string]any{"type": "string", "description": "queued, sending, sent, delivered, failed, not_configured, cancelled or suppressed"},
+	"suppressed_reason": map[string]any{"type": []string{"string", "null"}, "description": "why a suppressed message was not sent (an SMS rate limit)"},
+	"provider_id":       map[string]any{"type": []string{"string", "null"}, "description": "the SMS or email provider's message id"},
+	"attempts":          map[string]any{"type": "integer"},
+	"last_error":        map[string]any{"type": []string{"string", "null"}},
+	"created_at":        map[string]any{"type": "string", "format": "date-time"},
+	"sent_at":           map[string]any{"type": []string{"string", "null"}, "format": "date-time"},
+	"delivered_at":      map[string]any{"type": []string{"string", "null"}, "format": "date-time"},
 }, "id", "alert_id", "contact_id", "channel", "recipient", "status", "provider_id", "attempts", "last_error", "created_at", "sent_at", "delivered_at")
 
 // registerNotifications mounts the delivery log (notify owns it).

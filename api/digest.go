@@ -16,6 +16,7 @@ var subscriptionSchema = refine(schemaOf(digest.Subscription{}), map[string]map[
 	"weekday":    {"minimum": 0, "maximum": 6, "description": "the day a weekly digest is sent: 0 = Sunday ... 6 = Saturday"},
 	"timezone":   {"description": "IANA time zone of the digest's days and hours"},
 	"email":      {"format": "email"},
+	"site_ids":   {"type": []string{"array", "null"}, "items": map[string]any{"type": "string", "format": "uuid"}, "description": "only these sites; null is every site"},
 })
 
 // registerDigests mounts the signed-in member's own digest subscriptions.
@@ -24,6 +25,7 @@ func (r *Router) registerDigests() {
 		"frequency": map[string]any{"type": "string", "enum": []string{"daily", "weekly"}}, "local_hour": map[string]any{"type": "integer", "minimum": 0, "maximum": 23},
 		"weekday": map[string]any{"type": "integer", "minimum": 0, "maximum": 6}, "timezone": str, "email": map[string]any{"type": "string", "format": "email"},
 		"enabled": map[string]any{"type": "boolean"},
+		"site_ids": map[string]any{"type": "array", "items": map[string]any{"type": "string", "format": "uuid"}, "description": "only these sites; [] for every site"},
 	}}
 	r.Handle(Route{Method: "GET", Path: "/v1/orgs/:org/digest", Summary: "Your daily and weekly digest subscriptions in this organisation", Tag: "digests", Perm: auth.PermRead,
 		Response: listSchema(subscriptionSchema)},

@@ -16,6 +16,7 @@ import (
 	"github.com/freshtrack/freshtrack/internal/replica"
 	"github.com/freshtrack/freshtrack/internal/uuids"
 	"github.com/freshtrack/freshtrack/live"
+	"github.com/freshtrack/freshtrack/notify"
 	"github.com/freshtrack/freshtrack/query"
 )
 
@@ -99,6 +100,9 @@ type Deps struct {
 	// Billing, when set, enforces sensor limits on creates and serves the
 	// billing routes (which answer 503 while it has no Stripe key).
 	Billing *billing.Service
+	// Notify, when set, sends phone codes and test messages (the profile
+	// and contacts routes answer 503 without it).
+	Notify *notify.Service
 }
 
 // SessionAuth authenticates a browser by its session cookie. ok is false

@@ -16,6 +16,7 @@ func RegisterV1(r *Router) {
 	r.registerEvents()
 	r.registerBilling()
 	r.registerSignoffs()
+	r.registerMe()
 	for _, res := range r.resources() {
 		r.register(res)
 	}

@@ -121,6 +121,35 @@ func Get(ctx context.Context, db database.Querier, orgID, userID string) ([]Subs
 	return subs, nil
 }
 
+// ListForUser returns the person's digest subscriptions in every live
+// organisation they are a member of, by organisation and frequency.
+func ListForUser(ctx context.Context, db database.Querier, userID string) ([]Subscription, error) {
+	if !uuids.Valid(userID) {
+		return nil, ErrNotFound
+	}
+	rows, err := db.Query(ctx, `SELECT `+qualified(subscriptionColumns, "s.")+` FROM digest_subscriptions s
+		  JOIN memberships m ON m.org_id = s.org_id AND m.user_id = s.user_id
+		  JOIN organizations o ON o.id = s.org_id AND o.deleted_at IS NULL
+		 WHERE s.user_id = $1 ORDER BY s.org_id, s.frequency`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("list digest subscriptions: %w", err)
+	}
+	subs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Subscription, error) { return scanSubscription(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list digest subscriptions: %w", err)
+	}
+	return subs, nil
+}
+
+// qualified prefixes each column of a column list.
+func qualified(cols, prefix string) string {
+	parts := strings.Split(cols, ", ")
+	for i := range parts {
+		parts[i] = prefix + parts[i]
+	}
+	return strings.Join(parts, ", ")
+}
+
 // Put creates or changes the user's subscription at p.Frequency and returns
 // it. The user must be a member of the organisation (else ErrNotFound); bad
 // values give a *ValidationError naming the field. The change is an

@@ -42,6 +42,9 @@ type Config struct {
 	// SMS and Email send notifications; nil ones make those notifications
 	// fail as not configured.
 	SMS, Email notify.Sender
+	// SMSLimits caps SMS per number and per organisation (zero fields take
+	// notify's defaults).
+	SMSLimits notify.SMSLimits
 	// Alerting runs the alert sweep and escalation jobs. Required with Work.
 	Alerting *alerting.Evaluator
 	// Insight runs the food-safety detectors every InsightInterval; nil
@@ -105,7 +108,7 @@ func New(pool *pgxpool.Pool, store *schema.Store, cfg Config) (*river.Client[pgx
 		river.AddWorker(workers, &schema.PartitionsWorker{Store: store, Config: cfg.Upkeep})
 		river.AddWorker(workers, &schema.RollupWorker{Store: store, Config: cfg.Upkeep})
 		river.AddWorker(workers, &schema.RetentionWorker{Store: store, Config: cfg.Upkeep})
-		river.AddWorker(workers, &notify.SendWorker{DB: pool, SMS: cfg.SMS, Email: cfg.Email, Logger: cfg.Logger})
+		river.AddWorker(workers, &notify.SendWorker{DB: pool, SMS: cfg.SMS, Email: cfg.Email, SMSLimits: cfg.SMSLimits, Logger: cfg.Logger})
 		river.AddWorker(workers, &alerting.SweepWorker{Evaluator: cfg.Alerting})
 		river.AddWorker(workers, &alerting.EscalateWorker{Evaluator: cfg.Alerting})
 		river.AddWorker(workers, &alerting.DeferredWorker{Evaluator: cfg.Alerting})

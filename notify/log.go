@@ -16,7 +16,7 @@ import (
 func ListNotifications(ctx context.Context, db database.Querier, orgID, alertID string) ([]json.RawMessage, error) {
 	rows, err := db.Query(ctx, `
 				SELECT jsonb_build_object('id', id, 'alert_id', alert_id, 'contact_id', contact_id, 'channel', channel, 'recipient', recipient,
-				       'status', status, 'provider_id', provider_id, 'attempts', attempts, 'last_error', last_error,
+				       'status', status, 'provider_id', provider_id, 'attempts', attempts, 'last_error', last_error, 'suppressed_reason', suppressed_reason,
 				       'created_at', created_at, 'sent_at', sent_at, 'delivered_at', delivered_at)
 				  FROM notifications WHERE org_id = $1 AND ($2 = '' OR alert_id::text = $2)
 				 ORDER BY created_at DESC LIMIT 500`, orgID, alertID)

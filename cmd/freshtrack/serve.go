@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -85,7 +87,10 @@ func userVerifier(cfg *config.Config, addr string, pool *pgxpool.Pool, app *fibe
 func senders(cfg *config.Config, rdb *redis.Client, log *slog.Logger) (sms, email notify.Sender, err error) {
 	if cfg.TelnyxAPIKey != "" {
 		tc := notify.TelnyxConfig{APIKey: cfg.TelnyxAPIKey, From: cfg.TelnyxFrom, BaseURL: cfg.TelnyxBaseURL,
-			MessagingProfileID: cfg.TelnyxMessagingProfileID, RatePerSecond: cfg.TelnyxRate}
+			MessagingProfileID: cfg.TelnyxMessagingProfileID, RatePerSecond: cfg.TelnyxRate, WebhookURL: telnyxWebhookURL(cfg.PublicURL)}
+		if tc.WebhookURL == "" {
+			log.Warn("FRESHTRACK_PUBLIC_URL is a loopback address, which Telnyx cannot reach: SMS carry no webhook_url and delivery receipts come only if the messaging profile has a webhook", "public_url", cfg.PublicURL)
+		}
 		if rdb != nil {
 			tc.Shared = notify.NewRedisRate(rdb, "freshtrack:telnyx:rate:"+cfg.TelnyxFrom, cfg.TelnyxRate)
 		}
@@ -211,6 +216,15 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 	if err != nil {
 		return err
 	}
+	unsubscribeKey, err := notify.LoadUnsubscribeKey(ctx, pool, cfg.UnsubscribeKey)
+	if err != nil {
+		return err
+	}
+	unsubscribe, err := notify.NewUnsubscriber(unsubscribeKey, cfg.PublicURL)
+	if err != nil {
+		return err
+	}
+	people := &notify.Service{DB: pool, Jobs: inserter, SMS: sms, Unsubscribe: unsubscribe}
 
 	// Live updates: ingest's commits (through a feed) and the evaluator's
 	// unit states reach the publisher; the bus carries its events to the
@@ -237,7 +251,7 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 		Pool:     pool,
 		Sessions: sessions,
 		Jobs:     inserter,
-		Notifier: &notify.AlertNotifier{Jobs: inserter, PublicURL: cfg.PublicURL},
+		Notifier: &notify.AlertNotifier{Jobs: inserter, PublicURL: cfg.PublicURL, Unsubscribe: unsubscribe},
 		Logger:   log,
 		Fault:    fault,
 		Hooks:    alerting.Hooks{UnitState: publisher.UnitState},
@@ -245,7 +259,7 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 	if err != nil {
 		return err
 	}
-	digests, err := digest.New(digest.Config{Pool: pool, Jobs: inserter, PublicURL: cfg.PublicURL, Logger: log})
+	digests, err := digest.New(digest.Config{Pool: pool, Jobs: inserter, PublicURL: cfg.PublicURL, Unsubscribe: unsubscribe, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -260,6 +274,7 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 		Billing:         bill,
 		SMS:             sms,
 		Email:           email,
+		SMSLimits:       notify.SMSLimits{PerPerson: cfg.SMSLimitPerPerson, PerOrg: cfg.SMSLimitPerOrg},
 		Alerting:        alerts,
 		Workers:         cfg.Workers,
 		Work:            cfg.HasRole(config.RoleWorker),
@@ -334,7 +349,7 @@ func serve(ctx context.Context, cfg *config.Config, e env, ready chan<- string) 
 		if err := components.Start(ctx, "live events from the database", live.NewTail(sessions, hub, log)); err != nil {
 			return err
 		}
-		if err := registerAPI(app, cfg, ln.Addr().String(), pool, reads, alerts, ingester, hub, admission, bill, log); err != nil {
+		if err := registerAPI(app, cfg, ln.Addr().String(), pool, reads, alerts, ingester, hub, admission, bill, log, people); err != nil {
 			return err
 		}
 	}
@@ -447,13 +462,13 @@ func webApp(cfg *config.Config, addr string, pool *pgxpool.Pool, users *auth.Use
 // registerAPI mounts the people-facing API, the Telnyx webhook and the
 // OpenAPI document on app.
 func registerAPI(fiberApp *fiber.App, cfg *config.Config, addr string, pool *pgxpool.Pool, reads *replica.Reads, alerts *alerting.Evaluator,
-	ingester *ingest.Service, hub *live.Hub, admission *httpbody.Admission, bill *billing.Service, log *slog.Logger) error {
+	ingester *ingest.Service, hub *live.Hub, admission *httpbody.Admission, bill *billing.Service, log *slog.Logger, people *notify.Service) error {
 	users, extra, err := userVerifier(cfg, addr, pool, fiberApp, log)
 	if err != nil {
 		return err
 	}
 	deps := api.Deps{Pool: pool, Reads: reads, Users: users, Logger: log, Alerts: alerts, Admission: admission,
-		Live: hub, Tickets: live.NewTickets([]byte(cfg.EventsTicketKey)), Billing: bill}
+		Live: hub, Tickets: live.NewTickets([]byte(cfg.EventsTicketKey)), Billing: bill, Notify: people}
 	// The web app signs people in with the same identity provider and
 	// calls the same API with its session cookie.
 	if users != nil {
@@ -480,7 +495,28 @@ func registerAPI(fiberApp *fiber.App, cfg *config.Config, addr string, pool *pgx
 	}
 	api.RegisterTelnyxWebhook(fiberApp, pool, telnyxKey, admission, log)
 	api.RegisterStripeWebhook(fiberApp, bill, admission, log)
+	var unsubscribe *notify.Unsubscriber
+	if people != nil {
+		unsubscribe = people.Unsubscribe
+	}
+	api.RegisterUnsubscribe(fiberApp, pool, unsubscribe, admission, log)
 	extra = append(extra, api.TelnyxWebhookRoute, api.StripeWebhookRoute)
+	extra = append(extra, api.UnsubscribeRoutes...)
 	router.ServeOpenAPI(buildVersion(), append(extra, api.OperationalRoutes()...)...)
 	return nil
+}
+
+// telnyxWebhookURL is where Telnyx posts the delivery receipts of the SMS
+// this server sends: the public URL plus the webhook's path. A loopback
+// public URL (the default http://<addr>) cannot be reached from Telnyx, so
+// it gives none rather than a URL that would only produce failed webhooks.
+func telnyxWebhookURL(publicURL string) string {
+	u, err := url.Parse(publicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ""
+	}
+	if h := u.Hostname(); h == "localhost" || net.ParseIP(h) != nil && net.ParseIP(h).IsLoopback() {
+		return ""
+	}
+	return strings.TrimRight(publicURL, "/") + api.TelnyxWebhookRoute.Path
 }

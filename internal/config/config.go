@@ -208,6 +208,20 @@ type Config struct {
 	// TelnyxRate caps messages per second for the account
 	// (FRESHTRACK_TELNYX_RATE). Defaults to 10.
 	TelnyxRate float64
+	// UnsubscribeKey signs the one-click unsubscribe links in emails
+	// (FRESHTRACK_UNSUBSCRIBE_KEY, secret, at least 32 characters). Every
+	// instance needs the same key. Defaults to empty: a key generated once
+	// and kept in the database (server_secrets), so links keep working
+	// across restarts and instances without configuration.
+	UnsubscribeKey string
+	// SMSLimitPerPerson is the most SMS sent to one number in an hour; more
+	// are recorded as suppressed (FRESHTRACK_SMS_LIMIT_PER_PERSON). Critical
+	// alerts get twice the limit. Defaults to 10.
+	SMSLimitPerPerson int
+	// SMSLimitPerOrg is the most SMS of one organisation in an hour
+	// (FRESHTRACK_SMS_LIMIT_PER_ORG). Critical alerts get twice the limit.
+	// Defaults to 200.
+	SMSLimitPerOrg int
 	// SMTPHost enables email (FRESHTRACK_SMTP_HOST). Defaults to empty.
 	SMTPHost string
 	// SMTPPort (FRESHTRACK_SMTP_PORT). Defaults to 587.
@@ -310,6 +324,8 @@ func (c *Config) WithDefaults() {
 	c.WebSessionTTL = cmp.Or(c.WebSessionTTL, 12*time.Hour)
 	c.TelnyxBaseURL = cmp.Or(c.TelnyxBaseURL, "https://api.telnyx.com")
 	c.TelnyxRate = cmp.Or(c.TelnyxRate, 10)
+	c.SMSLimitPerPerson = cmp.Or(c.SMSLimitPerPerson, 10)
+	c.SMSLimitPerOrg = cmp.Or(c.SMSLimitPerOrg, 200)
 	c.SMTPPort = cmp.Or(c.SMTPPort, 587)
 	c.SMTPTLS = cmp.Or(c.SMTPTLS, "starttls")
 	c.StripeWebhookTolerance = cmp.Or(c.StripeWebhookTolerance, 5*time.Minute)
@@ -481,6 +497,15 @@ func (c *Config) Validate() error {
 	}
 	if c.TelnyxRate <= 0 || c.TelnyxRate > 1000 {
 		return bad("FRESHTRACK_TELNYX_RATE", c.TelnyxRate, "must be between 0 and 1000 messages per second")
+	}
+	if c.UnsubscribeKey != "" && len(c.UnsubscribeKey) < 32 {
+		return bad("FRESHTRACK_UNSUBSCRIBE_KEY", "(secret)", "must be at least 32 characters (empty: generated and kept in the database)")
+	}
+	if c.SMSLimitPerPerson < 1 || c.SMSLimitPerPerson > 100000 {
+		return bad("FRESHTRACK_SMS_LIMIT_PER_PERSON", c.SMSLimitPerPerson, "must be between 1 and 100000 SMS per hour")
+	}
+	if c.SMSLimitPerOrg < 1 || c.SMSLimitPerOrg > 10000000 {
+		return bad("FRESHTRACK_SMS_LIMIT_PER_ORG", c.SMSLimitPerOrg, "must be between 1 and 10000000 SMS per hour")
 	}
 	if c.SMTPHost != "" && c.SMTPFrom == "" {
 		return bad("FRESHTRACK_SMTP_FROM", c.SMTPFrom, "must be set when FRESHTRACK_SMTP_HOST is")
