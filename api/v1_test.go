@@ -19,12 +19,15 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/freshtrack/freshtrack/api"
 	"github.com/freshtrack/freshtrack/auth"
 	"github.com/freshtrack/freshtrack/billing"
 	"github.com/freshtrack/freshtrack/internal/pgtest"
 	"github.com/freshtrack/freshtrack/live"
+	"github.com/freshtrack/freshtrack/notify"
 	"github.com/freshtrack/freshtrack/schema"
 )
 
@@ -38,6 +41,7 @@ type world struct {
 	users  map[string]auth.User // role name or "outsider" -> user
 	tokens map[string]string
 	store  *schema.Store
+	unsub  *notify.Unsubscriber
 	t      *testing.T
 }
 
@@ -70,7 +74,15 @@ func newWorld(t *testing.T, opts ...func(*world) *billing.Service) *world {
 	// that the matrix reads the events route's whole answer.
 	hub := live.NewHub(live.HubConfig{MaxAge: time.Nanosecond})
 	t.Cleanup(hub.Close)
-	deps := api.Deps{Pool: pool, Users: users, Logger: quiet, Live: hub}
+	jobs, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.unsub, err = notify.NewUnsubscriber([]byte("route-matrix-unsubscribe-key-0123456789"), "https://freshtrack.example"); err != nil {
+		t.Fatal(err)
+	}
+	deps := api.Deps{Pool: pool, Users: users, Logger: quiet, Live: hub,
+		Notify: &notify.Service{DB: pool, Jobs: jobs, Unsubscribe: w.unsub}}
 	for _, o := range opts {
 		deps.Billing = o(w)
 	}
@@ -154,6 +166,16 @@ func (w *world) fixtureFor(t *testing.T, members bool) map[string]string {
 	q("policy", `INSERT INTO escalation_policies (org_id, name, steps) VALUES ($1, 'Default', '[{"after_minutes":0,"channels":["sms"],"roles":["staff"]}]') RETURNING id`, ids["org"])
 	q("contact", `INSERT INTO contacts (org_id, name, phone) VALUES ($1, 'Pat', '+15550001111') RETURNING id`, ids["org"])
 	q("npolicy", `INSERT INTO notification_policies (org_id, name, steps) VALUES ($1, 'Everything', '[{"after_minutes":0,"channels":["sms"],"roles":["staff"]}]') RETURNING id`, ids["org"])
+	// Everyone has a phone code pending, so that POST /v1/me/phone/confirm
+	// with the example code succeeds for whoever calls it.
+	for _, u := range w.users {
+		const phone = "+15550009999"
+		if _, err := w.pool.Exec(ctx, `INSERT INTO phone_verifications (user_id, phone, code_hash, expires_at) VALUES ($1, $2, $3, now() + interval '10 minutes')
+ON CONFLICT (user_id) DO UPDATE SET phone = EXCLUDED.phone, code_hash = EXCLUDED.code_hash, attempts = 0, sent_at = now(), expires_at = EXCLUDED.expires_at`,
+			u.ID, phone, notify.PhoneCodeHash(w.unsub, u.ID, phone, api.TestPhoneCode)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	k, err := auth.CreateAPIKey(ctx, w.pool, auth.CreateAPIKeyParams{OrgID: ids["org"], Name: "gw"})
 	if err != nil {
 		t.Fatal(err)

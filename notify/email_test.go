@@ -146,7 +146,7 @@ func TestSMTPSendPlainTextOnly(t *testing.T) {
 func TestSMTPPermanentRejection(t *testing.T) {
 	t.Parallel()
 	srv := startSMTPServer(t, func(s *smtpServer) {
-		s.rcptReply = func(addr string) string {
+		s.RcptReply = func(addr string) string {
 			if addr == "nobody@kitchen.example" {
 				return "550 5.1.1 <nobody@kitchen.example>: Recipient address rejected: User unknown"
 			}
@@ -172,7 +172,7 @@ func TestSMTPPermanentRejection(t *testing.T) {
 func TestSMTPTemporaryRejection(t *testing.T) {
 	t.Parallel()
 	srv := startSMTPServer(t, func(s *smtpServer) {
-		s.rcptReply = func(string) string { return "451 4.7.1 Greylisted, please try again later" }
+		s.RcptReply = func(string) string { return "451 4.7.1 Greylisted, please try again later" }
 	})
 	s := newTestSMTP(t, srv.Port())
 	_, err := s.Send(context.Background(), emailMessage)
@@ -184,7 +184,7 @@ func TestSMTPTemporaryRejection(t *testing.T) {
 
 func TestSMTPRejectedData(t *testing.T) {
 	t.Parallel()
-	srv := startSMTPServer(t, func(s *smtpServer) { s.dataReply = "554 5.7.1 Message rejected as spam" })
+	srv := startSMTPServer(t, func(s *smtpServer) { s.DataReply = "554 5.7.1 Message rejected as spam" })
 	s := newTestSMTP(t, srv.Port())
 	_, err := s.Send(context.Background(), emailMessage)
 	if !IsPermanent(err) {
