@@ -42,6 +42,7 @@ type world struct {
 	tokens map[string]string
 	store  *schema.Store
 	unsub  *notify.Unsubscriber
+	notify *notify.Service
 	t      *testing.T
 }
 
@@ -81,8 +82,8 @@ func newWorld(t *testing.T, opts ...func(*world) *billing.Service) *world {
 	if w.unsub, err = notify.NewUnsubscriber([]byte("route-matrix-unsubscribe-key-0123456789"), "https://freshtrack.example"); err != nil {
 		t.Fatal(err)
 	}
-	deps := api.Deps{Pool: pool, Users: users, Logger: quiet, Live: hub,
-		Notify: &notify.Service{DB: pool, Jobs: jobs, Unsubscribe: w.unsub}}
+	w.notify = &notify.Service{DB: pool, Jobs: jobs, Unsubscribe: w.unsub}
+	deps := api.Deps{Pool: pool, Users: users, Logger: quiet, Live: hub, Notify: w.notify}
 	for _, o := range opts {
 		deps.Billing = o(w)
 	}
@@ -170,8 +171,11 @@ func (w *world) fixtureFor(t *testing.T, members bool) map[string]string {
 	// with the example code succeeds for whoever calls it.
 	for _, u := range w.users {
 		const phone = "+15550009999"
-		if _, err := w.pool.Exec(ctx, `INSERT INTO phone_verifications (user_id, phone, code_hash, expires_at) VALUES ($1, $2, $3, now() + interval '10 minutes')
-ON CONFLICT (user_id) DO UPDATE SET phone = EXCLUDED.phone, code_hash = EXCLUDED.code_hash, attempts = 0, sent_at = now(), expires_at = EXCLUDED.expires_at`,
+		// Sent a while ago, so that a test asking for a new code is not
+		// held back by the resend spacing.
+		if _, err := w.pool.Exec(ctx, `INSERT INTO phone_verifications (user_id, phone, code_hash, sent_at, expires_at)
+VALUES ($1, $2, $3, now() - interval '2 minutes', now() + interval '8 minutes')
+ON CONFLICT (user_id) DO UPDATE SET phone = EXCLUDED.phone, code_hash = EXCLUDED.code_hash, attempts = 0, sent_at = EXCLUDED.sent_at, expires_at = EXCLUDED.expires_at`,
 			u.ID, phone, notify.PhoneCodeHash(w.unsub, u.ID, phone, api.TestPhoneCode)); err != nil {
 			t.Fatal(err)
 		}
