@@ -24,7 +24,7 @@ func (r *Router) registerDigests() {
 	sub := map[string]any{"type": "object", "properties": map[string]any{
 		"frequency": map[string]any{"type": "string", "enum": []string{"daily", "weekly"}}, "local_hour": map[string]any{"type": "integer", "minimum": 0, "maximum": 23},
 		"weekday": map[string]any{"type": "integer", "minimum": 0, "maximum": 6}, "timezone": str, "email": map[string]any{"type": "string", "format": "email"},
-		"enabled": map[string]any{"type": "boolean"},
+		"enabled":  map[string]any{"type": "boolean"},
 		"site_ids": map[string]any{"type": "array", "items": map[string]any{"type": "string", "format": "uuid"}, "description": "only these sites; [] for every site"},
 	}}
 	r.Handle(Route{Method: "GET", Path: "/v1/orgs/:org/digest", Summary: "Your daily and weekly digest subscriptions in this organisation", Tag: "digests", Perm: auth.PermRead,
