@@ -92,7 +92,7 @@ func (a *App) Sessions() *Sessions { return a.sessions }
 
 // orgPages are the pages of an organisation (pageName names them).
 var orgPages = []string{"/o/:org", "/o/:org/units/:id", "/o/:org/alerts", "/o/:org/alerts/:id",
-	"/o/:org/log", "/o/:org/reports", "/o/:org/settings", "/o/:org/settings/:section"}
+	"/o/:org/log", "/o/:org/reports", "/o/:org/settings", "/o/:org/settings/:section", "/o/:org/profile"}
 
 // Register mounts the pages, sign-in routes and assets on app.
 func (a *App) Register(app *fiber.App) {
@@ -248,6 +248,8 @@ func pageName(route string) string {
 		return "reports"
 	case "/o/:org/settings", "/o/:org/settings/:section":
 		return "settings"
+	case "/o/:org/profile":
+		return "profile"
 	}
 	return "overview"
 }

@@ -203,3 +203,38 @@
   FT.settingsKit.membersSection = membersSection;
   FT.settingsKit.apiKeysSection = apiKeysSection;
 })();
+
+// Test messages: a manager sends a contact a test SMS or email through the
+// real delivery path and sees what became of it (the delivery log's status).
+(function () {
+  const { h, api, guard } = FT;
+  const DONE = ['sent', 'delivered', 'failed', 'not_configured', 'suppressed', 'cancelled'];
+
+  async function watch(id, out) {
+    for (let i = 0; i < 30; i++) {
+      const log = await api('GET', 'notifications');
+      const n = (log.items || []).find((x) => x.id === id);
+      if (n) {
+        out.textContent = n.status.replace(/_/g, ' ') + (n.suppressed_reason || n.last_error ? ': ' + (n.suppressed_reason || n.last_error) : '');
+        out.dataset.status = n.status;
+        if (DONE.includes(n.status)) return;
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+
+  FT.contactTest = function (contact) {
+    if (!FT.D.can.manage) return '–';
+    const out = h('span', { class: 'muted test-status', role: 'status' });
+    const button = (channel, label) => {
+      const b = h('button', { type: 'button', class: 'secondary small', 'data-action': 'test-' + channel }, label);
+      b.addEventListener('click', () => guard(b, async () => {
+        out.textContent = 'queued';
+        const r = await api('POST', 'contacts/' + contact.id + '/test', { channel });
+        await watch(r.notification_id, out);
+      }));
+      return b;
+    };
+    return h('div', { class: 'row-actions' }, contact.phone ? button('sms', 'Test SMS') : null, contact.email ? button('email', 'Test email') : null, out);
+  };
+})();

@@ -169,6 +169,7 @@
         { label: 'Phone', cell: (i) => i.phone || '–' },
         { label: 'Email', cell: (i) => i.email || '–' },
         { label: 'On shift', cell: (i) => yes(i.on_shift) },
+        { label: 'Test', cell: (i) => FT.contactTest(i) },
       ],
     },
   };
