@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -241,5 +242,47 @@ func TestSubscriptionJSON(t *testing.T) {
 		if _, ok := m[k]; !ok {
 			t.Errorf("Subscription JSON lacks %q: %s", k, b)
 		}
+	}
+}
+
+func TestSiteFilter(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tx := pgtest.Tx(t)
+	org := newOrg(t, tx, "Filter Bistro")
+	north := newSite(t, tx, org, "North", "UTC", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	south := newSite(t, tx, org, "South", "UTC", time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC))
+	foreign := newSite(t, tx, newOrg(t, tx, "Elsewhere"), "Far", "UTC", time.Date(2026, 1, 3, 0, 0, 0, 0, time.UTC))
+	exec(t, tx, `INSERT INTO units (org_id, site_id, name, kind, safe_min_c, safe_max_c) VALUES ($1, $2, 'North fridge', 'fridge', 0, 5), ($1, $3, 'South fridge', 'fridge', 0, 5)`, org, north, south)
+	ana := newUser(t, tx, "Ana", "ana@example.com")
+	join(t, tx, org, ana, "staff")
+
+	var ve *ValidationError
+	for _, bad := range [][]string{{foreign}, {"not-a-uuid"}} {
+		if _, err := Put(ctx, tx, PutParams{OrgID: org, UserID: ana, Frequency: Daily, SiteIDs: &bad}); !errors.As(err, &ve) || !strings.HasPrefix(ve.Field, "site_ids") {
+			t.Errorf("site_ids %v: %v, want a site_ids validation error", bad, err)
+		}
+	}
+	s, err := Put(ctx, tx, PutParams{OrgID: org, UserID: ana, Frequency: Daily, SiteIDs: &[]string{south, south}})
+	if err != nil || !reflect.DeepEqual(s.SiteIDs, []string{south}) {
+		t.Fatalf("Put = %+v, %v", s.SiteIDs, err)
+	}
+	// Nil keeps the filter, an empty list clears it.
+	if s, err = Put(ctx, tx, PutParams{OrgID: org, UserID: ana, Frequency: Daily, LocalHour: ptr(9)}); err != nil || len(s.SiteIDs) != 1 {
+		t.Errorf("a change without site_ids: %+v, %v", s.SiteIDs, err)
+	}
+	p := Schedule{Frequency: Daily, LocalHour: 7, Location: time.UTC}.Current(time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC))
+	c, err := Load(ctx, tx, LoadParams{OrgID: org, Frequency: Daily, Period: p, SiteIDs: s.SiteIDs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Units) != 1 || c.Units[0].UnitName != "South fridge" {
+		t.Errorf("filtered digest units = %+v, want South fridge only", c.Units)
+	}
+	if s, err = Put(ctx, tx, PutParams{OrgID: org, UserID: ana, Frequency: Daily, SiteIDs: &[]string{}}); err != nil || s.SiteIDs != nil {
+		t.Errorf("site_ids [] = %+v, %v; want every site (null)", s.SiteIDs, err)
+	}
+	if c, err = Load(ctx, tx, LoadParams{OrgID: org, Frequency: Daily, Period: p}); err != nil || len(c.Units) != 2 {
+		t.Errorf("unfiltered digest units = %d, %v", len(c.Units), err)
 	}
 }
