@@ -119,7 +119,7 @@ func (r *Router) registerMe() {
 				return capabilityError("user", err)
 			}
 			if p.Phone != nil {
-				if err := r.startPhone(ctx, id, *p.Phone); err != nil {
+				if err := r.startPhone(c, id, *p.Phone); err != nil {
 					return err
 				}
 			}
@@ -178,16 +178,16 @@ func (r *Router) registerMe() {
 // meaning to the server.
 const TestPhoneCode = "424242"
 
-func (r *Router) startPhone(ctx context.Context, userID, phone string) error {
+func (r *Router) startPhone(c *fiber.Ctx, userID, phone string) error {
 	if r.deps.Notify == nil {
 		return problem.Unavailable("phone verification is not available on this server", 60)
 	}
-	_, err := r.deps.Notify.StartPhoneVerification(ctx, userID, phone)
+	_, err := r.deps.Notify.StartPhoneVerification(c.UserContext(), userID, phone)
 	var soon *notify.ResendTooSoonError
 	switch {
 	case errors.As(err, &soon):
-		p := problem.New(fiber.StatusTooManyRequests, "too-soon", "Too soon", err.Error()+"; your other changes were saved")
-		return p
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(soon.RetryAfter.Seconds())+1))
+		return problem.New(fiber.StatusTooManyRequests, "too-soon", "Too soon", err.Error()+"; your other changes were saved")
 	case errors.Is(err, notify.ErrSMSNotConfigured):
 		return problem.Unavailable(err.Error(), 3600)
 	case errors.Is(err, notify.ErrPermanent):

@@ -186,8 +186,8 @@ func TestMePhoneVerificationThroughTelnyx(t *testing.T) {
 	if code, out := w.do(t, "PATCH", "/v1/me", "staff", map[string]any{"phone": "+15550008888"}); code != 200 {
 		t.Fatalf("second phone = %d %s", code, out)
 	}
-	if code, _ := w.do(t, "PATCH", "/v1/me", "staff", map[string]any{"phone": "+15550008889"}); code != 429 {
-		t.Errorf("third phone within a minute = %d, want 429", code)
+	if code, h, _ := w.doHeader(t, "PATCH", "/v1/me", "staff", map[string]any{"phone": "+15550008889"}); code != 429 || h.Get("Retry-After") == "" {
+		t.Errorf("third phone within a minute = %d (Retry-After %q), want 429 with Retry-After", code, h.Get("Retry-After"))
 	}
 	if n := len(srv.Requests()); n != 2 {
 		t.Errorf("Telnyx got %d requests, want 2", n)
