@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/freshtrack/freshtrack/alerting"
 	"github.com/freshtrack/freshtrack/internal/deliverytest"
 	"github.com/freshtrack/freshtrack/internal/pgtest"
 )
@@ -332,5 +334,54 @@ func TestSendTestMessage(t *testing.T) {
 	}
 	if _, err := svc.SendTest(ctx, TestParams{OrgID: insertAlert(t, pool).OrgID, ContactID: contact, Channel: SMS}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("another organisation's contact: %v", err)
+	}
+}
+
+func TestAlertEmailsCarryTheLinkedPersonsUnsubscribe(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewDB(t)
+	ctx := context.Background()
+	f := insertAlert(t, pool)
+	user, linked := seedUser(t, pool, f.OrgID)
+	var unlinked string
+	if err := pool.QueryRow(ctx, `INSERT INTO contacts (org_id, name, email) VALUES ($1, 'Temp', 'temp@example.com') RETURNING id`, f.OrgID).Scan(&unlinked); err != nil {
+		t.Fatal(err)
+	}
+	u := testUnsubscriber(t)
+	client := newRiver(t, pool, &SendWorker{DB: pool})
+	n := &AlertNotifier{Jobs: client, PublicURL: "https://freshtrack.example", Unsubscribe: u}
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		return n.NotifyTx(ctx, tx, alerting.Notice{OrgID: f.OrgID, AlertID: f.AlertID, UnitName: "Walk-in", SiteName: "Main", Kind: "temp_high",
+			Severity: "critical", StartedAt: time.Now(), Recipients: []alerting.Recipient{
+				{ContactID: linked, Channel: "email", Address: "sam@example.com"},
+				{ContactID: unlinked, Channel: "email", Address: "temp@example.com"},
+				{ContactID: linked, Channel: "sms", Address: "+15550005555"},
+			}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	links := map[string]string{}
+	rows, err := pool.Query(ctx, `SELECT n.recipient, coalesce(j.args->>'list_unsubscribe', '') FROM river_job j JOIN notifications n ON n.id::text = j.args->>'notification_id'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var to, link string
+		if err := rows.Scan(&to, &link); err != nil {
+			t.Fatal(err)
+		}
+		links[to] = link
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := strings.CutPrefix(links["sam@example.com"], "https://freshtrack.example/v1/unsubscribe?token=")
+	got, err := u.Parse(tok)
+	if err != nil || got != (UnsubscribeToken{UserID: user, OrgID: f.OrgID, List: ListAlerts}) {
+		t.Errorf("linked contact's link %q: %+v, %v", links["sam@example.com"], got, err)
+	}
+	if links["temp@example.com"] != "" || links["+15550005555"] != "" {
+		t.Errorf("links for a contact without an account or an SMS: %q", links)
 	}
 }
