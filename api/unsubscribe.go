@@ -75,6 +75,10 @@ func RegisterUnsubscribe(app *fiber.App, pool *database.Pool, u *notify.Unsubscr
 	page := func(c *fiber.Ctx, data map[string]any) error {
 		c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 		c.Set(fiber.HeaderCacheControl, "no-store")
+		// The web app's policy: no inline script or style, forms post here only.
+		c.Set("Content-Security-Policy", "default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+		c.Set("Referrer-Policy", "no-referrer")
+		c.Set("X-Content-Type-Options", "nosniff")
 		return unsubscribePage.Execute(c.Response().BodyWriter(), data)
 	}
 	app.Get(notify.UnsubscribePath, func(c *fiber.Ctx) error {
