@@ -31,6 +31,18 @@ type ListParams struct {
 	Cursor string
 	// Limit is the page size, 1 to 200. Defaults to 50.
 	Limit int
+	// Scope, when set, limits the list further (an inspector link's view).
+	Scope *SiteScope
+}
+
+// SiteScope limits a list to alerts of units at some sites that opened
+// within a range of days, each site's local days.
+type SiteScope struct {
+	// SiteIDs are the sites; at least one.
+	SiteIDs []string
+	// PeriodFrom and PeriodTo are the first and last day (YYYY-MM-DD); nil
+	// is unbounded.
+	PeriodFrom, PeriodTo *string
 }
 
 // Page is one page of alerts, newest opened first, in the shape of every
@@ -82,6 +94,14 @@ func ListAlerts(ctx context.Context, db database.DB, p ListParams) (Page, error)
 		}
 		curAt, curID = &at, &id
 	}
+	var scopeSites []string
+	var scopeFrom, scopeTo *string
+	if p.Scope != nil {
+		scopeSites, scopeFrom, scopeTo = p.Scope.SiteIDs, p.Scope.PeriodFrom, p.Scope.PeriodTo
+		if scopeSites == nil {
+			scopeSites = []string{} // no sites: no alerts, never all of them
+		}
+	}
 	rows, err := db.Query(ctx, alertSelect+`
 		 WHERE a.org_id = $1
 		   AND CASE $2::text WHEN '' THEN true WHEN 'open' THEN a.status <> 'resolved' ELSE a.status = $2 END
@@ -89,9 +109,14 @@ func ListAlerts(ctx context.Context, db database.DB, p ListParams) (Page, error)
 		   AND ($4::timestamptz IS NULL OR a.opened_at >= $4)
 		   AND ($5::timestamptz IS NULL OR a.opened_at < $5)
 		   AND ($6::timestamptz IS NULL OR (a.opened_at, a.id) < ($6, $7::uuid))
+		   AND ($9::uuid[] IS NULL OR EXISTS (
+		       SELECT 1 FROM units u JOIN sites s ON s.id = u.site_id
+		        WHERE u.id = a.unit_id AND s.id = ANY($9::uuid[])
+		          AND ($10::date IS NULL OR a.opened_at >= $10::date::timestamp AT TIME ZONE s.timezone)
+		          AND ($11::date IS NULL OR a.opened_at < ($11::date + 1)::timestamp AT TIME ZONE s.timezone)))
 		 ORDER BY a.opened_at DESC, a.id DESC
 		 LIMIT $8`,
-		p.OrgID, p.Status, unit, nullTime(p.From), nullTime(p.To), curAt, curID, limit+1)
+		p.OrgID, p.Status, unit, nullTime(p.From), nullTime(p.To), curAt, curID, limit+1, scopeSites, scopeFrom, scopeTo)
 	if err != nil {
 		return Page{}, fmt.Errorf("list alerts: %w", err)
 	}

@@ -109,6 +109,9 @@ func (r *Router) registerAlerts() {
 				return err
 			}
 			p.Limit = limit
+			if l := InspectorOf(c); l != nil {
+				p.Scope = &alerting.SiteScope{SiteIDs: l.SiteIDs(), PeriodFrom: l.PeriodFrom, PeriodTo: l.PeriodTo}
+			}
 			page, err := alerting.ListAlerts(c.UserContext(), r.deps.Pool, p)
 			if err != nil {
 				return alertError(err)
@@ -120,6 +123,11 @@ func (r *Router) registerAlerts() {
 			a, err := alerting.GetAlert(c.UserContext(), r.deps.Pool, OrgOf(c), c.Params("id"))
 			if err != nil {
 				return alertError(err)
+			}
+			if InspectorOf(c) != nil {
+				// Who was messaged, and at which number, is not the
+				// inspector's business; what was done about it is.
+				a.Notifications = []alerting.Notification{}
 			}
 			return c.JSON(a)
 		})

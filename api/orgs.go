@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -8,16 +9,17 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/freshtrack/freshtrack/auth"
+	"github.com/freshtrack/freshtrack/internal/database"
 	"github.com/freshtrack/freshtrack/internal/problem"
 )
 
 // orgSchema is an organisation as a member sees it (auth's wire form).
 var orgSchema = obj(map[string]any{
 	"id": map[string]any{"type": "string", "format": "uuid"}, "name": map[string]any{"type": "string"},
-	"role":     map[string]any{"type": "string", "enum": []string{"viewer", "staff", "manager", "admin", "owner"}, "description": "your role in it"},
+	"role":     map[string]any{"type": "string", "enum": []string{"viewer", "staff", "manager", "admin", "owner"}, "description": "your role in it; absent for an inspector link"},
 	"settings": orgSettingsSchema, "version": map[string]any{"type": "integer", "description": "optimistic-lock version; the ETag carries it too"},
 	"created_at": map[string]any{"type": "string", "format": "date-time"},
-}, "id", "name", "role", "settings", "version", "created_at")
+}, "id", "name", "settings", "version", "created_at")
 
 // orgSettingsSchema is auth.OrgSettings; stored settings may predate a
 // field, so none is required.
@@ -66,7 +68,13 @@ func (r *Router) registerOrgs() {
 
 	r.Handle(Route{Method: "GET", Path: "/v1/orgs/:org", Summary: "Get an organisation", Tag: "organisations", Perm: auth.PermRead, Response: orgSchema},
 		func(c *fiber.Ctx) error {
-			item, version, err := auth.GetUserOrganization(c.UserContext(), r.deps.Pool, OrgOf(c), UserOf(c).ID)
+			getOrg := auth.GetUserOrganization
+			if InspectorOf(c) != nil {
+				getOrg = func(ctx context.Context, db database.Querier, org, _ string) (json.RawMessage, int, error) {
+					return auth.GetOrganizationView(ctx, db, org)
+				}
+			}
+			item, version, err := getOrg(c.UserContext(), r.deps.Pool, OrgOf(c), UserOf(c).ID)
 			if err != nil {
 				return err
 			}

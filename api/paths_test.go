@@ -15,7 +15,7 @@ func idFor(path string, ids map[string]string) string {
 	for _, sk := range [][2]string{{"/cooling/", "cooling_log"}, {"/cooling", "chiller"},
 		{"/sites/", "bare_site"}, {"/areas/", "area"}, {"/units/", "bare_unit"}, {"/sensors/", "sensor"},
 		{"/alert-rules/", "bare_rule"}, {"/escalation-policies/", "policy"}, {"/notification-policies/", "npolicy"}, {"/contacts/", "contact"}, {"/members/", "member"}, {"/api-keys/", "key"}, {"/alerts/", "alert"},
-		{"/legacy-secrets/", "legacy_secret"}, {"/corrective-actions/", "corrective_action"}} {
+		{"/legacy-secrets/", "legacy_secret"}, {"/corrective-actions/", "corrective_action"}, {"/inspector-links/", "inspector_link"}} {
 		if strings.Contains(path, sk[0]) {
 			return ids[sk[1]]
 		}

@@ -153,8 +153,12 @@ func (r *Router) Handle(rt Route, h fiber.Handler) {
 	case !rt.Public:
 		chain = append(chain, r.authenticate)
 	}
-	if strings.HasPrefix(rt.Path, "/v1/orgs/:org") {
-		chain = append(chain, r.member(rt.Perm))
+	switch {
+	case strings.HasPrefix(rt.Path, "/v1/orgs/:org"):
+		chain = append(chain, r.member(rt))
+	case !rt.Public:
+		// An inspector link reads some routes of its organisation only.
+		chain = append(chain, refuseInspector)
 	}
 	if rt.Request != nil {
 		chain = append(chain, jsonBody(r.deps.Admission, r.deps.MaxJSONBody))
@@ -181,8 +185,14 @@ func OrgOf(c *fiber.Ctx) string { s, _ := c.Locals(localOrg).(string); return s 
 // RoleOf is the caller's role in the request's organisation.
 func RoleOf(c *fiber.Ctx) auth.Role { r, _ := c.Locals(localRole).(auth.Role); return r }
 
-// Actor is the audit-log actor of a request.
-func Actor(c *fiber.Ctx) string { return "user:" + UserOf(c).ID }
+// Actor is the audit-log actor of a request: "user:<id>", or
+// "inspector:<id>" for an inspector link.
+func Actor(c *fiber.Ctx) string {
+	if l := InspectorOf(c); l != nil {
+		return auth.InspectorActor(l.ID)
+	}
+	return "user:" + UserOf(c).ID
+}
 
 var errNoToken = &problem.Problem{
 	Type: problem.TypeBase + "unauthorized", Title: "Unauthorized", Status: fiber.StatusUnauthorized,
@@ -204,6 +214,9 @@ func (r *Router) authenticate(c *fiber.Ctx) error {
 		if h := c.Get(fiber.HeaderAuthorization); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 			tok = strings.TrimSpace(h[7:])
 		}
+	}
+	if strings.HasPrefix(tok, auth.InspectorMarker) {
+		return r.authenticateInspector(c, tok)
 	}
 	if tok == "" && r.deps.Sessions != nil {
 		u, ok, csrfOK, err := r.deps.Sessions.SessionUser(c)
@@ -238,13 +251,20 @@ func (r *Router) authenticate(c *fiber.Ctx) error {
 }
 
 // member checks that the caller belongs to the organisation in the path and
-// has perm. Not a member, a deleted organisation and a malformed id all
-// answer 404, exactly like an organisation that does not exist.
-func (r *Router) member(perm auth.Permission) fiber.Handler {
+// has the route's permission. Not a member, a deleted organisation and a
+// malformed id all answer 404, exactly like an organisation that does not
+// exist. An inspector link passes only on its allowlisted reads
+// (inspectorMember).
+func (r *Router) member(rt Route) fiber.Handler {
+	perm := rt.Perm
+	inspector := r.inspectorMember(rt)
 	return func(c *fiber.Ctx) error {
 		org := c.Params("org")
 		if !uuids.Valid(org) {
 			return problem.NotFound("organisation")
+		}
+		if InspectorOf(c) != nil {
+			return inspector(c)
 		}
 		role, err := auth.MemberRole(c.UserContext(), r.deps.Pool, org, UserOf(c).ID)
 		if errors.Is(err, auth.ErrNotFound) {

@@ -17,6 +17,8 @@ func RegisterV1(r *Router) {
 	r.registerBilling()
 	r.registerSignoffs()
 	r.registerMe()
+	r.registerInspectorLinks()
+	r.registerAudit()
 	for _, res := range r.resources() {
 		r.register(res)
 	}

@@ -188,6 +188,14 @@ ON CONFLICT (user_id) DO UPDATE SET phone = EXCLUDED.phone, code_hash = EXCLUDED
 	if ids["legacy_secret"], err = auth.CreateLegacySecret(ctx, w.pool, ids["org"], "seed-secret-"+ids["nonce"]+ids["org"][:8], auth.LegacySourceWebhookSecret); err != nil {
 		t.Fatal(err)
 	}
+	// An inspector link for the site (inspect_test.go's matrix uses its
+	// secret).
+	link, err := auth.CreateInspectorLink(ctx, w.pool, auth.CreateInspectorLinkParams{OrgID: ids["org"], Name: "EHO " + ids["nonce"],
+		SiteIDs: []string{ids["site"]}, ExpiresAt: time.Now().Add(24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids["inspector_link"], ids["inspector_token"] = link.ID, link.Token
 	return ids
 }
 
