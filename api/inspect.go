@@ -74,7 +74,7 @@ type inspectorCheck func(r *Router, c *fiber.Ctx, l *auth.InspectorLink) error
 // nothing beyond the organisation; the handler itself narrows the list
 // routes to the link's sites).
 var inspectorReads = map[string]inspectorCheck{
-	"GET /v1/orgs/:org":                    nil,
+	"GET /v1/orgs/:org":                     nil,
 	"GET /v1/orgs/:org/inspector-links/:id": checkOwnLink,
 	"GET /v1/orgs/:org/reports/haccp":       checkReport,
 	"GET /v1/orgs/:org/units/:id/readings":  checkUnit,
