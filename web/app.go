@@ -106,6 +106,19 @@ func (a *App) Register(app *fiber.App) {
 	for _, p := range orgPages {
 		app.Get(p, a.page)
 	}
+	app.Get("/inspect/:org/:link", a.inspectPage)
+}
+
+// inspectPage is an inspector link's page. It needs no sign-in: the
+// link's secret is in the URL's fragment, which the browser keeps to
+// itself, and the page's script sends it to the API as a bearer
+// credential. The server knows nothing about the link here, so the page
+// is the same shell for every link, valid or not.
+func (a *App) inspectPage(c *fiber.Ctx) error {
+	if !uuids.Valid(c.Params("org")) || !uuids.Valid(c.Params("link")) {
+		return a.errorPage(c, fiber.StatusNotFound, "Not found", "This is not an inspector link. Check the address you were given.")
+	}
+	return a.render(c, fiber.StatusOK, "inspect.html", map[string]any{"Version": a.version})
 }
 
 func pageHeaders(c *fiber.Ctx) {

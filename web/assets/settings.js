@@ -28,6 +28,7 @@
     { key: 'members', title: 'Members', one: 'member', admin: true },
     { key: 'api-keys', title: 'API keys', one: 'API key', admin: true },
     { key: 'billing', title: 'Billing', one: 'billing', admin: true },
+    { key: 'inspector-links', title: 'Inspector links', one: 'inspector link', admin: true },
   ];
 
   // ---- sections ------------------------------------------------------
@@ -381,6 +382,7 @@
       else if (sec.key === 'members') await FT.settingsKit.membersSection(box, sec, heading);
       else if (sec.key === 'api-keys') await FT.settingsKit.apiKeysSection(box, sec, heading);
       else if (sec.key === 'billing') await FT.settingsKit.billingSection(box, sec, heading);
+      else if (sec.key === 'inspector-links') await FT.settingsKit.inspectorLinksSection(box, sec, heading);
       else await resourceSection(box, sec, heading);
     } finally {
       loading.remove();
