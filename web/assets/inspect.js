@@ -88,13 +88,14 @@
 
   function chart(box, unit, rep) {
     const q = '?resolution=auto&from=' + encodeURIComponent(rep.header.period_start) + '&to=' + encodeURIComponent(rep.header.period_end);
+    box.dataset.unit = unit.unit_id;
     box.replaceChildren(h('p', { class: 'muted' }, 'Loading the chart…'));
     json('/units/' + unit.unit_id + '/readings' + q).then((s) => {
       const b = s.buckets || [];
       const pts = s.points || [];
       const xs = b.length ? b.map((x) => new Date(x.start).getTime() / 1000) : pts.map((p) => new Date(p.time).getTime() / 1000);
       const series = b.length ? [b.map((x) => x.avg_c), b.map((x) => x.min_c), b.map((x) => x.max_c)] : [pts.map((p) => p.temp_c)];
-      box.replaceChildren();
+      box.replaceChildren(h('h4', {}, unit.name + ', ' + rep.header.from + ' to ' + rep.header.to));
       if (!xs.length) { box.append(h('p', { class: 'muted' }, 'No readings in these days.')); return; }
       const el = h('div', { class: 'chart', 'data-unit': unit.unit_id });
       box.append(el);
@@ -106,17 +107,17 @@
   }
 
   function reportView(out, rep) {
-    const u = rep.header.temperature_unit || '°C';
+    const u = '°' + (rep.header.temperature_unit || 'C');
     out.replaceChildren(h('h3', {}, 'HACCP record ' + rep.header.from + ' to ' + rep.header.to + ' (' + rep.header.time_zone + ')'));
     if (!rep.units.length) { out.append(h('p', { class: 'muted' }, 'This site has no units.')); return; }
+    const box = h('div', { class: 'unit-chart', id: 'unit-chart-' + rep.header.site_id });
     out.append(table(['Unit', 'Kind', 'Readings', 'Min', 'Max', 'In range', 'Excursions', 'Corrective actions', ''], rep.units.map((unit) => {
-      const box = h('div', { class: 'unit-chart' });
       const b = h('button', { type: 'button', class: 'link', 'data-chart': unit.unit_id }, 'Chart');
       b.addEventListener('click', () => chart(box, unit, rep));
       return [unit.name, unit.kind.replace(/_/g, ' '), String(unit.summary.readings), num(unit.summary.min, u), num(unit.summary.max, u),
         unit.summary.percent_in_range === null || unit.summary.percent_in_range === undefined ? '–' : unit.summary.percent_in_range.toFixed(1) + ' %',
-        String(unit.excursions.length), String(unit.corrective_actions.length), h('div', {}, b, box)];
-    })));
+        String(unit.excursions.length), String(unit.corrective_actions.length), b];
+    })), box);
   }
 
   function siteSection(link, site) {
@@ -131,14 +132,14 @@
       try { reportView(out, await json(path('json'))); } catch (e) { out.replaceChildren(h('p', { class: 'card error' }, e.message)); }
       view.disabled = false;
     });
-    const csv = h('button', { type: 'button', 'data-csv': site.id }, 'Download CSV');
+    const csv = h('button', { type: 'button', class: 'secondary', 'data-csv': site.id }, 'Download CSV');
     csv.addEventListener('click', () => download(csv, path('csv'), 'haccp-' + site.name + '-' + from.value + '-' + to.value + '.csv'));
-    const pdf = h('button', { type: 'button', 'data-pdf': site.id }, 'Download PDF');
+    const pdf = h('button', { type: 'button', class: 'secondary', 'data-pdf': site.id }, 'Download PDF');
     pdf.addEventListener('click', () => download(pdf, path('pdf'), 'haccp-' + site.name + '-' + from.value + '-' + to.value + '.pdf'));
     return h('section', { class: 'card', 'data-site-section': site.id }, h('h2', {}, site.name),
       h('p', { class: 'muted' }, 'Days are local days in ' + site.timezone + '.'),
-      h('div', { class: 'field' }, h('label', { for: from.id }, 'From'), from), h('div', { class: 'field' }, h('label', { for: to.id }, 'To'), to),
-      h('p', {}, view, ' ', csv, ' ', pdf), out);
+      h('div', { class: 'grid2' }, h('div', { class: 'field' }, h('label', { for: from.id }, 'From'), from), h('div', { class: 'field' }, h('label', { for: to.id }, 'To'), to)),
+      h('div', { class: 'actions' }, view, csv, pdf), out);
   }
 
   async function alertsSection() {
