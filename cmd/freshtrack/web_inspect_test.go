@@ -99,8 +99,8 @@ func TestWebInspectorLink(t *testing.T) {
 		waitJS(`document.getElementById('audit-verification')`, 10*time.Second))
 	type landing struct {
 		Scope, Audit, Hash string
-		Sites             int
-		Alerts            bool
+		Sites              int
+		Alerts             bool
 	}
 	got := value(ib, itab, "the landing page", js[landing](`({Scope: document.getElementById('inspect-scope').innerText,
 		Audit: document.getElementById('audit-verification').innerText, Hash: location.hash,
