@@ -254,6 +254,9 @@ func newHostileFixture(t *testing.T, pool *pgxpool.Pool, p *serveProc, keyFile s
 			INSERT INTO alert_rules (org_id, unit_id, kind, threshold, enabled)
 			VALUES ($1, $2, 'temp_low', 0, false), ($1, $2, 'sensor_offline', 30, false),
 			       ($1, $2, 'battery_low', 15, false), ($1, $2, 'sensor_fault', 0, false)`, org.ID, ids["units"])
+		row("inspector-links", `
+			INSERT INTO inspector_links (org_id, name, prefix, token_hash, site_ids, expires_at)
+			VALUES ($1, 'Inspector', 'hostil', sha256('hostile-inspector'::bytea), ARRAY[$2::uuid], now() + interval '1 day') RETURNING id`, org.ID, ids["sites"])
 		row("contacts", `
 			INSERT INTO contacts (org_id, site_id, name, phone, role, on_shift)
 			VALUES ($1, $2, 'Line cook', '+15550100', 'staff', true) RETURNING id`, org.ID, ids["sites"])
