@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/freshtrack/freshtrack/auth"
 )
 
 type auditAnswer struct {
@@ -101,6 +103,22 @@ func TestAuditTrailAPI(t *testing.T) {
 	seen = w.audit(t, org+"/audit", ids["inspector_token"])
 	if !strings.Contains(seen.actions(), "inspector.view") || !seen.Verification.OK {
 		t.Errorf("inspector's trail after a view: %s %+v", seen.actions(), seen.Verification)
+	}
+	// Rows about each kind of object: those at the link's site are seen,
+	// those at the other site, or about no object that can be placed, not.
+	ctx0 := context.Background()
+	for _, e := range []struct{ targetType, id, action string }{
+		{"site", ids["site"], "seen.site"}, {"area", ids["area"], "seen.area"}, {"sensor", ids["sensor"], "seen.sensor"},
+		{"alert", ids["alert"], "seen.alert"}, {"alert rule", ids["bare_rule"], "seen.rule"}, {"unit", ids["bare_unit"], "seen.unit"},
+		{"site", ids["bare_site"], "hidden.site"}, {"unit", "not-a-uuid", "hidden.garbage"}, {"contact", ids["contact"], "hidden.contact"},
+	} {
+		if err := auth.WriteAudit(ctx0, w.pool, auth.AuditEntry{OrgID: ids["org"], Actor: "system", Action: e.action, TargetType: e.targetType, TargetID: e.id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	acts := w.audit(t, org+"/audit?actor=system&limit=200", ids["inspector_token"]).actions()
+	if strings.Count(acts, "seen.") != 6 || strings.Contains(acts, "hidden.") {
+		t.Errorf("inspector's rows by target: %s, want the 6 seen.* rows only", acts)
 	}
 	if code, out := w.doAudit(t, org+"/audit?verify=full", ids["inspector_token"]); code != 400 {
 		t.Errorf("inspector verify=full: %d %s, want 400", code, out)

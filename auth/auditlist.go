@@ -66,17 +66,22 @@ const inspectorAuditScope = `
 	  OR EXISTS (
 		SELECT 1 FROM sites s
 		 WHERE s.org_id = $1 AND s.id = ANY($11::uuid[])
-		   AND s.id::text = CASE a.target_type
-		       WHEN 'site' THEN a.target_id
-		       WHEN 'area' THEN (SELECT x.site_id::text FROM areas x WHERE x.org_id = $1 AND x.id::text = a.target_id)
-		       WHEN 'unit' THEN (SELECT x.site_id::text FROM units x WHERE x.org_id = $1 AND x.id::text = a.target_id)
-		       WHEN 'sensor' THEN (SELECT u.site_id::text FROM sensors x JOIN units u ON u.id = x.unit_id WHERE x.org_id = $1 AND x.public_id::text = a.target_id)
-		       WHEN 'alert' THEN (SELECT u.site_id::text FROM alerts x JOIN units u ON u.id = x.unit_id WHERE x.org_id = $1 AND x.id::text = a.target_id)
-		       WHEN 'alert_rule' THEN (SELECT u.site_id::text FROM alert_rules x JOIN units u ON u.id = x.unit_id WHERE x.org_id = $1 AND x.id::text = a.target_id)
-		       WHEN 'alert rule' THEN (SELECT u.site_id::text FROM alert_rules x JOIN units u ON u.id = x.unit_id WHERE x.org_id = $1 AND x.id::text = a.target_id)
+		   AND s.id = CASE a.target_type
+		       WHEN 'site' THEN ` + targetUUID + `
+		       WHEN 'area' THEN (SELECT x.site_id FROM areas x WHERE x.id = ` + targetUUID + ` AND x.org_id = $1)
+		       WHEN 'unit' THEN (SELECT x.site_id FROM units x WHERE x.id = ` + targetUUID + ` AND x.org_id = $1)
+		       WHEN 'sensor' THEN (SELECT u.site_id FROM sensors x JOIN units u ON u.id = x.unit_id WHERE x.public_id = ` + targetUUID + ` AND x.org_id = $1)
+		       WHEN 'alert' THEN (SELECT u.site_id FROM alerts x JOIN units u ON u.id = x.unit_id WHERE x.id = ` + targetUUID + ` AND x.org_id = $1)
+		       WHEN 'alert_rule' THEN (SELECT u.site_id FROM alert_rules x JOIN units u ON u.id = x.unit_id WHERE x.id = ` + targetUUID + ` AND x.org_id = $1)
+		       WHEN 'alert rule' THEN (SELECT u.site_id FROM alert_rules x JOIN units u ON u.id = x.unit_id WHERE x.id = ` + targetUUID + ` AND x.org_id = $1)
 		       END
 		   AND ($12::date IS NULL OR a.at >= $12::date::timestamp AT TIME ZONE s.timezone)
 		   AND ($13::date IS NULL OR a.at < ($13::date + 1)::timestamp AT TIME ZONE s.timezone)))`
+
+// targetUUID is an audit row's target_id as a uuid, or NULL when it is not
+// one, so that the lookups above use the tables' primary keys (and a
+// target_id that is no UUID never fails the cast).
+const targetUUID = `(CASE WHEN a.target_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN a.target_id::uuid END)`
 
 // ListAudit lists an organisation's audit trail with filters and cursor
 // paging (the cursor is the last row's id). Invalid parameters give a
