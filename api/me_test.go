@@ -17,6 +17,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/freshtrack/freshtrack/api"
+	"github.com/freshtrack/freshtrack/auth"
 	"github.com/freshtrack/freshtrack/digest"
 	"github.com/freshtrack/freshtrack/internal/deliverytest"
 	"github.com/freshtrack/freshtrack/notify"
@@ -126,6 +127,11 @@ func TestMePatchValidationNamesTheField(t *testing.T) {
 	}
 	if me.Name != "Sam Cook" || me.SMSOptIn || me.Timezone != "Europe/Berlin" || len(weekly) != 1 || weekly[0] != own["site"] {
 		t.Errorf("after PATCH: %s", out)
+	}
+	// The next sign-in carries the provider's name ("staff"); the chosen
+	// one stays.
+	if u, err := auth.UpsertUser(context.Background(), w.pool, w.dev.Issuer(), "sub-staff", "staff@example.com", "staff"); err != nil || u.Name != "Sam Cook" {
+		t.Errorf("a sign-in after the PATCH renamed the user %q (%v)", u.Name, err)
 	}
 }
 

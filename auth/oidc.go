@@ -180,7 +180,9 @@ func UpsertUser(ctx context.Context, db database.Querier, issuer, subject, email
 	err := db.QueryRow(ctx, `
 		INSERT INTO users (issuer, subject, email, name) VALUES ($1, $2, nullif($3, ''), nullif($4, ''))
 		ON CONFLICT (issuer, subject) DO UPDATE
-		   SET email = coalesce(excluded.email, users.email), name = coalesce(excluded.name, users.name), updated_at = now()
+		   SET email = coalesce(excluded.email, users.email),
+		       name = CASE WHEN users.name_chosen_at IS NULL THEN coalesce(excluded.name, users.name) ELSE users.name END,
+		       updated_at = now()
 		RETURNING id, coalesce(email, ''), coalesce(name, '')`, issuer, subject, email, name).Scan(&u.ID, &u.Email, &u.Name)
 	if err != nil {
 		return User{}, fmt.Errorf("upsert user: %w", err)

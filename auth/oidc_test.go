@@ -266,3 +266,27 @@ func TestRoleHierarchy(t *testing.T) {
 	f(auth.Owner, auth.PermRead, true)
 	f(auth.Role("chef"), auth.PermRead, false)
 }
+
+// TestSignInKeepsTheNameAPersonChose: the identity provider's name fills
+// and refreshes a user's name until the person names themselves in their
+// profile; after that a sign-in never replaces it.
+func TestSignInKeepsTheNameAPersonChose(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewDB(t)
+	const iss = "https://issuer.test"
+	if _, err := auth.UpsertUser(ctx, pool, iss, "sub-kim", "kim@example.com", "Kim P."); err != nil {
+		t.Fatal(err)
+	}
+	u, err := auth.UpsertUser(ctx, pool, iss, "sub-kim", "kim@example.com", "Kimberly Park")
+	if err != nil || u.Name != "Kimberly Park" {
+		t.Fatalf("the provider's new name: %q, %v", u.Name, err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE users SET name = 'Kim Park (pastry)', name_chosen_at = now() WHERE id = $1`, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	u, err = auth.UpsertUser(ctx, pool, iss, "sub-kim", "kim@example.com", "Kimberly Park")
+	if err != nil || u.Name != "Kim Park (pastry)" {
+		t.Fatalf("after the person chose a name, sign-in made it %q (%v)", u.Name, err)
+	}
+}

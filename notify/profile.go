@@ -131,7 +131,8 @@ func UpdateProfile(ctx context.Context, tx database.Querier, userID string, c Pr
 		n := strings.TrimSpace(*c.Name)
 		name = &n
 	}
-	tag, err := tx.Exec(ctx, `UPDATE users SET name = coalesce($2, name), sms_opt_in = coalesce($3, sms_opt_in),
+	tag, err := tx.Exec(ctx, `UPDATE users SET name = coalesce($2, name),
+       name_chosen_at = CASE WHEN $2::text IS NULL THEN name_chosen_at ELSE now() END, sms_opt_in = coalesce($3, sms_opt_in),
        email_opt_in = coalesce($4, email_opt_in),
        timezone = CASE WHEN $5::text IS NULL THEN timezone ELSE nullif($5, '') END, updated_at = now()
  WHERE id = $1`, userID, name, c.SMSOptIn, c.EmailOptIn, c.Timezone)
