@@ -40,6 +40,7 @@ type policyWorld struct {
 	quietFrom, quietTo string
 	// ahead moves the evaluator's clock forward (nanoseconds).
 	ahead atomic.Int64
+	unsub *Unsubscriber
 }
 
 func newPolicyWorld(t *testing.T) *policyWorld {
@@ -72,9 +73,10 @@ func newPolicyWorld(t *testing.T) *policyWorld {
 		t.Fatal(err)
 	}
 	startRiver(t, client)
+	w.unsub = testUnsubscriber(t)
 	w.ev, err = alerting.NewEvaluator(alerting.Config{Pool: w.pool, Jobs: client, Logger: quiet,
 		Now:      func() time.Time { return time.Now().Add(time.Duration(w.ahead.Load())) },
-		Notifier: &AlertNotifier{Jobs: client, PublicURL: "https://freshtrack.example"}})
+		Notifier: &AlertNotifier{Jobs: client, PublicURL: "https://freshtrack.example", Unsubscribe: w.unsub}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,5 +290,54 @@ func TestQuietHoursEndToEnd(t *testing.T) {
 	texts, _ = w.sent(2, 0)
 	if !strings.HasPrefix(texts[1], "+15550000001 FreshTrack WARNING: Prep fridge") {
 		t.Fatalf("deferred SMS %q", texts[1])
+	}
+}
+
+// TestUnsubscribedPersonHearsNoMoreAlertEmails follows an alert email's
+// one-click unsubscribe link to its effect: the person's next alert reaches
+// them by no email, and the alert says why.
+func TestUnsubscribedPersonHearsNoMoreAlertEmails(t *testing.T) {
+	t.Parallel()
+	w := newPolicyWorld(t)
+	walkIn, rule := w.unit("Walk-in", "walk_in", "warning")
+	w.exec(`INSERT INTO notification_policies (org_id, unit_id, name, steps)
+		VALUES ($1, $2, 'Managers by email', '[{"after_minutes":0,"channels":["email"],"roles":["manager"]}]')`, w.org, walkIn)
+	first := w.raise(walkIn, rule)
+	_, mails := w.sent(0, 1)
+	var link string
+	for _, line := range strings.Split(mails[0], "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "List-Unsubscribe: <"); ok {
+			link = strings.TrimSuffix(v, ">")
+		}
+	}
+	tok, ok := strings.CutPrefix(link, "https://freshtrack.example/v1/unsubscribe?token=")
+	if !ok || !strings.Contains(mails[0], "List-Unsubscribe-Post: List-Unsubscribe=One-Click") {
+		t.Fatalf("the alert email has no one-click unsubscribe: %q\n%s", link, mails[0])
+	}
+	parsed, err := w.unsub.Parse(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := Unsubscribe(w.ctx, w.pool, parsed); err != nil || !changed {
+		t.Fatalf("unsubscribe: %v %v", changed, err)
+	}
+
+	err = pgx.BeginFunc(w.ctx, w.pool, func(tx pgx.Tx) error {
+		_, err := w.ev.ClearTx(w.ctx, tx, walkIn, rule, time.Now(), "the door closed")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := w.raise(walkIn, rule)
+	if second == first {
+		t.Fatal("the second alert is the first")
+	}
+	w.settled()
+	if n := len(w.smtp.Mails()); n != 1 {
+		t.Fatalf("%d emails after unsubscribing, want only the first", n)
+	}
+	if got := strings.Join(w.decisions(second), "; "); got != "notify Manager/email=opted_out" {
+		t.Fatalf("decisions of the second alert: %s", got)
 	}
 }
