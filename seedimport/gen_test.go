@@ -62,6 +62,7 @@ type seedFixture struct {
 	unassignedTTN, unassigned   string // devices without a unit
 	inactiveDevice, movedDevice string
 	alerts                      map[string]string // name → seed alert id
+	policyIDs                   map[string]string // name → seed notification policy id
 	readings                    int64             // rows in sensor_readings
 	dupAt                       time.Time
 }
@@ -340,12 +341,40 @@ func (f *seedFixture) alerting() {
 	               ($5, NULL, 'sms', '+4915100000000', 'pending', NULL, NULL, NULL, 0),
 	               ($6, NULL, 'email', 'ops@alpha.example', 'sent', NULL, $3, NULL, 0)`,
 		f.alerts["resolved-high"], f.pX, exc.Add(time.Minute), f.alerts["current-high"], f.alerts["offline"], f.alerts["door"])
-	f.exec(`INSERT INTO notification_policies (organization_id, alert_type, initial_channels, escalation_steps, notify_roles, quiet_hours_enabled)
-	        VALUES ($1, 'alarm_active', '{IN_APP_CENTER,SMS}', '[{"delay_minutes":15,"channels":["EMAIL","SMS"],"contact_priority":1,"repeat":false}]', '{staff,manager}', true)`, f.orgA)
-	f.exec(`INSERT INTO notification_policies (organization_id, site_id, alert_type, initial_channels, escalation_steps)
-	        VALUES (NULL, $1, 'alarm_active', '{WEB_TOAST}', '[{"delay_minutes":5,"channels":["SMS"],"repeat":false}]')`, f.siteB1)
-	f.exec(`INSERT INTO notification_policies (unit_id, alert_type) VALUES ($1, 'alarm_active')`, u["fridge-1"].id)
-	f.exec(`INSERT INTO notification_policies (organization_id, alert_type) VALUES ($1, 'monitoring_interrupted')`, f.orgA)
+	f.policies()
+}
+
+// policies are the seed's notification policies: one of each scope, every
+// alert type, and each setting the import maps, clamps or reports.
+func (f *seedFixture) policies() {
+	u := f.units
+	f.policyIDs = map[string]string{}
+	add := func(name, cols, vals string, args ...any) {
+		id := f.uuid()
+		f.policyIDs[name] = id
+		f.exec(`INSERT INTO notification_policies (id, `+cols+`) VALUES ($1, `+vals+`)`, append([]any{id}, args...)...)
+	}
+	// The organisation's temperature policy, everything set; an older one
+	// on the same scope loses to it.
+	add("org-alarm", `organization_id, alert_type, initial_channels, escalation_steps, notify_roles, requires_ack, ack_deadline_minutes,
+	                  reminders_enabled, reminder_interval_minutes, send_resolved_notifications, quiet_hours_enabled,
+	                  quiet_hours_start_local, quiet_hours_end_local, severity_threshold, updated_at`,
+		`$2, 'alarm_active', '{IN_APP_CENTER,SMS}', '[{"delay_minutes":15,"channels":["EMAIL","SMS"],"contact_priority":1,"repeat":false}]',
+		 '{staff,manager}', true, 30, true, 2, true, true, '22:00:00', '7:00', 'WARNING', now() - interval '1 day'`, f.orgA)
+	add("org-alarm-old", `organization_id, alert_type, initial_channels, updated_at`, `$2, 'alarm_active', '{EMAIL}', now() - interval '30 days'`, f.orgA)
+	add("site-alarm", `site_id, alert_type, initial_channels, escalation_steps`,
+		`$2, 'alarm_active', '{WEB_TOAST}', '[{"delay_minutes":5,"channels":["SMS"],"repeat":false}]'`, f.siteB1)
+	add("unit-battery", `unit_id, alert_type, initial_channels, severity_threshold, reminders_enabled, reminder_interval_minutes,
+	                     quiet_hours_enabled, quiet_hours_start_local, quiet_hours_end_local, notify_assigned_users`,
+		`$2, 'low_battery', '{EMAIL}', 'CRITICAL', true, 2000, true, '08:00', '8:00', true`, u["fridge-1"].id)
+	add("org-offline", `organization_id, alert_type`, `$2, 'monitoring_interrupted'`, f.orgA) // in-app only: nothing to import
+	add("door", `organization_id, alert_type, initial_channels, severity_threshold, allow_warning_notifications, requires_ack`,
+		`$2, 'door_open', '{SMS}', 'INFO', false, true`, f.orgB)
+	add("calibration", `organization_id, alert_type, initial_channels`, `$2, 'calibration_due', '{EMAIL}'`, f.orgB)
+	add("manual", `organization_id, alert_type, initial_channels`, `$2, 'missed_manual_entry', '{SMS}'`, f.orgB)
+	add("fault", `organization_id, alert_type, initial_channels`, `$2, 'sensor_fault', '{SMS,EMAIL}'`, f.orgB)
+	add("unknown", `organization_id, alert_type, initial_channels`, `$2, 'temperature_excursion', '{SMS}'`, f.orgA)
+	add("orphan", `unit_id, alert_type, initial_channels`, `$2, 'low_battery', '{SMS}'`, u["orphan-unit"].id)
 }
 
 func (f *seedFixture) records() {

@@ -3,6 +3,7 @@ package seedimport
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -79,8 +80,26 @@ func checkReport(t *testing.T, f *seedFixture, rep *Report) {
 	f1("sensors", "units (readings without a device of theirs)", 2, 2, 0, nil)
 	f1("contacts", "escalation_contacts", 3, 2, 0, m{"no valid phone (E.164) or email": 1})
 	f1("contacts", "profiles (sms_enabled)", 2, 0, 1, m{"no E.164 phone": 1})
-	f1("escalation_policies", "", 4, 2, 0, m{"for monitoring_interrupted alerts (FreshTrack policies are for every alert)": 1,
-		"unit-level policy (FreshTrack has organisation and site policies)": 1})
+	// 11 seed policies: one merged into a newer one, three skipped, the
+	// alarm_active and sensor_fault ones written twice (two kinds each).
+	f1("notification_policies", "", 11, 10, 1, m{"no FreshTrack alert kind (temperature_excursion)": 1,
+		"no email or SMS step": 1, "unit not imported": 1})
+	if rep.Table("escalation_policies") != nil {
+		t.Errorf("the report has an escalation_policies line: the import writes notification policies only")
+	}
+	for _, want := range []string{
+		"2 notification policies' initial channels IN_APP_CENTER, WEB_TOAST are not FreshTrack channels",
+		"1 notification policies sent nothing by email or SMS when an alert opened",
+		"1 notification policies required acknowledgement without a deadline",
+		"2 notification policies' reminder intervals were outside 5 to 1440 minutes",
+		"1 notification policies had quiet hours on with a missing, invalid or empty (start = end) window",
+		"1 notification policies did not allow warning notifications",
+		"notify_site_managers (7) and notify_assigned_users (1) have no FreshTrack equivalent",
+	} {
+		if !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.Contains(n, want) }) {
+			t.Errorf("no report note says %q; notes:\n%s", want, strings.Join(rep.Notes, "\n"))
+		}
+	}
 	f1("alerts", "", 11, 8, 1, m{"no FreshTrack kind (calibration_due)": 1, "no FreshTrack kind (door_open)": 1, "unit not imported": 1})
 	f1("corrective_actions", "", 3, 2, 0, m{"unit not imported": 1})
 	f1("notifications", "", 5, 4, 0, m{"push (FreshTrack sends SMS and email)": 1})
@@ -181,17 +200,15 @@ func checkRows(t *testing.T, f *seedFixture, db *pgxpool.Pool) {
 	// contacts, policies
 	check("Xavier|+14155550100|owner|"+f.uX, `SELECT name || '|' || phone || '|' || role || '|' || user_id FROM contacts WHERE org_id = $1 AND phone IS NOT NULL`, f.orgA)
 	check("Ops desk|ops@alpha.example|owner", `SELECT name || '|' || email || '|' || role FROM contacts WHERE org_id = $1 AND phone IS NULL`, f.orgA)
-	check(`[{"roles": ["staff", "manager"], "channels": ["sms"], "after_minutes": 0}, {"roles": ["manager"], "channels": ["email", "sms"], "after_minutes": 15}]`,
-		`SELECT steps::text FROM escalation_policies WHERE org_id = $1 AND site_id IS NULL`, f.orgA)
-	check(`[{"roles": ["owner", "admin"], "channels": ["sms"], "after_minutes": 0}]`, `SELECT steps::text FROM escalation_policies WHERE site_id = $1`, f.siteB1)
+	checkPolicies(t, f, check)
 	// alerts and their history
 	a := f.alerts
 	check("temp_high|resolved|true|9.00|4.444|"+rule("fridge-1", "temp_high"),
 		`SELECT kind || '|' || status || '|' || auto_resolved || '|' || round(peak_c::numeric, 2) || '|' || round(threshold_c::numeric, 3) || '|' || rule_id FROM alerts WHERE id = $1`, a["resolved-high"])
 	check("temp_low|acknowledged|"+f.uX+"|-0.50", `SELECT kind || '|' || status || '|' || acknowledged_by || '|' || round(peak_c::numeric, 2) FROM alerts WHERE id = $1`, a["acked-low"])
-	check("temp_high|triggered|0", `SELECT kind || '|' || status || '|' || escalation_step FROM alerts WHERE id = $1`, a["current-high"])
-	check("sensor_offline|triggered|1|true", `SELECT a.kind || '|' || a.status || '|' || a.escalation_step || '|' || (r.unit_id IS NULL AND r.unit_kind = 'freezer') FROM alerts a JOIN alert_rules r ON r.id = a.rule_id WHERE a.id = $1`, a["offline"])
-	check("battery_low|triggered|1", `SELECT kind || '|' || status || '|' || escalation_step FROM alerts WHERE id = $1`, a["battery"])
+	check("temp_high|triggered|2", `SELECT kind || '|' || status || '|' || escalation_step FROM alerts WHERE id = $1`, a["current-high"])
+	check("sensor_offline|triggered|2|true", `SELECT a.kind || '|' || a.status || '|' || a.escalation_step || '|' || (r.unit_id IS NULL AND r.unit_kind = 'freezer') FROM alerts a JOIN alert_rules r ON r.id = a.rule_id WHERE a.id = $1`, a["offline"])
+	check("battery_low|triggered|2", `SELECT kind || '|' || status || '|' || escalation_step FROM alerts WHERE id = $1`, a["battery"])
 	check("sensor_fault|resolved|false|"+f.uY, `SELECT kind || '|' || status || '|' || auto_resolved || '|' || resolved_by FROM alerts WHERE id = $1`, a["fault"])
 	check("resolved|true|triggered", `SELECT o.status || '|' || (o.resolved_at = n.started_at) || '|' || n.status FROM alerts o, alerts n WHERE o.id = $1 AND n.id = $2`, a["open-old"], a["open-new"])
 	check("0", `SELECT count(*)::text FROM alerts WHERE id IN ($1, $2, $3)`, a["door"], a["orphan"], a["calibration"])
@@ -286,4 +303,46 @@ func diffLines(a, b string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// checkPolicies checks every seed notification policy's outcome: scope,
+// kind and each setting, as stored.
+func checkPolicies(t *testing.T, f *seedFixture, check func(want, sql string, args ...any)) {
+	t.Helper()
+	p := f.policyIDs
+	const row = `SELECT coalesce(site_id::text, '-') || '|' || coalesce(unit_id::text, '-') || '|' || alert_kind || '|' || initial_channels::text
+	  || '|' || ack_deadline_minutes || '|' || reminder_minutes || '|' || notify_on_resolve || '|' || coalesce(quiet_start || '-' || quiet_end, '-')
+	  || '|' || quiet_overridden_by_critical || '|' || min_severity FROM notification_policies WHERE id = $1 AND org_id = $2`
+	const steps = `SELECT steps::text FROM notification_policies WHERE id = $1`
+	// alarm_active: two policies (temp_high keeps the seed's id), the same
+	// settings; the reminder interval of 2 min is clamped to 5, the quiet
+	// hours normalised, the IN_APP_CENTER initial channel dropped.
+	orgSteps := `[{"roles": ["staff", "manager"], "channels": ["sms"], "after_minutes": 0}, {"roles": ["manager"], "channels": ["email", "sms"], "after_minutes": 15}]`
+	for kind, id := range map[string]string{"temp_high": p["org-alarm"], "temp_low": deriveID("notification_policy", p["org-alarm"], "temp_low")} {
+		check("-|-|"+kind+`|["sms"]|30|5|true|22:00-07:00|true|warning`, row, id, f.orgA)
+		check(orgSteps, steps, id)
+	}
+	check("FreshTrack Pro policy (organisation, temp_low)", `SELECT name FROM notification_policies WHERE id = $1`,
+		deriveID("notification_policy", p["org-alarm"], "temp_low"))
+	// site scope: WEB_TOAST dropped, so step 0 keeps its own channels; the
+	// first SMS step (after 5 min) fires at once; default roles and the
+	// seed's default threshold WARNING.
+	for kind, id := range map[string]string{"temp_high": p["site-alarm"], "temp_low": deriveID("notification_policy", p["site-alarm"], "temp_low")} {
+		check(f.siteB1+"|-|"+kind+"|[]|0|0|false|-|true|warning", row, id, f.orgB)
+		check(`[{"roles": ["owner", "admin"], "channels": ["sms"], "after_minutes": 0}]`, steps, id)
+	}
+	// unit scope: CRITICAL threshold, reminder 2000 clamped to 1440, an
+	// empty quiet window (08:00 to 8:00) dropped.
+	check("-|"+f.units["fridge-1"].id+`|battery_low|["email"]|0|1440|false|-|true|critical`, row, p["unit-battery"], f.orgA)
+	// allow_warning_notifications = false: critical only; requires_ack
+	// without a deadline: none.
+	check(`-|-|door_open|["sms"]|0|0|false|-|true|critical`, row, p["door"], f.orgB)
+	check(`-|-|calibration_due|["email"]|0|0|false|-|true|warning`, row, p["calibration"], f.orgB)
+	check(`-|-|manual_log_missed|["sms"]|0|0|false|-|true|warning`, row, p["manual"], f.orgB)
+	check(`-|-|sensor_fault|["sms", "email"]|0|0|false|-|true|warning`, row, p["fault"], f.orgB)
+	check(`-|-|sensor_implausible|["sms", "email"]|0|0|false|-|true|warning`, row, deriveID("notification_policy", p["fault"], "sensor_implausible"), f.orgB)
+	// merged, in-app only, no kind, unit not imported: no rows.
+	check("0", `SELECT count(*)::text FROM notification_policies WHERE id IN ($1, $2, $3, $4)`, p["org-alarm-old"], p["org-offline"], p["unknown"], p["orphan"])
+	check("10", `SELECT count(*)::text FROM notification_policies`)
+	check("0", `SELECT count(*)::text FROM escalation_policies`)
 }

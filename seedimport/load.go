@@ -270,12 +270,19 @@ func loadAlerting(ctx context.Context, tx pgx.Tx, cat catalog, d *seedData) erro
 			       coalesce(`+o(t, "initial_channels", "text[]")+`::text[], '{}'), coalesce(`+o(t, "escalation_steps", "jsonb")+`::jsonb, '[]')::text,
 			       coalesce(`+o(t, "notify_roles", "text[]")+`::text[], '{}'), coalesce(`+o(t, "quiet_hours_enabled", "bool")+`, false),
 			       coalesce(`+o(t, "reminders_enabled", "bool")+`, false), coalesce(`+o(t, "requires_ack", "bool")+`, false),
+			       `+o(t, "ack_deadline_minutes", "int")+`::int, `+o(t, "reminder_interval_minutes", "int")+`::int,
+			       coalesce(`+o(t, "send_resolved_notifications", "bool")+`, false),
+			       `+o(t, "quiet_hours_start_local", "text")+`::text, `+o(t, "quiet_hours_end_local", "text")+`::text,
+			       `+o(t, "severity_threshold", "text")+`::text, coalesce(`+o(t, "allow_warning_notifications", "bool")+`, true),
+			       coalesce(`+o(t, "notify_site_managers", "bool")+`, false), coalesce(`+o(t, "notify_assigned_users", "bool")+`, false),
 			       coalesce(`+o(t, "updated_at", "timestamptz")+`, '-infinity')
 			  FROM notification_policies ORDER BY id`,
 			func(r pgx.CollectableRow) (x sPolicy, err error) {
 				var steps string
 				err = r.Scan(&x.ID, &x.OrgID, &x.SiteID, &x.UnitID, &x.AlertType, &x.InitialChannels, &steps, &x.NotifyRoles,
-					&x.QuietHours, &x.Reminders, &x.RequiresAck, &x.UpdatedAt)
+					&x.QuietHours, &x.Reminders, &x.RequiresAck, &x.AckDeadline, &x.ReminderMinutes, &x.SendResolved,
+					&x.QuietStart, &x.QuietEnd, &x.SeverityThreshold, &x.AllowWarnings, &x.NotifySiteManagers, &x.NotifyAssignedUsers,
+					&x.UpdatedAt)
 				x.Steps = []byte(steps)
 				return
 			})

@@ -66,7 +66,10 @@ func fingerprint(t *testing.T, pool *pgxpool.Pool) string {
 		`SELECT string_agg(id::text || kind || coalesce(threshold::text, '') || confirm_seconds, ',' ORDER BY id) FROM alert_rules WHERE unit_id IS NOT NULL`,
 		`SELECT count(*)::text FROM alert_rules`,
 		`SELECT string_agg(id::text || role::text || coalesce(phone, ''), ',' ORDER BY id) FROM contacts`,
-		`SELECT string_agg(id::text || steps::text, ',' ORDER BY id) FROM escalation_policies`,
+		`SELECT string_agg(id::text || coalesce(site_id::text, '') || coalesce(unit_id::text, '') || alert_kind || steps::text || initial_channels::text
+		   || ack_deadline_minutes || reminder_minutes || notify_on_resolve || coalesce(quiet_start || quiet_end, '') || min_severity || version, ',' ORDER BY id)
+		   FROM notification_policies`,
+		`SELECT count(*)::text FROM escalation_policies`,
 		`SELECT string_agg(id::text || kind || status || escalation_step || coalesce(peak_c::text, ''), ',' ORDER BY id) FROM alerts`,
 		`SELECT string_agg(alert_id::text || kind || details::text, ',' ORDER BY alert_id, kind) FROM alert_events`,
 		`SELECT string_agg(id::text || action || coalesce(alert_id::text, ''), ',' ORDER BY id) FROM corrective_actions`,

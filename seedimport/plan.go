@@ -15,7 +15,7 @@ import (
 // pure function of the seed's rows and what FreshTrack already holds
 // (targetState), shared by the import, its dry run and verify. This file
 // maps organisations, people, places and sensors; plan_rules.go the rules,
-// contacts and escalation policies; plan_alerts.go alerts and what hangs on
+// contacts; plan_policies.go the notification policies; plan_alerts.go alerts and what hangs on
 // them; plan_records.go checks, the audit trail and digests.
 
 // targetState is what the plan needs to know of FreshTrack's database.
@@ -29,8 +29,9 @@ type targetState struct {
 	sensorsByPublic map[string][2]string
 	// sensorsByExt maps (org, external id) to the sensor's public_id.
 	sensorsByExt map[[2]string]string
-	// policies maps (org, site or "") to the escalation policy there.
-	policies map[[2]string]string
+	// notificationPolicies maps (org, site, unit, alert kind; "" for
+	// unset) to the notification policy there.
+	notificationPolicies map[[4]string]string
 	// openAlerts maps (unit, rule) to the id of its open alert.
 	openAlerts map[[2]string]string
 	// orgRules maps (org, unit kind, rule kind) to the organisation's rule.
@@ -61,8 +62,6 @@ type planner struct {
 	alertsByID map[string]*tAlert
 	// profileContact maps a profile id to the contact made from it.
 	profileContact map[string]string
-	// policyOf maps org / site to its imported escalation policy.
-	policyOf map[string]*tPolicy
 }
 
 // buildPlan maps the seed's rows.
@@ -70,7 +69,7 @@ func buildPlan(o Options, d *seedData, ts *targetState, rep *Report) *plan {
 	p := &plan{unitsByID: map[string]*tUnit{}, deviceSensor: map[string]string{}, skippedUnits: map[string]string{}, report: rep}
 	pl := &planner{o: o, d: d, ts: ts, p: p, rep: rep, now: o.Now().UTC(), orgs: map[string]bool{},
 		siteOrg: map[string]string{}, areaSite: map[string]string{}, profileUser: map[string]string{}, seedUser: map[string]string{},
-		roleOf: map[[2]string]string{}, alertsByID: map[string]*tAlert{}, profileContact: map[string]string{}, policyOf: map[string]*tPolicy{}}
+		roleOf: map[[2]string]string{}, alertsByID: map[string]*tAlert{}, profileContact: map[string]string{}}
 	pl.organizations()
 	pl.people()
 	pl.subscriptions()

@@ -116,10 +116,10 @@ func (pl *planner) alerts() {
 			}
 			a.ThresholdC = ptr(pl.threshold(u, kind))
 		}
+		// An imported alert names no policy (the import writes no
+		// escalation policies, and a notification policy is chosen when an
+		// alert opens), so it escalates by the built-in steps.
 		steps := len(alerting.DefaultSteps())
-		if pol := cmp.Or(pl.policyOf[u.SiteID], pl.policyOf[u.OrgID]); pol != nil {
-			a.PolicyID, steps = &pol.ID, pol.StepCount
-		}
 		if a.Status == "triggered" && a.EscalationStep < steps-1 {
 			// The seed never escalated (SEED-SYSTEM.md D6): an imported
 			// alert must not page anyone now for what happened then.

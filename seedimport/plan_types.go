@@ -104,11 +104,22 @@ type tContact struct {
 	OnShift               bool
 }
 
+// tPolicy is a notification_policies row (migration 0016 documents the
+// fields).
 type tPolicy struct {
 	ID, OrgID, Name string
-	SiteID          *string
+	// SiteID or UnitID (or neither: the organisation) and Kind are the scope.
+	SiteID, UnitID  *string
+	Kind            string
+	InitialChannels json.RawMessage
+	AckDeadline     int
 	Steps           json.RawMessage
 	StepCount       int
+	ReminderMinutes int
+	NotifyOnResolve bool
+	QuietStart      *string
+	QuietEnd        *string
+	MinSeverity     string
 }
 
 type tAlert struct {
@@ -116,10 +127,12 @@ type tAlert struct {
 	StartedAt                                         time.Time
 	PeakC, ThresholdC                                 *float64
 	EscalationStep                                    int
-	PolicyID                                          *string
-	AckAt, ResolvedAt                                 *time.Time
-	AckBy, ResolvedBy                                 *string
-	AutoResolved                                      bool
+	// PolicyID stays nil: the import writes no escalation policies (a
+	// rerun over an older import, which did, clears the link).
+	PolicyID          *string
+	AckAt, ResolvedAt *time.Time
+	AckBy, ResolvedBy *string
+	AutoResolved      bool
 }
 
 type tEvent struct {

@@ -146,7 +146,21 @@ type sPolicy struct {
 	NotifyRoles           []string
 	QuietHours, Reminders bool
 	RequiresAck           bool
-	UpdatedAt             time.Time
+	// AckDeadline, ReminderMinutes: NULL when unset (or the seed lacks
+	// the column).
+	AckDeadline, ReminderMinutes *int
+	SendResolved                 bool
+	// QuietStart, QuietEnd are the seed's local times as written ("22:00",
+	// "7:00", "22:00:00").
+	QuietStart, QuietEnd *string
+	// SeverityThreshold is INFO, WARNING or CRITICAL (NULL: the seed had
+	// no such column).
+	SeverityThreshold *string
+	AllowWarnings     bool
+	// NotifySiteManagers, NotifyAssignedUsers have no FreshTrack
+	// equivalent (reported).
+	NotifySiteManagers, NotifyAssignedUsers bool
+	UpdatedAt                               time.Time
 }
 
 type sAlert struct {

@@ -15,7 +15,7 @@ import (
 func loadTargetState(ctx context.Context, db database.Querier, issuer string, d *seedData) (*targetState, error) {
 	ts := &targetState{usersBySubject: map[string]string{}, userIDs: map[string]string{}, sensorsByPublic: map[string][2]string{},
 		sensorsByExt: map[[2]string]string{}, openAlerts: map[[2]string]string{}, orgRules: map[[3]string]string{},
-		audited: map[string]bool{}, policies: map[[2]string]string{}}
+		audited: map[string]bool{}, notificationPolicies: map[[4]string]string{}}
 	var orgs, users, devices, alerts []string
 	for _, o := range d.orgs {
 		orgs = append(orgs, o.ID)
@@ -42,8 +42,8 @@ func loadTargetState(ctx context.Context, db database.Querier, issuer string, d 
 		}
 		return nil
 	}
-	var a, b, c string
-	var site *string
+	var a, b, c, kind string
+	var site, unit *string
 	steps := []struct {
 		what, sql string
 		args      []any
@@ -61,8 +61,9 @@ func loadTargetState(ctx context.Context, db database.Querier, issuer string, d 
 		{"alerts", `SELECT unit_id::text, rule_id::text, id::text FROM alerts
 			 WHERE status <> 'resolved' AND org_id = ANY($1::text[]::uuid[]) AND NOT (id = ANY($2::text[]::uuid[]))`,
 			[]any{orgs, alerts}, []any{&a, &b, &c}, func() { ts.openAlerts[[2]string{a, b}] = c }},
-		{"policies", `SELECT org_id::text, site_id::text, id::text FROM escalation_policies WHERE org_id = ANY($1::text[]::uuid[])`,
-			[]any{orgs}, []any{&a, &site, &c}, func() { ts.policies[[2]string{a, deref(site)}] = c }},
+		{"notification policies", `SELECT org_id::text, site_id::text, unit_id::text, coalesce(alert_kind, ''), id::text
+			 FROM notification_policies WHERE org_id = ANY($1::text[]::uuid[])`,
+			[]any{orgs}, []any{&a, &site, &unit, &kind, &c}, func() { ts.notificationPolicies[[4]string{a, deref(site), deref(unit), kind}] = c }},
 		{"audit trail", `SELECT replace(details->>'imported_from', 'freshtrack_pro.', '') || ':' || (details->>'original_id') FROM audit_log
 			 WHERE org_id = ANY($1::text[]::uuid[]) AND details ? 'imported_from' AND details ? 'original_id'`,
 			[]any{orgs}, []any{&a}, func() { ts.audited[a] = true }},

@@ -250,11 +250,18 @@ func verifyTables(ctx context.Context, o Options, d *seedData, p *plan, res *Ver
 				f(r.ID, j(r.ID, r.OrgID, r.Role))
 			}
 		})
-	add("escalation_policies", "notification_policies", int64(len(d.policies)), "id::text",
-		"id::text || '|' || org_id::text || '|' || coalesce(site_id::text, '')", "escalation_policies WHERE true",
+	add("notification_policies", "notification_policies", int64(len(d.policies)), "id::text",
+		`id::text || '|' || org_id::text || '|' || coalesce(site_id::text, '') || '|' || coalesce(unit_id::text, '') || '|' || coalesce(alert_kind, '')
+		 || '|' || jsonb_array_length(steps) || '|' || ack_deadline_minutes || '|' || reminder_minutes || '|' || notify_on_resolve
+		 || '|' || coalesce(quiet_start || '-' || quiet_end, '') || '|' || min_severity`, "notification_policies WHERE true",
 		func(f func(string, string)) {
 			for _, r := range p.policies {
-				f(r.ID, j(r.ID, r.OrgID, deref(r.SiteID)))
+				quiet := ""
+				if r.QuietStart != nil && r.QuietEnd != nil {
+					quiet = *r.QuietStart + "-" + *r.QuietEnd
+				}
+				f(r.ID, j(r.ID, r.OrgID, deref(r.SiteID), deref(r.UnitID), r.Kind, strconv.Itoa(r.StepCount), strconv.Itoa(r.AckDeadline),
+					strconv.Itoa(r.ReminderMinutes), strconv.FormatBool(r.NotifyOnResolve), quiet, r.MinSeverity))
 			}
 		})
 	add("alerts", "alerts", int64(len(d.alerts)), "id::text",

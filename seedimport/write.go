@@ -114,11 +114,23 @@ func writePlan(ctx context.Context, tx pgx.Tx, p *plan) (map[string]int64, error
 			c.ID, c.OrgID, c.UserID, c.Name, c.Phone, c.Email, c.Role, c.OnShift)
 	}
 	for _, pol := range p.policies {
+		// A rerun updates what the seed changed; scope and kind stay (the
+		// id is the seed's, or derived from it and the kind).
 		b.Queue(`
-			INSERT INTO escalation_policies (id, org_id, site_id, name, steps) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (id) DO UPDATE SET name = excluded.name, steps = excluded.steps, updated_at = now(), version = escalation_policies.version + 1
-			 WHERE escalation_policies.steps <> excluded.steps`,
-			pol.ID, pol.OrgID, pol.SiteID, pol.Name, pol.Steps)
+			INSERT INTO notification_policies (id, org_id, site_id, unit_id, alert_kind, name, initial_channels, ack_deadline_minutes,
+			                                   steps, reminder_minutes, notify_on_resolve, quiet_start, quiet_end, min_severity)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+			ON CONFLICT (id) DO UPDATE SET name = excluded.name, initial_channels = excluded.initial_channels,
+			       ack_deadline_minutes = excluded.ack_deadline_minutes, steps = excluded.steps, reminder_minutes = excluded.reminder_minutes,
+			       notify_on_resolve = excluded.notify_on_resolve, quiet_start = excluded.quiet_start, quiet_end = excluded.quiet_end,
+			       min_severity = excluded.min_severity, updated_at = now(), version = notification_policies.version + 1
+			 WHERE (notification_policies.name, notification_policies.initial_channels, notification_policies.ack_deadline_minutes,
+			        notification_policies.steps, notification_policies.reminder_minutes, notification_policies.notify_on_resolve,
+			        notification_policies.quiet_start, notification_policies.quiet_end, notification_policies.min_severity)
+			       IS DISTINCT FROM (excluded.name, excluded.initial_channels, excluded.ack_deadline_minutes, excluded.steps,
+			        excluded.reminder_minutes, excluded.notify_on_resolve, excluded.quiet_start, excluded.quiet_end, excluded.min_severity)`,
+			pol.ID, pol.OrgID, pol.SiteID, pol.UnitID, pol.Kind, pol.Name, pol.InitialChannels, pol.AckDeadline,
+			pol.Steps, pol.ReminderMinutes, pol.NotifyOnResolve, pol.QuietStart, pol.QuietEnd, pol.MinSeverity)
 	}
 	if err := send(ctx, tx, "alert rules, contacts and policies", b); err != nil {
 		return nil, err
