@@ -70,6 +70,10 @@
 // imported open alert is attached to its rule's state while its condition
 // holds; an unacknowledged imported alert counts as having sent every
 // escalation step, so the sweep's overdue-escalation pass pages no one.
+// Imported alerts name no policy: a notification policy is chosen when an
+// alert opens, so the imported notification policies (plan_policies.go)
+// govern the alerts FreshTrack opens after the import, and no imported
+// alert gets reminders or "resolved" messages for what the seed handled.
 //
 // # Secrets
 //
