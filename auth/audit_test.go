@@ -3,7 +3,12 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/freshtrack/freshtrack/auth"
 	"github.com/freshtrack/freshtrack/internal/pgtest"
@@ -66,5 +71,85 @@ func TestAuditVerifyFindsTampering(t *testing.T) {
 	}
 	if n, _, err := auth.VerifyAudit(ctx, pool, other.ID); err != nil || n != 5 {
 		t.Fatalf("the neighbour's trail: %d %v", n, err)
+	}
+}
+
+// TestAuditAppendsRacingStayInIDOrder: appends of one organisation that
+// overlap (a transaction holds its row's place in the chain while others
+// wait) still make a chain whose order is the ids' order, so VerifyAudit,
+// which reads by id, finds it intact.
+func TestAuditAppendsRacingStayInIDOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewDB(t)
+	org, err := auth.CreateOrganization(ctx, pool, auth.CreateOrganizationParams{Name: "Busy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first append holds its transaction open: the others queue behind
+	// it, then commit in whatever order the scheduler gives them.
+	first, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := auth.WriteAudit(ctx, first, auth.AuditEntry{OrgID: org.ID, Actor: "inspector:1", Action: "inspector.view"}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- auth.WriteAudit(ctx, pool, auth.AuditEntry{OrgID: org.ID, Actor: "inspector:1", Action: "inspector.view"})
+		}()
+	}
+	time.Sleep(100 * time.Millisecond) // let them queue behind the first
+	if err := first.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _, err := auth.VerifyAudit(ctx, pool, org.ID); err != nil || n != 10 {
+		t.Fatalf("after racing appends: %d rows, %v", n, err)
+	}
+}
+
+// TestAuditAppendInAnOldSnapshotIsRefusedNotForked: a REPEATABLE READ
+// transaction whose snapshot predates another append cannot see that row;
+// its append fails as a serialization failure instead of linking to an
+// older row and forking the chain.
+func TestAuditAppendInAnOldSnapshotIsRefusedNotForked(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewDB(t)
+	org, err := auth.CreateOrganization(ctx, pool, auth.CreateOrganizationParams{Name: "Signing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rr.Rollback(ctx)
+	if _, err := rr.Exec(ctx, `SELECT count(*) FROM audit_log`); err != nil { // the snapshot
+		t.Fatal(err)
+	}
+	if err := auth.WriteAudit(ctx, pool, auth.AuditEntry{OrgID: org.ID, Actor: "user:x", Action: "unit.update"}); err != nil {
+		t.Fatal(err)
+	}
+	err = auth.WriteAudit(ctx, rr, auth.AuditEntry{OrgID: org.ID, Actor: "user:y", Action: "record.signed"})
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "40001" {
+		t.Fatalf("append in an old snapshot: %v, want a serialization failure", err)
+	}
+	_ = rr.Rollback(ctx)
+	if n, _, err := auth.VerifyAudit(ctx, pool, org.ID); err != nil || n != 2 {
+		t.Fatalf("chain after the refused append: %d rows, %v", n, err)
 	}
 }

@@ -2,12 +2,14 @@ package compliance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/freshtrack/freshtrack/auth"
 	"github.com/freshtrack/freshtrack/internal/database"
@@ -153,6 +155,10 @@ func validateSign(p *SignParams) error {
 	return validateHACCP(&hp)
 }
 
+// signAttempts bounds how often Sign retries a signature that met a
+// concurrent audit append.
+const signAttempts = 5
+
 // Sign signs a site's record for a period: in one transaction it checks the
 // signer's re-authentication, builds the report, and appends the
 // record.signed audit entry with the report's content hash and the
@@ -212,7 +218,16 @@ func Sign(ctx context.Context, db database.DB, p SignParams) (Signoff, error) {
 	if b, ok := db.(interface {
 		BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error)
 	}); ok {
-		err = pgx.BeginTxFunc(ctx, b, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, sign)
+		// An audit entry appended by someone else after this snapshot
+		// makes the signature's append a serialization failure (the chain
+		// cannot fork): sign again on a newer snapshot.
+		for attempt := 1; ; attempt++ {
+			err = pgx.BeginTxFunc(ctx, b, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, sign)
+			var pgErr *pgconn.PgError
+			if attempt == signAttempts || !errors.As(err, &pgErr) || pgErr.Code != "40001" {
+				break
+			}
+		}
 	} else {
 		err = pgx.BeginFunc(ctx, db, sign)
 	}
