@@ -44,6 +44,9 @@ var AlertRules = &crud.Collection{
 	},
 	Blocks:         []crud.Dependent{{Table: "alerts", Column: "rule_id", What: "alerts"}},
 	CreateDefaults: checkFoodSafetyThreshold,
+	// A PATCH of the threshold (or the kind) alone must keep the pair in
+	// the kind's range too.
+	UpdateCheck: checkFoodSafetyThreshold,
 }
 
 // foodSafetyThresholds are the thresholds the food-safety kinds accept,
@@ -64,8 +67,8 @@ var foodSafetyThresholds = map[string]struct {
 	KindSensorImplausible: {1, 168, true, "hours"},
 }
 
-// checkFoodSafetyThreshold checks a new rule's threshold against its
-// food-safety kind's range. A kind or threshold that is not even of the
+// checkFoodSafetyThreshold checks a rule's threshold against its
+// food-safety kind's range: a new rule's body, or an updated rule as stored. A kind or threshold that is not even of the
 // right type is left to the fields' own checks.
 func checkFoodSafetyThreshold(body map[string]json.RawMessage) []crud.FieldError {
 	var kind string

@@ -93,6 +93,29 @@ func TestAlertRuleThresholdNullable(t *testing.T) {
 		t.Errorf("battery_low with a threshold = %d %s", code, out)
 	}
 
+	// A food-safety rule's threshold keeps to its kind's range on update
+	// as on create, and a refused update changes nothing.
+	code, m, out = create(map[string]any{"unit_id": ids["unit"], "kind": "trend_warning", "threshold": 30})
+	if code != 201 {
+		t.Fatalf("trend rule: %d %s", code, out)
+	}
+	trend := base + "/" + m["id"].(string)
+	code, out = w.do(t, "PATCH", trend, "manager", map[string]any{"threshold": 300}, "If-Match", `"1"`)
+	if code, fields := fieldErrors(t, code, out); code != 400 || !strings.Contains(fields["threshold"], "must be from 1 to 240") {
+		t.Errorf("trend rule of 300 minutes' lead = %d %s", code, out)
+	}
+	code, out = w.do(t, "PATCH", trend, "manager", map[string]any{"kind": "defrost"}, "If-Match", `"1"`)
+	if code, fields := fieldErrors(t, code, out); code != 400 || !strings.Contains(fields["threshold"], "for a defrost rule") {
+		t.Errorf("trend rule of 30 made a defrost rule (30 °C over the peak) = %d %s", code, out)
+	}
+	code, out = w.do(t, "GET", trend, "manager", nil)
+	if code != 200 || !strings.Contains(out, `"threshold":30,`) || !strings.Contains(out, `"version":1,`) {
+		t.Errorf("after refused updates: %d %s", code, out)
+	}
+	if code, out = w.do(t, "PATCH", trend, "manager", map[string]any{"threshold": 60}, "If-Match", `"1"`); code != 200 {
+		t.Errorf("trend rule of 60 minutes' lead = %d %s", code, out)
+	}
+
 	// The document says so.
 	code, out = w.do(t, "GET", "/v1/openapi.json", "", nil)
 	if code != 200 {

@@ -36,6 +36,11 @@ type Collection struct {
 	// validates it (fields whose default depends on another field), or
 	// names the fields it cannot complete.
 	CreateDefaults func(body map[string]json.RawMessage) []FieldError
+	// UpdateCheck, when set, checks an updated row as it would be stored
+	// (its wire form: the change merged with what was there) before the
+	// update commits: rules across fields that a change of one field alone
+	// can break.
+	UpdateCheck func(row map[string]json.RawMessage) []FieldError
 }
 
 // ID is the public id column.

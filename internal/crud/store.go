@@ -201,6 +201,15 @@ func (c *Collection) Update(ctx context.Context, db database.DB, orgID, id, acto
 		if err != nil {
 			return c.dbError(err)
 		}
+		if c.UpdateCheck != nil {
+			var row map[string]json.RawMessage
+			if err := json.Unmarshal(item, &row); err != nil {
+				return fmt.Errorf("read the updated %s: %w", c.Singular, err)
+			}
+			if errs := c.UpdateCheck(row); len(errs) > 0 {
+				return invalid(errs...)
+			}
+		}
 		return c.audit(ctx, tx, orgID, actor, "update", id, ch.Body)
 	})
 	if err != nil {
