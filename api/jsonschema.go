@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"strings"
 	"time"
@@ -113,8 +114,10 @@ func refine(s map[string]any, props map[string]map[string]any) map[string]any {
 	return s
 }
 
-// describe sets a schema's description.
+// describe returns a copy of a schema with a description: shared schemas
+// such as str stay as they are.
 func describe(s map[string]any, d string) map[string]any {
-	s["description"] = d
-	return s
+	out := maps.Clone(s)
+	out["description"] = d
+	return out
 }

@@ -337,3 +337,18 @@ func TestLegacyRoutesDocumentTheirErrorShape(t *testing.T) {
 		t.Fatal("no LegacyError schema")
 	}
 }
+
+// TestDescriptionsStayWithTheirField: a field's description is its own,
+// not written into a schema the whole document shares (the plain string
+// schema once carried the signing grant's description everywhere).
+func TestDescriptionsStayWithTheirField(t *testing.T) {
+	t.Parallel()
+	r, _ := documentedRoutes(t)
+	doc, err := json.Marshal(r.OpenAPI("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(doc), "proof of a fresh sign-in"); n != 1 {
+		t.Errorf("the signing grant's description appears %d times in the document, want once", n)
+	}
+}
