@@ -203,6 +203,9 @@ func (s *Store) Materialize(ctx context.Context, from, to time.Time) error {
 // whole daily partitions that ended before now-keep; timescale mode keeps
 // its retention policy in step with keep.
 func (s *Store) ApplyRetention(ctx context.Context, now time.Time, keep time.Duration) ([]string, error) {
+	if err := pruneReadingHours(ctx, s.pool, now.Add(-keep)); err != nil {
+		return nil, err
+	}
 	if s.mode == Timescale {
 		return nil, syncTimescaleRetention(ctx, s.pool, keep)
 	}

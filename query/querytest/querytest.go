@@ -236,4 +236,22 @@ func SameAsReadings(t testing.TB, pool *pgxpool.Pool) {
 			t.Fatalf("%s: %d buckets differ from readings (%d rollup rows)", level.table, differ, rollupRows)
 		}
 	}
+	// The packed hours that readers trust hold exactly the readings.
+	var differ int
+	err := pool.QueryRow(context.Background(), `
+		WITH direct AS (
+			SELECT sensor_id, date_bin('1 hour', time, timestamptz '2000-01-01 00:00:00+00') AS hour, count(*) AS n,
+			       string_agg(timestamptz_send(time) || float8send(temp_c), ''::bytea ORDER BY time) AS readings
+			  FROM readings GROUP BY 1, 2)
+		SELECT count(*)
+		  FROM direct d FULL JOIN reading_hours h USING (sensor_id, hour), rollup_state st
+		 WHERE hour >= st.hours_from AND hour < st.hours_through
+		   AND NOT EXISTS (SELECT 1 FROM rollup_invalidations i WHERE i.bucket >= hour AND i.bucket < hour + interval '1 hour')
+		   AND (d.sensor_id IS NULL OR h.sensor_id IS NULL OR d.n <> h.n OR d.readings <> h.readings)`).Scan(&differ)
+	if err != nil {
+		t.Fatalf("querytest: reading_hours: %v", err)
+	}
+	if differ != 0 {
+		t.Fatalf("reading_hours: %d sensor hours differ from readings", differ)
+	}
 }
