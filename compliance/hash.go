@@ -5,11 +5,17 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"github.com/valyala/fastjson"
 )
 
 // ContentHash returns the hex SHA-256 that Header.ContentSHA256 carries: the
@@ -37,85 +43,185 @@ func ContentHash(r *Report) (string, error) {
 }
 
 // CanonicalBody returns the bytes ContentHash hashes.
+//
+// A one-month report is megabytes of JSON, so the units, nearly all of it,
+// are encoded and canonicalised side by side, one goroutine a CPU, and
+// spliced into the canonical rest of the report: the bytes are the same as
+// canonicalising the whole at once (compliance's tests compare the two).
 func CanonicalBody(r *Report) ([]byte, error) {
 	c := *r
 	c.Header.GeneratedAt = time.Time{}
 	c.Header.ContentSHA256 = ""
-	raw, err := json.Marshal(c)
+	c.Footer, c.Review = Footer{}, Review{}
+	units := c.Units
+	if units != nil {
+		c.Units = []UnitReport{}
+	}
+	top, err := canonicalJSON(c, func(depth int, parent, key []byte) bool {
+		switch depth {
+		case 0:
+			return string(key) == "footer" || string(key) == "review"
+		case 1:
+			return string(parent) == "header" && (string(key) == "generated_at" || string(key) == "content_sha256")
+		}
+		return false
+	})
+	if err != nil || units == nil {
+		return top, err
+	}
+	parts := make([][]byte, len(units))
+	errs := make([]error, len(units))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(units)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(units); i = int(next.Add(1) - 1) {
+				parts[i], errs[i] = canonicalJSON(units[i], nil)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	// "units" is the report's last key in byte order, and a key's quotes
+	// are never unescaped inside a canonical string, so this is its array.
+	const empty = `"units":[]`
+	at := bytes.LastIndex(top, []byte(empty))
+	if at < 0 {
+		return nil, fmt.Errorf("canonical report: no units member")
+	}
+	n := len(top) + len(units)
+	for _, p := range parts {
+		n += len(p)
+	}
+	out := make([]byte, 0, n)
+	out = append(out, top[:at+len(empty)-1]...)
+	for i, p := range parts {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, p...)
+	}
+	return append(out, top[at+len(empty)-1:]...), nil
+}
+
+// canonicalJSON encodes v with encoding/json and rewrites it in RFC 8785
+// form, leaving out the object members drop names (depth 0 is v's own
+// members; parent is the key holding the object, at depth 1).
+func canonicalJSON(v any, drop func(depth int, parent, key []byte) bool) ([]byte, error) {
+	raw, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("canonical report: %w", err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var tree map[string]any
-	if err := dec.Decode(&tree); err != nil {
+	var p fastjson.Parser
+	tree, err := p.ParseBytes(raw)
+	if err != nil {
 		return nil, fmt.Errorf("canonical report: %w", err)
 	}
-	delete(tree, "footer")
-	delete(tree, "review")
-	if h, ok := tree["header"].(map[string]any); ok {
-		delete(h, "generated_at")
-		delete(h, "content_sha256")
-	}
-	var buf bytes.Buffer
-	if err := canonical(&buf, tree); err != nil {
+	buf := bytes.NewBuffer(make([]byte, 0, len(raw)))
+	if err := canonical(buf, tree, 0, nil, drop); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
 }
 
-// canonical writes v (as decoded with UseNumber) in RFC 8785 form.
-func canonical(buf *bytes.Buffer, v any) error {
-	switch x := v.(type) {
-	case nil:
+type member struct {
+	key []byte
+	v   *fastjson.Value
+}
+
+// canonical writes v in RFC 8785 form. Strings and numbers come from
+// encoding/json, so most are canonical already and are copied: a string
+// with nothing to escape, and a number that is a short integer or a
+// float64's shortest form (which parsing and re-formatting give back).
+func canonical(buf *bytes.Buffer, v *fastjson.Value, depth int, parent []byte, drop func(int, []byte, []byte) bool) error {
+	switch v.Type() {
+	case fastjson.TypeNull:
 		buf.WriteString("null")
-	case bool:
-		buf.WriteString(strconv.FormatBool(x))
-	case json.Number:
-		f, err := strconv.ParseFloat(string(x), 64)
-		if err != nil {
-			return fmt.Errorf("canonical report: number %s: %w", x, err)
+	case fastjson.TypeTrue:
+		buf.WriteString("true")
+	case fastjson.TypeFalse:
+		buf.WriteString("false")
+	case fastjson.TypeNumber:
+		var tok [64]byte
+		num := v.MarshalTo(tok[:0])
+		if bytes.ContainsAny(num, "eE") || len(num) > 15 {
+			f, err := strconv.ParseFloat(string(num), 64)
+			if err != nil {
+				return fmt.Errorf("canonical report: number %s: %w", num, err)
+			}
+			b, err := json.Marshal(f) // ES6 number formatting
+			if err != nil {
+				return fmt.Errorf("canonical report: number %s: %w", num, err)
+			}
+			num = b
 		}
-		b, err := json.Marshal(f) // ES6 number formatting
-		if err != nil {
-			return fmt.Errorf("canonical report: number %s: %w", x, err)
+		buf.Write(num)
+	case fastjson.TypeString:
+		s := v.GetStringBytes()
+		if plainString(s) {
+			buf.WriteByte('"')
+			buf.Write(s)
+			buf.WriteByte('"')
+		} else {
+			canonicalString(buf, string(s))
 		}
-		buf.Write(b)
-	case string:
-		canonicalString(buf, x)
-	case []any:
+	case fastjson.TypeArray:
+		a, _ := v.Array()
 		buf.WriteByte('[')
-		for i, e := range x {
+		for i, e := range a {
 			if i > 0 {
 				buf.WriteByte(',')
 			}
-			if err := canonical(buf, e); err != nil {
+			if err := canonical(buf, e, depth+1, nil, drop); err != nil {
 				return err
 			}
 		}
 		buf.WriteByte(']')
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
+	case fastjson.TypeObject:
+		o, _ := v.Object()
+		ms := make([]member, 0, o.Len())
+		o.Visit(func(k []byte, e *fastjson.Value) {
+			if drop == nil || !drop(depth, parent, k) {
+				ms = append(ms, member{k, e})
+			}
+		})
+		slices.SortFunc(ms, func(a, b member) int { return bytes.Compare(a.key, b.key) })
 		buf.WriteByte('{')
-		for i, k := range keys {
+		for i, m := range ms {
 			if i > 0 {
 				buf.WriteByte(',')
 			}
-			canonicalString(buf, k)
+			if plainString(m.key) {
+				buf.WriteByte('"')
+				buf.Write(m.key)
+				buf.WriteByte('"')
+			} else {
+				canonicalString(buf, string(m.key))
+			}
 			buf.WriteByte(':')
-			if err := canonical(buf, x[k]); err != nil {
+			if err := canonical(buf, m.v, depth+1, m.key, drop); err != nil {
 				return err
 			}
 		}
 		buf.WriteByte('}')
 	default:
-		return fmt.Errorf("canonical report: unexpected %T", v)
+		return fmt.Errorf("canonical report: unexpected %s", v.Type())
 	}
 	return nil
+}
+
+// plainString reports whether s needs no escaping in canonical JSON.
+func plainString(s []byte) bool {
+	for _, c := range s {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return utf8.Valid(s)
 }
 
 func canonicalString(buf *bytes.Buffer, s string) {
