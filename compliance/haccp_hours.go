@@ -126,11 +126,7 @@ func (p hourPlan) readPacked(ctx context.Context, db database.Querier, ids []int
 		return fmt.Errorf("haccp report: packed readings: %w", err)
 	}
 	defer rows.Close()
-	fds := rows.FieldDescriptions()
-	binaryRows := len(fds) == 3 &&
-		fds[0].Format == pgx.BinaryFormatCode && fds[0].DataTypeOID == pgtype.Int8OID &&
-		fds[1].Format == pgx.BinaryFormatCode && fds[1].DataTypeOID == pgtype.TimestamptzOID &&
-		fds[2].Format == pgx.BinaryFormatCode && fds[2].DataTypeOID == pgtype.ByteaOID
+	binaryRows := binaryColumns(rows, pgtype.Int8OID, pgtype.TimestamptzOID, pgtype.ByteaOID)
 	var (
 		sensor int64
 		hourT  time.Time

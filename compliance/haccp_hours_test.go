@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/freshtrack/freshtrack/compliance"
 	"github.com/freshtrack/freshtrack/internal/pgtest"
 	"github.com/freshtrack/freshtrack/query/querytest"
@@ -119,6 +122,20 @@ func TestHACCPPackedHoursAreExact(t *testing.T) {
 			}
 			querytest.SameAsReadings(t, db.Pool)
 			same("packed", report("packed"), raw)
+			// Through the simple protocol (rows in text, as some poolers
+			// send them) the packed hours decode the same.
+			cfg := db.Pool.Config().Copy()
+			cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+			simple, err := pgxpool.NewWithConfig(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer simple.Close()
+			text, err := compliance.HACCP(ctx, simple, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			same("packed, read as text", text, raw)
 
 			// A late warm reading in a packed hour: read from readings until
 			// the refresh packs it again.

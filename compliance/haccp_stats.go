@@ -498,6 +498,22 @@ func cmpInt(a, b int64) int {
 // PostgreSQL's binary timestamptz.
 const pgEpochMicros = 946684800 * 1_000_000
 
+// binaryColumns reports whether rows arrive in the binary format with
+// exactly these column types, so their raw values can be decoded directly
+// (a pooler or the simple protocol may send text instead).
+func binaryColumns(rows pgx.Rows, oids ...uint32) bool {
+	fds := rows.FieldDescriptions()
+	if len(fds) != len(oids) {
+		return false
+	}
+	for i, fd := range fds {
+		if fd.Format != pgx.BinaryFormatCode || fd.DataTypeOID != oids[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // readChunk streams the readings of [from, to), decoding the binary row
 // format directly (the report's hot loop).
 func readChunk(ctx context.Context, db database.Querier, ids []int64, from, to time.Time, fn func(sample)) error {
@@ -508,11 +524,7 @@ func readChunk(ctx context.Context, db database.Querier, ids []int64, from, to t
 		return fmt.Errorf("haccp report: readings: %w", err)
 	}
 	defer rows.Close()
-	fds := rows.FieldDescriptions()
-	binaryRows := len(fds) == 3 &&
-		fds[0].Format == pgx.BinaryFormatCode && fds[0].DataTypeOID == pgtype.Int8OID &&
-		fds[1].Format == pgx.BinaryFormatCode && fds[1].DataTypeOID == pgtype.TimestamptzOID &&
-		fds[2].Format == pgx.BinaryFormatCode && fds[2].DataTypeOID == pgtype.Float8OID
+	binaryRows := binaryColumns(rows, pgtype.Int8OID, pgtype.TimestamptzOID, pgtype.Float8OID)
 	// Scanned into outside the loop: a sample whose address went to Scan
 	// would be a heap allocation per reading.
 	var (
