@@ -2,8 +2,6 @@ package compliance
 
 import (
 	"context"
-	"encoding/binary"
-	"fmt"
 	"math"
 	"runtime"
 	"slices"
@@ -11,9 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/freshtrack/freshtrack/internal/database"
 	"github.com/freshtrack/freshtrack/safety"
@@ -39,7 +34,7 @@ const ReadChunk = 24 * time.Hour
 // Every number of the report comes from raw readings: the readings of the
 // site's sensors in [period start − 2 × gap threshold, period end + gap
 // threshold) are read one UTC day at a time (from the packed hours where
-// they are complete, see haccp_hours.go, else a bitmap scan of one daily
+// they are complete, see haccp_read.go, else a bitmap scan of one daily
 // partition, no ORDER BY) and folded in Go, unit by unit in time order, in
 // one pass. The readings before the period only say what the unit's probes
 // read when it began (and how often they report, for how long a reading
@@ -459,31 +454,6 @@ func foldDay(f *unitFold, ss []sample) {
 	}
 }
 
-// readFaults reads the probes' error codes of [from, to) in time order.
-func readFaults(ctx context.Context, db database.Querier, ids []int64, from, to time.Time) ([]sample, error) {
-	rows, err := db.Query(ctx, `
-		SELECT sensor_id, time FROM sensor_faults
-		 WHERE sensor_id = ANY($1) AND time >= $2 AND time < $3
-		 ORDER BY time, sensor_id`, ids, from, to)
-	if err != nil {
-		return nil, fmt.Errorf("haccp report: sensor faults: %w", err)
-	}
-	var (
-		out []sample
-		s   = sample{fault: true, temp: math.NaN()}
-		t   time.Time
-	)
-	_, err = pgx.ForEachRow(rows, []any{&s.sensor, &t}, func() error {
-		s.t = micros(t)
-		out = append(out, s)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("haccp report: sensor faults: %w", err)
-	}
-	return out, nil
-}
-
 func cmpInt(a, b int64) int {
 	switch {
 	case a < b:
@@ -492,64 +462,6 @@ func cmpInt(a, b int64) int {
 		return 1
 	}
 	return 0
-}
-
-// pgEpochMicros is 2000-01-01T00:00:00Z in unix microseconds, the origin of
-// PostgreSQL's binary timestamptz.
-const pgEpochMicros = 946684800 * 1_000_000
-
-// binaryColumns reports whether rows arrive in the binary format with
-// exactly these column types, so their raw values can be decoded directly
-// (a pooler or the simple protocol may send text instead).
-func binaryColumns(rows pgx.Rows, oids ...uint32) bool {
-	fds := rows.FieldDescriptions()
-	if len(fds) != len(oids) {
-		return false
-	}
-	for i, fd := range fds {
-		if fd.Format != pgx.BinaryFormatCode || fd.DataTypeOID != oids[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// readChunk streams the readings of [from, to), decoding the binary row
-// format directly (the report's hot loop).
-func readChunk(ctx context.Context, db database.Querier, ids []int64, from, to time.Time, fn func(sample)) error {
-	rows, err := db.Query(ctx, `
-		SELECT sensor_id, time, temp_c FROM readings
-		 WHERE sensor_id = ANY($1) AND time >= $2 AND time < $3`, ids, from, to)
-	if err != nil {
-		return fmt.Errorf("haccp report: readings: %w", err)
-	}
-	defer rows.Close()
-	binaryRows := binaryColumns(rows, pgtype.Int8OID, pgtype.TimestamptzOID, pgtype.Float8OID)
-	// Scanned into outside the loop: a sample whose address went to Scan
-	// would be a heap allocation per reading.
-	var (
-		sensor int64
-		t      time.Time
-		temp   float64
-	)
-	for rows.Next() {
-		var s sample
-		if raw := rows.RawValues(); binaryRows && len(raw[0]) == 8 && len(raw[1]) == 8 && len(raw[2]) == 8 {
-			s.sensor = int64(binary.BigEndian.Uint64(raw[0]))
-			s.t = int64(binary.BigEndian.Uint64(raw[1])) + pgEpochMicros
-			s.temp = math.Float64frombits(binary.BigEndian.Uint64(raw[2]))
-		} else {
-			if err := rows.Scan(&sensor, &t, &temp); err != nil {
-				return fmt.Errorf("haccp report: readings: %w", err)
-			}
-			s.sensor, s.t, s.temp = sensor, t.UnixMicro(), temp
-		}
-		fn(s)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("haccp report: readings: %w", err)
-	}
-	return nil
 }
 
 // assembleUnit turns a unit's fold into its report: days, summary,

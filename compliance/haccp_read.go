@@ -170,3 +170,86 @@ func appendPacked(dst []sample, sensor int64, packed []byte, lo, hi int64) ([]sa
 	}
 	return dst, nil
 }
+
+// readFaults reads the probes' error codes of [from, to) in time order.
+func readFaults(ctx context.Context, db database.Querier, ids []int64, from, to time.Time) ([]sample, error) {
+	rows, err := db.Query(ctx, `
+		SELECT sensor_id, time FROM sensor_faults
+		 WHERE sensor_id = ANY($1) AND time >= $2 AND time < $3
+		 ORDER BY time, sensor_id`, ids, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("haccp report: sensor faults: %w", err)
+	}
+	var (
+		out []sample
+		s   = sample{fault: true, temp: math.NaN()}
+		t   time.Time
+	)
+	_, err = pgx.ForEachRow(rows, []any{&s.sensor, &t}, func() error {
+		s.t = micros(t)
+		out = append(out, s)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("haccp report: sensor faults: %w", err)
+	}
+	return out, nil
+}
+
+// pgEpochMicros is 2000-01-01T00:00:00Z in unix microseconds, the origin of
+// PostgreSQL's binary timestamptz.
+const pgEpochMicros = 946684800 * 1_000_000
+
+// binaryColumns reports whether rows arrive in the binary format with
+// exactly these column types, so their raw values can be decoded directly
+// (a pooler or the simple protocol may send text instead).
+func binaryColumns(rows pgx.Rows, oids ...uint32) bool {
+	fds := rows.FieldDescriptions()
+	if len(fds) != len(oids) {
+		return false
+	}
+	for i, fd := range fds {
+		if fd.Format != pgx.BinaryFormatCode || fd.DataTypeOID != oids[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// readChunk streams the readings of [from, to), decoding the binary row
+// format directly (the report's hot loop).
+func readChunk(ctx context.Context, db database.Querier, ids []int64, from, to time.Time, fn func(sample)) error {
+	rows, err := db.Query(ctx, `
+		SELECT sensor_id, time, temp_c FROM readings
+		 WHERE sensor_id = ANY($1) AND time >= $2 AND time < $3`, ids, from, to)
+	if err != nil {
+		return fmt.Errorf("haccp report: readings: %w", err)
+	}
+	defer rows.Close()
+	binaryRows := binaryColumns(rows, pgtype.Int8OID, pgtype.TimestamptzOID, pgtype.Float8OID)
+	// Scanned into outside the loop: a sample whose address went to Scan
+	// would be a heap allocation per reading.
+	var (
+		sensor int64
+		t      time.Time
+		temp   float64
+	)
+	for rows.Next() {
+		var s sample
+		if raw := rows.RawValues(); binaryRows && len(raw[0]) == 8 && len(raw[1]) == 8 && len(raw[2]) == 8 {
+			s.sensor = int64(binary.BigEndian.Uint64(raw[0]))
+			s.t = int64(binary.BigEndian.Uint64(raw[1])) + pgEpochMicros
+			s.temp = math.Float64frombits(binary.BigEndian.Uint64(raw[2]))
+		} else {
+			if err := rows.Scan(&sensor, &t, &temp); err != nil {
+				return fmt.Errorf("haccp report: readings: %w", err)
+			}
+			s.sensor, s.t, s.temp = sensor, t.UnixMicro(), temp
+		}
+		fn(s)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("haccp report: readings: %w", err)
+	}
+	return nil
+}
