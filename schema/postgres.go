@@ -103,7 +103,7 @@ func refreshPostgresRollups(ctx context.Context, pool *pgxpool.Pool, watermark t
 				return err
 			}
 		}
-		if err := refreshReadingHours(ctx, tx, fine, watermark); err != nil {
+		if res.HoursBehind, err = refreshReadingHours(ctx, tx, fine, watermark); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE rollup_state SET watermark = greatest(watermark, $1), refreshed_at = now()`, watermark)

@@ -155,6 +155,9 @@ type RefreshResult struct {
 	Buckets int
 	// Watermark is the new watermark: buckets before it are materialised.
 	Watermark time.Time
+	// HoursBehind is set when the packed hours (reading_hours) stopped
+	// short of the watermark to bound the refresh; the next one goes on.
+	HoursBehind bool
 }
 
 // RefreshGrace is how long after a 5-minute bucket ends the refresh waits
@@ -195,8 +198,13 @@ func (s *Store) Materialize(ctx context.Context, from, to time.Time) error {
 	if err := s.RecordWrites(ctx, s.pool, buckets); err != nil {
 		return err
 	}
-	_, err := s.refresh(ctx, minTime(to, time.Now().Add(-RefreshGrace)).Truncate(Bucket5m), true)
-	return err
+	watermark := minTime(to, time.Now().Add(-RefreshGrace)).Truncate(Bucket5m)
+	for {
+		res, err := s.refresh(ctx, watermark, true)
+		if err != nil || !res.HoursBehind {
+			return err
+		}
+	}
 }
 
 // ApplyRetention removes raw readings older than keep. Postgres mode drops

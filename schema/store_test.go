@@ -492,3 +492,72 @@ func TestRetentionDoesNotStallWrites(t *testing.T) {
 		t.Fatalf("%d readings left (%v), want 3", n, err)
 	}
 }
+
+// TestReadingHoursCatchUpInSteps: the first refresh after the packed hours
+// were added (hours_through at -infinity, as migration 0021 leaves an
+// existing database) packs at most two weeks beyond the late hours and
+// says it is behind; later refreshes go on from there, and Materialize
+// loops until nothing is behind. Every trusted hour holds exactly its
+// readings at every step, in both modes. Packing starts at the first day
+// the daily rollup holds.
+func TestReadingHoursCatchUpInSteps(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []schema.Mode{schema.Postgres, schema.Timescale} {
+		t.Run(string(mode), func(t *testing.T) {
+			t.Parallel()
+			store, pool := openStore(t, pgtest.WithMode(mode))
+			ctx := context.Background()
+			now := time.Date(2026, 3, 29, 12, 0, 0, 0, time.UTC)
+			first := now.AddDate(0, 0, -40)
+			var rs []reading
+			for at, i := first, 0; at.Before(now); at, i = at.Add(37*time.Minute), i+1 {
+				rs = append(rs, reading{t: at, id: int64(i%3) + 1, temp: float64(i % 11)})
+			}
+			if err := write(t, store, pool, rs); err != nil {
+				t.Fatal(err)
+			}
+			through := func() time.Time {
+				var at time.Time
+				if err := pool.QueryRow(ctx, `SELECT hours_through FROM rollup_state`).Scan(&at); err != nil {
+					t.Fatal(err)
+				}
+				return at
+			}
+			// The migration's state on a database that has rollups already.
+			if _, err := store.RefreshRollups(ctx, now); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := pool.Exec(ctx, `UPDATE rollup_state SET hours_through = '-infinity'; TRUNCATE reading_hours`); err != nil {
+				t.Fatal(err)
+			}
+			var steps int
+			for {
+				res, err := store.RefreshRollups(ctx, now)
+				if err != nil {
+					t.Fatal(err)
+				}
+				querytest.SameAsReadings(t, pool)
+				steps++
+				if !res.HoursBehind {
+					break
+				}
+				if want := first.Truncate(24 * time.Hour).Add(time.Duration(steps) * 14 * 24 * time.Hour); !through().Equal(want) {
+					t.Fatalf("step %d: hours_through %s, want %s", steps, through(), want)
+				}
+			}
+			if steps != 3 || !through().Equal(now.Add(-schema.RefreshGrace).Truncate(time.Hour)) {
+				t.Fatalf("%d steps, hours_through %s", steps, through())
+			}
+			if _, err := pool.Exec(ctx, `UPDATE rollup_state SET hours_through = '-infinity'; TRUNCATE reading_hours`); err != nil {
+				t.Fatal(err)
+			}
+			if err := store.Materialize(ctx, first, now); err != nil {
+				t.Fatal(err)
+			}
+			if !through().Equal(now) {
+				t.Fatalf("after Materialize: hours_through %s", through())
+			}
+			querytest.SameAsReadings(t, pool)
+		})
+	}
+}

@@ -141,7 +141,7 @@ func refreshTimescaleRollups(ctx context.Context, pool *pgxpool.Pool, watermark 
 	}
 	// The packed hours are written before the log rows go, so an hour
 	// rewritten for late readings is untrusted until it is complete.
-	if err := refreshReadingHours(ctx, conn, fine, watermark); err != nil {
+	if res.HoursBehind, err = refreshReadingHours(ctx, conn, fine, watermark); err != nil {
 		return res, err
 	}
 	if _, err := conn.Exec(ctx, `UPDATE rollup_state SET watermark = greatest(watermark, $1), refreshed_at = now()`, watermark); err != nil {
