@@ -50,9 +50,9 @@ func refreshReadingHours(ctx context.Context, q database.Querier, fine []span, w
 			}
 		}
 	} else {
-		// The first refresh after the table was created packs all history:
-		// from the first day the rollups hold (every reading below the
-		// watermark is in them).
+		// The first refresh after the table was created starts packing
+		// history (packBudget at a time) from the first day the rollups
+		// hold: every reading below the watermark is in them.
 		var first pgtype.Timestamptz
 		if err := q.QueryRow(ctx, `SELECT min(bucket) FROM readings_1d`).Scan(&first); err != nil {
 			return false, fmt.Errorf("find first reading day: %w", err)
