@@ -101,11 +101,11 @@ type unitFold struct {
 	// standing.
 	cursor, untilUs int64
 	u               safety.Unit
-	// The fast path's probe (see add): while pending, the mixer has not
-	// seen the readings the fast path took, and lastAt, prevAt and lastC
-	// are the probe's newest two reading times and newest temperature.
+	// The fast path's probe (see add), u.MaxSensor: while pending, the
+	// mixer has not seen the readings the fast path took, and lastAt,
+	// prevAt and lastC are the probe's newest two reading times and newest
+	// temperature.
 	pending        bool
-	fastSensor     int64
 	lastAt, prevAt int64
 	lastC          float64
 	dayHint        int
@@ -177,7 +177,7 @@ func (f *unitFold) add(s sample) {
 		f.account(f.cursor, s.t)
 		f.cursor = s.t
 		stand := safety.Stand(time.Duration(s.t-at)*time.Microsecond, f.mix.MaxGap)
-		f.pending, f.fastSensor = true, s.sensor
+		f.pending = true
 		f.prevAt, f.lastAt, f.lastC = at, s.t, s.temp
 		f.untilUs = s.t + int64(stand/time.Microsecond)
 		f.u.MaxC, f.u.MinC = s.temp, s.temp
@@ -219,8 +219,8 @@ func (f *unitFold) flush() {
 		return
 	}
 	f.pending = false
-	f.mix.Observe(f.fastSensor, fromMicros(f.prevAt), f.lastC)
-	f.mix.Observe(f.fastSensor, fromMicros(f.lastAt), f.lastC)
+	f.mix.Observe(f.u.MaxSensor, fromMicros(f.prevAt), f.lastC)
+	f.mix.Observe(f.u.MaxSensor, fromMicros(f.lastAt), f.lastC)
 }
 
 // count adds a measurement to its day's statistics and the open excursion.
@@ -407,7 +407,6 @@ func foldReadings(ctx context.Context, db database.Querier, units []unitRow, w w
 				from = to
 			}
 		}()
-		workers := min(runtime.GOMAXPROCS(0), len(units))
 		for d := range days {
 			if d.err != nil {
 				cancel()
@@ -415,18 +414,7 @@ func foldReadings(ctx context.Context, db database.Querier, units []unitRow, w w
 				}
 				return nil, d.err
 			}
-			var next atomic.Int64
-			var wg sync.WaitGroup
-			for range workers {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for i := int(next.Add(1) - 1); i < len(units); i = int(next.Add(1) - 1) {
-						foldDay(folds[i], d.perUnit[i])
-					}
-				}()
-			}
-			wg.Wait()
+			eachOnCPUs(len(units), func(i int) { foldDay(folds[i], d.perUnit[i]) })
 			free <- d.perUnit
 		}
 	}
@@ -434,6 +422,23 @@ func foldReadings(ctx context.Context, db database.Querier, units []unitRow, w w
 		f.finish()
 	}
 	return folds, nil
+}
+
+// eachOnCPUs calls fn(i) for every i in [0, n), one goroutine a CPU, and
+// returns when all calls have.
+func eachOnCPUs(n int, fn func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // foldDay folds one unit's records of a day, sorting them first unless

@@ -7,11 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -71,18 +68,7 @@ func CanonicalBody(r *Report) ([]byte, error) {
 	}
 	parts := make([][]byte, len(units))
 	errs := make([]error, len(units))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(units)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1) - 1); i < len(units); i = int(next.Add(1) - 1) {
-				parts[i], errs[i] = canonicalJSON(units[i], nil)
-			}
-		}()
-	}
-	wg.Wait()
+	eachOnCPUs(len(units), func(i int) { parts[i], errs[i] = canonicalJSON(units[i], nil) })
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
